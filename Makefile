@@ -1,0 +1,77 @@
+# heapdump: `make help` lists the targets.
+#
+# Every target that needs them installs what is missing first: Debian's
+# packages (deps), a virtualenv per supported Python under .venv/ with the
+# test requirements (venvs), and the extension built in place (build).
+
+SHELL := /bin/bash
+PYTHONS := $(shell tools/pythons.sh)
+VERSIONS := $(foreach p,$(PYTHONS),$(shell $(p) -c 'import sys;print("%d.%d"%sys.version_info[:2])'))
+NEWEST := $(lastword $(VERSIONS))
+VENV = .venv/py$(1)
+DEBS := pkg-config gcc libzstd-dev libmsgpack-dev zstd
+LINT_DEBS := clang-format cppcheck
+SAN_DEBS := clang libclang-rt-14-dev valgrind
+export PYTHONDEVMODE := 1
+export PYTHONFAULTHANDLER := 1
+PYTEST_ARGS ?=
+
+.PHONY: help deps venvs build test demo bench lint format asan valgrind clean
+
+help:  ## this list
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
+
+deps:  ## install the Debian packages the build needs (when missing)
+	@tools/deps.sh $(DEBS)
+
+venvs: deps  ## a virtualenv per supported Python, with the test requirements
+	@test -n "$(PYTHONS)" || { echo "no supported Python (3.9 to 3.13) found" >&2; exit 1; }
+	@for p in $(PYTHONS); do \
+	  v=$$($$p -c 'import sys;print("%d.%d"%sys.version_info[:2])'); d=.venv/py$$v; \
+	  if [ ! -x $$d/bin/python ] || ! cmp -s requirements-test.txt $$d/.requirements; then \
+	    echo "== venv $$d"; $$p -m venv --clear $$d && \
+	    $$d/bin/python -m pip install -q --disable-pip-version-check -r requirements-test.txt && \
+	    cp requirements-test.txt $$d/.requirements || exit 1; \
+	  fi; \
+	done
+
+build: venvs  ## build the extension in place for every Python
+	@for v in $(VERSIONS); do \
+	  .venv/py$$v/bin/python setup.py -q build_ext --inplace 2>&1 | grep -v -E '^(running|copying|creating)' ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
+test: build  ## run the tests on every supported Python found
+	@set -e; for v in $(VERSIONS); do \
+	  echo "== tests on Python $$v"; \
+	  .venv/py$$v/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests; \
+	done
+
+demo: build  ## a small program fails and dumps; print the dump's summary
+	@rm -rf demo-dumps && mkdir -p demo-dumps
+	@.venv/py$(NEWEST)/bin/python tests/programs/demo.py demo-dumps || true
+	@.venv/py$(NEWEST)/bin/python -m heapdump.open --summary demo-dumps/*.dump
+
+bench: build  ## the speed and memory benchmark (prints figures and ratios)
+	@.venv/py$(NEWEST)/bin/python benchmarks/bench_dump.py
+
+lint: venvs  ## clang-format, cppcheck and ruff
+	@tools/deps.sh $(LINT_DEBS)
+	clang-format --dry-run --Werror src/*.c src/*.h tests/helpers/*.c
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr --suppress=missingIncludeSystem -I src src
+	.venv/py$(NEWEST)/bin/python -m ruff check heapdump tests benchmarks setup.py
+
+format:  ## reformat the C sources
+	clang-format -i src/*.c src/*.h tests/helpers/*.c
+
+asan: venvs  ## the tests under AddressSanitizer + UBSan (newest Python)
+	@tools/deps.sh $(SAN_DEBS)
+	@tools/sanitize.sh asan .venv/py$(NEWEST)/bin/python $(PYTEST_ARGS)
+
+valgrind: venvs  ## the tests under valgrind memcheck (newest Python)
+	@tools/deps.sh $(SAN_DEBS)
+	@tools/sanitize.sh valgrind .venv/py$(NEWEST)/bin/python $(PYTEST_ARGS)
+
+clean:  ## remove build products (keeps .venv)
+	rm -rf build heapdump/*.so demo-dumps .pytest_cache

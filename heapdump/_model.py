@@ -1,0 +1,181 @@
+"""What a loaded dump is made of: the objects ``heapdump.load()`` returns.
+
+These classes hold data only.  ``heapdump._load`` fills them from the file;
+``heapdump._frames`` turns frames, code and tracebacks into the real objects
+pdb needs; ``heapdump._report`` renders them.  Nothing here runs anything
+from the file.
+"""
+
+from __future__ import annotations
+
+
+class HeapdumpError(Exception):
+    """A file that is not a dump, is of a newer major format, or is corrupt."""
+
+
+class Code:
+    """A dumped code object: where a function lives and its local names.
+
+    ``names`` are the local variable names in frame order (arguments, other
+    locals, cells, free variables) and ``kinds`` the matching bit sets
+    (1 local, 2 cell, 4 free, 8 hidden), as in docs/format.rst.
+    """
+
+    __slots__ = ("name", "qualname", "filename", "firstlineno", "argcount",
+                 "posonlyargcount", "kwonlyargcount", "flags", "names",
+                 "kinds", "_real")
+
+    def __init__(self, name, qualname, filename, firstlineno, argcount,
+                 posonlyargcount, kwonlyargcount, flags, names, kinds):
+        self.name = name
+        self.qualname = qualname
+        self.filename = filename
+        self.firstlineno = firstlineno
+        self.argcount = argcount
+        self.posonlyargcount = posonlyargcount
+        self.kwonlyargcount = kwonlyargcount
+        self.flags = flags
+        self.names = tuple(names)
+        self.kinds = tuple(kinds)
+        self._real = None
+
+    def __repr__(self):
+        return "<dumped code %s at %s:%s>" % (
+            self.qualname, self.filename, self.firstlineno)
+
+
+class Frame:
+    """A dumped frame.
+
+    ``locals`` maps names to loaded values (unbound names are absent);
+    ``globals`` is the loaded globals dict (or None); ``back`` the calling
+    Frame; ``lineno`` the current line; ``position`` is None or
+    ``(end_lineno, col_offset, end_col_offset)``.  ``frame`` is the real
+    frame object rebuilt for pdb (see heapdump._frames), or None when it
+    could not be built.
+    """
+
+    __slots__ = ("code", "back", "globals", "locals", "lineno", "lasti",
+                 "position", "is_module", "frame", "address")
+
+    def __init__(self, code, back, globals, locals, lineno, lasti,
+                 position, is_module=False, address=0):
+        self.code = code
+        self.back = back
+        self.globals = globals
+        self.locals = locals
+        self.lineno = lineno
+        self.lasti = lasti
+        self.position = position
+        self.is_module = is_module
+        self.frame = None
+        self.address = address
+
+    def __repr__(self):
+        code = self.code
+        return "<dumped frame %s at %s:%s>" % (
+            code.qualname if code else "?",
+            code.filename if code else "?", self.lineno)
+
+
+class Traceback:
+    """One entry of a dumped traceback chain (outermost first via next)."""
+
+    __slots__ = ("frame", "lineno", "lasti", "next")
+
+    def __init__(self, frame, lineno, lasti, next):
+        self.frame = frame
+        self.lineno = lineno
+        self.lasti = lasti
+        self.next = next
+
+    def entries(self):
+        """The chain from this entry inward, as a list."""
+        out, tb, seen = [], self, set()
+        while tb is not None and id(tb) not in seen:
+            seen.add(id(tb))
+            out.append(tb)
+            tb = tb.next
+        return out
+
+
+class Thread:
+    """A dumped thread; ``frames`` run from the innermost out."""
+
+    __slots__ = ("ident", "native_id", "name", "is_current", "is_main",
+                 "frames")
+
+    def __init__(self, ident, native_id, name, is_current, is_main, frames):
+        self.ident = ident
+        self.native_id = native_id
+        self.name = name
+        self.is_current = is_current
+        self.is_main = is_main
+        self.frames = frames
+
+    def __repr__(self):
+        return "<dumped thread %r ident=%s%s, %d frames>" % (
+            self.name, self.ident, " current" if self.is_current else "",
+            len(self.frames))
+
+
+class Dump:
+    """A loaded dump.
+
+    ``headers``: the MIME headers (an ``email.message.Message``).
+    ``meta``: the process facts of the META record (a dict).
+    ``threads``: list of Thread, in the order of the file.
+    ``exception``: the dumped exception (a loaded object) or None.
+    ``traceback``: the Traceback chain of that exception (outermost entry
+    first) or None.
+    ``objects``: every object of the file, indexed by its id.
+    ``sources``: file name -> source text.
+    ``trailer``: the TRAILER totals, or None when the file is truncated.
+    ``truncated``: whether the body ended early.
+    ``warnings``: what the loader noticed (truncation, writer errors).
+    ``cuts``: id -> original length of each shortened value.
+    ``errors``: the writer's ERROR messages.
+    """
+
+    def __init__(self, path, headers, meta, threads, exception, traceback,
+                 objects, sources, trailer, truncated, warnings, cuts,
+                 errors, tracebacks, roots):
+        self.path = path
+        self.headers = headers
+        self.meta = meta
+        self.threads = threads
+        self.exception = exception
+        self.traceback = traceback
+        self.objects = objects
+        self.sources = sources
+        self.trailer = trailer
+        self.truncated = truncated
+        self.warnings = warnings
+        self.cuts = cuts
+        self.errors = errors
+        self._tracebacks = tracebacks
+        self.roots = roots
+
+    def traceback_of(self, exc):
+        """The dumped Traceback chain of a loaded exception, or None."""
+        return self._tracebacks.get(id(exc))
+
+    @property
+    def current_thread(self):
+        """The thread that called dump(), or None (e.g. a signal dump)."""
+        for thread in self.threads:
+            if thread.is_current:
+                return thread
+        return None
+
+    def thread(self, ident):
+        """The Thread with this ident (or native id); KeyError if none."""
+        for thread in self.threads:
+            if ident in (thread.ident, thread.native_id):
+                return thread
+        raise KeyError(ident)
+
+    def __repr__(self):
+        return "<heapdump.Dump %s: %d threads, %d objects%s>" % (
+            self.path, len(self.threads), len(self.objects),
+            ", truncated" if self.truncated else "")

@@ -1,0 +1,337 @@
+/* heapdump.h: the private contract between the C files of heapdump._heapdump.
+ *
+ * The pipeline of a dump, one file per stage:
+ *
+ *   module.c     dump() entry: argument parsing, the freeze (GIL held, GC
+ *                off), the order of the stages
+ *   walk.c       roots and the breadth-first walk; identity, budget, layouts
+ *   pack.c       one object -> its msgpack record (docs/format.rst)
+ *   container.c  MIME header, zstd stream, atomic file (tmp + rename, 0600)
+ *   pyversion.c  every CPython-version-specific access: thread states,
+ *                frames, code objects, instance dicts, generators
+ *
+ * and of a load:
+ *
+ *   load.c       zstd + msgpack -> the object table (heapdump._load drives it)
+ *
+ * Error rules: functions return 0 / -1 or a pointer / NULL.  During the walk
+ * nothing may run Python code, allocate Python objects or release the GIL;
+ * failures there are C-level (out of memory, a write error) and are recorded
+ * in the dumper (hd_dumper.error) rather than raised, so the walk can stop
+ * cleanly and module.c turns them into one exception at the end.
+ */
+#ifndef HEAPDUMP_H
+#define HEAPDUMP_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <msgpack.h>
+
+/* Format version written in the header and the META record. */
+#define HD_FORMAT_MAJOR 1
+#define HD_FORMAT_MINOR 0
+#define HD_FORMAT_VERSION "1.0"
+
+/* Object record kinds (docs/format.rst, "Object records"). */
+enum hd_kind {
+    HD_K_INT = 1,
+    HD_K_FLOAT = 2,
+    HD_K_COMPLEX = 3,
+    HD_K_STR = 4,
+    HD_K_BYTES = 5,
+    HD_K_BYTEARRAY = 6,
+    HD_K_TUPLE = 7,
+    HD_K_LIST = 8,
+    HD_K_DICT = 9,
+    HD_K_SET = 10,
+    HD_K_FROZENSET = 11,
+    HD_K_RANGE = 12,
+    HD_K_SLICE = 13,
+    HD_K_SINGLETON = 14,
+    HD_K_TYPE = 15,
+    HD_K_INSTANCE = 16,
+    HD_K_OPAQUE = 17,
+    HD_K_FUNCTION = 18,
+    HD_K_METHOD = 19,
+    HD_K_CFUNCTION = 20,
+    HD_K_CODE = 21,
+    HD_K_MODULE = 22,
+    HD_K_CELL = 23,
+    HD_K_FRAME = 24,
+    HD_K_TRACEBACK = 25,
+    HD_K_EXCEPTION = 26,
+    HD_K_GENERATOR = 27,
+    HD_K_WEAKREF = 28,
+    /* other records */
+    HD_R_META = 64,
+    HD_R_LAYOUT = 65,
+    HD_R_CLASS = 66,
+    HD_R_CUT = 67,
+    HD_R_MORE = 68,
+    HD_R_THREAD = 69,
+    HD_R_SOURCE = 70,
+    HD_R_ROOT = 71,
+    HD_R_TRAILER = 72,
+    HD_R_ERROR = 73,
+};
+
+/* msgpack ext types used in values. */
+enum hd_ext {
+    HD_EXT_INT = 1,
+    HD_EXT_UNBOUND = 2,
+    HD_EXT_OMITTED = 3,
+    HD_EXT_REDACTED = 4,
+};
+
+/* Most elements one record holds before MORE records continue it. */
+#define HD_MAX_RECORD_ITEMS 65536
+
+/* Code kinds bits in CODE records. */
+#define HD_CK_LOCAL 1
+#define HD_CK_CELL 2
+#define HD_CK_FREE 4
+#define HD_CK_HIDDEN 8
+
+/* ------------------------------------------------------------------------
+ * container.c: the file.  A writer owns a temporary file next to the final
+ * name, a zstd stream and two fixed buffers; memory does not grow with the
+ * output.  Not thread-safe: one dump at a time (module.c guards).
+ */
+typedef struct hd_writer {
+    int fd;                 /* the temporary file, or -1 */
+    char *tmp_path;         /* malloc'd */
+    char *final_path;       /* malloc'd */
+    void *cctx;             /* ZSTD_CCtx * */
+    char *in;               /* uncompressed msgpack waiting for zstd */
+    size_t in_len;
+    size_t in_cap;
+    char *out;              /* compressed bytes waiting for write(2) */
+    size_t out_cap;
+    uint64_t raw_bytes;     /* uncompressed body bytes so far */
+    uint64_t file_bytes;    /* bytes written to the file so far */
+    int err_no;             /* errno of the first failure, or 0 */
+    const char *err_what;   /* what failed (static string), or NULL */
+} hd_writer;
+
+/* Create the temporary file for final_path (mode 0600) and the zstd
+ * stream.  Caller holds the GIL.  Returns 0, or -1 with an OSError set. */
+int hd_container_open(hd_writer *w, const char *final_path, int level);
+/* Write the MIME header block (already formatted, ASCII). */
+int hd_container_header(hd_writer *w, const char *text, size_t len);
+/* Append body bytes; msgpack-c's packer callback.  Never raises: a failure
+ * is remembered in w->err_no / w->err_what and later writes are dropped. */
+int hd_container_append(void *w, const char *buf, size_t len);
+/* Flush and end the zstd stream, fsync, rename into place.  Returns 0, or
+ * -1 with an OSError set (the temporary file is removed). */
+int hd_container_close(hd_writer *w);
+/* Remove the temporary file and free everything; safe to call twice. */
+void hd_container_abort(hd_writer *w);
+/* Append to dst (size cap) value escaped as docs/format.rst says for header
+ * values, cut at max characters.  Returns the new length. */
+size_t hd_container_escape(char *dst, size_t cap, size_t len,
+                           PyObject *value, size_t max);
+
+/* ------------------------------------------------------------------------
+ * pyversion.c: version-specific reads.  All of them: caller holds the GIL,
+ * no Python code runs, no Python object is created, nothing is decref'd.
+ *
+ * A frame handle (hd_frame) is an opaque pointer: a PyFrameObject * on 3.9
+ * and 3.10, a _PyInterpreterFrame * on 3.11 and later.
+ */
+typedef void hd_frame;
+
+typedef struct hd_frame_info {
+    PyCodeObject *code;
+    PyObject *globals;      /* borrowed, may be NULL */
+    PyObject *locals;       /* non-optimized frames' mapping, or NULL */
+    PyObject *frame_obj;    /* the frame object if one exists, else NULL */
+    PyObject **values;      /* the fast slots, code_nnames of them */
+    Py_ssize_t nvalues;
+    int lineno;
+    int lasti;              /* byte offset, or -1 */
+    int end_lineno, col, end_col;   /* -1 when unknown */
+} hd_frame_info;
+
+/* Threads of the interpreter of tstate. */
+PyThreadState *hd_pyversion_thread_first(PyThreadState *tstate);
+unsigned long hd_pyversion_thread_native_id(PyThreadState *ts);
+/* Innermost complete Python frame of ts, or NULL. */
+hd_frame *hd_pyversion_thread_frame(PyThreadState *ts);
+/* The next complete frame out, or NULL. */
+hd_frame *hd_pyversion_frame_back(hd_frame *f);
+/* The frame handle of a frame object (traceback, generator). NULL if the
+ * frame has been cleared. */
+hd_frame *hd_pyversion_frame_of(PyObject *frame_obj);
+/* Identity of a frame for the walk: its frame object when it has one, else
+ * the handle with its low bit set (HD_TAG_FRAME). */
+void *hd_pyversion_frame_key(hd_frame *f);
+int hd_pyversion_frame_info(hd_frame *f, hd_frame_info *info);
+
+/* Code objects: names in frame-slot order and their HD_CK_* kinds; the
+ * names tuple is borrowed when *owned is 0. name/qualname are borrowed. */
+Py_ssize_t hd_pyversion_code_nnames(PyCodeObject *co);
+PyObject *hd_pyversion_code_name_at(PyCodeObject *co, Py_ssize_t i,
+                                    int *kind);
+PyObject *hd_pyversion_code_qualname(PyCodeObject *co);
+
+/* Generators and coroutines: the suspended frame handle (NULL when
+ * finished) and a state name ("created", "suspended", "running",
+ * "closed"). */
+hd_frame *hd_pyversion_gen_frame(PyObject *gen, const char **state);
+
+/* Instance __dict__ read without materializing it (3.11+ inline values).
+ * Calls visit(key, value, arg) for each attribute in iteration order.
+ * Returns 0, or -1 if the layout could not be read (nothing raised). */
+typedef int (*hd_pair_visit)(PyObject *key, PyObject *value, void *arg);
+int hd_pyversion_instance_dict(PyObject *obj, hd_pair_visit visit,
+                               void *arg);
+/* Whether obj has a __dict__ (materialized or inline) to read. */
+int hd_pyversion_has_dict(PyObject *obj);
+
+/* 1 when the running interpreter has no GIL (free-threaded 3.13t). */
+int hd_pyversion_gil_disabled(void);
+
+/* Tag bit for frame keys that are not objects. */
+#define HD_TAG_FRAME ((uintptr_t)1)
+
+/* ------------------------------------------------------------------------
+ * walk.c + pack.c: the dumper.
+ */
+typedef struct hd_limits {
+    Py_ssize_t max_objects;  /* object records; <0 unlimited */
+    Py_ssize_t max_bytes;    /* uncompressed body bytes; <0 unlimited */
+    Py_ssize_t max_string;   /* str chars, bytes bytes; <0 unlimited */
+    Py_ssize_t max_items;    /* container elements; <0 unlimited */
+} hd_limits;
+
+/* One attribute source of a layout: a dict key object or a C member. */
+typedef struct hd_slot {
+    void *key;               /* PyObject * (dict key) or PyMemberDef * */
+    int is_member;
+} hd_slot;
+
+typedef struct hd_layout {
+    PyTypeObject *type;
+    uint32_t number;
+    uint32_t nslots;
+    uint64_t hash;
+    hd_slot *slots;          /* into the dumper's slot arena */
+} hd_layout;
+
+typedef struct hd_dumper {
+    /* output */
+    hd_writer w;
+    msgpack_packer pk;
+    hd_limits limits;
+
+    /* identity and the BFS queue: queue[id] is the object (or tagged frame
+     * handle) with that id; ids are assigned at discovery, records written
+     * in id order.  The table maps a pointer to its id. */
+    void **queue;
+    size_t nqueued;
+    size_t queue_cap;
+    uint64_t *table;         /* (id + 1) | (hash tag << 32); 0 = empty */
+    size_t table_mask;
+    /* object records beyond the budget are not queued */
+    int budget_exhausted;
+
+    /* layouts of instances, keyed by (type, slots) */
+    hd_layout **layouts;     /* open-addressing table */
+    size_t layouts_mask;
+    size_t nlayouts;
+    hd_slot *slot_arena;     /* current chunk */
+    size_t slot_arena_used, slot_arena_cap;
+    void **arena_chunks;     /* every chunk, to free */
+    size_t narena_chunks;
+
+    /* scratch for reading one object's attributes / referents */
+    hd_slot *scratch_slots;
+    PyObject **scratch_vals;
+    size_t scratch_n, scratch_cap;
+    PyObject **refs;
+    size_t nrefs, refs_cap;
+
+    /* source files wanted: filename objects of dumped code, deduplicated */
+    PyObject **files;
+    size_t nfiles, files_cap;
+
+    /* addr delta base */
+    uintptr_t last_addr;
+
+    /* stats for the trailer */
+    uint64_t n_records;
+    uint64_t n_inline;
+    uint64_t n_cuts;
+    uint64_t n_omitted;
+    uint64_t n_errors;
+    uint64_t n_frames;
+
+    /* where the dump stands: the main thread state of the caller */
+    PyThreadState *tstate;
+
+    /* a C-level failure (out of memory) that stops the walk */
+    const char *error;
+} hd_dumper;
+
+/* walk.c */
+int hd_walk_init(hd_dumper *d);
+void hd_walk_free(hd_dumper *d);
+/* Write a value: inline, a reference (queuing the object when new), or
+ * OMITTED past the budget. */
+void hd_walk_value(hd_dumper *d, PyObject *obj);
+/* Queue a root frame handle (and its callers are queued as the walk meets
+ * them).  Returns its id, or -1. */
+int64_t hd_walk_frame_root(hd_dumper *d, hd_frame *f);
+/* Queue an object root regardless of the budget; returns its id or -1. */
+int64_t hd_walk_root(hd_dumper *d, PyObject *obj);
+/* Write records until the queue is empty. */
+void hd_walk_run(hd_dumper *d);
+/* Id of an already queued object, or -1. */
+int64_t hd_walk_id(hd_dumper *d, const void *key);
+/* The layout for obj's attributes (dict items, slots, C members), written
+ * to the file if new, with the values gathered in d->scratch_vals
+ * (d->scratch_n of them).  NULL when obj has no attributes. */
+hd_layout *hd_walk_layout(hd_dumper *d, PyObject *obj, PyTypeObject *type);
+/* Note that code's file is wanted in the SOURCE records. */
+void hd_walk_want_source(hd_dumper *d, PyObject *filename);
+/* Record a non-fatal read error (ERROR record). */
+void hd_walk_note_error(hd_dumper *d, const char *fmt, ...);
+
+/* pack.c */
+/* The record kind obj is written as (by its exact or base type). */
+int hd_pack_kind_of(PyObject *obj);
+/* Whether obj of this kind is written inline when unshared. */
+/* Write the record for queue entry id. */
+void hd_pack_record(hd_dumper *d, void *entry);
+/* Write an inline value (str/bytes/int/float) */
+void hd_pack_inline(hd_dumper *d, PyObject *obj);
+/* Write a C string as msgpack str. */
+void hd_pack_cstr(hd_dumper *d, const char *s);
+/* Write a str object as msgpack str (surrogatepass UTF-8), at most max
+ * characters (<0: all). */
+void hd_pack_str(hd_dumper *d, PyObject *s, Py_ssize_t max);
+/* Write an int object as ext INT. */
+void hd_pack_int(hd_dumper *d, PyObject *v);
+void hd_pack_int64(hd_dumper *d, int64_t v);
+/* Write the ext 3 OMITTED marker for obj. */
+void hd_pack_omitted(hd_dumper *d, PyObject *obj);
+/* Shallow size of obj from its C layout (no __sizeof__ call). */
+Py_ssize_t hd_pack_sizeof(PyObject *obj);
+/* The module and qualname of a type as C strings / str objects. */
+void hd_pack_type_names(hd_dumper *d, PyTypeObject *tp);
+
+
+
+/* ------------------------------------------------------------------------
+ * Module hooks: each adds its functions and types to the module at init
+ * (multi-phase init, called from module.c's exec slot).  Return 0 / -1.
+ */
+int hd_load_init_module(PyObject *m);     /* load.c */
+int hd_frames_init_module(PyObject *m);   /* frames.c (the loader's frame
+                                             rebuilding for pdb) */
+int hd_dump_init_module(PyObject *m);     /* module.c's dump functions */
+#endif /* HEAPDUMP_H */
