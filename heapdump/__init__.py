@@ -1,0 +1,178 @@
+"""heapdump: post-mortem heap dumps for CPython, reopened in pdb.
+
+    heapdump.dump()                 write the state of the process to a file
+    heapdump.load(path)             read it back (a heapdump.Dump)
+    python -m heapdump.open FILE    land in pdb where the program stopped
+
+Nothing heavy happens at import: the C extension is loaded, the rest on use.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+import time
+
+from heapdump import _heapdump
+from heapdump._model import Code, Dump, Frame, HeapdumpError, Thread, Traceback
+
+__all__ = [
+    "Code",
+    "DEFAULT_LIMITS",
+    "Dump",
+    "Frame",
+    "HeapdumpError",
+    "Thread",
+    "Traceback",
+    "dump",
+    "load",
+]
+
+__version__ = "0.1.0"
+FORMAT_VERSION = _heapdump.FORMAT_VERSION
+
+#: The limits dump() applies unless told otherwise: sized for a web service.
+#: None means unlimited.
+DEFAULT_LIMITS = {
+    "max_objects": 1_000_000,   # object records
+    "max_bytes": 1 << 30,       # uncompressed body bytes
+    "max_string": 64 * 1024,    # characters of a str, bytes of a bytes
+    "max_items": 10_000,        # elements of a container
+    "max_source": 4 << 20,      # bytes of one source file
+}
+
+_static_facts = None
+
+
+def _process_facts():
+    """Facts about the process that do not change while it runs."""
+    global _static_facts
+    if _static_facts is None:
+        import platform
+
+        _static_facts = {
+            "executable": sys.executable,
+            "implementation": sys.implementation.name,
+            "version": sys.version,
+            "version_info": list(sys.version_info[:3]),
+            "platform": platform.platform(),
+        }
+    return _static_facts
+
+
+def _facts_and_headers():
+    """The META facts and the header lines of a dump written now."""
+    import shlex
+    import socket
+
+    facts = dict(_process_facts())
+    try:
+        cwd = os.getcwd()
+    except OSError:
+        cwd = None
+    try:
+        hostname = socket.gethostname()
+    except OSError:
+        hostname = ""
+    argv = [str(a) for a in sys.argv]
+    facts.update({
+        "pid": os.getpid(),
+        "argv": argv,
+        "cwd": cwd,
+        "hostname": hostname,
+        "path": [p for p in sys.path if isinstance(p, str)],
+    })
+    impl = "CPython" if facts["implementation"] == "cpython" else \
+        facts["implementation"]
+    headers = [
+        ("Heapdump-Python", "%s %d.%d.%d" % ((impl,) + sys.version_info[:3])),
+        ("Heapdump-Platform", facts["platform"]),
+        ("Heapdump-Pid", str(facts["pid"])),
+        ("Heapdump-Argv", " ".join(shlex.quote(a) for a in argv)),
+        ("Heapdump-Hostname", hostname),
+    ]
+    return facts, headers
+
+
+def default_filename(exc=None, when=None):
+    """The name dump() gives a file: sorts by time, says what happened.
+
+    ``heapdump-20261122T101500Z-4242-ValueError.dump``
+    """
+    when = time.time() if when is None else when
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(when))
+    name = "heapdump-%s-%d" % (stamp, os.getpid())
+    if exc is not None:
+        tname = type(exc).__name__
+        safe = "".join(c for c in tname if c.isalnum() or c in "_")[:60]
+        if safe:
+            name += "-" + safe
+    return name + ".dump"
+
+
+def _target(file, exc):
+    """The path to write: file itself, or a new name in file (a directory),
+    in $HEAPDUMP_DIR or in the current directory.  A new name never
+    replaces an existing file; an explicit path does (atomically)."""
+    if file is not None:
+        path = pathlib.Path(os.fspath(file))
+        if not path.is_dir():
+            return path.absolute()
+        directory = path
+    else:
+        directory = pathlib.Path(os.environ.get("HEAPDUMP_DIR") or os.curdir)
+    name = default_filename(exc)
+    path = directory / name
+    n = 1
+    while path.exists():
+        n += 1
+        path = directory / ("%s-%d.dump" % (name[:-5], n))
+    return path.absolute()
+
+
+def dump(file=None, *, exc=None, reason=None, _skip=0, **limits):
+    """Write the state of the whole process to a file and return its path.
+
+    file: a path, a directory to put a new file in, or None for a new file
+    in $HEAPDUMP_DIR or the current directory (``default_filename()``).
+    exc: the exception to record; by default the one being handled by the
+    calling thread, if any.  reason: why (in the header).
+    limits: max_objects, max_bytes, max_string, max_items, max_source (see
+    DEFAULT_LIMITS; None for unlimited) and level (zstd, default 3).
+
+    Callable from any thread.  While it runs, the calling thread holds the
+    GIL and no Python code runs anywhere: the dump is one instant.  Raises
+    OSError when the file cannot be written (nothing half-written is left),
+    TypeError/ValueError for bad arguments.
+    """
+    if exc is None:
+        exc = sys.exc_info()[1]
+    elif not isinstance(exc, BaseException):
+        raise TypeError("exc must be an exception instance, not %s"
+                        % type(exc).__name__)
+    unknown = set(limits) - set(DEFAULT_LIMITS) - {"level"}
+    if unknown:
+        raise TypeError("dump() got unexpected keyword arguments: %s"
+                        % ", ".join(sorted(unknown)))
+    options = dict(DEFAULT_LIMITS)
+    options.update(limits)
+    if reason is not None:
+        reason = str(reason)
+    path = _target(file, exc)
+    facts, headers = _facts_and_headers()
+    _heapdump.dump(os.fspath(path), exc=exc, reason=reason, facts=facts,
+                   headers=headers, skip=1 + _skip, **options)
+    return path
+
+
+def load(path):
+    """Read a dump file and return a heapdump.Dump.
+
+    Raises HeapdumpError for a file that is not a dump, is of a newer
+    major format version or is corrupt; a truncated file loads as far as
+    it is intact, with a warning.  Nothing from the file is executed.
+    """
+    from heapdump._load import load as _load
+
+    return _load(path)

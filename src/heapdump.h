@@ -30,6 +30,7 @@
 #include <stdio.h>
 
 #include <msgpack.h>
+#include <structmember.h>
 
 /* Format version written in the header and the META record. */
 #define HD_FORMAT_MAJOR 1
@@ -189,8 +190,17 @@ hd_frame *hd_pyversion_gen_frame(PyObject *gen, const char **state);
 typedef int (*hd_pair_visit)(PyObject *key, PyObject *value, void *arg);
 int hd_pyversion_instance_dict(PyObject *obj, hd_pair_visit visit,
                                void *arg);
-/* Whether obj has a __dict__ (materialized or inline) to read. */
-int hd_pyversion_has_dict(PyObject *obj);
+/* obj's materialized instance dict (borrowed), or NULL. */
+PyObject *hd_pyversion_dict_object(PyObject *obj);
+
+/* Sets: the next element after *pos (borrowed), 0 at the end. */
+int hd_pyversion_set_next(PyObject *set, Py_ssize_t *pos, PyObject **key);
+/* An int as little-endian two's complement in as few bytes as hold it,
+ * into buf (cap bytes).  Returns the length, or -1 if cap is too small. */
+Py_ssize_t hd_pyversion_long_bytes(PyObject *v, unsigned char *buf,
+                                   size_t cap);
+/* Bytes an int needs in that form. */
+size_t hd_pyversion_long_nbytes(PyObject *v);
 
 /* 1 when the running interpreter has no GIL (free-threaded 3.13t). */
 int hd_pyversion_gil_disabled(void);
@@ -302,9 +312,23 @@ void hd_walk_want_source(hd_dumper *d, PyObject *filename);
 void hd_walk_note_error(hd_dumper *d, const char *fmt, ...);
 
 /* pack.c */
+int hd_pack_init(void);
 /* The record kind obj is written as (by its exact or base type). */
 int hd_pack_kind_of(PyObject *obj);
-/* Whether obj of this kind is written inline when unshared. */
+/* Whether obj, written as kind, is an instance of a subclass of the
+ * builtin type of that kind (its record is preceded by CLASS). */
+int hd_pack_kind_is_subclass(PyObject *obj, int kind);
+/* Whether a C member of this type can be read and written as a value. */
+int hd_pack_member_readable(const PyMemberDef *m);
+/* Write the LAYOUT record of a new layout. */
+void hd_pack_layout(hd_dumper *d, const hd_layout *l);
+/* Write a reference to a frame handle (queuing it), or nil. */
+void hd_pack_frame_ref(hd_dumper *d, hd_frame *f);
+/* Write plain data (None, bool, int, float, str, bytes, list, tuple, dict
+ * of those) built by heapdump itself: the META record's facts. */
+void hd_pack_plain(hd_dumper *d, PyObject *obj, int depth);
+/* Write the SOURCE records of the files in d->files. */
+void hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes);
 /* Write the record for queue entry id. */
 void hd_pack_record(hd_dumper *d, void *entry);
 /* Write an inline value (str/bytes/int/float) */

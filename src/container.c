@@ -1,0 +1,256 @@
+/* container.c: the dump file: a MIME header block, then the body as one
+ * zstd stream, written with write(2) to a temporary file that is renamed
+ * into place once complete (docs/format.rst, "Envelope" and "Body").
+ *
+ * Nothing here releases the GIL or calls Python: the file is written with
+ * plain system calls, so the rest of the process stays frozen for the
+ * whole dump.  Memory is fixed: one input and one output buffer.
+ */
+#include "heapdump.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#define CONTAINER_IN_CAP (1 << 17) /* 128 KiB of msgpack per zstd call */
+
+/* Remember the first failure; later writes are dropped. */
+static void
+container_fail(hd_writer *w, const char *what, int err)
+{
+    if (w->err_what == NULL) {
+        w->err_what = what;
+        w->err_no = err;
+    }
+}
+
+/* write(2) all of buf, retrying on EINTR and short writes. */
+static int
+container_write_all(hd_writer *w, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(w->fd, buf, len);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            container_fail(w, "write", errno);
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+        w->file_bytes += (uint64_t)n;
+    }
+    return 0;
+}
+
+/* Compress w->in with the given end directive and write what comes out. */
+static int
+container_compress(hd_writer *w, ZSTD_EndDirective mode)
+{
+    ZSTD_inBuffer in = {w->in, w->in_len, 0};
+    for (;;) {
+        ZSTD_outBuffer out = {w->out, w->out_cap, 0};
+        size_t left = ZSTD_compressStream2(w->cctx, &out, &in, mode);
+        if (ZSTD_isError(left)) {
+            container_fail(w, ZSTD_getErrorName(left), EIO);
+            return -1;
+        }
+        if (out.pos > 0 && container_write_all(w, w->out, out.pos) < 0) {
+            return -1;
+        }
+        int done = mode == ZSTD_e_continue ? in.pos == in.size : left == 0;
+        if (done) {
+            break;
+        }
+    }
+    w->in_len = 0;
+    return 0;
+}
+
+int
+hd_container_open(hd_writer *w, const char *final_path, int level)
+{
+    memset(w, 0, sizeof(*w));
+    w->fd = -1;
+    size_t n = strlen(final_path);
+    w->final_path = malloc(n + 1);
+    w->tmp_path = malloc(n + 32);
+    w->in = malloc(CONTAINER_IN_CAP);
+    w->in_cap = CONTAINER_IN_CAP;
+    w->out_cap = ZSTD_CStreamOutSize();
+    w->out = malloc(w->out_cap);
+    w->cctx = ZSTD_createCCtx();
+    if (!w->final_path || !w->tmp_path || !w->in || !w->out || !w->cctx) {
+        hd_container_abort(w);
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(w->final_path, final_path, n + 1);
+    /* The temporary name is the final one plus a suffix that no reader
+     * takes for a dump; the pid keeps two processes apart. */
+    snprintf(w->tmp_path, n + 32, "%s.%ld.tmp", final_path, (long)getpid());
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
+    ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
+    w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (w->fd < 0) {
+        int err = errno;
+        PyObject *name = PyUnicode_DecodeFSDefault(w->tmp_path);
+        errno = err;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, name);
+        Py_XDECREF(name);
+        free(w->tmp_path);
+        w->tmp_path = NULL; /* nothing to remove */
+        hd_container_abort(w);
+        return -1;
+    }
+    /* open(2) applies the umask; the file is 0600 whatever it is */
+    (void)fchmod(w->fd, 0600);
+    return 0;
+}
+
+int
+hd_container_header(hd_writer *w, const char *text, size_t len)
+{
+    return container_write_all(w, text, len);
+}
+
+int
+hd_container_append(void *data, const char *buf, size_t len)
+{
+    hd_writer *w = data;
+    if (w->err_what != NULL) {
+        return 0;
+    }
+    w->raw_bytes += len;
+    while (len > 0) {
+        size_t room = w->in_cap - w->in_len;
+        size_t take = len < room ? len : room;
+        memcpy(w->in + w->in_len, buf, take);
+        w->in_len += take;
+        buf += take;
+        len -= take;
+        if (w->in_len == w->in_cap &&
+            container_compress(w, ZSTD_e_continue) < 0) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* Raise the writer's failure as an OSError naming the file. */
+static void
+container_raise(hd_writer *w)
+{
+    PyObject *name = PyUnicode_DecodeFSDefault(w->final_path);
+    if (w->err_no != 0 && w->err_no != EIO) {
+        errno = w->err_no;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, name);
+    }
+    else {
+        PyErr_Format(PyExc_OSError, "heapdump: %s failed while writing %R",
+                     w->err_what, name);
+    }
+    Py_XDECREF(name);
+}
+
+int
+hd_container_close(hd_writer *w)
+{
+    if (w->err_what == NULL) {
+        container_compress(w, ZSTD_e_end);
+    }
+    if (w->err_what == NULL && fsync(w->fd) < 0 && errno != EINVAL) {
+        container_fail(w, "fsync", errno);
+    }
+    if (w->err_what == NULL && close(w->fd) < 0) {
+        w->fd = -1;
+        container_fail(w, "close", errno);
+    }
+    else if (w->err_what == NULL) {
+        w->fd = -1;
+    }
+    if (w->err_what == NULL && rename(w->tmp_path, w->final_path) < 0) {
+        container_fail(w, "rename", errno);
+    }
+    if (w->err_what != NULL) {
+        container_raise(w);
+        hd_container_abort(w);
+        return -1;
+    }
+    free(w->tmp_path);
+    w->tmp_path = NULL; /* renamed: nothing to remove */
+    hd_container_abort(w);
+    return 0;
+}
+
+void
+hd_container_abort(hd_writer *w)
+{
+    if (w->fd >= 0) {
+        close(w->fd);
+        w->fd = -1;
+    }
+    if (w->tmp_path != NULL) {
+        unlink(w->tmp_path);
+    }
+    free(w->tmp_path);
+    free(w->final_path);
+    free(w->in);
+    free(w->out);
+    ZSTD_freeCCtx(w->cctx);
+    w->tmp_path = w->final_path = w->in = w->out = NULL;
+    w->cctx = NULL;
+}
+
+size_t
+hd_container_escape(char *dst, size_t cap, size_t len, PyObject *value,
+                    size_t max)
+{
+    /* Escapes per docs/format.rst: printable ASCII as is, backslash
+     * doubled, the rest \xNN, \uNNNN or \UNNNNNNNN. */
+    if (!PyUnicode_Check(value)) {
+        return len;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(value);
+    int kind = PyUnicode_KIND(value);
+    const void *data = PyUnicode_DATA(value);
+    size_t start = len;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        char tmp[12];
+        int m;
+        if (c == '\\') {
+            m = snprintf(tmp, sizeof(tmp), "\\\\");
+        }
+        else if (c >= 0x20 && c < 0x7f) {
+            tmp[0] = (char)c;
+            m = 1;
+        }
+        else if (c < 0x100) {
+            m = snprintf(tmp, sizeof(tmp), "\\x%02x", (unsigned)c);
+        }
+        else if (c < 0x10000) {
+            m = snprintf(tmp, sizeof(tmp), "\\u%04x", (unsigned)c);
+        }
+        else {
+            m = snprintf(tmp, sizeof(tmp), "\\U%08x", (unsigned)c);
+        }
+        if (len - start + (size_t)m > max || len + (size_t)m + 4 >= cap) {
+            if (len + 4 < cap) {
+                memcpy(dst + len, "...", 3);
+                len += 3;
+            }
+            break;
+        }
+        memcpy(dst + len, tmp, (size_t)m);
+        len += (size_t)m;
+    }
+    dst[len] = '\0';
+    return len;
+}

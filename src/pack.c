@@ -1,0 +1,1404 @@
+/* pack.c: one object -> its msgpack record (docs/format.rst, "Object
+ * records").  Each encode site names the record kind it writes.
+ *
+ * Objects are read through their C layout only: a dict subclass is read as
+ * a dict, an instance through its instance dict and members, anything else
+ * through tp_traverse.  No __repr__, __getattr__, descriptor, __eq__,
+ * __hash__, __len__, __iter__ or __sizeof__ override ever runs.
+ *
+ * Contract: the caller holds the GIL with the cyclic GC disabled; nothing
+ * here runs Python code or releases the GIL.  The only Python objects
+ * created are the ints that builtin C __sizeof__ implementations return.
+ */
+#include "heapdump.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <frameobject.h>
+
+#define PK(d) (&(d)->pk)
+
+/* ------------------------------------------------------------- scalars */
+
+void
+hd_pack_int64(hd_dumper *d, int64_t v)
+{
+    /* ext 1 INT: little-endian two's complement, fewest bytes */
+    unsigned char buf[8];
+    int n = 1;
+    while (n < 8) {
+        int64_t lo = -((int64_t)1 << (8 * n - 1));
+        int64_t hi = ((int64_t)1 << (8 * n - 1)) - 1;
+        if (v >= lo && v <= hi) {
+            break;
+        }
+        n++;
+    }
+    uint64_t u = (uint64_t)v;
+    for (int i = 0; i < n; i++) {
+        buf[i] = (unsigned char)(u >> (8 * i));
+    }
+    msgpack_pack_ext_with_body(PK(d), buf, (size_t)n, HD_EXT_INT);
+}
+
+void
+hd_pack_int(hd_dumper *d, PyObject *v)
+{
+    int overflow = 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (!overflow) {
+        hd_pack_int64(d, x);
+        return;
+    }
+    /* a big int: its bytes, in a buffer of the right size */
+    size_t n = hd_pyversion_long_nbytes(v);
+    unsigned char small[64];
+    unsigned char *buf = n <= sizeof(small) ? small : malloc(n);
+    Py_ssize_t len = buf ? hd_pyversion_long_bytes(v, buf, n) : -1;
+    if (len < 0) {
+        if (d->error == NULL) {
+            d->error = "out of memory";
+        }
+        msgpack_pack_nil(PK(d));
+    }
+    else {
+        msgpack_pack_ext_with_body(PK(d), buf, (size_t)len, HD_EXT_INT);
+    }
+    if (buf != small) {
+        free(buf);
+    }
+}
+
+void
+hd_pack_cstr(hd_dumper *d, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str_with_body(PK(d), s, n);
+}
+
+void
+hd_pack_str(hd_dumper *d, PyObject *s, Py_ssize_t max)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (max >= 0 && n > max) {
+        n = max;
+    }
+    if (PyUnicode_IS_ASCII(s)) {
+        msgpack_pack_str_with_body(PK(d), PyUnicode_DATA(s), (size_t)n);
+        return;
+    }
+    /* UTF-8 with lone surrogates kept (surrogatepass), written in pieces
+     * through a small buffer: first the exact byte count. */
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    size_t total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        total += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+    }
+    msgpack_pack_str(PK(d), total);
+    unsigned char buf[1024];
+    size_t len = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (len > sizeof(buf) - 4) {
+            msgpack_pack_str_body(PK(d), buf, len);
+            len = 0;
+        }
+        if (c < 0x80) {
+            buf[len++] = (unsigned char)c;
+        }
+        else if (c < 0x800) {
+            buf[len++] = (unsigned char)(0xc0 | (c >> 6));
+            buf[len++] = (unsigned char)(0x80 | (c & 0x3f));
+        }
+        else if (c < 0x10000) {
+            buf[len++] = (unsigned char)(0xe0 | (c >> 12));
+            buf[len++] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+            buf[len++] = (unsigned char)(0x80 | (c & 0x3f));
+        }
+        else {
+            buf[len++] = (unsigned char)(0xf0 | (c >> 18));
+            buf[len++] = (unsigned char)(0x80 | ((c >> 12) & 0x3f));
+            buf[len++] = (unsigned char)(0x80 | ((c >> 6) & 0x3f));
+            buf[len++] = (unsigned char)(0x80 | (c & 0x3f));
+        }
+    }
+    msgpack_pack_str_body(PK(d), buf, len);
+}
+
+/* A metadata string: a str object written inline, or nil. */
+static void
+pack_name(hd_dumper *d, PyObject *s)
+{
+    if (s != NULL && PyUnicode_Check(s)) {
+        hd_pack_str(d, s, 1024);
+    }
+    else {
+        msgpack_pack_nil(PK(d));
+    }
+}
+
+void
+hd_pack_inline(hd_dumper *d, PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp == &PyUnicode_Type) {
+        hd_pack_str(d, obj, -1);
+    }
+    else if (tp == &PyLong_Type) {
+        hd_pack_int(d, obj);
+    }
+    else if (tp == &PyFloat_Type) {
+        msgpack_pack_double(PK(d), PyFloat_AS_DOUBLE(obj));
+    }
+    else {
+        msgpack_pack_bin_with_body(PK(d), PyBytes_AS_STRING(obj),
+                                   (size_t)PyBytes_GET_SIZE(obj));
+    }
+}
+
+/* The module and qualname of a type, as its __module__ and __qualname__
+ * would say, read from the C layout (heap types: ht_module / the type
+ * dict's __module__ entry; static types: tp_name). */
+static void
+pack_type_module_qualname(hd_dumper *d, PyTypeObject *tp, int want_module)
+{
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        PyHeapTypeObject *ht = (PyHeapTypeObject *)tp;
+        if (!want_module) {
+            pack_name(d, ht->ht_qualname);
+            return;
+        }
+        PyObject *dict = tp->tp_dict;
+        PyObject *k, *v, *mod = NULL;
+        Py_ssize_t pos = 0;
+        while (dict && PyDict_Next(dict, &pos, &k, &v)) {
+            if (PyUnicode_CheckExact(k) &&
+                PyUnicode_CompareWithASCIIString(k, "__module__") == 0) {
+                mod = v;
+                break;
+            }
+        }
+        pack_name(d, mod);
+        return;
+    }
+    const char *name = tp->tp_name;
+    const char *dot = strrchr(name, '.');
+    if (!want_module) {
+        hd_pack_cstr(d, dot ? dot + 1 : name);
+    }
+    else if (dot) {
+        msgpack_pack_str_with_body(PK(d), name, (size_t)(dot - name));
+    }
+    else {
+        hd_pack_cstr(d, "builtins");
+    }
+}
+
+void
+hd_pack_omitted(hd_dumper *d, PyObject *obj)
+{
+    /* ext 3 OMITTED: [module, qualname, size] of a type, as msgpack, in the
+     * ext payload: packed into a side buffer first. */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer saved = d->pk;
+    msgpack_packer_init(&d->pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(PK(d), 3);
+    pack_type_module_qualname(d, Py_TYPE(obj), 1);
+    pack_type_module_qualname(d, Py_TYPE(obj), 0);
+    msgpack_pack_int64(PK(d), hd_pack_sizeof(obj));
+    d->pk = saved;
+    msgpack_pack_ext_with_body(PK(d), sb.data, sb.size, HD_EXT_OMITTED);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---------------------------------------------------------------- sizes */
+
+/* The builtin C __sizeof__ of the types whose size is not the generic
+ * basicsize + itemsize * ob_size, found once in their method tables. */
+static PyCFunction sizeof_dict, sizeof_list, sizeof_set, sizeof_bytearray,
+    sizeof_str, sizeof_int, sizeof_object, sizeof_code;
+
+static PyCFunction
+pack_find_sizeof(PyTypeObject *tp)
+{
+    for (PyMethodDef *m = tp->tp_methods; m && m->ml_name; m++) {
+        if (strcmp(m->ml_name, "__sizeof__") == 0) {
+            return m->ml_meth;
+        }
+    }
+    return NULL;
+}
+
+int
+hd_pack_init(void)
+{
+    sizeof_dict = pack_find_sizeof(&PyDict_Type);
+    sizeof_list = pack_find_sizeof(&PyList_Type);
+    sizeof_set = pack_find_sizeof(&PySet_Type);
+    sizeof_bytearray = pack_find_sizeof(&PyByteArray_Type);
+    sizeof_str = pack_find_sizeof(&PyUnicode_Type);
+    sizeof_int = pack_find_sizeof(&PyLong_Type);
+    sizeof_object = pack_find_sizeof(&PyBaseObject_Type);
+    sizeof_code = pack_find_sizeof(&PyCode_Type);
+    return 0;
+}
+
+static Py_ssize_t
+pack_call_sizeof(PyCFunction f, PyObject *obj)
+{
+    PyObject *r = f(obj, NULL);
+    if (r == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_ssize_t n = PyLong_AsSsize_t(r);
+    Py_DECREF(r);
+    if (n < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return n;
+}
+
+Py_ssize_t
+hd_pack_sizeof(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    PyCFunction f = NULL;
+    if (PyDict_Check(obj)) {
+        f = sizeof_dict;
+    }
+    else if (PyList_Check(obj)) {
+        f = sizeof_list;
+    }
+    else if (PyAnySet_Check(obj)) {
+        f = sizeof_set;
+    }
+    else if (PyByteArray_Check(obj)) {
+        f = sizeof_bytearray;
+    }
+    else if (PyUnicode_Check(obj)) {
+        f = sizeof_str;
+    }
+    else if (PyLong_Check(obj)) {
+        f = sizeof_int;
+    }
+    else if (PyCode_Check(obj)) {
+        f = sizeof_code;
+    }
+    else if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE ||
+             tp == &PyBaseObject_Type) {
+        f = sizeof_object; /* includes 3.13's inline values */
+    }
+    if (f != NULL) {
+        return pack_call_sizeof(f, obj);
+    }
+    Py_ssize_t size = tp->tp_basicsize;
+    if (tp->tp_itemsize != 0) {
+        Py_ssize_t n = Py_SIZE(obj);
+        size += (n < 0 ? -n : n) * tp->tp_itemsize;
+    }
+    return size;
+}
+
+/* ----------------------------------------------------------------- kinds */
+
+/* The solid layout of an instance: 1 when every class up to object is
+ * defined in Python, so the state is the instance dict and slots. */
+static int
+pack_is_plain_instance(PyTypeObject *tp)
+{
+    while (tp != NULL && tp != &PyBaseObject_Type) {
+        if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+            return 0;
+        }
+        tp = tp->tp_base;
+    }
+    return 1;
+}
+
+int
+hd_pack_kind_of(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    /* exact types first: the common case */
+    if (tp == &PyUnicode_Type) return HD_K_STR;
+    if (tp == &PyLong_Type) return HD_K_INT;
+    if (tp == &PyTuple_Type) return HD_K_TUPLE;
+    if (tp == &PyList_Type) return HD_K_LIST;
+    if (tp == &PyDict_Type) return HD_K_DICT;
+    if (tp == &PyFloat_Type) return HD_K_FLOAT;
+    if (tp == &PyBytes_Type) return HD_K_BYTES;
+    if (tp == &PyFunction_Type) return HD_K_FUNCTION;
+    if (tp == &PyCode_Type) return HD_K_CODE;
+    if (tp == &PyFrame_Type) return HD_K_FRAME;
+    if (tp == &PyTraceBack_Type) return HD_K_TRACEBACK;
+    if (tp == &PyModule_Type) return HD_K_MODULE;
+    if (tp == &PyMethod_Type) return HD_K_METHOD;
+    if (tp == &PyCFunction_Type || tp == &PyCMethod_Type)
+        return HD_K_CFUNCTION;
+    if (tp == &PyCell_Type) return HD_K_CELL;
+    if (tp == &PySet_Type) return HD_K_SET;
+    if (tp == &PyFrozenSet_Type) return HD_K_FROZENSET;
+    if (tp == &PyByteArray_Type) return HD_K_BYTEARRAY;
+    if (tp == &PyComplex_Type) return HD_K_COMPLEX;
+    if (tp == &PyRange_Type) return HD_K_RANGE;
+    if (tp == &PySlice_Type) return HD_K_SLICE;
+    if (obj == Py_Ellipsis || obj == Py_NotImplemented) return HD_K_SINGLETON;
+    if (tp == &PyGen_Type || tp == &PyCoro_Type || tp == &PyAsyncGen_Type)
+        return HD_K_GENERATOR;
+    if (PyType_Check(obj)) return HD_K_TYPE;
+    if (PyExceptionInstance_Check(obj)) return HD_K_EXCEPTION;
+    if (PyWeakref_Check(obj)) return HD_K_WEAKREF;
+    /* subclasses of builtins: written as their base kind plus CLASS */
+    if (PyUnicode_Check(obj)) return HD_K_STR;
+    if (PyLong_Check(obj)) return HD_K_INT;
+    if (PyTuple_Check(obj)) return HD_K_TUPLE;
+    if (PyList_Check(obj)) return HD_K_LIST;
+    if (PyDict_Check(obj)) return HD_K_DICT;
+    if (PyBytes_Check(obj)) return HD_K_BYTES;
+    if (PyFloat_Check(obj)) return HD_K_FLOAT;
+    if (PySet_Check(obj)) return HD_K_SET;
+    if (PyFrozenSet_Check(obj)) return HD_K_FROZENSET;
+    if (PyByteArray_Check(obj)) return HD_K_BYTEARRAY;
+    if (PyComplex_Check(obj)) return HD_K_COMPLEX;
+    if (pack_is_plain_instance(tp)) return HD_K_INSTANCE;
+    return HD_K_OPAQUE;
+}
+
+int
+hd_pack_kind_is_subclass(PyObject *obj, int kind)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    switch (kind) {
+    case HD_K_STR: return tp != &PyUnicode_Type;
+    case HD_K_INT: return tp != &PyLong_Type && tp != &PyBool_Type;
+    case HD_K_TUPLE: return tp != &PyTuple_Type;
+    case HD_K_LIST: return tp != &PyList_Type;
+    case HD_K_DICT: return tp != &PyDict_Type;
+    case HD_K_BYTES: return tp != &PyBytes_Type;
+    case HD_K_FLOAT: return tp != &PyFloat_Type;
+    case HD_K_SET: return tp != &PySet_Type;
+    case HD_K_FROZENSET: return tp != &PyFrozenSet_Type;
+    case HD_K_BYTEARRAY: return tp != &PyByteArray_Type;
+    case HD_K_COMPLEX: return tp != &PyComplex_Type;
+    default: return 0;
+    }
+}
+
+/* ------------------------------------------------------------- members */
+
+int
+hd_pack_member_readable(const PyMemberDef *m)
+{
+    switch (m->type) {
+    case T_OBJECT:
+    case T_OBJECT_EX:
+    case T_SHORT:
+    case T_INT:
+    case T_LONG:
+    case T_FLOAT:
+    case T_DOUBLE:
+    case T_STRING:
+    case T_CHAR:
+    case T_BYTE:
+    case T_UBYTE:
+    case T_UINT:
+    case T_USHORT:
+    case T_ULONG:
+    case T_BOOL:
+    case T_LONGLONG:
+    case T_ULONGLONG:
+    case T_PYSSIZET:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The value of a non-object C member, written directly. */
+static void
+pack_member_scalar(hd_dumper *d, PyObject *obj, const PyMemberDef *m)
+{
+    const char *p = (const char *)obj + m->offset;
+    switch (m->type) {
+    case T_SHORT: hd_pack_int64(d, *(const short *)p); break;
+    case T_INT: hd_pack_int64(d, *(const int *)p); break;
+    case T_LONG: hd_pack_int64(d, *(const long *)p); break;
+    case T_BYTE: hd_pack_int64(d, *(const signed char *)p); break;
+    case T_UBYTE: hd_pack_int64(d, *(const unsigned char *)p); break;
+    case T_UINT: hd_pack_int64(d, *(const unsigned int *)p); break;
+    case T_USHORT: hd_pack_int64(d, *(const unsigned short *)p); break;
+    case T_LONGLONG: hd_pack_int64(d, *(const long long *)p); break;
+    case T_PYSSIZET: hd_pack_int64(d, *(const Py_ssize_t *)p); break;
+    case T_ULONG:
+    case T_ULONGLONG: {
+        unsigned long long u = m->type == T_ULONG
+                                   ? *(const unsigned long *)p
+                                   : *(const unsigned long long *)p;
+        if (u <= INT64_MAX) {
+            hd_pack_int64(d, (int64_t)u);
+        }
+        else {
+            unsigned char buf[9];
+            for (int i = 0; i < 8; i++) {
+                buf[i] = (unsigned char)(u >> (8 * i));
+            }
+            buf[8] = 0;
+            msgpack_pack_ext_with_body(PK(d), buf, 9, HD_EXT_INT);
+        }
+        break;
+    }
+    case T_FLOAT: msgpack_pack_double(PK(d), *(const float *)p); break;
+    case T_DOUBLE: msgpack_pack_double(PK(d), *(const double *)p); break;
+    case T_BOOL:
+        if (*(const char *)p) {
+            msgpack_pack_true(PK(d));
+        }
+        else {
+            msgpack_pack_false(PK(d));
+        }
+        break;
+    case T_CHAR: msgpack_pack_str_with_body(PK(d), p, 1); break;
+    case T_STRING: {
+        const char *s = *(const char *const *)p;
+        if (s == NULL) {
+            msgpack_pack_nil(PK(d));
+        }
+        else {
+            hd_pack_cstr(d, s);
+        }
+        break;
+    }
+    default: msgpack_pack_nil(PK(d)); break;
+    }
+}
+
+/* The attribute values of a layout, gathered by hd_walk_layout. */
+static void
+pack_layout_values(hd_dumper *d, PyObject *obj, const hd_layout *l)
+{
+    for (uint32_t i = 0; i < l->nslots; i++) {
+        const hd_slot *s = &l->slots[i];
+        PyObject *v = d->scratch_vals[i];
+        if (s->is_member && v == NULL) {
+            pack_member_scalar(d, obj, (const PyMemberDef *)s->key);
+        }
+        else {
+            hd_walk_value(d, v);
+        }
+    }
+}
+
+void
+hd_pack_layout(hd_dumper *d, const hd_layout *l)
+{
+    /* LAYOUT: [65, type, [names]] */
+    msgpack_pack_array(PK(d), 3);
+    msgpack_pack_uint8(PK(d), HD_R_LAYOUT);
+    hd_walk_value(d, (PyObject *)l->type);
+    msgpack_pack_array(PK(d), l->nslots);
+    for (uint32_t i = 0; i < l->nslots; i++) {
+        const hd_slot *s = &l->slots[i];
+        if (s->is_member) {
+            hd_pack_cstr(d, ((const PyMemberDef *)s->key)->name);
+        }
+        else if (PyUnicode_CheckExact((PyObject *)s->key)) {
+            hd_pack_str(d, (PyObject *)s->key, -1);
+        }
+        else {
+            hd_walk_value(d, (PyObject *)s->key);
+        }
+    }
+    d->n_records++;
+}
+
+/* -------------------------------------------------------------- headers */
+
+/* The start of an object record: [kind, addr, refcnt, size, ...] with n
+ * more fields.  addr is a delta from the previous object record's. */
+static void
+pack_header(hd_dumper *d, int kind, size_t n, uintptr_t addr,
+            Py_ssize_t refcnt, Py_ssize_t size)
+{
+    msgpack_pack_array(PK(d), 4 + n);
+    msgpack_pack_uint8(PK(d), (uint8_t)kind);
+    hd_pack_int64(d, (int64_t)(addr - d->last_addr));
+    d->last_addr = addr;
+    msgpack_pack_uint64(PK(d), (uint64_t)(refcnt < 0 ? 0 : refcnt));
+    msgpack_pack_uint64(PK(d), (uint64_t)(size < 0 ? 0 : size));
+    d->n_records++;
+}
+
+static void
+pack_obj_header(hd_dumper *d, int kind, size_t n, PyObject *obj)
+{
+    pack_header(d, kind, n, (uintptr_t)obj, Py_REFCNT(obj),
+                hd_pack_sizeof(obj));
+}
+
+/* CUT: [67, original_length] before a shortened value. */
+static void
+pack_cut(hd_dumper *d, Py_ssize_t original)
+{
+    msgpack_pack_array(PK(d), 2);
+    msgpack_pack_uint8(PK(d), HD_R_CUT);
+    msgpack_pack_uint64(PK(d), (uint64_t)original);
+    d->n_cuts++;
+    d->n_records++;
+}
+
+/* CLASS: [66, type, layout, [values]] before an instance of a subclass of
+ * a builtin type. */
+static void
+pack_class(hd_dumper *d, PyObject *obj)
+{
+    hd_layout *l = hd_walk_layout(d, obj, Py_TYPE(obj));
+    msgpack_pack_array(PK(d), 4);
+    msgpack_pack_uint8(PK(d), HD_R_CLASS);
+    hd_walk_value(d, (PyObject *)Py_TYPE(obj));
+    if (l == NULL) {
+        msgpack_pack_nil(PK(d));
+        msgpack_pack_array(PK(d), 0);
+    }
+    else {
+        msgpack_pack_uint32(PK(d), l->number);
+        msgpack_pack_array(PK(d), l->nslots);
+        pack_layout_values(d, obj, l);
+    }
+    d->n_records++;
+}
+
+/* MORE: [68, v...] continuing the previous record's elements. */
+static void
+pack_more(hd_dumper *d, size_t n)
+{
+    msgpack_pack_array(PK(d), 1 + n);
+    msgpack_pack_uint8(PK(d), HD_R_MORE);
+    d->n_records++;
+}
+
+/* The number of elements written of a container of n: max_items. */
+static Py_ssize_t
+pack_limit(hd_dumper *d, Py_ssize_t n)
+{
+    if (d->limits.max_items >= 0 && n > d->limits.max_items) {
+        pack_cut(d, n);
+        return d->limits.max_items;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------ containers */
+
+/* TUPLE, LIST, SET, FROZENSET: [kind, addr, rc, size, v...] (+ MORE) */
+static void
+pack_sequence(hd_dumper *d, PyObject *obj, int kind)
+{
+    Py_ssize_t total;
+    PyObject **items = NULL;
+    if (kind == HD_K_TUPLE) {
+        total = PyTuple_GET_SIZE(obj);
+        items = ((PyTupleObject *)obj)->ob_item;
+    }
+    else if (kind == HD_K_LIST) {
+        total = PyList_GET_SIZE(obj);
+        items = ((PyListObject *)obj)->ob_item;
+    }
+    else {
+        total = PySet_GET_SIZE(obj);
+    }
+    Py_ssize_t n = pack_limit(d, total);
+    size_t first = n < HD_MAX_RECORD_ITEMS ? (size_t)n : HD_MAX_RECORD_ITEMS;
+    pack_obj_header(d, kind, first, obj);
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i > 0 && i % HD_MAX_RECORD_ITEMS == 0) {
+            Py_ssize_t left = n - i;
+            pack_more(d, left < HD_MAX_RECORD_ITEMS ? (size_t)left
+                                                    : HD_MAX_RECORD_ITEMS);
+        }
+        PyObject *item = NULL;
+        if (items != NULL) {
+            item = items[i];
+        }
+        else if (!hd_pyversion_set_next(obj, &pos, &item)) {
+            item = NULL;
+        }
+        hd_walk_value(d, item ? item : Py_None);
+    }
+}
+
+/* DICT: [9, addr, rc, size, k, v, k, v...] (+ MORE, by pairs) */
+static void
+pack_dict(hd_dumper *d, PyObject *obj)
+{
+    Py_ssize_t n = pack_limit(d, PyDict_GET_SIZE(obj));
+    const Py_ssize_t per = HD_MAX_RECORD_ITEMS / 2;
+    pack_obj_header(d, HD_K_DICT, 2 * (size_t)(n < per ? n : per), obj);
+    Py_ssize_t pos = 0, i = 0;
+    PyObject *k, *v;
+    while (i < n && PyDict_Next(obj, &pos, &k, &v)) {
+        if (i > 0 && i % per == 0) {
+            Py_ssize_t left = n - i;
+            pack_more(d, 2 * (size_t)(left < per ? left : per));
+        }
+        hd_walk_value(d, k);
+        hd_walk_value(d, v);
+        i++;
+    }
+    /* a dict shorter than it said (cannot happen with the world stopped,
+     * but the record must stay well formed) */
+    for (; i < n; i++) {
+        msgpack_pack_nil(PK(d));
+        msgpack_pack_nil(PK(d));
+    }
+}
+
+/* ---------------------------------------------------------------- frames */
+
+void
+hd_pack_frame_ref(hd_dumper *d, hd_frame *f)
+{
+    if (f == NULL) {
+        msgpack_pack_nil(PK(d));
+        return;
+    }
+    int64_t id = hd_walk_frame_root(d, f);
+    if (id < 0) {
+        msgpack_pack_nil(PK(d));
+    }
+    else {
+        msgpack_pack_uint64(PK(d), (uint64_t)id);
+    }
+}
+
+/* FRAME: [24, addr, rc, size, code, back, globals, locals, lineno, lasti,
+ * position, [v...]] */
+static void
+pack_frame(hd_dumper *d, void *key)
+{
+    hd_frame *f;
+    PyObject *fo = NULL;
+    if ((uintptr_t)key & HD_TAG_FRAME) {
+        f = (hd_frame *)((uintptr_t)key & ~HD_TAG_FRAME);
+    }
+    else {
+        fo = key;
+        f = hd_pyversion_frame_of(fo);
+    }
+    hd_frame_info info;
+    if (f == NULL || hd_pyversion_frame_info(f, &info) < 0) {
+        /* a cleared frame: an empty record keeps the ids in step */
+        pack_header(d, HD_K_FRAME, 8, (uintptr_t)key, fo ? Py_REFCNT(fo) : 0,
+                    0);
+        for (int i = 0; i < 7; i++) {
+            msgpack_pack_nil(PK(d));
+        }
+        msgpack_pack_array(PK(d), 0);
+        return;
+    }
+    d->n_frames++;
+    if (fo != NULL) {
+        pack_header(d, HD_K_FRAME, 8, (uintptr_t)fo, Py_REFCNT(fo),
+                    Py_TYPE(fo)->tp_basicsize);
+    }
+    else {
+        pack_header(d, HD_K_FRAME, 8, (uintptr_t)f, 0, 0);
+    }
+    hd_walk_value(d, (PyObject *)info.code);
+    hd_pack_frame_ref(d, hd_pyversion_frame_back(f));
+    hd_walk_value(d, info.globals ? info.globals : Py_None);
+    hd_walk_value(d, info.locals ? info.locals : Py_None);
+    msgpack_pack_int(PK(d), info.lineno);
+    msgpack_pack_int(PK(d), info.lasti);
+    if (info.end_lineno >= 0) {
+        msgpack_pack_array(PK(d), 3);
+        msgpack_pack_int(PK(d), info.end_lineno);
+        msgpack_pack_int(PK(d), info.col);
+        msgpack_pack_int(PK(d), info.end_col);
+    }
+    else {
+        msgpack_pack_nil(PK(d));
+    }
+    PyCodeObject *co = info.code;
+    Py_ssize_t n = hd_pyversion_code_nnames(co);
+    if (n > info.nvalues) {
+        n = info.nvalues;
+    }
+    msgpack_pack_array(PK(d), (size_t)n);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int kind;
+        hd_pyversion_code_name_at(co, i, &kind);
+        PyObject *v = info.values[i];
+        if (v != NULL && (kind & (HD_CK_CELL | HD_CK_FREE)) &&
+            PyCell_Check(v)) {
+            v = PyCell_GET(v);
+        }
+        hd_walk_value(d, v); /* NULL: ext 2 UNBOUND */
+    }
+}
+
+/* CODE: [21, addr, rc, size, name, qualname, filename, firstlineno,
+ * argcount, posonlyargcount, kwonlyargcount, flags, [names], [kinds]] */
+static void
+pack_code(hd_dumper *d, PyObject *obj)
+{
+    PyCodeObject *co = (PyCodeObject *)obj;
+    pack_obj_header(d, HD_K_CODE, 10, obj);
+    pack_name(d, co->co_name);
+    pack_name(d, hd_pyversion_code_qualname(co));
+    pack_name(d, co->co_filename);
+    msgpack_pack_int(PK(d), co->co_firstlineno);
+    msgpack_pack_int(PK(d), co->co_argcount);
+    msgpack_pack_int(PK(d), co->co_posonlyargcount);
+    msgpack_pack_int(PK(d), co->co_kwonlyargcount);
+    msgpack_pack_int(PK(d), co->co_flags);
+    Py_ssize_t n = hd_pyversion_code_nnames(co);
+    msgpack_pack_array(PK(d), (size_t)n);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int kind;
+        pack_name(d, hd_pyversion_code_name_at(co, i, &kind));
+    }
+    msgpack_pack_array(PK(d), (size_t)n);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int kind;
+        hd_pyversion_code_name_at(co, i, &kind);
+        msgpack_pack_int(PK(d), kind);
+    }
+    hd_walk_want_source(d, co->co_filename);
+}
+
+/* TRACEBACK: [25, addr, rc, size, frame, lineno, lasti, next] */
+static void
+pack_traceback(hd_dumper *d, PyObject *obj)
+{
+    PyTracebackObject *tb = (PyTracebackObject *)obj;
+    pack_obj_header(d, HD_K_TRACEBACK, 4, obj);
+    hd_walk_value(d, tb->tb_frame ? (PyObject *)tb->tb_frame : Py_None);
+    int lineno = tb->tb_lineno;
+    if (lineno < 0 && tb->tb_frame != NULL) {
+        /* 3.11+ computes it lazily */
+        hd_frame *f = hd_pyversion_frame_of((PyObject *)tb->tb_frame);
+        hd_frame_info info;
+        if (f && hd_pyversion_frame_info(f, &info) == 0) {
+            lineno = PyCode_Addr2Line(info.code, tb->tb_lasti);
+        }
+    }
+    msgpack_pack_int(PK(d), lineno);
+    msgpack_pack_int(PK(d), tb->tb_lasti);
+    hd_walk_value(d, tb->tb_next ? (PyObject *)tb->tb_next : Py_None);
+}
+
+/* ------------------------------------------------- instances and others */
+
+/* The layout number (or nil) and the [values] array of obj's attributes.
+ * The layout must have been computed before the record header. */
+static void
+pack_attrs(hd_dumper *d, PyObject *obj, const hd_layout *l)
+{
+    if (l == NULL) {
+        msgpack_pack_nil(PK(d));
+        msgpack_pack_array(PK(d), 0);
+        return;
+    }
+    msgpack_pack_uint32(PK(d), l->number);
+    msgpack_pack_array(PK(d), l->nslots);
+    pack_layout_values(d, obj, l);
+}
+
+/* INSTANCE: [16, addr, rc, size, layout, v...], or with no attributes
+ * [16, addr, rc, size, nil, type] */
+static void
+pack_instance(hd_dumper *d, PyObject *obj)
+{
+    hd_layout *l = hd_walk_layout(d, obj, Py_TYPE(obj));
+    if (l == NULL) {
+        pack_obj_header(d, HD_K_INSTANCE, 2, obj);
+        msgpack_pack_nil(PK(d));
+        hd_walk_value(d, (PyObject *)Py_TYPE(obj));
+        return;
+    }
+    pack_obj_header(d, HD_K_INSTANCE, 1 + l->nslots, obj);
+    msgpack_pack_uint32(PK(d), l->number);
+    pack_layout_values(d, obj, l);
+}
+
+static int
+pack_collect_ref(PyObject *o, void *arg)
+{
+    hd_dumper *d = arg;
+    if (o == NULL) {
+        return 0;
+    }
+    if (d->nrefs == d->refs_cap) {
+        size_t cap = d->refs_cap ? d->refs_cap * 2 : 64;
+        PyObject **r = realloc(d->refs, cap * sizeof(PyObject *));
+        if (r == NULL) {
+            return -1;
+        }
+        d->refs = r;
+        d->refs_cap = cap;
+    }
+    d->refs[d->nrefs++] = o;
+    return 0;
+}
+
+/* OPAQUE: [17, addr, rc, size, type, layout, [values], [referents]] */
+static void
+pack_opaque(hd_dumper *d, PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    hd_layout *l = hd_walk_layout(d, obj, tp);
+    /* referents as gc.get_referents sees them, less the type and the
+     * instance dict (already written as attributes) */
+    d->nrefs = 0;
+    if (PyType_IS_GC(tp) && tp->tp_traverse != NULL) {
+        tp->tp_traverse(obj, pack_collect_ref, d);
+    }
+    size_t nrefs = d->nrefs;
+    if (d->limits.max_items >= 0 && nrefs > (size_t)d->limits.max_items) {
+        nrefs = (size_t)d->limits.max_items;
+    }
+    /* leave out the type and what was written as attributes: the
+     * instance dict, and on 3.11+ the inline values it would hold */
+    PyObject *dict = hd_pyversion_dict_object(obj);
+    size_t keep = 0;
+    for (size_t i = 0; i < nrefs; i++) {
+        PyObject *r = d->refs[i];
+        int drop = r == (PyObject *)tp || (dict != NULL && r == dict);
+        for (size_t j = 0; !drop && l != NULL && j < l->nslots; j++) {
+            drop = d->scratch_vals[j] == r;
+        }
+        if (drop) {
+            d->refs[i] = NULL;
+        }
+        else {
+            keep++;
+        }
+    }
+    pack_obj_header(d, HD_K_OPAQUE, 4, obj);
+    hd_walk_value(d, (PyObject *)tp);
+    pack_attrs(d, obj, l);
+    msgpack_pack_array(PK(d), keep);
+    for (size_t i = 0; i < nrefs; i++) {
+        if (d->refs[i] != NULL) {
+            hd_walk_value(d, d->refs[i]);
+        }
+    }
+}
+
+/* EXCEPTION: [26, addr, rc, size, type, args, traceback, cause, context,
+ * suppress_context, layout, [values]] */
+static void
+pack_exception(hd_dumper *d, PyObject *obj)
+{
+    PyBaseExceptionObject *e = (PyBaseExceptionObject *)obj;
+    hd_layout *l = hd_walk_layout(d, obj, Py_TYPE(obj));
+    pack_obj_header(d, HD_K_EXCEPTION, 8, obj);
+    hd_walk_value(d, (PyObject *)Py_TYPE(obj));
+    hd_walk_value(d, e->args ? e->args : Py_None);
+    hd_walk_value(d, e->traceback ? e->traceback : Py_None);
+    hd_walk_value(d, e->cause ? e->cause : Py_None);
+    hd_walk_value(d, e->context ? e->context : Py_None);
+    if (e->suppress_context) {
+        msgpack_pack_true(PK(d));
+    }
+    else {
+        msgpack_pack_false(PK(d));
+    }
+    pack_attrs(d, obj, l);
+}
+
+/* TYPE: [15, addr, rc, size, name, qualname, module, metaclass, [bases],
+ * base_kind, flags, firstlineno, [names], [values]] */
+static void
+pack_type(hd_dumper *d, PyObject *obj)
+{
+    PyTypeObject *tp = (PyTypeObject *)obj;
+    int heap = (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) != 0;
+    PyObject *dict = heap ? tp->tp_dict : NULL;
+    PyObject *firstlineno = NULL;
+    /* attributes: the class's own dict, less what the record says */
+    Py_ssize_t nattrs = 0, pos = 0;
+    PyObject *k, *v;
+    while (dict && PyDict_Next(dict, &pos, &k, &v)) {
+        if (PyUnicode_CheckExact(k)) {
+            if (PyUnicode_CompareWithASCIIString(k, "__firstlineno__") == 0) {
+                firstlineno = v;
+                continue;
+            }
+            if (PyUnicode_CompareWithASCIIString(k, "__dict__") == 0 ||
+                PyUnicode_CompareWithASCIIString(k, "__weakref__") == 0 ||
+                PyUnicode_CompareWithASCIIString(k, "__module__") == 0 ||
+                PyUnicode_CompareWithASCIIString(k, "__qualname__") == 0) {
+                continue;
+            }
+        }
+        nattrs++;
+    }
+    pack_obj_header(d, HD_K_TYPE, 10, obj);
+    if (heap) {
+        pack_name(d, ((PyHeapTypeObject *)tp)->ht_name);
+    }
+    else {
+        pack_type_module_qualname(d, tp, 0);
+    }
+    pack_type_module_qualname(d, tp, 0);
+    pack_type_module_qualname(d, tp, 1);
+    hd_walk_value(d, (PyObject *)Py_TYPE(obj));
+    PyObject *bases = tp->tp_bases;
+    Py_ssize_t nb = bases && PyTuple_Check(bases) ? PyTuple_GET_SIZE(bases)
+                                                  : 0;
+    msgpack_pack_array(PK(d), (size_t)nb);
+    for (Py_ssize_t i = 0; i < nb; i++) {
+        hd_walk_value(d, PyTuple_GET_ITEM(bases, i));
+    }
+    /* base_kind: how instances are written (found from a fake probe of
+     * the type's layout, without an instance) */
+    int base_kind;
+    if (PyType_IsSubtype(tp, (PyTypeObject *)PyExc_BaseException)) {
+        base_kind = HD_K_EXCEPTION;
+    }
+    else if (PyType_IsSubtype(tp, &PyType_Type)) {
+        base_kind = HD_K_TYPE;
+    }
+    else if (PyType_IsSubtype(tp, &PyUnicode_Type)) base_kind = HD_K_STR;
+    else if (PyType_IsSubtype(tp, &PyLong_Type)) base_kind = HD_K_INT;
+    else if (PyType_IsSubtype(tp, &PyTuple_Type)) base_kind = HD_K_TUPLE;
+    else if (PyType_IsSubtype(tp, &PyList_Type)) base_kind = HD_K_LIST;
+    else if (PyType_IsSubtype(tp, &PyDict_Type)) base_kind = HD_K_DICT;
+    else if (PyType_IsSubtype(tp, &PyBytes_Type)) base_kind = HD_K_BYTES;
+    else if (PyType_IsSubtype(tp, &PyFloat_Type)) base_kind = HD_K_FLOAT;
+    else if (PyType_IsSubtype(tp, &PySet_Type)) base_kind = HD_K_SET;
+    else if (PyType_IsSubtype(tp, &PyFrozenSet_Type))
+        base_kind = HD_K_FROZENSET;
+    else if (PyType_IsSubtype(tp, &PyByteArray_Type))
+        base_kind = HD_K_BYTEARRAY;
+    else if (PyType_IsSubtype(tp, &PyComplex_Type)) base_kind = HD_K_COMPLEX;
+    else if (pack_is_plain_instance(tp)) base_kind = HD_K_INSTANCE;
+    else base_kind = HD_K_OPAQUE;
+    msgpack_pack_int(PK(d), base_kind);
+    int flags = heap ? 1 : 0;
+    if (tp->tp_flags & Py_TPFLAGS_IS_ABSTRACT) {
+        flags |= 2;
+    }
+    msgpack_pack_int(PK(d), flags);
+    if (firstlineno && PyLong_CheckExact(firstlineno)) {
+        hd_pack_int(d, firstlineno);
+    }
+    else {
+        msgpack_pack_nil(PK(d));
+    }
+    /* names, then values, in the same order */
+    for (int pass = 0; pass < 2; pass++) {
+        msgpack_pack_array(PK(d), (size_t)nattrs);
+        pos = 0;
+        while (dict && PyDict_Next(dict, &pos, &k, &v)) {
+            if (PyUnicode_CheckExact(k) &&
+                (PyUnicode_CompareWithASCIIString(k, "__firstlineno__") ==
+                     0 ||
+                 PyUnicode_CompareWithASCIIString(k, "__dict__") == 0 ||
+                 PyUnicode_CompareWithASCIIString(k, "__weakref__") == 0 ||
+                 PyUnicode_CompareWithASCIIString(k, "__module__") == 0 ||
+                 PyUnicode_CompareWithASCIIString(k, "__qualname__") == 0)) {
+                continue;
+            }
+            if (pass == 0) {
+                if (PyUnicode_CheckExact(k)) {
+                    hd_pack_str(d, k, -1);
+                }
+                else {
+                    hd_walk_value(d, k);
+                }
+            }
+            else {
+                hd_walk_value(d, v);
+            }
+        }
+    }
+}
+
+/* FUNCTION: [18, addr, rc, size, name, qualname, module, code, defaults,
+ * kwdefaults, closure, layout, [values]] */
+static void
+pack_function(hd_dumper *d, PyObject *obj)
+{
+    PyFunctionObject *fn = (PyFunctionObject *)obj;
+    hd_layout *l = hd_walk_layout(d, obj, Py_TYPE(obj));
+    pack_obj_header(d, HD_K_FUNCTION, 9, obj);
+    pack_name(d, fn->func_name);
+    pack_name(d, fn->func_qualname);
+    pack_name(d, fn->func_module);
+    hd_walk_value(d, fn->func_code);
+    hd_walk_value(d, fn->func_defaults ? fn->func_defaults : Py_None);
+    hd_walk_value(d, fn->func_kwdefaults ? fn->func_kwdefaults : Py_None);
+    hd_walk_value(d, fn->func_closure ? fn->func_closure : Py_None);
+    pack_attrs(d, obj, l);
+}
+
+/* CFUNCTION: [20, addr, rc, size, name, qualname, module, self] */
+static void
+pack_cfunction(hd_dumper *d, PyObject *obj)
+{
+    PyCFunctionObject *cf = (PyCFunctionObject *)obj;
+    const char *name = cf->m_ml && cf->m_ml->ml_name ? cf->m_ml->ml_name
+                                                     : "?";
+    PyObject *self = cf->m_self;
+    pack_obj_header(d, HD_K_CFUNCTION, 4, obj);
+    hd_pack_cstr(d, name);
+    if (self != NULL && !PyModule_Check(self)) {
+        char buf[256];
+        const char *tn = PyType_Check(self) ? ((PyTypeObject *)self)->tp_name
+                                            : Py_TYPE(self)->tp_name;
+        const char *dot = strrchr(tn, '.');
+        snprintf(buf, sizeof(buf), "%s.%s", dot ? dot + 1 : tn, name);
+        hd_pack_cstr(d, buf);
+    }
+    else {
+        hd_pack_cstr(d, name);
+    }
+    pack_name(d, cf->m_module);
+    hd_walk_value(d, self ? self : Py_None);
+}
+
+/* MODULE: [22, addr, rc, size, name, file] */
+static void
+pack_module(hd_dumper *d, PyObject *obj)
+{
+    PyObject *dict = PyModule_GetDict(obj); /* borrowed, no call */
+    PyObject *name = NULL, *file = NULL, *k, *v;
+    Py_ssize_t pos = 0;
+    while (dict && (name == NULL || file == NULL) &&
+           PyDict_Next(dict, &pos, &k, &v)) {
+        if (!PyUnicode_CheckExact(k)) {
+            continue;
+        }
+        if (PyUnicode_CompareWithASCIIString(k, "__name__") == 0) {
+            name = v;
+        }
+        else if (PyUnicode_CompareWithASCIIString(k, "__file__") == 0) {
+            file = v;
+        }
+    }
+    pack_obj_header(d, HD_K_MODULE, 2, obj);
+    pack_name(d, name);
+    pack_name(d, file);
+}
+
+/* GENERATOR: [27, addr, rc, size, type, flavor, name, qualname, frame,
+ * state] */
+static void
+pack_generator(hd_dumper *d, PyObject *obj)
+{
+    PyGenObject *g = (PyGenObject *)obj;
+    const char *state = "closed";
+    hd_frame *f = hd_pyversion_gen_frame(obj, &state);
+    const char *flavor = PyCoro_CheckExact(obj)       ? "coroutine"
+                         : PyAsyncGen_CheckExact(obj) ? "async_generator"
+                                                      : "generator";
+    pack_obj_header(d, HD_K_GENERATOR, 6, obj);
+    hd_walk_value(d, (PyObject *)Py_TYPE(obj));
+    hd_pack_cstr(d, flavor);
+    pack_name(d, g->gi_name);
+    pack_name(d, g->gi_qualname);
+    hd_pack_frame_ref(d, f);
+    hd_pack_cstr(d, state);
+}
+
+/* ------------------------------------------------------------ the record */
+
+void
+hd_pack_record(hd_dumper *d, void *entry)
+{
+    if ((uintptr_t)entry & HD_TAG_FRAME) {
+        pack_frame(d, entry);
+        return;
+    }
+    PyObject *obj = entry;
+    int kind = hd_pack_kind_of(obj);
+    if (hd_pack_kind_is_subclass(obj, kind)) {
+        pack_class(d, obj);
+    }
+    switch (kind) {
+    case HD_K_INT: /* INT: [1, addr, rc, size, v] */
+        pack_obj_header(d, kind, 1, obj);
+        hd_pack_int(d, obj);
+        break;
+    case HD_K_FLOAT: /* FLOAT: [2, addr, rc, size, f64] */
+        pack_obj_header(d, kind, 1, obj);
+        msgpack_pack_double(PK(d), PyFloat_AS_DOUBLE(obj));
+        break;
+    case HD_K_COMPLEX: { /* COMPLEX: [3, addr, rc, size, real, imag] */
+        Py_complex c = ((PyComplexObject *)obj)->cval;
+        pack_obj_header(d, kind, 2, obj);
+        msgpack_pack_double(PK(d), c.real);
+        msgpack_pack_double(PK(d), c.imag);
+        break;
+    }
+    case HD_K_STR: { /* STR: [4, addr, rc, size, s] */
+        Py_ssize_t n = PyUnicode_GET_LENGTH(obj);
+        Py_ssize_t max = d->limits.max_string;
+        if (max >= 0 && n > max) {
+            pack_cut(d, n);
+        }
+        pack_obj_header(d, kind, 1, obj);
+        hd_pack_str(d, obj, max);
+        break;
+    }
+    case HD_K_BYTES: /* BYTES: [5, addr, rc, size, b] */
+    case HD_K_BYTEARRAY: { /* BYTEARRAY: [6, addr, rc, size, b] */
+        const char *p = kind == HD_K_BYTES ? PyBytes_AS_STRING(obj)
+                                           : PyByteArray_AS_STRING(obj);
+        Py_ssize_t n = kind == HD_K_BYTES ? PyBytes_GET_SIZE(obj)
+                                          : PyByteArray_GET_SIZE(obj);
+        Py_ssize_t max = d->limits.max_string;
+        if (max >= 0 && n > max) {
+            pack_cut(d, n);
+            n = max;
+        }
+        pack_obj_header(d, kind, 1, obj);
+        msgpack_pack_bin_with_body(PK(d), p, (size_t)n);
+        break;
+    }
+    case HD_K_TUPLE:
+    case HD_K_LIST:
+    case HD_K_SET:
+    case HD_K_FROZENSET:
+        pack_sequence(d, obj, kind);
+        break;
+    case HD_K_DICT:
+        pack_dict(d, obj);
+        break;
+    case HD_K_RANGE: { /* RANGE: [12, addr, rc, size, start, stop, step] */
+        /* rangeobject's fields are ints: start, stop, step, length */
+        PyObject **f = (PyObject **)((char *)obj + sizeof(PyObject));
+        pack_obj_header(d, kind, 3, obj);
+        hd_walk_value(d, f[0]);
+        hd_walk_value(d, f[1]);
+        hd_walk_value(d, f[2]);
+        break;
+    }
+    case HD_K_SLICE: { /* SLICE: [13, addr, rc, size, start, stop, step] */
+        PySliceObject *s = (PySliceObject *)obj;
+        pack_obj_header(d, kind, 3, obj);
+        hd_walk_value(d, s->start);
+        hd_walk_value(d, s->stop);
+        hd_walk_value(d, s->step);
+        break;
+    }
+    case HD_K_SINGLETON: /* SINGLETON: [14, addr, rc, size, name] */
+        pack_obj_header(d, kind, 1, obj);
+        hd_pack_cstr(d, obj == Py_Ellipsis ? "Ellipsis" : "NotImplemented");
+        break;
+    case HD_K_TYPE:
+        pack_type(d, obj);
+        break;
+    case HD_K_INSTANCE:
+        pack_instance(d, obj);
+        break;
+    case HD_K_OPAQUE:
+        pack_opaque(d, obj);
+        break;
+    case HD_K_FUNCTION:
+        pack_function(d, obj);
+        break;
+    case HD_K_METHOD: /* METHOD: [19, addr, rc, size, function, self] */
+        pack_obj_header(d, kind, 2, obj);
+        hd_walk_value(d, PyMethod_GET_FUNCTION(obj));
+        hd_walk_value(d, PyMethod_GET_SELF(obj));
+        break;
+    case HD_K_CFUNCTION:
+        pack_cfunction(d, obj);
+        break;
+    case HD_K_CODE:
+        pack_code(d, obj);
+        break;
+    case HD_K_MODULE:
+        pack_module(d, obj);
+        break;
+    case HD_K_CELL: /* CELL: [23, addr, rc, size, v] */
+        pack_obj_header(d, kind, 1, obj);
+        hd_walk_value(d, PyCell_GET(obj)); /* NULL: UNBOUND */
+        break;
+    case HD_K_FRAME:
+        pack_frame(d, obj);
+        break;
+    case HD_K_TRACEBACK:
+        pack_traceback(d, obj);
+        break;
+    case HD_K_EXCEPTION:
+        pack_exception(d, obj);
+        break;
+    case HD_K_GENERATOR:
+        pack_generator(d, obj);
+        break;
+    case HD_K_WEAKREF: { /* WEAKREF: [28, addr, rc, size, type, referent,
+                            callback] */
+        PyWeakReference *wr = (PyWeakReference *)obj;
+        PyObject *ref = wr->wr_object;
+        pack_obj_header(d, kind, 3, obj);
+        hd_walk_value(d, (PyObject *)Py_TYPE(obj));
+        hd_walk_value(d, ref == NULL || Py_REFCNT(ref) <= 0 ? Py_None : ref);
+        hd_walk_value(d, wr->wr_callback ? wr->wr_callback : Py_None);
+        break;
+    }
+    default:
+        pack_opaque(d, obj);
+        break;
+    }
+}
+
+/* ---------------------------------------------------------- plain data */
+
+void
+hd_pack_plain(hd_dumper *d, PyObject *obj, int depth)
+{
+    if (depth > 8 || obj == NULL || obj == Py_None) {
+        msgpack_pack_nil(PK(d));
+    }
+    else if (obj == Py_True || obj == Py_False) {
+        if (obj == Py_True) {
+            msgpack_pack_true(PK(d));
+        }
+        else {
+            msgpack_pack_false(PK(d));
+        }
+    }
+    else if (PyLong_CheckExact(obj)) {
+        int overflow;
+        long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+        if (overflow) {
+            msgpack_pack_nil(PK(d));
+        }
+        else {
+            msgpack_pack_int64(PK(d), v);
+        }
+    }
+    else if (PyFloat_CheckExact(obj)) {
+        msgpack_pack_double(PK(d), PyFloat_AS_DOUBLE(obj));
+    }
+    else if (PyUnicode_CheckExact(obj)) {
+        hd_pack_str(d, obj, -1);
+    }
+    else if (PyBytes_CheckExact(obj)) {
+        msgpack_pack_bin_with_body(PK(d), PyBytes_AS_STRING(obj),
+                                   (size_t)PyBytes_GET_SIZE(obj));
+    }
+    else if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj)) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(obj);
+        PyObject **items = PySequence_Fast_ITEMS(obj);
+        msgpack_pack_array(PK(d), (size_t)n);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            hd_pack_plain(d, items[i], depth + 1);
+        }
+    }
+    else if (PyDict_CheckExact(obj)) {
+        msgpack_pack_map(PK(d), (size_t)PyDict_GET_SIZE(obj));
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(obj, &pos, &k, &v)) {
+            hd_pack_plain(d, k, depth + 1);
+            hd_pack_plain(d, v, depth + 1);
+        }
+    }
+    else {
+        msgpack_pack_nil(PK(d));
+    }
+}
+
+/* ------------------------------------------------------------- sources */
+
+/* The text of a source file, read with open(2)/read(2) (no Python file
+ * object: those release the GIL).  Returns a malloc'd buffer or NULL with
+ * *why set. */
+static char *
+pack_read_file(const char *path, Py_ssize_t max, size_t *len,
+               const char **why)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        *why = strerror(errno);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        *why = "not a regular file";
+        close(fd);
+        return NULL;
+    }
+    if (max >= 0 && st.st_size > max) {
+        *why = "larger than the source limit";
+        close(fd);
+        return NULL;
+    }
+    size_t cap = (size_t)st.st_size;
+    char *buf = malloc(cap + 1);
+    size_t got = 0;
+    while (buf && got < cap) {
+        ssize_t n = read(fd, buf + got, cap - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    if (buf == NULL) {
+        *why = "out of memory";
+        return NULL;
+    }
+    *len = got;
+    return buf;
+}
+
+void
+hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes)
+{
+    /* SOURCE: [70, filename, text, error] */
+    for (size_t i = 0; i < d->nfiles; i++) {
+        PyObject *name = d->files[i];
+        const char *why = NULL;
+        char *text = NULL;
+        size_t len = 0;
+        if (PyUnicode_GET_LENGTH(name) > 0 &&
+            PyUnicode_READ_CHAR(name, 0) == '<') {
+            why = "not a file";
+        }
+        else {
+            PyObject *b = PyUnicode_EncodeFSDefault(name);
+            if (b == NULL) {
+                PyErr_Clear();
+                why = "unencodable file name";
+            }
+            else {
+                text = pack_read_file(PyBytes_AS_STRING(b), max_bytes, &len,
+                                      &why);
+                Py_DECREF(b);
+            }
+        }
+        msgpack_pack_array(PK(d), 4);
+        msgpack_pack_uint8(PK(d), HD_R_SOURCE);
+        hd_pack_str(d, name, -1);
+        if (text != NULL) {
+            msgpack_pack_bin_with_body(PK(d), text, len);
+            msgpack_pack_nil(PK(d));
+        }
+        else {
+            msgpack_pack_nil(PK(d));
+            hd_pack_cstr(d, why ? why : "unreadable");
+        }
+        free(text);
+        d->n_records++;
+    }
+}

@@ -1,0 +1,565 @@
+/* pyversion.c: every CPython-version-specific read the dumper makes.
+ *
+ * This is the one translation unit that sees CPython's internal headers
+ * (Py_BUILD_CORE): interpreter frames, the instance-values layout of 3.11+,
+ * generator frames.  A new CPython release should be this file's work.
+ *
+ * Contract for every function here: the caller holds the GIL; no Python
+ * code runs, no Python object is created or released, nothing is
+ * materialized (reading an instance's attributes never turns its inline
+ * values into a dict, reading a frame's locals never creates f_locals).
+ */
+#define Py_BUILD_CORE 1
+#include "heapdump.h"
+
+#include <frameobject.h>
+
+#if PY_VERSION_HEX >= 0x030B0000
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#endif
+#include "internal/pycore_code.h"
+#include "internal/pycore_dict.h"
+#include "internal/pycore_frame.h"
+#include "internal/pycore_object.h"
+#if PY_VERSION_HEX >= 0x030D0000
+#include "internal/pycore_setobject.h"
+#endif
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#define HD_IFRAMES 1 /* frames are _PyInterpreterFrame */
+#else
+#define HD_IFRAMES 0 /* frames are PyFrameObject */
+#endif
+
+#if PY_VERSION_HEX >= 0x030D0000
+#define HD_INSTR(f) ((f)->instr_ptr)
+#define HD_FCODE(f)                                                        \
+    (PyCode_Check((f)->f_executable) ? (PyCodeObject *)(f)->f_executable  \
+                                     : NULL)
+#elif HD_IFRAMES
+#define HD_INSTR(f) ((f)->prev_instr)
+#define HD_FCODE(f) ((f)->f_code)
+#endif
+
+/* ---------------------------------------------------------------- threads */
+
+PyThreadState *
+hd_pyversion_thread_first(PyThreadState *tstate)
+{
+    return PyInterpreterState_ThreadHead(tstate->interp);
+}
+
+/* The native id where the thread state has it (3.11+); 0 elsewhere, where
+ * walk.c reads it from threading's Thread objects instead. */
+unsigned long
+hd_pyversion_thread_native_id(PyThreadState *ts)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return ts->native_thread_id;
+#else
+    (void)ts;
+    return 0;
+#endif
+}
+
+int
+hd_pyversion_gil_disabled(void)
+{
+#ifdef Py_GIL_DISABLED
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* ----------------------------------------------------------------- frames */
+
+#if HD_IFRAMES
+/* An interpreter frame the dump can show: it has a code object and has
+ * started (not a shim or C-stack frame, not part way through setup). */
+static int
+pyversion_iframe_complete(_PyInterpreterFrame *f)
+{
+    PyCodeObject *co = HD_FCODE(f);
+    if (co == NULL) {
+        return 0;
+    }
+#if PY_VERSION_HEX >= 0x030C0000
+    if (f->owner == FRAME_OWNED_BY_CSTACK) {
+        return 0;
+    }
+#endif
+    if (f->owner == FRAME_OWNED_BY_GENERATOR) {
+        return 1;
+    }
+    return HD_INSTR(f) >= _PyCode_CODE(co) + co->_co_firsttraceable;
+}
+
+/* The frame object of an interpreter frame, or NULL.  A frame that has
+ * returned lives inside its frame object, whose frame_obj field CPython
+ * clears when it takes the frame over: find the object around it. */
+static PyFrameObject *
+pyversion_iframe_object(_PyInterpreterFrame *f)
+{
+    if (f->owner == FRAME_OWNED_BY_FRAME_OBJECT) {
+        return (PyFrameObject *)((char *)f -
+                                 offsetof(PyFrameObject, _f_frame_data));
+    }
+    return f->frame_obj;
+}
+
+static _PyInterpreterFrame *
+pyversion_first_complete(_PyInterpreterFrame *f)
+{
+    while (f != NULL && !pyversion_iframe_complete(f)) {
+        f = f->previous;
+    }
+    return f;
+}
+#endif
+
+hd_frame *
+hd_pyversion_thread_frame(PyThreadState *ts)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return pyversion_first_complete(ts->current_frame);
+#elif HD_IFRAMES
+    return pyversion_first_complete(ts->cframe ? ts->cframe->current_frame
+                                               : NULL);
+#else
+    return ts->frame;
+#endif
+}
+
+hd_frame *
+hd_pyversion_frame_back(hd_frame *handle)
+{
+#if HD_IFRAMES
+    _PyInterpreterFrame *f = handle;
+    if (f->owner == FRAME_OWNED_BY_FRAME_OBJECT) {
+        /* a frame that has returned: its frame object kept the link */
+        PyFrameObject *fo = pyversion_iframe_object(f);
+        return fo && fo->f_back ? hd_pyversion_frame_of((PyObject *)fo->f_back)
+                                : NULL;
+    }
+    return pyversion_first_complete(f->previous);
+#else
+    return ((PyFrameObject *)handle)->f_back;
+#endif
+}
+
+hd_frame *
+hd_pyversion_frame_of(PyObject *frame_obj)
+{
+    if (frame_obj == NULL || !PyFrame_Check(frame_obj)) {
+        return NULL;
+    }
+#if HD_IFRAMES
+    _PyInterpreterFrame *f = ((PyFrameObject *)frame_obj)->f_frame;
+    if (f == NULL || HD_FCODE(f) == NULL) {
+        return NULL;
+    }
+    return f;
+#else
+    return frame_obj;
+#endif
+}
+
+void *
+hd_pyversion_frame_key(hd_frame *handle)
+{
+#if HD_IFRAMES
+    _PyInterpreterFrame *f = handle;
+    PyFrameObject *fo = pyversion_iframe_object(f);
+    if (fo != NULL) {
+        return fo;
+    }
+    return (void *)((uintptr_t)f | HD_TAG_FRAME);
+#else
+    return handle;
+#endif
+}
+
+int
+hd_pyversion_frame_info(hd_frame *handle, hd_frame_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->end_lineno = info->col = info->end_col = -1;
+#if HD_IFRAMES
+    _PyInterpreterFrame *f = handle;
+    PyCodeObject *co = HD_FCODE(f);
+    if (co == NULL) {
+        return -1;
+    }
+    info->code = co;
+    info->globals = f->f_globals;
+    info->frame_obj = (PyObject *)pyversion_iframe_object(f);
+    if (!(co->co_flags & CO_OPTIMIZED)) {
+        info->locals = f->f_locals;
+    }
+    info->values = f->localsplus;
+    info->nvalues = co->co_nlocalsplus;
+    int addr = (int)(HD_INSTR(f) - _PyCode_CODE(co));
+    if (addr < 0) {
+        info->lasti = -1;
+        info->lineno = co->co_firstlineno;
+    }
+    else {
+        info->lasti = addr * (int)sizeof(_Py_CODEUNIT);
+        int sl, sc, el, ec;
+        if (PyCode_Addr2Location(co, info->lasti, &sl, &sc, &el, &ec)) {
+            info->lineno = sl >= 0 ? sl : co->co_firstlineno;
+            info->end_lineno = el;
+            info->col = sc;
+            info->end_col = ec;
+        }
+        else {
+            info->lineno = PyCode_Addr2Line(co, info->lasti);
+        }
+    }
+#else
+    PyFrameObject *f = handle;
+    PyCodeObject *co = f->f_code;
+    info->code = co;
+    info->globals = f->f_globals;
+    info->frame_obj = (PyObject *)f;
+    if (!(co->co_flags & CO_OPTIMIZED)) {
+        info->locals = f->f_locals;
+    }
+    info->values = f->f_localsplus;
+    info->nvalues = hd_pyversion_code_nnames(co);
+#if PY_VERSION_HEX >= 0x030A0000
+    info->lasti = f->f_lasti < 0 ? -1 : f->f_lasti * 2;
+#else
+    info->lasti = f->f_lasti;
+#endif
+    info->lineno = PyFrame_GetLineNumber(f);
+#endif
+    return 0;
+}
+
+/* ------------------------------------------------------------------ code */
+
+Py_ssize_t
+hd_pyversion_code_nnames(PyCodeObject *co)
+{
+#if HD_IFRAMES
+    return co->co_nlocalsplus;
+#else
+    return PyTuple_GET_SIZE(co->co_varnames) +
+           PyTuple_GET_SIZE(co->co_cellvars) +
+           PyTuple_GET_SIZE(co->co_freevars);
+#endif
+}
+
+PyObject *
+hd_pyversion_code_name_at(PyCodeObject *co, Py_ssize_t i, int *kind)
+{
+#if HD_IFRAMES
+    int k = (unsigned char)PyBytes_AS_STRING(co->co_localspluskinds)[i];
+    int out = 0;
+    if (k & CO_FAST_LOCAL) {
+        out |= HD_CK_LOCAL;
+    }
+    if (k & CO_FAST_CELL) {
+        out |= HD_CK_CELL;
+    }
+    if (k & CO_FAST_FREE) {
+        out |= HD_CK_FREE;
+    }
+#ifdef CO_FAST_HIDDEN
+    if (k & CO_FAST_HIDDEN) {
+        out |= HD_CK_HIDDEN;
+    }
+#endif
+    *kind = out;
+    return PyTuple_GET_ITEM(co->co_localsplusnames, i);
+#else
+    Py_ssize_t nv = PyTuple_GET_SIZE(co->co_varnames);
+    Py_ssize_t nc = PyTuple_GET_SIZE(co->co_cellvars);
+    if (i < nv) {
+        *kind = HD_CK_LOCAL;
+        return PyTuple_GET_ITEM(co->co_varnames, i);
+    }
+    if (i < nv + nc) {
+        *kind = HD_CK_CELL;
+        return PyTuple_GET_ITEM(co->co_cellvars, i - nv);
+    }
+    *kind = HD_CK_FREE;
+    return PyTuple_GET_ITEM(co->co_freevars, i - nv - nc);
+#endif
+}
+
+PyObject *
+hd_pyversion_code_qualname(PyCodeObject *co)
+{
+#if HD_IFRAMES
+    return co->co_qualname;
+#else
+    return co->co_name;
+#endif
+}
+
+/* ------------------------------------------------------------ generators */
+
+hd_frame *
+hd_pyversion_gen_frame(PyObject *gen, const char **state)
+{
+    PyGenObject *g = (PyGenObject *)gen;
+#if HD_IFRAMES
+    int s = g->gi_frame_state;
+    if (s >= FRAME_COMPLETED) {
+        *state = "closed";
+        return NULL;
+    }
+    if (s == FRAME_CREATED) {
+        *state = "created";
+    }
+    else if (s == FRAME_EXECUTING) {
+        *state = "running";
+    }
+    else {
+        *state = "suspended";
+    }
+    return (_PyInterpreterFrame *)g->gi_iframe;
+#else
+    PyFrameObject *f = g->gi_frame;
+    if (f == NULL || f->f_code == NULL) {
+        *state = "closed";
+        return NULL;
+    }
+#if PY_VERSION_HEX >= 0x030A0000
+    if (f->f_state == FRAME_EXECUTING) {
+#else
+    if (g->gi_running) {
+#endif
+        *state = "running";
+    }
+#if PY_VERSION_HEX >= 0x030A0000
+    else if (f->f_state == FRAME_CREATED) {
+#else
+    else if (f->f_lasti == -1) {
+#endif
+        *state = "created";
+    }
+#if PY_VERSION_HEX >= 0x030A0000
+    else if (_PyFrameHasCompleted(f)) {
+        *state = "closed";
+        return NULL;
+    }
+#else
+    else if (f->f_stacktop == NULL) {
+        *state = "closed";
+        return NULL;
+    }
+#endif
+    else {
+        *state = "suspended";
+    }
+    return f;
+#endif
+}
+
+/* -------------------------------------------------------- instance dicts */
+
+/* The address of obj's dict pointer for a type with tp_dictoffset (not a
+ * managed dict), computed as _PyObject_GetDictPtr does on 3.9 and 3.10 but
+ * without the 3.11+ materialization. */
+static PyObject **
+pyversion_dict_slot(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    Py_ssize_t off = tp->tp_dictoffset;
+    if (off == 0) {
+        return NULL;
+    }
+    if (off < 0) {
+        Py_ssize_t n = Py_SIZE(obj);
+        if (n < 0) {
+            n = -n;
+        }
+        size_t size = (size_t)tp->tp_basicsize + (size_t)n * tp->tp_itemsize;
+        size = (size + SIZEOF_VOID_P - 1) & ~((size_t)SIZEOF_VOID_P - 1);
+        off += (Py_ssize_t)size;
+    }
+    return (PyObject **)((char *)obj + off);
+}
+
+static int
+pyversion_visit_dict(PyObject *dict, hd_pair_visit visit, void *arg)
+{
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    if (!PyDict_Check(dict)) {
+        return -1;
+    }
+    while (PyDict_Next(dict, &pos, &k, &v)) {
+        if (visit(k, v, arg) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+#if HD_IFRAMES
+/* Inline values: slot ix of the type's shared keys holds the name. */
+static int
+pyversion_visit_values(PyTypeObject *tp, PyDictValues *values,
+                       const uint8_t *order, int n, hd_pair_visit visit,
+                       void *arg)
+{
+    PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+    if (keys == NULL || !DK_IS_UNICODE(keys)) {
+        return -1;
+    }
+    PyDictUnicodeEntry *entries = DK_UNICODE_ENTRIES(keys);
+    for (int i = 0; i < n; i++) {
+        int ix = order[i];
+        if (ix >= keys->dk_nentries) {
+            return -1;
+        }
+        PyObject *v = values->values[ix];
+        PyObject *k = entries[ix].me_key;
+        if (v == NULL || k == NULL) {
+            continue;
+        }
+        if (visit(k, v, arg) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+#endif
+
+int
+hd_pyversion_instance_dict(PyObject *obj, hd_pair_visit visit, void *arg)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    (void)tp; /* unused before 3.11 */
+#if PY_VERSION_HEX >= 0x030D0000
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        PyDictObject *dict = _PyObject_GetManagedDict(obj);
+        if (dict != NULL) {
+            return pyversion_visit_dict((PyObject *)dict, visit, arg);
+        }
+        if (!(tp->tp_flags & Py_TPFLAGS_INLINE_VALUES)) {
+            return 0;
+        }
+        PyDictValues *values = _PyObject_InlineValues(obj);
+        if (!values->valid) {
+            return 0;
+        }
+        return pyversion_visit_values(
+            tp, values, (const uint8_t *)&values->values[values->capacity],
+            values->size, visit, arg);
+    }
+#elif PY_VERSION_HEX >= 0x030C0000
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(obj);
+        if (_PyDictOrValues_IsValues(dorv)) {
+            PyDictValues *values = _PyDictOrValues_GetValues(dorv);
+            uint8_t *size_ptr = ((uint8_t *)values) - 2;
+            uint8_t order[256];
+            int n = *size_ptr;
+            /* the i-th attribute set is at size_ptr[-(i + 1)] */
+            for (int i = 0; i < n; i++) {
+                order[i] = size_ptr[-(i + 1)];
+            }
+            return pyversion_visit_values(tp, values, order, n, visit, arg);
+        }
+        PyObject *dict = _PyDictOrValues_GetDict(dorv);
+        return dict ? pyversion_visit_dict(dict, visit, arg) : 0;
+    }
+#elif PY_VERSION_HEX >= 0x030B0000
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        PyDictValues *values = *_PyObject_ValuesPointer(obj);
+        if (values != NULL) {
+            uint8_t *size_ptr = ((uint8_t *)values) - 2;
+            uint8_t order[256];
+            int n = *size_ptr;
+            for (int i = 0; i < n; i++) {
+                order[i] = size_ptr[-(i + 1)];
+            }
+            return pyversion_visit_values(tp, values, order, n, visit, arg);
+        }
+        PyObject *dict = *_PyObject_ManagedDictPointer(obj);
+        return dict ? pyversion_visit_dict(dict, visit, arg) : 0;
+    }
+#endif
+    PyObject **slot = pyversion_dict_slot(obj);
+    if (slot == NULL || *slot == NULL) {
+        return 0;
+    }
+    return pyversion_visit_dict(*slot, visit, arg);
+}
+
+/* --------------------------------------------------------- sets and ints */
+
+int
+hd_pyversion_set_next(PyObject *set, Py_ssize_t *pos, PyObject **key)
+{
+    Py_hash_t hash;
+    return _PySet_NextEntry(set, pos, key, &hash);
+}
+
+size_t
+hd_pyversion_long_nbytes(PyObject *v)
+{
+    /* bits of |v|, plus the sign bit */
+    size_t bits = _PyLong_NumBits(v);
+    return bits / 8 + 1;
+}
+
+Py_ssize_t
+hd_pyversion_long_bytes(PyObject *v, unsigned char *buf, size_t cap)
+{
+    size_t n = hd_pyversion_long_nbytes(v);
+    if (n > cap) {
+        return -1;
+    }
+#if PY_VERSION_HEX >= 0x030D0000
+    if (_PyLong_AsByteArray((PyLongObject *)v, buf, n, 1, 1, 0) < 0) {
+        return -1;
+    }
+#else
+    if (_PyLong_AsByteArray((PyLongObject *)v, buf, n, 1, 1) < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+#endif
+    /* drop redundant sign bytes: keep the fewest that hold the value */
+    while (n > 1 && ((buf[n - 1] == 0x00 && !(buf[n - 2] & 0x80)) ||
+                     (buf[n - 1] == 0xff && (buf[n - 2] & 0x80)))) {
+        n--;
+    }
+    return (Py_ssize_t)n;
+}
+
+PyObject *
+hd_pyversion_dict_object(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    (void)tp; /* unused before 3.11 */
+#if PY_VERSION_HEX >= 0x030D0000
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        return (PyObject *)_PyObject_GetManagedDict(obj);
+    }
+#elif PY_VERSION_HEX >= 0x030C0000
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(obj);
+        return _PyDictOrValues_IsValues(dorv) ? NULL
+                                              : _PyDictOrValues_GetDict(dorv);
+    }
+#elif PY_VERSION_HEX >= 0x030B0000
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        return *_PyObject_ManagedDictPointer(obj);
+    }
+#endif
+    PyObject **slot = pyversion_dict_slot(obj);
+    return slot != NULL ? *slot : NULL;
+}

@@ -1,0 +1,570 @@
+/* walk.c: the breadth-first walk of the object graph.
+ *
+ * Identity: every object that gets a record gets an id, the order of its
+ * discovery.  queue[id] holds the object (or a tagged interpreter-frame
+ * handle); the open-addressing table maps a pointer to its id and stores
+ * only the id and a hash tag, so it costs 8 bytes a slot and the pointer is
+ * checked against the queue.  Records are written in id order, so ids are
+ * implicit in the file.
+ *
+ * Contract for everything here: the caller holds the GIL and has disabled
+ * the cyclic GC; nothing here runs Python code, creates a Python object
+ * that could run a finalizer, or releases the GIL.  Allocation failures set
+ * d->error and make the walk stop writing.
+ */
+#include "heapdump.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WALK_TABLE_MIN 4096
+#define WALK_LAYOUTS_MIN 256
+#define WALK_ARENA_CHUNK 4096
+
+static inline uint64_t
+walk_hash(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static void
+walk_oom(hd_dumper *d)
+{
+    if (d->error == NULL) {
+        d->error = "out of memory";
+    }
+}
+
+int
+hd_walk_init(hd_dumper *d)
+{
+    d->queue_cap = WALK_TABLE_MIN;
+    d->queue = malloc(d->queue_cap * sizeof(void *));
+    d->table = calloc(WALK_TABLE_MIN, sizeof(uint64_t));
+    d->table_mask = WALK_TABLE_MIN - 1;
+    d->layouts = calloc(WALK_LAYOUTS_MIN, sizeof(hd_layout *));
+    d->layouts_mask = WALK_LAYOUTS_MIN - 1;
+    if (!d->queue || !d->table || !d->layouts) {
+        hd_walk_free(d);
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+void
+hd_walk_free(hd_dumper *d)
+{
+    free(d->queue);
+    free(d->table);
+    if (d->layouts != NULL) {
+        for (size_t i = 0; i <= d->layouts_mask; i++) {
+            free(d->layouts[i]);
+        }
+    }
+    free(d->layouts);
+    for (size_t i = 0; i < d->narena_chunks; i++) {
+        free(d->arena_chunks[i]);
+    }
+    free(d->arena_chunks);
+    free(d->scratch_slots);
+    free(d->scratch_vals);
+    free(d->refs);
+    free(d->files);
+    d->queue = NULL;
+    d->table = NULL;
+    d->layouts = NULL;
+    d->arena_chunks = NULL;
+    d->scratch_slots = NULL;
+    d->scratch_vals = NULL;
+    d->refs = NULL;
+    d->files = NULL;
+}
+
+/* ------------------------------------------------------- identity table */
+
+int64_t
+hd_walk_id(hd_dumper *d, const void *key)
+{
+    uint64_t h = walk_hash(key);
+    uint64_t tag = h >> 32;
+    size_t i = (size_t)h & d->table_mask;
+    for (;;) {
+        uint64_t s = d->table[i];
+        if (s == 0) {
+            return -1;
+        }
+        if ((s >> 32) == tag) {
+            size_t id = (size_t)(s & 0xffffffffu) - 1;
+            if (d->queue[id] == key) {
+                return (int64_t)id;
+            }
+        }
+        i = (i + 1) & d->table_mask;
+    }
+}
+
+static int
+walk_table_grow(hd_dumper *d)
+{
+    size_t n = (d->table_mask + 1) * 2;
+    uint64_t *t = calloc(n, sizeof(uint64_t));
+    if (t == NULL) {
+        walk_oom(d);
+        return -1;
+    }
+    free(d->table);
+    d->table = t;
+    d->table_mask = n - 1;
+    for (size_t id = 0; id < d->nqueued; id++) {
+        uint64_t h = walk_hash(d->queue[id]);
+        size_t i = (size_t)h & d->table_mask;
+        while (t[i] != 0) {
+            i = (i + 1) & d->table_mask;
+        }
+        t[i] = ((h >> 32) << 32) | (uint64_t)(id + 1);
+    }
+    return 0;
+}
+
+/* Give key the next id.  The caller checked it has none.  Returns the id,
+ * or -1 on allocation failure. */
+static int64_t
+walk_add(hd_dumper *d, void *key)
+{
+    if (d->error != NULL || d->nqueued >= 0xfffffffeu) {
+        return -1;
+    }
+    if (d->nqueued == d->queue_cap) {
+        size_t cap = d->queue_cap * 2;
+        void **q = realloc(d->queue, cap * sizeof(void *));
+        if (q == NULL) {
+            walk_oom(d);
+            return -1;
+        }
+        d->queue = q;
+        d->queue_cap = cap;
+    }
+    /* keep the table at most 70% full */
+    if ((d->nqueued + 1) * 10 > (d->table_mask + 1) * 7 &&
+        walk_table_grow(d) < 0) {
+        return -1;
+    }
+    size_t id = d->nqueued++;
+    d->queue[id] = key;
+    uint64_t h = walk_hash(key);
+    size_t i = (size_t)h & d->table_mask;
+    while (d->table[i] != 0) {
+        i = (i + 1) & d->table_mask;
+    }
+    d->table[i] = ((h >> 32) << 32) | (uint64_t)(id + 1);
+    return (int64_t)id;
+}
+
+/* ------------------------------------------------------------ discovery */
+
+/* Kinds whose records reference their type: the type's record must come
+ * first so that a reader can make the instance from it. */
+static int
+walk_needs_type(PyObject *obj, int kind)
+{
+    switch (kind) {
+    case HD_K_INSTANCE:
+    case HD_K_OPAQUE:
+    case HD_K_EXCEPTION:
+    case HD_K_GENERATOR:
+    case HD_K_WEAKREF:
+        return 1;
+    case HD_K_TYPE:
+        return 0; /* handled by walk_discover_type */
+    default:
+        return hd_pack_kind_is_subclass(obj, kind);
+    }
+}
+
+/* Queue type and, before it, its metaclass and the classes of its MRO, so
+ * that each type's record follows those of the types it names.  depth
+ * bounds the metaclass chain. */
+static void
+walk_discover_type(hd_dumper *d, PyTypeObject *tp, int depth)
+{
+    if (hd_walk_id(d, tp) >= 0) {
+        return;
+    }
+    PyTypeObject *meta = Py_TYPE(tp);
+    if (meta != tp && depth < 16) {
+        walk_discover_type(d, meta, depth + 1);
+    }
+    PyObject *mro = tp->tp_mro;
+    if (mro != NULL && PyTuple_Check(mro)) {
+        for (Py_ssize_t i = PyTuple_GET_SIZE(mro) - 1; i >= 1; i--) {
+            PyObject *base = PyTuple_GET_ITEM(mro, i);
+            if (PyType_Check(base) && hd_walk_id(d, base) < 0) {
+                PyTypeObject *bmeta = Py_TYPE(base);
+                if (bmeta != (PyTypeObject *)base && depth < 16) {
+                    walk_discover_type(d, bmeta, depth + 1);
+                }
+                if (hd_walk_id(d, base) < 0) {
+                    walk_add(d, base);
+                }
+            }
+        }
+    }
+    if (hd_walk_id(d, tp) < 0) {
+        walk_add(d, tp);
+    }
+}
+
+/* Kinds written even past the budget: the skeleton of the failure. */
+static int
+walk_exempt(int kind)
+{
+    return kind == HD_K_FRAME || kind == HD_K_CODE ||
+           kind == HD_K_TRACEBACK || kind == HD_K_EXCEPTION ||
+           kind == HD_K_TYPE;
+}
+
+static int
+walk_over_budget(hd_dumper *d)
+{
+    if (d->budget_exhausted) {
+        return 1;
+    }
+    if ((d->limits.max_objects >= 0 &&
+         d->nqueued >= (size_t)d->limits.max_objects) ||
+        (d->limits.max_bytes >= 0 &&
+         d->w.raw_bytes >= (uint64_t)d->limits.max_bytes)) {
+        d->budget_exhausted = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* The id of obj, queuing it if new; -1 if it is past the budget (the
+ * caller writes OMITTED) or on failure. */
+static int64_t
+walk_discover(hd_dumper *d, PyObject *obj, int force)
+{
+    int64_t id = hd_walk_id(d, obj);
+    if (id >= 0) {
+        return id;
+    }
+    int kind = hd_pack_kind_of(obj);
+    if (!force && !walk_exempt(kind) && walk_over_budget(d)) {
+        return -1;
+    }
+    if (kind == HD_K_TYPE) {
+        walk_discover_type(d, (PyTypeObject *)obj, 0);
+        return hd_walk_id(d, obj);
+    }
+    if (walk_needs_type(obj, kind)) {
+        walk_discover_type(d, Py_TYPE(obj), 0);
+    }
+    return walk_add(d, obj);
+}
+
+void
+hd_walk_value(hd_dumper *d, PyObject *obj)
+{
+    msgpack_packer *pk = &d->pk;
+    if (obj == NULL) {
+        msgpack_pack_ext_with_body(pk, "\0", 1, HD_EXT_UNBOUND);
+        return;
+    }
+    if (obj == Py_None) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    if (obj == Py_True) {
+        msgpack_pack_true(pk);
+        return;
+    }
+    if (obj == Py_False) {
+        msgpack_pack_false(pk);
+        return;
+    }
+    /* An object with one reference, the one being written, cannot be seen
+     * from anywhere else: a scalar like that goes inline, without an id. */
+    if (Py_REFCNT(obj) == 1) {
+        PyTypeObject *tp = Py_TYPE(obj);
+        if ((tp == &PyUnicode_Type &&
+             (d->limits.max_string < 0 ||
+              PyUnicode_GET_LENGTH(obj) <= d->limits.max_string)) ||
+            (tp == &PyBytes_Type &&
+             (d->limits.max_string < 0 ||
+              PyBytes_GET_SIZE(obj) <= d->limits.max_string)) ||
+            tp == &PyLong_Type || tp == &PyFloat_Type) {
+            hd_pack_inline(d, obj);
+            d->n_inline++;
+            return;
+        }
+    }
+    int64_t id = walk_discover(d, obj, 0);
+    if (id < 0) {
+        hd_pack_omitted(d, obj);
+        d->n_omitted++;
+        return;
+    }
+    msgpack_pack_uint64(pk, (uint64_t)id);
+}
+
+int64_t
+hd_walk_root(hd_dumper *d, PyObject *obj)
+{
+    return walk_discover(d, obj, 1);
+}
+
+int64_t
+hd_walk_frame_root(hd_dumper *d, hd_frame *f)
+{
+    void *key = hd_pyversion_frame_key(f);
+    int64_t id = hd_walk_id(d, key);
+    if (id >= 0) {
+        return id;
+    }
+    return walk_add(d, key);
+}
+
+void
+hd_walk_run(hd_dumper *d)
+{
+    /* d->nqueued grows while records are written: breadth first */
+    for (size_t id = 0; id < d->nqueued && d->error == NULL; id++) {
+        if (d->w.err_what != NULL) {
+            break; /* the file failed; module.c reports it */
+        }
+        hd_pack_record(d, d->queue[id]);
+    }
+}
+
+/* ---------------------------------------------------------------- layouts */
+
+static int
+walk_scratch_push(hd_dumper *d, void *key, int is_member, PyObject *value)
+{
+    if (d->scratch_n == d->scratch_cap) {
+        size_t cap = d->scratch_cap ? d->scratch_cap * 2 : 64;
+        hd_slot *s = realloc(d->scratch_slots, cap * sizeof(hd_slot));
+        if (s == NULL) {
+            walk_oom(d);
+            return -1;
+        }
+        d->scratch_slots = s;
+        PyObject **v = realloc(d->scratch_vals, cap * sizeof(PyObject *));
+        if (v == NULL) {
+            walk_oom(d);
+            return -1;
+        }
+        d->scratch_vals = v;
+        d->scratch_cap = cap;
+    }
+    d->scratch_slots[d->scratch_n].key = key;
+    d->scratch_slots[d->scratch_n].is_member = is_member;
+    d->scratch_vals[d->scratch_n] = value;
+    d->scratch_n++;
+    return 0;
+}
+
+static int
+walk_visit_pair(PyObject *key, PyObject *value, void *arg)
+{
+    return walk_scratch_push((hd_dumper *)arg, key, 0, value);
+}
+
+/* The C members (__slots__ included) of every class of obj's MRO that
+ * hold a value.  Dunder members (__dictoffset__, __suppress_context__ ...)
+ * are left out: they are layout, not state. */
+static int
+walk_members(hd_dumper *d, PyObject *obj, PyTypeObject *type)
+{
+    PyObject *mro = type->tp_mro;
+    Py_ssize_t n = mro && PyTuple_Check(mro) ? PyTuple_GET_SIZE(mro) : 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTypeObject *tp = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!PyType_Check(tp) || tp->tp_members == NULL) {
+            continue;
+        }
+        for (PyMemberDef *m = tp->tp_members; m->name != NULL; m++) {
+            if (m->name[0] == '_' && m->name[1] == '_') {
+                continue;
+            }
+            if (!hd_pack_member_readable(m)) {
+                continue;
+            }
+            PyObject *v = NULL;
+            if (m->type == T_OBJECT || m->type == T_OBJECT_EX) {
+                v = *(PyObject **)((char *)obj + m->offset);
+                if (v == NULL && m->type == T_OBJECT_EX) {
+                    continue; /* an unset slot */
+                }
+                if (v == NULL) {
+                    v = Py_None;
+                }
+            }
+            if (walk_scratch_push(d, m, 1, v) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static uint64_t
+walk_layout_hash(PyTypeObject *type, const hd_slot *slots, size_t n)
+{
+    uint64_t h = walk_hash(type) ^ n;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ walk_hash(slots[i].key)) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static hd_slot *
+walk_arena_alloc(hd_dumper *d, size_t n)
+{
+    if (d->slot_arena == NULL || d->slot_arena_used + n > d->slot_arena_cap) {
+        size_t cap = n > WALK_ARENA_CHUNK ? n : WALK_ARENA_CHUNK;
+        hd_slot *chunk = malloc(cap * sizeof(hd_slot));
+        void **chunks = realloc(d->arena_chunks,
+                                (d->narena_chunks + 1) * sizeof(void *));
+        if (chunk == NULL || chunks == NULL) {
+            free(chunk);
+            if (chunks) {
+                d->arena_chunks = chunks;
+            }
+            walk_oom(d);
+            return NULL;
+        }
+        d->arena_chunks = chunks;
+        d->arena_chunks[d->narena_chunks++] = chunk;
+        d->slot_arena = chunk;
+        d->slot_arena_used = 0;
+        d->slot_arena_cap = cap;
+    }
+    hd_slot *s = d->slot_arena + d->slot_arena_used;
+    d->slot_arena_used += n;
+    return s;
+}
+
+static int
+walk_layouts_grow(hd_dumper *d)
+{
+    size_t n = (d->layouts_mask + 1) * 2;
+    hd_layout **t = calloc(n, sizeof(hd_layout *));
+    if (t == NULL) {
+        walk_oom(d);
+        return -1;
+    }
+    for (size_t i = 0; i <= d->layouts_mask; i++) {
+        hd_layout *l = d->layouts[i];
+        if (l != NULL) {
+            size_t j = (size_t)l->hash & (n - 1);
+            while (t[j] != NULL) {
+                j = (j + 1) & (n - 1);
+            }
+            t[j] = l;
+        }
+    }
+    free(d->layouts);
+    d->layouts = t;
+    d->layouts_mask = n - 1;
+    return 0;
+}
+
+hd_layout *
+hd_walk_layout(hd_dumper *d, PyObject *obj, PyTypeObject *type)
+{
+    d->scratch_n = 0;
+    if (walk_members(d, obj, type) < 0) {
+        return NULL;
+    }
+    if (hd_pyversion_instance_dict(obj, walk_visit_pair, d) < 0) {
+        hd_walk_note_error(d, "could not read the attributes of a %.100s",
+                           type->tp_name);
+    }
+    if (d->error != NULL || d->scratch_n == 0) {
+        return NULL;
+    }
+    size_t n = d->scratch_n;
+    uint64_t h = walk_layout_hash(type, d->scratch_slots, n);
+    size_t i = (size_t)h & d->layouts_mask;
+    for (hd_layout *l; (l = d->layouts[i]) != NULL;
+         i = (i + 1) & d->layouts_mask) {
+        if (l->hash == h && l->type == type && l->nslots == n &&
+            memcmp(l->slots, d->scratch_slots, n * sizeof(hd_slot)) == 0) {
+            return l;
+        }
+    }
+    /* a new layout: remember it and write its LAYOUT record */
+    hd_layout *l = malloc(sizeof(hd_layout));
+    hd_slot *slots = walk_arena_alloc(d, n);
+    if (l == NULL || slots == NULL) {
+        free(l);
+        walk_oom(d);
+        return NULL;
+    }
+    memcpy(slots, d->scratch_slots, n * sizeof(hd_slot));
+    l->type = type;
+    l->number = (uint32_t)d->nlayouts++;
+    l->nslots = (uint32_t)n;
+    l->hash = h;
+    l->slots = slots;
+    d->layouts[i] = l;
+    if (d->nlayouts * 10 > (d->layouts_mask + 1) * 7) {
+        walk_layouts_grow(d);
+    }
+    hd_pack_layout(d, l);
+    return l;
+}
+
+/* --------------------------------------------------------------- sources */
+
+void
+hd_walk_want_source(hd_dumper *d, PyObject *filename)
+{
+    if (filename == NULL || !PyUnicode_Check(filename)) {
+        return;
+    }
+    for (size_t i = 0; i < d->nfiles; i++) {
+        PyObject *f = d->files[i];
+        if (f == filename ||
+            (PyUnicode_GET_LENGTH(f) == PyUnicode_GET_LENGTH(filename) &&
+             PyUnicode_KIND(f) == PyUnicode_KIND(filename) &&
+             memcmp(PyUnicode_DATA(f), PyUnicode_DATA(filename),
+                    (size_t)PyUnicode_GET_LENGTH(f) * PyUnicode_KIND(f)) ==
+                 0)) {
+            return;
+        }
+    }
+    if (d->nfiles == d->files_cap) {
+        size_t cap = d->files_cap ? d->files_cap * 2 : 16;
+        PyObject **f = realloc(d->files, cap * sizeof(PyObject *));
+        if (f == NULL) {
+            walk_oom(d);
+            return;
+        }
+        d->files = f;
+        d->files_cap = cap;
+    }
+    d->files[d->nfiles++] = filename;
+}
+
+void
+hd_walk_note_error(hd_dumper *d, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    d->n_errors++;
+    msgpack_pack_array(&d->pk, 2);
+    msgpack_pack_uint8(&d->pk, HD_R_ERROR);
+    hd_pack_cstr(d, msg);
+    d->n_records++;
+}
