@@ -86,7 +86,11 @@ enum hd_ext {
     HD_EXT_UNBOUND = 2,
     HD_EXT_OMITTED = 3,
     HD_EXT_REDACTED = 4,
+    HD_EXT_RUN = 5,
 };
+
+/* Shortest run of consecutive references written as one ext 5 RUN. */
+#define HD_MIN_RUN 4
 
 /* Most elements one record holds before MORE records continue it. */
 #define HD_MAX_RECORD_ITEMS 65536
@@ -264,6 +268,10 @@ typedef struct hd_dumper {
     size_t scratch_n, scratch_cap;
     PyObject **refs;
     size_t nrefs, refs_cap;
+    /* scratch for one container's elements and how each is written */
+    PyObject **elems;
+    int64_t *hows;
+    size_t elems_cap;
 
     /* source files wanted: filename objects of dumped code, deduplicated */
     PyObject **files;
@@ -291,8 +299,13 @@ typedef struct hd_dumper {
 int hd_walk_init(hd_dumper *d);
 void hd_walk_free(hd_dumper *d);
 /* Write a value: inline, a reference (queuing the object when new), or
- * OMITTED past the budget. */
+ * OMITTED past the budget.  The same in two steps: classify (which queues)
+ * then write, for records that must know their values before writing. */
 void hd_walk_value(hd_dumper *d, PyObject *obj);
+#define HD_DIRECT (-1)
+#define HD_OMITTED (-2)
+int64_t hd_walk_classify(hd_dumper *d, PyObject *obj);
+void hd_walk_write(hd_dumper *d, PyObject *obj, int64_t how);
 /* Queue a root frame handle (and its callers are queued as the walk meets
  * them).  Returns its id, or -1. */
 int64_t hd_walk_frame_root(hd_dumper *d, hd_frame *f);
@@ -341,6 +354,8 @@ void hd_pack_str(hd_dumper *d, PyObject *s, Py_ssize_t max);
 /* Write an int object as ext INT. */
 void hd_pack_int(hd_dumper *d, PyObject *v);
 void hd_pack_int64(hd_dumper *d, int64_t v);
+/* Write a float as float 32 when exact, else float 64. */
+void hd_pack_double(hd_dumper *d, double v);
 /* Write the ext 3 OMITTED marker for obj. */
 void hd_pack_omitted(hd_dumper *d, PyObject *obj);
 /* Shallow size of obj from its C layout (no __sizeof__ call). */

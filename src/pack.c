@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -71,6 +72,20 @@ hd_pack_int(hd_dumper *d, PyObject *v)
     }
     if (buf != small) {
         free(buf);
+    }
+}
+
+void
+hd_pack_double(hd_dumper *d, double v)
+{
+    /* float 32 when it holds the value exactly (not for NaN, whose
+     * payload bits it could change), else float 64 */
+    float f = (float)v;
+    if (v == v && (double)f == v && !signbit(v) == !signbit(f)) {
+        msgpack_pack_float(PK(d), f);
+    }
+    else {
+        msgpack_pack_double(PK(d), v);
     }
 }
 
@@ -155,7 +170,7 @@ hd_pack_inline(hd_dumper *d, PyObject *obj)
         hd_pack_int(d, obj);
     }
     else if (tp == &PyFloat_Type) {
-        msgpack_pack_double(PK(d), PyFloat_AS_DOUBLE(obj));
+        hd_pack_double(d, PyFloat_AS_DOUBLE(obj));
     }
     else {
         msgpack_pack_bin_with_body(PK(d), PyBytes_AS_STRING(obj),
@@ -531,7 +546,7 @@ pack_header(hd_dumper *d, int kind, size_t n, uintptr_t addr,
 {
     msgpack_pack_array(PK(d), 4 + n);
     msgpack_pack_uint8(PK(d), (uint8_t)kind);
-    hd_pack_int64(d, (int64_t)(addr - d->last_addr));
+    msgpack_pack_int64(PK(d), (int64_t)(addr - d->last_addr));
     d->last_addr = addr;
     msgpack_pack_uint64(PK(d), (uint64_t)(refcnt < 0 ? 0 : refcnt));
     msgpack_pack_uint64(PK(d), (uint64_t)(size < 0 ? 0 : size));
@@ -599,6 +614,99 @@ pack_limit(hd_dumper *d, Py_ssize_t n)
 
 /* ------------------------------------------------------------ containers */
 
+/* Room for n elements in the scratch arrays.  0 or -1 (out of memory). */
+static int
+pack_elems_reserve(hd_dumper *d, size_t n)
+{
+    if (n <= d->elems_cap) {
+        return 0;
+    }
+    size_t cap = d->elems_cap ? d->elems_cap : 256;
+    while (cap < n) {
+        cap *= 2;
+    }
+    PyObject **e = realloc(d->elems, cap * sizeof(PyObject *));
+    if (e != NULL) {
+        d->elems = e;
+    }
+    int64_t *h = realloc(d->hows, cap * sizeof(int64_t));
+    if (h != NULL) {
+        d->hows = h;
+    }
+    if (e == NULL || h == NULL) {
+        if (d->error == NULL) {
+            d->error = "out of memory";
+        }
+        return -1;
+    }
+    d->elems_cap = cap;
+    return 0;
+}
+
+/* Length of the run of consecutive ids starting at elements[i], to end. */
+static size_t
+pack_run_length(const hd_dumper *d, size_t i, size_t end)
+{
+    size_t j = i + 1;
+    if (d->hows[i] < 0) {
+        return 1;
+    }
+    while (j < end && d->hows[j] == d->hows[j - 1] + 1) {
+        j++;
+    }
+    return j - i;
+}
+
+/* How many msgpack values elements [from, to) take: runs of HD_MIN_RUN
+ * or more consecutive references are one ext 5 RUN. */
+static size_t
+pack_encoded_count(const hd_dumper *d, size_t from, size_t to)
+{
+    size_t n = 0;
+    for (size_t i = from; i < to; n++) {
+        size_t run = pack_run_length(d, i, to);
+        i += run >= HD_MIN_RUN ? run : 1;
+    }
+    return n;
+}
+
+/* A msgpack unsigned integer into buf; returns its length. */
+static size_t
+pack_uint_bytes(unsigned char *buf, uint64_t v)
+{
+    if (v < 128) {
+        buf[0] = (unsigned char)v;
+        return 1;
+    }
+    int n = v <= 0xff ? 1 : v <= 0xffff ? 2 : v <= 0xffffffffu ? 4 : 8;
+    buf[0] = n == 1 ? 0xcc : n == 2 ? 0xcd : n == 4 ? 0xce : 0xcf;
+    for (int i = 0; i < n; i++) {
+        buf[1 + i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+    }
+    return (size_t)n + 1;
+}
+
+/* Write elements [from, to) as values, runs as ext 5 RUN: payload the
+ * first id and the count, two msgpack unsigned integers. */
+static void
+pack_write_elems(hd_dumper *d, size_t from, size_t to)
+{
+    for (size_t i = from; i < to;) {
+        size_t run = pack_run_length(d, i, to);
+        if (run >= HD_MIN_RUN) {
+            unsigned char buf[18];
+            size_t len = pack_uint_bytes(buf, (uint64_t)d->hows[i]);
+            len += pack_uint_bytes(buf + len, run);
+            msgpack_pack_ext_with_body(PK(d), buf, len, HD_EXT_RUN);
+            i += run;
+        }
+        else {
+            hd_walk_write(d, d->elems[i], d->hows[i]);
+            i++;
+        }
+    }
+}
+
 /* TUPLE, LIST, SET, FROZENSET: [kind, addr, rc, size, v...] (+ MORE) */
 static void
 pack_sequence(hd_dumper *d, PyObject *obj, int kind)
@@ -616,16 +724,13 @@ pack_sequence(hd_dumper *d, PyObject *obj, int kind)
     else {
         total = PySet_GET_SIZE(obj);
     }
-    Py_ssize_t n = pack_limit(d, total);
-    size_t first = n < HD_MAX_RECORD_ITEMS ? (size_t)n : HD_MAX_RECORD_ITEMS;
-    pack_obj_header(d, kind, first, obj);
+    size_t n = (size_t)pack_limit(d, total);
+    if (pack_elems_reserve(d, n) < 0) {
+        n = 0;
+    }
+    /* classify first (queuing new objects: consecutive ids), then write */
     Py_ssize_t pos = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (i > 0 && i % HD_MAX_RECORD_ITEMS == 0) {
-            Py_ssize_t left = n - i;
-            pack_more(d, left < HD_MAX_RECORD_ITEMS ? (size_t)left
-                                                    : HD_MAX_RECORD_ITEMS);
-        }
+    for (size_t i = 0; i < n; i++) {
         PyObject *item = NULL;
         if (items != NULL) {
             item = items[i];
@@ -633,33 +738,61 @@ pack_sequence(hd_dumper *d, PyObject *obj, int kind)
         else if (!hd_pyversion_set_next(obj, &pos, &item)) {
             item = NULL;
         }
-        hd_walk_value(d, item ? item : Py_None);
+        d->elems[i] = item ? item : Py_None;
+    }
+    for (size_t i = 0; i < n; i++) {
+        d->hows[i] = hd_walk_classify(d, d->elems[i]);
+    }
+    for (size_t i = 0; i == 0 || i < n; i += HD_MAX_RECORD_ITEMS) {
+        size_t end = n - i < HD_MAX_RECORD_ITEMS ? n : i + HD_MAX_RECORD_ITEMS;
+        size_t count = pack_encoded_count(d, i, end);
+        if (i == 0) {
+            pack_obj_header(d, kind, count, obj);
+        }
+        else {
+            pack_more(d, count);
+        }
+        pack_write_elems(d, i, end);
     }
 }
 
-/* DICT: [9, addr, rc, size, k, v, k, v...] (+ MORE, by pairs) */
+/* DICT: [9, addr, rc, size, [keys], [values]] (+ MORE, [68, [keys],
+ * [values]]) */
 static void
 pack_dict(hd_dumper *d, PyObject *obj)
 {
-    Py_ssize_t n = pack_limit(d, PyDict_GET_SIZE(obj));
-    const Py_ssize_t per = HD_MAX_RECORD_ITEMS / 2;
-    pack_obj_header(d, HD_K_DICT, 2 * (size_t)(n < per ? n : per), obj);
-    Py_ssize_t pos = 0, i = 0;
-    PyObject *k, *v;
-    while (i < n && PyDict_Next(obj, &pos, &k, &v)) {
-        if (i > 0 && i % per == 0) {
-            Py_ssize_t left = n - i;
-            pack_more(d, 2 * (size_t)(left < per ? left : per));
-        }
-        hd_walk_value(d, k);
-        hd_walk_value(d, v);
-        i++;
+    size_t n = (size_t)pack_limit(d, PyDict_GET_SIZE(obj));
+    if (pack_elems_reserve(d, 2 * n) < 0) {
+        n = 0;
     }
-    /* a dict shorter than it said (cannot happen with the world stopped,
-     * but the record must stay well formed) */
-    for (; i < n; i++) {
-        msgpack_pack_nil(PK(d));
-        msgpack_pack_nil(PK(d));
+    Py_ssize_t pos = 0;
+    size_t got = 0;
+    PyObject *k, *v;
+    while (got < n && PyDict_Next(obj, &pos, &k, &v)) {
+        d->elems[got] = k;
+        d->elems[n + got] = v;
+        got++;
+    }
+    for (; got < n; got++) {
+        /* a dict shorter than it said (cannot happen with the world
+         * stopped, but the record must stay well formed) */
+        d->elems[got] = d->elems[n + got] = Py_None;
+    }
+    for (size_t i = 0; i < 2 * n; i++) {
+        d->hows[i] = hd_walk_classify(d, d->elems[i]);
+    }
+    for (size_t i = 0; i == 0 || i < n; i += HD_MAX_RECORD_ITEMS) {
+        size_t end = n - i < HD_MAX_RECORD_ITEMS ? n : i + HD_MAX_RECORD_ITEMS;
+        if (i == 0) {
+            pack_obj_header(d, HD_K_DICT, 2, obj);
+        }
+        else {
+            pack_more(d, 2);
+        }
+        msgpack_pack_array(PK(d), pack_encoded_count(d, i, end));
+        pack_write_elems(d, i, end);
+        msgpack_pack_array(PK(d), pack_encoded_count(d, n + i, n + end));
+        pack_write_elems(d, n + i, n + end);
     }
 }
 
@@ -1135,7 +1268,7 @@ hd_pack_record(hd_dumper *d, void *entry)
         break;
     case HD_K_FLOAT: /* FLOAT: [2, addr, rc, size, f64] */
         pack_obj_header(d, kind, 1, obj);
-        msgpack_pack_double(PK(d), PyFloat_AS_DOUBLE(obj));
+        hd_pack_double(d, PyFloat_AS_DOUBLE(obj));
         break;
     case HD_K_COMPLEX: { /* COMPLEX: [3, addr, rc, size, real, imag] */
         Py_complex c = ((PyComplexObject *)obj)->cval;

@@ -75,6 +75,8 @@ hd_walk_free(hd_dumper *d)
     free(d->scratch_slots);
     free(d->scratch_vals);
     free(d->refs);
+    free(d->elems);
+    free(d->hows);
     free(d->files);
     d->queue = NULL;
     d->table = NULL;
@@ -83,6 +85,8 @@ hd_walk_free(hd_dumper *d)
     d->scratch_slots = NULL;
     d->scratch_vals = NULL;
     d->refs = NULL;
+    d->elems = NULL;
+    d->hows = NULL;
     d->files = NULL;
 }
 
@@ -268,25 +272,14 @@ walk_discover(hd_dumper *d, PyObject *obj, int force)
     return walk_add(d, obj);
 }
 
-void
-hd_walk_value(hd_dumper *d, PyObject *obj)
+/* How obj is written as a value: its id (queuing it if new), HD_DIRECT
+ * when it is written in place (None, bools, UNBOUND, an unshared scalar),
+ * HD_OMITTED past the budget. */
+int64_t
+hd_walk_classify(hd_dumper *d, PyObject *obj)
 {
-    msgpack_packer *pk = &d->pk;
-    if (obj == NULL) {
-        msgpack_pack_ext_with_body(pk, "\0", 1, HD_EXT_UNBOUND);
-        return;
-    }
-    if (obj == Py_None) {
-        msgpack_pack_nil(pk);
-        return;
-    }
-    if (obj == Py_True) {
-        msgpack_pack_true(pk);
-        return;
-    }
-    if (obj == Py_False) {
-        msgpack_pack_false(pk);
-        return;
+    if (obj == NULL || obj == Py_None || obj == Py_True || obj == Py_False) {
+        return HD_DIRECT;
     }
     /* An object with one reference, the one being written, cannot be seen
      * from anywhere else: a scalar like that goes inline, without an id. */
@@ -299,18 +292,46 @@ hd_walk_value(hd_dumper *d, PyObject *obj)
              (d->limits.max_string < 0 ||
               PyBytes_GET_SIZE(obj) <= d->limits.max_string)) ||
             tp == &PyLong_Type || tp == &PyFloat_Type) {
-            hd_pack_inline(d, obj);
-            d->n_inline++;
-            return;
+            return HD_DIRECT;
         }
     }
     int64_t id = walk_discover(d, obj, 0);
-    if (id < 0) {
+    return id >= 0 ? id : HD_OMITTED;
+}
+
+void
+hd_walk_write(hd_dumper *d, PyObject *obj, int64_t how)
+{
+    msgpack_packer *pk = &d->pk;
+    if (how >= 0) {
+        msgpack_pack_uint64(pk, (uint64_t)how);
+    }
+    else if (how == HD_OMITTED) {
         hd_pack_omitted(d, obj);
         d->n_omitted++;
-        return;
     }
-    msgpack_pack_uint64(pk, (uint64_t)id);
+    else if (obj == NULL) {
+        msgpack_pack_ext_with_body(pk, "\0", 1, HD_EXT_UNBOUND);
+    }
+    else if (obj == Py_None) {
+        msgpack_pack_nil(pk);
+    }
+    else if (obj == Py_True) {
+        msgpack_pack_true(pk);
+    }
+    else if (obj == Py_False) {
+        msgpack_pack_false(pk);
+    }
+    else {
+        hd_pack_inline(d, obj);
+        d->n_inline++;
+    }
+}
+
+void
+hd_walk_value(hd_dumper *d, PyObject *obj)
+{
+    hd_walk_write(d, obj, hd_walk_classify(d, obj));
 }
 
 int64_t
