@@ -31,6 +31,10 @@ def ext_hook(code, data):
         return ("INT", int.from_bytes(data, "little", signed=True))
     if code == 2:
         return ("UNBOUND",)
+    if code == 5:
+        u = msgpack.Unpacker()
+        u.feed(data)
+        return ("RUN", *list(u))
     return ("EXT%d" % code, msgpack.unpackb(data, raw=False))
 
 
