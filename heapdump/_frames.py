@@ -1,0 +1,591 @@
+"""Real frames, code objects and tracebacks for the dumped ones, so pdb works.
+
+Stock pdb, ``inspect`` and ``traceback`` accept only real frame, code and
+traceback objects.  This module makes them from the model of a loaded dump
+(``heapdump._model``), without running anything from the file:
+
+- ``real_code(code)`` is a *stub* code object: compiled from one trivial
+  statement per source line (``_``), then given the dumped name, qualname,
+  file, first line, local names, argument counts and the ``*args`` /
+  ``**kwargs`` flags.  It is never optimized (no ``CO_OPTIMIZED`` /
+  ``CO_NEWLOCALS``), so a frame on it uses the locals dict it is given,
+  on every Python version.  Its line table covers the function's source
+  span, so a frame can stand at any of its lines and ``inspect`` finds its
+  source.
+- ``realize(dump)`` makes a frame object (``Frame.frame``) for every dumped
+  frame, standing at the dumped line, linked to its caller; a traceback
+  object chain for every loaded exception (its ``__traceback__``); and puts
+  the dumped source files in ``linecache``, where ``checkcache()`` keeps
+  them although the files do not exist here.
+
+The part that no public API does (the frame's instruction pointer and
+``f_back``, copying values into its fast slots) is ``_heapdump._frame_new``
+in ``src/frames.c``.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import dis
+import inspect
+import linecache
+import os
+import sys
+import tokenize
+import types
+
+from heapdump import _model
+
+__all__ = ["real_code", "realize", "install_sources", "install_modules",
+           "traceback_for_thread", "line_offset"]
+
+# Flags kept from the dumped code: the ones that say how the arguments
+# are laid out in co_varnames (pdb's ``args`` and inspect.signature read
+# them).  CO_OPTIMIZED and CO_NEWLOCALS are left out on purpose.
+_CO_VARARGS = inspect.CO_VARARGS
+_CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
+_KEPT_FLAGS = _CO_VARARGS | _CO_VARKEYWORDS
+
+_PY311 = sys.version_info >= (3, 11)
+
+
+def _frame_new(*args):
+    # Imported late: the C extension is not needed to build code objects.
+    from heapdump import _heapdump
+    return _heapdump._frame_new(*args)
+
+
+# ---------------------------------------------------------------------------
+# Sources
+
+
+def _source_lines(text):
+    """text split as linecache does: every line ends in a newline."""
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return lines
+
+
+def _cached_lines(filename):
+    """The lines linecache holds for filename, without reading any file."""
+    entry = linecache.cache.get(filename)
+    if entry is None or len(entry) != 4:
+        return None
+    return entry[2]
+
+
+def install_sources(sources, cwd=None):
+    """Put the dumped sources (file name -> text) into linecache.
+
+    Each file is entered under its dumped name, and also under its absolute
+    path (relative names are resolved against the dumped process's ``cwd``
+    and against ours) unless a file of that name exists here, so that
+    ``inspect`` and ``pdb`` find the source that was running rather than a
+    different version on this machine.  The mtime is None, which
+    ``linecache.checkcache()`` leaves alone.  Returns the names entered.
+    """
+    entered = []
+    for name, text in (sources or {}).items():
+        if not isinstance(name, str) or not isinstance(text, str):
+            continue
+        lines = _source_lines(text)
+        entry = (len(text), None, lines, name)
+        names = [name]
+        if not os.path.isabs(name) and not (
+                name.startswith("<") and name.endswith(">")):
+            if cwd:
+                names.append(os.path.join(cwd, name))
+            names.append(os.path.abspath(name))
+        for alias in names:
+            if alias == name or alias not in linecache.cache:
+                linecache.cache[alias] = entry
+                entered.append(alias)
+    return entered
+
+
+def _block_end(lines, first, name):
+    """Last line (1-based) of the definition that starts at line first.
+
+    lines: the file's lines.  For module code it is the end of the file.
+    Returns first when the block cannot be found.
+    """
+    if not lines or first < 1 or first > len(lines):
+        return first
+    if name == "<module>":
+        return len(lines)
+    try:
+        block = inspect.getblock(lines[first - 1:])
+    except (tokenize.TokenError, IndentationError, SyntaxError,
+            IndexError, ValueError):
+        return first
+    except Exception:  # inspect's BlockFinder may raise other things
+        return first
+    return first + max(len(block), 1) - 1
+
+
+# ---------------------------------------------------------------------------
+# Stub code objects
+
+
+def _varint(value):
+    """Unsigned varint of the 3.11+ location table (6-bit chunks)."""
+    out = bytearray()
+    while value >= 64:
+        out.append(0x40 | (value & 0x3F))
+        value >>= 6
+    out.append(value)
+    return out
+
+
+def _svarint(value):
+    return _varint((-value << 1) | 1 if value < 0 else value << 1)
+
+
+def _linetable(code, positions=None):
+    """A 3.11+ co_linetable for code's instructions: the line each has now,
+    no columns (so no misleading carets), except that the lines in
+    positions (line -> (end_lineno, col_offset, end_col_offset)) carry
+    those columns.  The format is CPython's Objects/locations.md: an entry
+    is a byte 1cccclll (code c, l+1 code units) followed by varints; code
+    13 is "line only", 14 the long form with columns."""
+    positions = positions or {}
+    out = bytearray()
+    previous = code.co_firstlineno
+    for start, end, line in code.co_lines():
+        if line is None:
+            line = previous
+        units = (end - start) // 2
+        pos = positions.get(line)
+        while units > 0:
+            n = min(units, 8)
+            units -= n
+            if pos is not None:
+                end_line, col, end_col = pos
+                out.append(0x80 | (14 << 3) | (n - 1))
+                out += _svarint(line - previous)
+                out += _varint(max(0, (end_line or line) - line))
+                out += _varint(col + 1 if col is not None and col >= 0
+                               else 0)
+                out += _varint(end_col + 1
+                               if end_col is not None and end_col >= 0
+                               else 0)
+            else:
+                out.append(0x80 | (13 << 3) | (n - 1))
+                out += _svarint(line - previous)
+            previous = line
+    return bytes(out)
+
+
+def _stub(name, qualname, filename, first, last):
+    """A code object with one instruction pair per line from first to last,
+    named as given, not yet carrying local names."""
+    n = max(1, last - first + 1)
+    code = compile("_\n" * n, filename, "exec", dont_inherit=True)
+    # The compiled lines are 1..n; a new first line shifts them all, since
+    # line tables are relative to co_firstlineno.
+    changes = dict(co_firstlineno=first, co_name=name)
+    if _PY311:
+        changes["co_qualname"] = qualname
+    code = code.replace(**changes)
+    if _PY311:
+        code = code.replace(co_linetable=_linetable(code))
+    return code
+
+
+def _names_and_counts(code):
+    """Unique local names, and argument counts and flags that fit them."""
+    names, seen = [], set()
+    for name in code.names or ():
+        if isinstance(name, str) and name not in seen:
+            seen.add(name)
+            names.append(name)
+    argcount = max(0, int(code.argcount or 0))
+    posonly = max(0, int(code.posonlyargcount or 0))
+    kwonly = max(0, int(code.kwonlyargcount or 0))
+    flags = int(code.flags or 0) & _KEPT_FLAGS
+    extra = bool(flags & _CO_VARARGS) + bool(flags & _CO_VARKEYWORDS)
+    if argcount + kwonly + extra > len(names):
+        # The names do not hold the arguments (a damaged record): show no
+        # arguments rather than wrong ones.
+        argcount = posonly = kwonly = flags = 0
+    posonly = min(posonly, argcount)
+    return tuple(names), argcount, posonly, kwonly, flags
+
+
+def real_code(code, line=None):
+    """The stub code object for a dumped ``_model.Code`` (cached on it).
+
+    Its name, qualname (3.11+), file, first line, local names (co_varnames,
+    made unique), argument counts and ``*args``/``**kwargs`` flags are the
+    dumped ones; its line table has an instruction on every line of the
+    definition's source when the source is in linecache (else on the first
+    line), and on ``line`` too when given, so that frames can stand there.
+    Compiling the stub runs nothing from the dump.
+    """
+    real = getattr(code, "_real", None)
+    first = max(1, int(code.firstlineno or 1))
+    if real is not None and (line is None or _covers(real, line)):
+        return real
+    name = code.name if isinstance(code.name, str) else "?"
+    qualname = code.qualname if isinstance(code.qualname, str) else name
+    filename = code.filename if isinstance(code.filename, str) else "?"
+    last = _block_end(_cached_lines(filename), first, name)
+    if line is not None and line > last:
+        last = line
+    if real is not None:
+        last = max(last, _last_line(real))
+    stub = _stub(name, qualname, filename, first, last)
+    names, argcount, posonly, kwonly, flags = _names_and_counts(code)
+    stub = stub.replace(co_varnames=names, co_nlocals=len(names),
+                        co_argcount=argcount, co_posonlyargcount=posonly,
+                        co_kwonlyargcount=kwonly, co_flags=flags)
+    try:
+        code._real = stub
+    except AttributeError:
+        pass
+    return stub
+
+
+def _lines_of(code):
+    """(byte offset, line) of the first instruction of each line."""
+    if hasattr(code, "co_lines"):
+        out, seen = [], set()
+        for start, end, line in code.co_lines():
+            if line is not None and start < end and line not in seen:
+                seen.add(line)
+                out.append((start, line))
+        return out
+    return list(dis.findlinestarts(code))
+
+
+def _covers(code, line):
+    return any(ln == line for _, ln in _lines_of(code))
+
+
+def _last_line(code):
+    return max((ln for _, ln in _lines_of(code)), default=code.co_firstlineno)
+
+
+def line_offset(code, line):
+    """Byte offset of the first instruction of a real code object on line,
+    or of its first instruction after the preamble when line has none."""
+    starts = _lines_of(code)
+    for offset, ln in starts:
+        if ln == line:
+            return offset
+    for offset, ln in starts:
+        if ln is not None and ln >= code.co_firstlineno:
+            return offset
+    return 0
+
+
+def _positioned(stub, line, position, cache):
+    """stub with the dumped columns on line (3.11+), for carets."""
+    if not _PY311 or not position or len(position) != 3:
+        return stub
+    key = (id(stub), line, tuple(position))
+    found = cache.get(key)
+    if found is None:
+        end_line, col, end_col = position
+        if not all(v is None or isinstance(v, int)
+                   for v in (end_line, col, end_col)):
+            return stub
+        if end_line is not None and end_line < line:
+            return stub
+        found = stub.replace(co_linetable=_linetable(
+            stub, {line: (end_line, col, end_col)}))
+        cache[key] = found
+    return found
+
+
+# ---------------------------------------------------------------------------
+# Frames and tracebacks
+
+
+class _Realizer:
+    """Turns the dumped frames of one dump into frame objects."""
+
+    def __init__(self, dump):
+        self.dump = dump
+        self.positioned = {}
+        self.globals = {}      # id(loaded globals) -> dict to run with
+        self.failed = []       # (Frame, error) for frames left without one
+
+    def globals_for(self, frame):
+        """A dict for the frame's globals: the loaded one when it is a real
+        dict, with ``__builtins__`` made the real builtins module when the
+        loaded one would not provide them (else ``p len(x)`` fails)."""
+        g = frame.globals
+        key = id(g)
+        found = self.globals.get(key)
+        if found is not None:
+            return found
+        if type(g) is not dict:
+            g = {"__name__": _module_name_guess(frame)}
+        b = g.get("__builtins__")
+        if not (b is builtins or b is builtins.__dict__):
+            g["__builtins__"] = builtins
+        self.globals[key] = g
+        return g
+
+    def locals_for(self, frame, g):
+        loc = frame.locals
+        if frame.is_module or (frame.code is not None and
+                               frame.code.name == "<module>"):
+            if loc is None or loc is frame.globals:
+                return g
+        if loc is None:
+            return {}
+        if isinstance(loc, dict) or hasattr(type(loc), "__getitem__"):
+            return loc
+        return {}
+
+    def frame(self, frame):
+        """The frame object for a dumped Frame (and its callers)."""
+        # Collect the callers that still need one, outermost last; an
+        # iterative walk, since a deep recursion can be thousands of frames.
+        chain, seen, f = [], set(), frame
+        while (isinstance(f, _model.Frame) and f.frame is None
+               and id(f) not in seen):
+            seen.add(id(f))
+            chain.append(f)
+            f = f.back
+        for f in reversed(chain):
+            back = f.back.frame if isinstance(f.back, _model.Frame) else None
+            try:
+                f.frame = self.make(f, back)
+            except Exception as exc:  # a damaged record: no frame for it
+                self.failed.append((f, exc))
+                f.frame = None
+        return frame.frame
+
+    def make(self, f, back):
+        code = f.code
+        if not isinstance(code, _model.Code):
+            code = _model.Code("?", "?", "?", 1, 0, 0, 0, 0, (), ())
+        line = f.lineno if isinstance(f.lineno, int) and f.lineno > 0 \
+            else None
+        stub = real_code(code, line)
+        if line is None:
+            line = stub.co_firstlineno
+        stub = _positioned(stub, line, f.position, self.positioned)
+        g = self.globals_for(f)
+        return _frame_new(stub, g, self.locals_for(f, g), back,
+                          line_offset(stub, line))
+
+    def traceback(self, entries):
+        """A traceback object chain for dumped Traceback entries."""
+        tb = None
+        for entry in reversed(entries):
+            f = entry.frame
+            if not isinstance(f, _model.Frame):
+                continue
+            frame = self.frame(f)
+            if frame is None:
+                continue
+            line = entry.lineno if isinstance(entry.lineno, int) \
+                and entry.lineno > 0 else frame.f_lineno
+            code = frame.f_code
+            if not _covers(code, line):
+                line = frame.f_lineno
+            tb = types.TracebackType(tb, frame, line_offset(code, line),
+                                     line)
+        return tb
+
+
+def _module_name_guess(frame):
+    g = frame.globals
+    if isinstance(g, dict):
+        name = g.get("__name__")
+        if isinstance(name, str):
+            return name
+    return "?"
+
+
+def _exceptions_of(dump):
+    """Every loaded exception: the dumped one and its chain first (cause,
+    context, group members), then any other in the object table."""
+    out, seen = [], set()
+    stack = [dump.exception]
+    for obj in dump.objects or ():
+        if isinstance(obj, BaseException):
+            stack.append(obj)
+    stack.reverse()
+    while stack:
+        exc = stack.pop()
+        if not isinstance(exc, BaseException) or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        out.append(exc)
+        more = [exc.__cause__, exc.__context__]
+        members = getattr(exc, "exceptions", None) \
+            if _is_group(exc) else None
+        if isinstance(members, (tuple, list)):
+            more.extend(members)
+        stack.extend(reversed(more))
+    return out
+
+
+def _is_group(exc):
+    group = getattr(builtins, "BaseExceptionGroup", None)
+    return group is not None and isinstance(exc, group)
+
+
+def realize(dump):
+    """Make the real objects pdb needs for a loaded dump, in place.
+
+    - the dumped sources go into linecache (``install_sources``);
+    - every dumped frame (on a thread's stack, in a traceback, or anywhere
+      in the object table) gets ``Frame.frame``: a frame object standing
+      at the dumped line, with ``f_back`` its caller's frame object,
+      ``f_globals`` the loaded globals (whose ``__builtins__`` is made the
+      real builtins module) and ``f_locals`` the loaded locals;
+    - every loaded exception with a dumped traceback gets a real traceback
+      object as ``__traceback__``.
+
+    Returns a list of (Frame, exception) for frames that could not be
+    rebuilt (their ``frame`` stays None).  Runs nothing from the file.
+    """
+    meta = dump.meta if isinstance(dump.meta, dict) else {}
+    install_sources(dump.sources, meta.get("cwd"))
+    r = _Realizer(dump)
+    for thread in dump.threads or ():
+        for f in thread.frames or ():
+            r.frame(f)
+    for obj in dump.objects or ():
+        if isinstance(obj, _model.Frame):
+            r.frame(obj)
+    for exc in _exceptions_of(dump):
+        chain = dump.traceback_of(exc)
+        if chain is None:
+            continue
+        tb = r.traceback(chain.entries())
+        if tb is not None:
+            try:
+                exc.__traceback__ = tb
+            except (TypeError, AttributeError):
+                pass
+    return r.failed
+
+
+def traceback_for_thread(thread):
+    """A traceback object chain over a realized thread's frames, outermost
+    first, each at its frame's line: what pdb.post_mortem needs to start at
+    the thread's innermost frame.  None when the thread has no frames."""
+    tb = None
+    for f in thread.frames or ():          # innermost first
+        frame = getattr(f, "frame", None)
+        if frame is None:
+            continue
+        tb = types.TracebackType(tb, frame, frame.f_lasti, frame.f_lineno)
+    return tb
+
+
+# ---------------------------------------------------------------------------
+# Modules, for inspect's class lookups
+
+
+def _modules_of(dump):
+    """module name -> source file name, from the dumped frames' globals."""
+    found = {}
+    frames = []
+    for thread in dump.threads or ():
+        frames.extend(thread.frames or ())
+    for obj in dump.objects or ():
+        if isinstance(obj, _model.Frame):
+            frames.append(obj)
+    for f in frames:
+        g = f.globals
+        if not isinstance(g, dict):
+            continue
+        name = g.get("__name__")
+        if not isinstance(name, str) or name in found:
+            continue
+        file = g.get("__file__")
+        if not isinstance(file, str):
+            code = f.code
+            if (isinstance(code, _model.Code) and code.name == "<module>"
+                    and isinstance(code.filename, str)):
+                file = code.filename
+            else:
+                continue
+        found[name] = file
+    return found
+
+
+def install_modules(dump):
+    """Register stand-in modules for the dumped modules that have source.
+
+    inspect finds a class's file through ``sys.modules[cls.__module__]``;
+    the dumped program's modules are not importable here.  For each module
+    name seen in the dumped frames' globals with a file in
+    ``dump.sources``, a bare module object with that ``__file__`` is put
+    in ``sys.modules`` unless the name is taken (``__main__`` is handled by
+    the caller).  Dumped classes of those modules without
+    ``__firstlineno__`` get it from the source (3.13's inspect reads it).
+    Returns (names added, name -> file of every dumped module found).
+    """
+    sources = dump.sources or {}
+    modules = {n: f for n, f in _modules_of(dump).items() if f in sources}
+    added = []
+    for name, file in modules.items():
+        if name in sys.modules:
+            continue
+        module = types.ModuleType(name)
+        module.__file__ = file
+        sys.modules[name] = module
+        added.append(name)
+    set_class_firstlines(dump, modules)
+    return added, modules
+
+
+def set_class_firstlines(dump, modules):
+    """Give dumped classes of the given modules (name -> file) whose own
+    ``__dict__`` lacks ``__firstlineno__`` the line of their ``class``
+    statement (its first decorator), found by qualname in the dumped
+    source."""
+    trees = {}
+    for obj in dump.objects or ():
+        if not isinstance(obj, type) or "__firstlineno__" in vars(obj):
+            continue
+        try:
+            mod = type.__getattribute__(obj, "__module__")
+        except AttributeError:
+            continue
+        file = modules.get(mod) if isinstance(mod, str) else None
+        if file is None:
+            continue
+        if file not in trees:
+            try:
+                trees[file] = _class_lines(dump.sources[file])
+            except (SyntaxError, ValueError, KeyError, RecursionError):
+                trees[file] = {}
+        line = trees[file].get(obj.__qualname__)
+        if line is not None:
+            try:
+                obj.__firstlineno__ = line
+            except (TypeError, AttributeError):
+                pass
+
+
+def _class_lines(text):
+    """qualname -> first line (decorators included) of each class in text."""
+    found = {}
+
+    def visit(node, prefix):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                qual = prefix + child.name
+                lines = [child.lineno] + [d.lineno
+                                          for d in child.decorator_list]
+                found.setdefault(qual, min(lines))
+                visit(child, qual + ".")
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                visit(child, prefix + child.name + ".<locals>.")
+            else:
+                visit(child, prefix)
+
+    visit(ast.parse(text), "")
+    return found
