@@ -55,11 +55,15 @@ dump_gc_restore(int was_on)
 #if PY_VERSION_HEX >= 0x030A0000
     PyGC_Enable();
 #else
+    /* keep the dump's own exception, if any, across the call */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
     PyObject *r = PyObject_CallNoArgs(gc_enable);
     if (r == NULL) {
         PyErr_WriteUnraisable(NULL);
     }
     Py_XDECREF(r);
+    PyErr_Restore(type, value, tb);
 #endif
 }
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs the test suite against a sanitizer build of the extension.
+#
+#   tools/sanitize.sh asan PYTHON [pytest args]
+#   tools/sanitize.sh valgrind PYTHON [pytest args]
+#
+# The instrumented extension is built into build/<mode>/heapdump (a copy of
+# the package), never over the in-place build, and the tests run from
+# there: tests/conftest.py hands the same package to every child process.
+set -eu
+mode=$1; python=$2; shift 2
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/build/$mode
+rm -rf "$out"; mkdir -p "$out"
+cp -r "$top/heapdump" "$out/heapdump"
+rm -f "$out"/heapdump/*.so
+case $mode in
+asan)
+    flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -O1 -g"
+    ;;
+valgrind)
+    flags="-O1 -g"
+    ;;
+*) echo "unknown mode $mode" >&2; exit 2 ;;
+esac
+(cd "$top" && HEAPDUMP_CFLAGS="$flags" HEAPDUMP_LDFLAGS="$([ "$mode" = asan ] && echo -fsanitize=address,undefined)" \
+    "$python" setup.py -q build_ext --build-lib "$out" --build-temp "$out/tmp" --force 2>&1 | grep -v -E '^(running|copying|creating)|Warning|warn|^$|\*\*\*|!!|corresp' || true)
+ls "$out"/heapdump/_heapdump*.so >/dev/null
+cd "$out"
+export PYTHONMALLOC=malloc
+case $mode in
+asan)
+    lib=$(gcc -print-file-name=libasan.so)
+    ubsan=$(gcc -print-file-name=libubsan.so)
+    export LD_PRELOAD="$lib $ubsan"
+    export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:exitcode=86
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    # children inherit LD_PRELOAD: they run instrumented too
+    "$python" -m pytest -q -p no:cacheprovider "$top/tests" "$@"
+    ;;
+valgrind)
+    # the parent process only (children would take too long under it)
+    export HEAPDUMP_TEST_NO_CHILD_VALGRIND=1
+    valgrind --quiet --error-exitcode=99 --errors-for-leak-kinds=none \
+        --suppressions="$top/tools/valgrind-python.supp" --gen-suppressions=no \
+        "$python" -m pytest -q -p no:cacheprovider "$top/tests" "$@"
+    ;;
+esac
