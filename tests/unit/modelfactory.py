@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import email.message
 import linecache
+import os
 import sys
 import threading
 import traceback
@@ -146,6 +147,7 @@ class Capture:
     def __init__(self):
         self.frame = None
         self.exc = None
+        self.states = {}
 
 
 def capture(source, filename="/nonexistent/heapdump-tests/prog.py",
@@ -159,10 +161,34 @@ def capture(source, filename="/nonexistent/heapdump-tests/prog.py",
     def capture_here(exc=None):
         seen.frame = sys._getframe(1)
         seen.exc = exc
+        # What each frame of the program holds now, as a dump would see it
+        # (after the program returns, its frames have moved on).
+        frames = []
+        f = seen.frame
+        while f is not None:
+            frames.append(f)
+            f = f.f_back
+        todo, done = [exc], set()
+        while todo:
+            e = todo.pop()
+            if e is None or id(e) in done:
+                continue
+            done.add(id(e))
+            tb = e.__traceback__
+            while tb is not None:
+                frames.append(tb.tb_frame)
+                tb = tb.tb_next
+            todo += [e.__cause__, e.__context__]
+            todo += list(getattr(e, "exceptions", None) or ())
+        for f in frames:
+            if id(f) not in seen.states:
+                seen.states[id(f)] = (dict(f.f_locals), f.f_lineno,
+                                      f.f_lasti, _position(f))
 
     ns = {"__name__": module_name, "__file__": filename,
           "capture_here": capture_here}
-    code = compile(source + "\n" + entry + "\n", filename, "exec")
+    source = source + "\n" + entry + "\n"
+    code = compile(source, filename, "exec")
     exec(code, ns)
     assert seen.frame is not None, "the program did not call capture_here"
     conv = Converter(filename, module_name)
@@ -177,13 +203,14 @@ def capture(source, filename="/nonexistent/heapdump-tests/prog.py",
             return found
         back = frame_model(f.f_back)
         is_module = f.f_code.co_name == "<module>"
+        f_locals, lineno, lasti, position = seen.states[id(f)]
         if is_module:
             loc = g
         else:
-            loc = {k: conv.value(v) for k, v in f.f_locals.items()
+            loc = {k: conv.value(v) for k, v in f_locals.items()
                    if k != "capture_here"}
-        m = _model.Frame(conv.code(f.f_code), back, g, loc, f.f_lineno,
-                         f.f_lasti, _position(f), is_module=is_module)
+        m = _model.Frame(conv.code(f.f_code), back, g, loc, lineno, lasti,
+                         position, is_module=is_module)
         frames[id(f)] = m
         return m
 
@@ -331,6 +358,70 @@ CHECK_FIRST = 20
 USER_FIRST = 1
 
 
+CHAINED = '''\
+def low(n):
+    return {}[n]
+
+
+def mid(n):
+    try:
+        low(n)
+    except KeyError as e:
+        raise ValueError("bad %r" % n) from e
+
+
+def top():
+    try:
+        mid("k")
+    except ValueError:
+        raise RuntimeError("top failed")
+
+
+def main():
+    try:
+        top()
+    except RuntimeError as exc:
+        capture_here(exc)
+'''
+
+GROUP = '''\
+def one():
+    raise ValueError("one")
+
+
+def two():
+    raise TypeError("two")
+
+
+def main():
+    errors = []
+    for f in (one, two):
+        try:
+            f()
+        except Exception as e:
+            errors.append(e)
+    try:
+        raise ExceptionGroup("both", errors)
+    except ExceptionGroup as exc:
+        capture_here(exc)
+'''
+
+NOEXC = '''\
+import threading
+
+
+def work(jobs):
+    pending = [j for j in jobs if j != "done"]
+    capture_here()
+    return pending
+
+
+def main():
+    jobs = ["a", "b", "done"]
+    work(jobs)
+'''
+
+
 @pytest.fixture
 def clean_caches():
     """Undo what realize() and install_modules() add to linecache and
@@ -345,3 +436,45 @@ def clean_caches():
     for name in set(sys.modules) - modules:
         if getattr(sys.modules[name], "__spec__", None) is None:
             del sys.modules[name]       # a stand-in, not a real import
+
+
+# -- driving pdb in a child process ------------------------------------------
+
+UNIT_DIR = os.path.dirname(os.path.abspath(__file__))
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(UNIT_DIR))
+
+
+def child_env(tmp_path):
+    """Environment for a child that imports this heapdump and these
+    helpers, with HOME and the working directory free of .pdbrc files."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([PACKAGE_ROOT, UNIT_DIR])
+    env["HOME"] = str(tmp_path)
+    env.setdefault("PYTHONDEVMODE", "1")
+    env.setdefault("PYTHONFAULTHANDLER", "1")
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.pop("PYTHONSTARTUP", None)
+    env["TERM"] = "dumb"
+    return env
+
+
+DRIVER = '''\
+import sys
+import modelfactory as mf
+from heapdump import open as hopen
+dump = mf.capture({program}, module_name={module!r}, reason="test dump")
+thread = None
+if {thread!r} is not None:
+    thread = dump.thread({thread!r})
+sys.exit(hopen.debug(dump, thread=thread))
+'''
+
+
+def driver_script(tmp_path, program="mf.PROGRAM", module="__main__",
+                  thread=None):
+    """A script that captures program (an expression naming its source)
+    and opens it in pdb through heapdump.open.debug()."""
+    path = tmp_path / "driver.py"
+    path.write_text(DRIVER.format(program=program, module=module,
+                                  thread=thread))
+    return path

@@ -211,7 +211,7 @@ def test_realize_rebuilds_every_frame_of_the_stack():
     main = frames[0].frame
     assert main.f_back is frames[1].frame
     assert frames[1].frame.f_back is None
-    assert set(main.f_locals) == {"user", "items", "err"}
+    assert set(main.f_locals) == {"user", "items", "exc", "err"}
     assert main.f_locals["user"].name == "alice"
     assert main.f_globals is frames[0].globals
     assert main.f_globals["__builtins__"] is builtins
@@ -283,35 +283,10 @@ def test_outer_traceback_entries_have_carets():
     assert text == dump.live["exception"]
 
 
-CHAINED = '''\
-def low(n):
-    return {}[n]
-
-
-def mid(n):
-    try:
-        low(n)
-    except KeyError as e:
-        raise ValueError("bad %r" % n) from e
-
-
-def top():
-    try:
-        mid("k")
-    except ValueError:
-        raise RuntimeError("top failed")
-
-
-def main():
-    try:
-        top()
-    except RuntimeError as exc:
-        capture_here(exc)
-'''
 
 
 def test_realize_covers_the_whole_exception_chain():
-    dump = mf.capture(CHAINED)
+    dump = mf.capture(mf.CHAINED)
     _frames.realize(dump)
     exc = dump.exception
     assert isinstance(exc, RuntimeError)
@@ -328,32 +303,11 @@ def test_realize_covers_the_whole_exception_chain():
     assert_same_traceback(text, dump.live["exception"])
 
 
-GROUP = '''\
-def one():
-    raise ValueError("one")
-
-
-def two():
-    raise TypeError("two")
-
-
-def main():
-    errors = []
-    for f in (one, two):
-        try:
-            f()
-        except Exception as e:
-            errors.append(e)
-    try:
-        raise ExceptionGroup("both", errors)
-    except ExceptionGroup as exc:
-        capture_here(exc)
-'''
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup")
 def test_realize_covers_exception_group_members():
-    dump = mf.capture(GROUP)
+    dump = mf.capture(mf.GROUP)
     _frames.realize(dump)
     exc = dump.exception
     assert [type(e) for e in exc.exceptions] == [ValueError, TypeError]

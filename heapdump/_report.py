@@ -1,0 +1,520 @@
+"""The text report of a loaded dump (``python -m heapdump.open --summary``).
+
+What the dump says, in the order one reads a crash: the headers (reason,
+the exception and its chain, Python, process, time), the exception's
+traceback with each frame's source line and locals, then every thread's
+stack the same way.
+
+Values are rendered from the exact loaded values, shortened the way
+pystack's ``--locals`` shortens them (long strings cut, containers
+abbreviated, nesting limited), and the report says where the dump itself
+was cut: a value the writer shortened says its original length, an object
+it left out says so, and a truncated file is flagged at the top.
+
+Rendering is safe: builtin values are rendered here from their contents
+(never through methods a subclass overrides); anything else, such as the
+loader's stand-ins for instances, by its type's ``__repr__`` under a
+guard, cut to the line width.  Nothing from the file is executed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import shlex
+import types
+
+from heapdump import _model
+
+__all__ = ["render", "Renderer"]
+
+_CO_VARARGS = inspect.CO_VARARGS
+_CO_VARKEYWORDS = inspect.CO_VARKEYWORDS
+
+_SCALARS = (type(None), bool, int, float, complex)
+
+
+class Renderer:
+    """Renders values and the report of one dump.
+
+    max_string: characters of a str (bytes of a bytes) shown; max_items:
+    elements of a container shown; max_depth: container nesting shown;
+    width: longest value shown (characters).
+    """
+
+    def __init__(self, dump, *, max_string=60, max_items=6, max_depth=2,
+                 width=160):
+        self.dump = dump
+        self.max_string = max_string
+        self.max_items = max_items
+        self.max_depth = max_depth
+        self.width = width
+        self.cuts = {}
+        cuts = getattr(dump, "cuts", None) or {}
+        objects = getattr(dump, "objects", None) or ()
+        for oid, length in cuts.items():
+            if isinstance(oid, int) and 0 <= oid < len(objects):
+                self.cuts[id(objects[oid])] = length
+        self.sources = {}
+        self.shown = set()      # ids of frames whose locals were printed
+
+    # -- values ------------------------------------------------------------
+
+    def value(self, v):
+        """One line for a value, at most self.width characters."""
+        text = self._value(v, 0)
+        if len(text) > self.width:
+            text = text[:self.width - 3] + "..."
+        return text
+
+    def _cut_note(self, v, shown_len):
+        original = self.cuts.get(id(v))
+        if original is None:
+            return ""
+        return " [cut in the dump: %s of %s]" % (shown_len, original)
+
+    def _value(self, v, depth):
+        t = type(v)
+        if t in _SCALARS:
+            return self._scalar(v)
+        if t is str:
+            return self._str(v)
+        if t in (bytes, bytearray):
+            return self._bytes(v)
+        if t in (list, tuple, set, frozenset, dict):
+            return self._container(v, t, depth)
+        omitted = _omitted_text(v)
+        if omitted is not None:
+            return omitted
+        if isinstance(v, BaseException):
+            return self._exception(v, depth)
+        if isinstance(v, type):
+            return "<class %s>" % _qualified(v)
+        if isinstance(v, (types.FunctionType, types.BuiltinFunctionType)):
+            return "<function %s>" % _safe_str(getattr(v, "__qualname__",
+                                                       "?"))
+        if isinstance(v, types.ModuleType):
+            return "<module %r>" % _safe_str(getattr(v, "__name__", "?"))
+        if isinstance(v, (types.FrameType, types.CodeType,
+                          types.TracebackType)):
+            return _guarded_repr(v)
+        for base in (dict, list, tuple, set, frozenset, str, bytes,
+                     bytearray, int, float):
+            if isinstance(v, base):
+                # A subclass of a builtin: its contents through the
+                # builtin's own methods, never the subclass's overrides.
+                return "%s(%s)" % (_type_name(t), self._value(
+                    _as_base(v, base), depth))
+        return _guarded_repr(v)
+
+    def _scalar(self, v):
+        if type(v) is int and v.bit_length() > 200:
+            digits = int(v.bit_length() * 0.30103) + 1
+            sign = "-" if v < 0 else ""
+            return "<%sint of about %d digits>" % (sign, digits)
+        return repr(v)
+
+    def _str(self, v):
+        note = self._cut_note(v, len(v))
+        if len(v) > self.max_string:
+            return "%s... (%d chars)%s" % (repr(v[:self.max_string]),
+                                            len(v), note)
+        return repr(v) + note
+
+    def _bytes(self, v):
+        note = self._cut_note(v, len(v))
+        if len(v) > self.max_string:
+            return "%s... (%d bytes)%s" % (repr(bytes(v[:self.max_string])),
+                                            len(v), note)
+        return repr(v) + note
+
+    def _container(self, v, t, depth):
+        n = len(v)
+        note = self._cut_note(v, n)
+        if t is dict:
+            opener, closer = "{", "}"
+        elif t is list:
+            opener, closer = "[", "]"
+        elif t is tuple:
+            opener, closer = "(", ")"
+        elif t is set:
+            opener, closer = "{", "}"
+        else:
+            opener, closer = "frozenset({", "})"
+        if n == 0:
+            return {"set": "set()", "frozenset": "frozenset()"}.get(
+                t.__name__, opener + closer) + note
+        if depth >= self.max_depth:
+            return "%s...%s (%d items)%s" % (opener, closer, n, note)
+        parts = []
+        if t is dict:
+            for i, (k, item) in enumerate(dict.items(v)):
+                if i >= self.max_items:
+                    break
+                parts.append("%s: %s" % (self._value(k, depth + 1),
+                                         self._value(item, depth + 1)))
+        else:
+            for i, item in enumerate(t.__iter__(v)):
+                if i >= self.max_items:
+                    break
+                parts.append(self._value(item, depth + 1))
+        more = ""
+        if n > self.max_items:
+            more = ", ..."
+        text = opener + ", ".join(parts) + more
+        if t is tuple and n == 1:
+            text += ","
+        text += closer
+        if n > self.max_items:
+            text += " (%d items)" % n
+        return text + note
+
+    def _exception(self, exc, depth):
+        try:
+            args = BaseException.args.__get__(exc)
+        except Exception:
+            return _guarded_repr(exc)
+        inner = ", ".join(self._value(a, depth + 1) for a in args[:4])
+        if len(args) > 4:
+            inner += ", ..."
+        return "%s(%s)" % (_type_name(type(exc)), inner)
+
+    def exception_line(self, exc):
+        """``Type: message`` as Python prints the last line of a traceback,
+        from the loaded args (no __str__ of a loaded object is called)."""
+        if not isinstance(exc, BaseException):
+            return self.value(exc)
+        name = _type_name(type(exc))
+        try:
+            args = BaseException.args.__get__(exc)
+        except Exception:
+            args = ()
+        if len(args) == 0:
+            return name
+        if len(args) == 1 and type(args[0]) is str and \
+                not isinstance(exc, KeyError):
+            msg = args[0]
+            if len(msg) > self.width:
+                msg = msg[:self.width - 3] + "..."
+            return "%s: %s" % (name, msg)
+        if len(args) == 1:
+            return "%s: %s" % (name, self.value(args[0]))
+        return "%s: %s" % (name, self.value(tuple(args)))
+
+    # -- the report --------------------------------------------------------
+
+    def source_line(self, filename, lineno):
+        lines = self.sources.get(filename)
+        if lines is None:
+            text = (self.dump.sources or {}).get(filename)
+            lines = text.splitlines() if isinstance(text, str) else []
+            self.sources[filename] = lines
+        if isinstance(lineno, int) and 1 <= lineno <= len(lines):
+            return lines[lineno - 1].strip()
+        return None
+
+    def frame_lines(self, frame, lineno=None, indent="  ",
+                    show_locals=True):
+        """The lines of one frame: where, the source line, the locals."""
+        code = frame.code if isinstance(frame.code, _model.Code) else None
+        filename = code.filename if code else "?"
+        name = code.qualname or code.name if code else "?"
+        lineno = frame.lineno if lineno is None else lineno
+        out = ['%sFile "%s", line %s, in %s' % (indent, filename, lineno,
+                                                 name)]
+        line = self.source_line(filename, lineno)
+        if line is not None:
+            out.append("%s    %s" % (indent, line))
+        if show_locals:
+            lines = self.locals_lines(frame, indent + "  ")
+            if lines and id(frame) in self.shown:
+                lines = ["%s  (locals as above)" % indent]
+            self.shown.add(id(frame))
+            out.extend(lines)
+        return out
+
+    def locals_lines(self, frame, indent):
+        loc = frame.locals
+        code = frame.code if isinstance(frame.code, _model.Code) else None
+        if not isinstance(loc, dict):
+            if loc is not None:
+                return ["%sLocals: %s" % (indent, self.value(loc))]
+            return []
+        is_module = frame.is_module or (code is not None and
+                                        code.name == "<module>")
+        if is_module:
+            names = [k for k in dict.keys(loc) if isinstance(k, str)
+                     and not (k.startswith("__") and k.endswith("__"))
+                     and not isinstance(dict.get(loc, k),
+                                        (types.ModuleType, type,
+                                         types.FunctionType))]
+            if not names:
+                return []
+            out = ["%sGlobals (variables):" % indent]
+            for k in names[:20]:
+                out.append("%s  %s = %s" % (indent, k,
+                                            self.value(dict.get(loc, k))))
+            if len(names) > 20:
+                out.append("%s  ... %d more" % (indent, len(names) - 20))
+            return out
+        args = _argument_names(code) if code else []
+        ordered = [n for n in (code.names if code else ()) if n in loc]
+        ordered += [k for k in dict.keys(loc) if k not in ordered]
+        out = []
+        arg_lines = [(k, dict.get(loc, k)) for k in ordered if k in args]
+        local_lines = [(k, dict.get(loc, k)) for k in ordered
+                       if k not in args]
+        if arg_lines:
+            out.append("%sArguments:" % indent)
+            out.extend("%s  %s = %s" % (indent, k, self.value(v))
+                       for k, v in arg_lines)
+        if local_lines:
+            out.append("%sLocals:" % indent)
+            out.extend("%s  %s = %s" % (indent, _safe_str(k), self.value(v))
+                       for k, v in local_lines)
+        return out
+
+    def headers(self):
+        dump = self.dump
+        h = dump.headers
+        meta = dump.meta if isinstance(dump.meta, dict) else {}
+
+        def header(name, key=None):
+            value = h.get(name) if h is not None else None
+            if value is None and key is not None:
+                value = meta.get(key)
+            return value
+
+        out = ["heapdump %s" % dump.path]
+        if dump.truncated:
+            out.append("WARNING: the file is truncated; what follows is "
+                       "what was intact")
+        out.append("Reason:     %s" % (header("Heapdump-Reason", "reason")
+                                       or "?"))
+        exc = dump.exception
+        if exc is not None:
+            chain = exception_chain(exc)
+            out.append("Exception:  %s" % self.exception_line(chain[-1][0]))
+            for i in range(len(chain) - 1, 0, -1):
+                how = chain[i][1]
+                out.append("  %s %s" % (
+                    "caused by:     " if how == "cause"
+                    else "while handling:",
+                    self.exception_line(chain[i - 1][0])))
+            for i, member in enumerate(_group_members(chain[-1][0])):
+                out.append("  member %d:      %s" % (
+                    i + 1, self.exception_line(member)))
+        else:
+            out.append("Exception:  none")
+        python = header("Heapdump-Python")
+        if python is None and meta.get("version"):
+            python = "%s %s" % (meta.get("implementation", "?"),
+                                str(meta["version"]).split()[0])
+        platform = header("Heapdump-Platform", "platform")
+        out.append("Python:     %s%s" % (python or "?", " on %s" % platform
+                                         if platform else ""))
+        pid = header("Heapdump-Pid", "pid")
+        host = header("Heapdump-Hostname", "hostname")
+        out.append("Process:    pid %s%s" % (pid or "?", " on %s" % host
+                                             if host else ""))
+        argv = meta.get("argv")
+        if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
+            argv = " ".join(shlex.quote(a) for a in argv)
+        else:
+            argv = header("Heapdump-Argv")
+        out.append("Argv:       %s" % (self._plain(argv) if argv else "?"))
+        out.append("Time:       %s" % (header("Heapdump-Time", "time")
+                                       or "?"))
+        out.append("Threads:    %d" % len(dump.threads or ()))
+        trailer = dump.trailer if isinstance(dump.trailer, dict) else None
+        if trailer:
+            bits = []
+            for key, label in (("objects", "objects"), ("cuts", "values cut"),
+                               ("omitted", "objects omitted"),
+                               ("errors", "read errors")):
+                n = trailer.get(key)
+                if isinstance(n, int) and (n or key == "objects"):
+                    bits.append("%s %s" % (format(n, ","), label))
+            if bits:
+                out.append("Contents:   %s" % ", ".join(bits))
+        for w in dump.warnings or ():
+            out.append("Warning:    %s" % self._plain(w))
+        for e in dump.errors or ():
+            out.append("Writer error: %s" % self._plain(e))
+        return out
+
+    def _plain(self, text):
+        text = _safe_str(text)
+        if len(text) > self.width * 2:
+            text = text[:self.width * 2 - 3] + "..."
+        return text
+
+    def exception_lines(self):
+        """The exception chain as Python prints it, with locals."""
+        dump = self.dump
+        if dump.exception is None:
+            return []
+        out = []
+        chain = exception_chain(dump.exception)
+        for i, (exc, how) in enumerate(chain):
+            if i:
+                prev_how = chain[i][1]
+                out.append("")
+                out.append(
+                    "The above exception was the direct cause of the "
+                    "following exception:" if prev_how == "cause" else
+                    "During handling of the above exception, another "
+                    "exception occurred:")
+                out.append("")
+            model = dump.traceback_of(exc) if isinstance(
+                exc, BaseException) else None
+            if model is None and exc is dump.exception:
+                model = dump.traceback
+            if model is not None:
+                out.append("Traceback (most recent call last):")
+                for entry in model.entries():
+                    if isinstance(entry.frame, _model.Frame):
+                        out.extend(self.frame_lines(entry.frame,
+                                                    entry.lineno))
+            out.append(self.exception_line(exc))
+        return out
+
+    def thread_lines(self, thread):
+        bits = []
+        if thread.is_current:
+            bits.append("called dump()")
+        if thread.is_main:
+            bits.append("main thread")
+        out = ["Thread %s (%s, native id %s)%s:" % (
+            thread.ident, _safe_str(thread.name), thread.native_id,
+            " [%s]" % ", ".join(bits) if bits else "")]
+        frames = list(thread.frames or ())
+        if not frames:
+            out.append("  (no Python frames)")
+        for f in reversed(frames):      # outermost first, as tracebacks
+            out.extend(self.frame_lines(f))
+        return out
+
+    def render(self):
+        out = self.headers()
+        exc = self.exception_lines()
+        if exc:
+            out.append("")
+            out.extend(exc)
+        for thread in self.dump.threads or ():
+            out.append("")
+            out.extend(self.thread_lines(thread))
+        return "\n".join(out) + "\n"
+
+
+def render(dump, **options):
+    """The report of a loaded dump, as one str (see Renderer)."""
+    return Renderer(dump, **options).render()
+
+
+def exception_chain(exc):
+    """[(exception, how)] oldest first, as Python prints a chain: how is
+    "cause" or "context" for what links an exception to the one before it
+    in the list (None for the first)."""
+    chain, seen = [], set()
+    how = None
+    current = exc
+    links = []
+    while isinstance(current, BaseException) and id(current) not in seen:
+        seen.add(id(current))
+        links.append((current, how))
+        cause = current.__cause__
+        context = current.__context__
+        if cause is not None:
+            current, how = cause, "cause"
+        elif context is not None and not current.__suppress_context__:
+            current, how = context, "context"
+        else:
+            break
+    # links: newest first, each with how it links to the previous (newer);
+    # turn around so that how says how the later one links to the earlier.
+    links.reverse()
+    for i, (e, _) in enumerate(links):
+        chain.append((e, links[i - 1][1] if i else None))
+    return chain
+
+
+def _group_members(exc):
+    group = getattr(builtins, "BaseExceptionGroup", None)
+    if group is None or not isinstance(exc, group):
+        return []
+    members = exc.exceptions
+    return list(members) if isinstance(members, tuple) else []
+
+
+def _argument_names(code):
+    n = (code.argcount or 0) + (code.kwonlyargcount or 0)
+    flags = code.flags or 0
+    if flags & _CO_VARARGS:
+        n += 1
+    if flags & _CO_VARKEYWORDS:
+        n += 1
+    return set(code.names[:n])
+
+
+def _as_base(v, base):
+    if base is dict:
+        return dict(dict.items(v))
+    if base in (list, tuple, set, frozenset):
+        return base(base.__iter__(v))
+    if base is str:
+        return str.__str__(v)
+    if base is bytes:
+        return bytes.__bytes__(v) if hasattr(bytes, "__bytes__") \
+            else bytes(memoryview(v))
+    if base is bytearray:
+        return bytearray(memoryview(v))
+    if base is int:
+        return int.__index__(v)
+    if base is float:
+        return float.__float__(v)
+    return v
+
+
+def _type_name(t):
+    try:
+        return type.__getattribute__(t, "__qualname__")
+    except Exception:
+        return "?"
+
+
+def _qualified(t):
+    try:
+        module = type.__getattribute__(t, "__module__")
+    except Exception:
+        module = None
+    name = _type_name(t)
+    if isinstance(module, str) and module != "builtins":
+        return "%s.%s" % (module, name)
+    return name
+
+
+def _safe_str(s):
+    if type(s) is str:
+        return s
+    return _guarded_repr(s)
+
+
+def _omitted_text(v):
+    """How the loader's placeholder for an object the writer left out (or
+    lost in a truncated file) reads, or None for any other value."""
+    name = type(v).__name__
+    if "Omitted" in name or "Placeholder" in name or "Redacted" in name:
+        return _guarded_repr(v)
+    return None
+
+
+def _guarded_repr(v):
+    try:
+        text = type(v).__repr__(v)
+        if type(text) is not str:
+            raise TypeError("__repr__ returned %s" % type(text).__name__)
+        return text
+    except Exception as e:
+        return "<%s object (repr failed: %s)>" % (
+            _type_name(type(v)), type(e).__name__)

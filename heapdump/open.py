@@ -1,0 +1,244 @@
+"""python -m heapdump.open FILE [--summary] [--thread ID]
+
+Reopens a heap dump in stock pdb, as if the program had just stopped there:
+at the innermost frame of the dumped exception's traceback, or of the thread
+that called ``heapdump.dump()`` when there was no exception.  ``--thread``
+picks a thread (by ident or native id) instead; ``--summary`` prints a
+report of the dump and exits.
+
+Everything pdb shows comes from the file: the frames are real frame objects
+rebuilt from the dumped ones (heapdump._frames), the sources are the dumped
+copies, so nothing needs to be importable or present on this machine.  On
+Python 3.13 and later pdb gets the exception itself, so its ``exceptions``
+command walks the dumped exception chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pdb
+import sys
+import types
+
+from heapdump import _frames, _model, _report
+
+PROG = "python -m heapdump.open"
+
+
+def _error(message):
+    sys.stderr.write("%s: error: %s\n" % (PROG, message))
+    return 1
+
+
+def _parse_thread_id(text):
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "not a thread id: %r (an ident or native id, decimal or 0x...)"
+            % text) from None
+
+
+def parser():
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Open a heapdump file in pdb, where the program "
+                    "stopped.")
+    p.add_argument("file", help="the dump file")
+    p.add_argument("--summary", action="store_true",
+                   help="print a report of the dump (headers, exception, "
+                        "every thread's stack with its locals) and exit")
+    p.add_argument("--thread", metavar="ID", type=_parse_thread_id,
+                   help="debug this thread (ident or native id) rather "
+                        "than the exception")
+    return p
+
+
+def _load(path):
+    import heapdump
+    return heapdump.load(path)
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        dump = _load(args.file)
+    except _model.HeapdumpError as e:
+        return _error("%s: %s" % (args.file, e))
+    except OSError as e:
+        return _error("cannot read %s: %s" % (
+            args.file, e.strerror or e))
+    thread = None
+    if args.thread is not None:
+        try:
+            thread = dump.thread(args.thread)
+        except KeyError:
+            return _error("no thread with ident or native id %s in %s "
+                          "(threads: %s)" % (args.thread, args.file,
+                                             _thread_list(dump)))
+    if args.summary:
+        sys.stdout.write(_report.render(dump))
+        return 0
+    return debug(dump, thread=thread)
+
+
+def _thread_list(dump):
+    return ", ".join("%s %s/%s" % (t.name, t.ident, t.native_id)
+                     for t in dump.threads or ()) or "none"
+
+
+def _own_frame(frame):
+    """Whether a dumped frame is heapdump's own Python code (the dump()
+    wrapper), which the stack shown should not start in."""
+    code = frame.code
+    filename = getattr(code, "filename", None)
+    if not isinstance(filename, str):
+        return False
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.dirname(filename) == here or (
+        os.path.basename(os.path.dirname(filename)) == "heapdump"
+        and os.path.basename(filename) in _OWN_FILES)
+
+
+_OWN_FILES = {"__init__.py", "open.py", "_frames.py", "_load.py",
+              "_report.py", "_model.py", "_surrogates.py"}
+
+
+def _thread_frames(thread):
+    frames = list(thread.frames or ())
+    while len(frames) > 1 and _own_frame(frames[0]):
+        frames.pop(0)
+    return frames
+
+
+def _pick(dump, thread):
+    """What pdb starts on: (exception or None, traceback object or None,
+    thread or None, what it is, in words)."""
+    exc = dump.exception
+    if thread is None and exc is not None:
+        tb = exc.__traceback__ if isinstance(exc, BaseException) else None
+        if tb is not None:
+            return exc, tb, None, "the exception's traceback"
+    if thread is None:
+        thread = dump.current_thread
+        what = "the thread that called dump()"
+        if thread is None or not thread.frames:
+            thread = next((t for t in dump.threads or () if t.is_main
+                           and t.frames), None)
+            what = "the main thread"
+        if thread is None:
+            thread = next((t for t in dump.threads or () if t.frames), None)
+            what = "the first thread with frames"
+    else:
+        what = "thread %s" % thread.ident
+    if thread is None:
+        return None, None, None, None
+    view = _model.Thread(thread.ident, thread.native_id, thread.name,
+                         thread.is_current, thread.is_main,
+                         _thread_frames(thread))
+    return None, _frames.traceback_for_thread(view), thread, what
+
+
+def summary_lines(dump, what, thread):
+    """The few lines printed before the pdb prompt."""
+    r = _report.Renderer(dump, width=100)
+    out = ["heapdump: %s" % dump.path]
+    if dump.truncated:
+        out.append("WARNING: the file is truncated; what was intact "
+                   "is shown")
+    h = dump.headers
+    meta = dump.meta if isinstance(dump.meta, dict) else {}
+    reason = (h.get("Heapdump-Reason") if h is not None else None) or \
+        meta.get("reason") or "?"
+    out.append("Reason:    %s" % reason)
+    if dump.exception is not None:
+        chain = _report.exception_chain(dump.exception)
+        out.append("Exception: %s" % r.exception_line(chain[-1][0]))
+        if len(chain) > 1:
+            out.append("           (%d exceptions in the chain%s)" % (
+                len(chain), "; 'exceptions' lists them"
+                if sys.version_info >= (3, 13) else ""))
+    else:
+        out.append("Exception: none")
+    python = h.get("Heapdump-Python") if h is not None else None
+    pid = (h.get("Heapdump-Pid") if h is not None else None) or \
+        meta.get("pid")
+    when = (h.get("Heapdump-Time") if h is not None else None) or \
+        meta.get("time")
+    out.append("Process:   pid %s, %s, %s" % (pid or "?", python or "?",
+                                              when or "?"))
+    names = []
+    for t in dump.threads or ():
+        mark = []
+        if t.is_current:
+            mark.append("called dump()")
+        if t.is_main:
+            mark.append("main")
+        names.append("%s (%s%s)" % (_report._safe_str(t.name), t.ident,
+                                    ", " + ", ".join(mark) if mark else ""))
+    out.append("Threads:   %d: %s" % (len(names), "; ".join(names)))
+    for w in dump.warnings or ():
+        out.append("Warning:   %s" % w)
+    where = what
+    if thread is not None:
+        where += " (%s)" % _report._safe_str(thread.name)
+    out.append("Debugging %s; 'where' shows the stack, 'q' quits." % where)
+    return out
+
+
+def debug(dump, thread=None, *, out=None):
+    """Rebuild the dump's frames and run stock pdb post-mortem on them.
+
+    thread: a Thread of the dump to debug instead of the exception.
+    Returns the exit status (0, or 1 when there is nothing to debug).
+    """
+    out = out or sys.stdout
+    _frames.realize(dump)
+    added, modules = _frames.install_modules(dump)
+    exc, tb, thread, what = _pick(dump, thread)
+    if tb is None:
+        for line in summary_lines(dump, "nothing", None)[:-1]:
+            out.write(line + "\n")
+        out.flush()
+        return _error("%s has no frames to debug (no exception traceback "
+                      "and no thread stack)" % dump.path)
+    for line in summary_lines(dump, what, thread):
+        out.write(line + "\n")
+    out.flush()
+    restore = _stand_in_main(modules.get("__main__"))
+    try:
+        if exc is not None and sys.version_info >= (3, 13):
+            pdb.post_mortem(exc)
+        else:
+            pdb.post_mortem(tb)
+    finally:
+        restore()
+        for name in added:
+            sys.modules.pop(name, None)
+    return 0
+
+
+def _stand_in_main(file):
+    """Make sys.modules['__main__'] a stand-in for the dumped program's
+    main module while pdb runs, so that inspect finds the source of its
+    classes (it looks up sys.modules[cls.__module__].__file__).  Returns
+    the function that puts the real one back."""
+    if not file:
+        return lambda: None
+    real = sys.modules.get("__main__")
+    stand_in = types.ModuleType("__main__")
+    stand_in.__file__ = file
+    sys.modules["__main__"] = stand_in
+
+    def restore():
+        if sys.modules.get("__main__") is stand_in:
+            if real is None:
+                del sys.modules["__main__"]
+            else:
+                sys.modules["__main__"] = real
+    return restore
+
+
+if __name__ == "__main__":
+    sys.exit(main())
