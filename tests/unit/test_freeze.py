@@ -25,22 +25,21 @@ def test_mutating_threads_show_no_torn_state(tmp_path):
     # drift by thousands.
     stop = threading.Event()
     started = threading.Event()
-    first, second = [], []
 
-    def mutate(first, deep):
-        second = deep[0][0][0][0]
+    def mutate():
+        first = []
+        deep = [[[[[]]]]]  # `second` is only reachable four levels down
         n = 0
         started.set()
         while not stop.is_set():
             first.append(n)
-            second.append(n)
+            deep[0][0][0][0].append(n)
             n += 1
             if len(first) > 200_000:
                 del first[:100_000]
-                del second[:100_000]
+                del deep[0][0][0][0][:100_000]
 
-    worker = threading.Thread(target=mutate,
-                              args=(first, [[[[second]]]]))
+    worker = threading.Thread(target=mutate)
     worker.start()
     started.wait()
     old = sys.getswitchinterval()
@@ -57,11 +56,16 @@ def test_mutating_threads_show_no_torn_state(tmp_path):
     for path in paths:
         recs = Records(path)
         values = frame_values(recs, "mutate")
-        first_rec = recs.objects[values["first"]]
-        second_rec = recs.objects[values["second"]]
+        first_id = values["first"]
+        second_id = values["deep"]
+        for _ in range(4):
+            second_id = expand(recs.objects[second_id][4:])[0]
+        assert second_id > first_id + 100_000  # written much later
+        first_rec = recs.objects[first_id]
+        second_rec = recs.objects[second_id]
         assert KINDS[first_rec[0]] == KINDS[second_rec[0]] == "LIST"
-        n_first = len(_all_items(recs, values["first"]))
-        n_second = len(_all_items(recs, values["second"]))
+        n_first = len(_all_items(recs, first_id))
+        n_second = len(_all_items(recs, second_id))
         assert n_first - n_second in (0, 1), (n_first, n_second)
         assert n_first > 0  # the worker had started appending
 
