@@ -177,14 +177,19 @@ class Renderer:
         inner = ", ".join(self._value(a, depth + 1) for a in args[:4])
         if len(args) > 4:
             inner += ", ..."
-        return "%s(%s)" % (_type_name(type(exc)), inner)
+        try:        # as BaseException.__repr__ names it
+            name = type.__getattribute__(type(exc), "__name__")
+        except Exception:
+            name = "?"
+        return "%s(%s)" % (name, inner)
 
     def exception_line(self, exc):
         """``Type: message`` as Python prints the last line of a traceback,
         from the loaded args (no __str__ of a loaded object is called)."""
         if not isinstance(exc, BaseException):
             return self.value(exc)
-        name = _type_name(type(exc))
+        # As traceback prints it: module.qualname, bare for builtins.
+        name = _qualified(type(exc), ("builtins", "__main__"))
         try:
             args = BaseException.args.__get__(exc)
         except Exception:
@@ -483,13 +488,13 @@ def _type_name(t):
         return "?"
 
 
-def _qualified(t):
+def _qualified(t, bare=("builtins",)):
     try:
         module = type.__getattribute__(t, "__module__")
     except Exception:
         module = None
     name = _type_name(t)
-    if isinstance(module, str) and module != "builtins":
+    if isinstance(module, str) and module not in bare:
         return "%s.%s" % (module, name)
     return name
 
