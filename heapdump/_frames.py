@@ -37,8 +37,14 @@ import types
 
 from heapdump import _model
 
-__all__ = ["real_code", "realize", "install_sources", "install_modules",
-           "traceback_for_thread", "line_offset"]
+__all__ = [
+    "install_modules",
+    "install_sources",
+    "line_offset",
+    "real_code",
+    "realize",
+    "traceback_for_thread",
+]
 
 # Flags kept from the dumped code: the ones that say how the arguments
 # are laid out in co_varnames (pdb's ``args`` and inspect.signature read

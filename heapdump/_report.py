@@ -26,7 +26,7 @@ import types
 
 from heapdump import _model
 
-__all__ = ["render", "Renderer"]
+__all__ = ["Renderer", "render"]
 
 _CO_VARARGS = inspect.CO_VARARGS
 _CO_VARKEYWORDS = inspect.CO_VARKEYWORDS

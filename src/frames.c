@@ -61,8 +61,7 @@ frames_set_lasti(PyFrameObject *f, int lasti)
     /* 3.13: instr_ptr is the instruction executing; f_lineno is computed
      * from it (f->f_lineno is only set while tracing). */
     _PyInterpreterFrame *iframe = f->f_frame;
-    iframe->instr_ptr =
-        _PyCode_CODE(_PyFrame_GetCode(iframe)) + lasti / 2;
+    iframe->instr_ptr = _PyCode_CODE(_PyFrame_GetCode(iframe)) + lasti / 2;
     f->f_lineno = 0;
 #elif PY_VERSION_HEX >= 0x030B0000
     /* 3.11, 3.12: prev_instr is the last instruction started. */

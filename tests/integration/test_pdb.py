@@ -18,7 +18,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "unit"))
 
-import modelfactory as mf  # noqa: E402
+import modelfactory as mf
 
 pytest.importorskip("heapdump._heapdump")
 

@@ -3,11 +3,11 @@
 import re
 import sys
 
-import pytest
-
 import modelfactory as mf
+import pytest
+from modelfactory import clean_caches
+
 from heapdump import _model, _report
-from modelfactory import clean_caches  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("clean_caches")
 
