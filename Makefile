@@ -49,11 +49,11 @@ test: build  ## run the tests on every supported Python found
 
 demo: build  ## a small program fails and dumps; print the dump's summary
 	@rm -rf demo-dumps && mkdir -p demo-dumps
-	@.venv/py$(NEWEST)/bin/python tests/programs/demo.py demo-dumps || true
-	@.venv/py$(NEWEST)/bin/python -m heapdump.open --summary demo-dumps/*.dump
+	@PYTHONPATH=$(CURDIR) .venv/py$(NEWEST)/bin/python tests/programs/demo.py demo-dumps || true
+	@PYTHONPATH=$(CURDIR) .venv/py$(NEWEST)/bin/python -m heapdump.open --summary demo-dumps/*.dump
 
 bench: build  ## the speed and memory benchmark (prints figures and ratios)
-	@.venv/py$(NEWEST)/bin/python benchmarks/bench_dump.py
+	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) .venv/py$(NEWEST)/bin/python benchmarks/bench_dump.py
 
 lint: venvs  ## clang-format, cppcheck and ruff
 	@tools/deps.sh $(LINT_DEBS)
