@@ -494,14 +494,23 @@ def traceback_for_thread(thread):
 
 
 def _modules_of(dump):
-    """module name -> source file name, from the dumped frames' globals."""
+    """module name -> source file name, from the dumped frames' globals,
+    the dumped module objects, and the code of dumped classes' methods."""
     found = {}
     frames = []
+    classes = []
     for thread in dump.threads or ():
         frames.extend(thread.frames or ())
     for obj in dump.objects or ():
         if isinstance(obj, _model.Frame):
             frames.append(obj)
+        elif isinstance(obj, types.ModuleType):
+            d = vars(obj)
+            name, file = d.get("__name__"), d.get("__file__")
+            if isinstance(name, str) and isinstance(file, str):
+                found.setdefault(name, file)
+        elif isinstance(obj, type):
+            classes.append(obj)
     for f in frames:
         g = f.globals
         if not isinstance(g, dict):
@@ -518,6 +527,21 @@ def _modules_of(dump):
             else:
                 continue
         found[name] = file
+    for cls in classes:
+        # A module none of whose code was running: where its classes'
+        # functions were compiled.
+        try:
+            name = type.__getattribute__(cls, "__module__")
+        except AttributeError:
+            continue
+        if not isinstance(name, str) or name in found:
+            continue
+        for attr in vars(cls).values():
+            code = getattr(attr, "__code__", None) \
+                if isinstance(attr, types.FunctionType) else None
+            if code is not None and not code.co_filename.startswith("<"):
+                found[name] = code.co_filename
+                break
     return found
 
 

@@ -478,3 +478,12 @@ def driver_script(tmp_path, program="mf.PROGRAM", module="__main__",
     path.write_text(DRIVER.format(program=program, module=module,
                                   thread=thread))
     return path
+
+
+def bare_dump(objects=(), sources=None, threads=(), exception=None):
+    """A Dump with only what is given (for tests of single features)."""
+    headers = email.message.Message()
+    headers["Heapdump-Reason"] = "test"
+    return _model.Dump("/nonexistent/bare.dump", headers, {}, list(threads),
+                       exception, None, list(objects), dict(sources or {}),
+                       None, False, [], {}, [], {}, {})

@@ -419,3 +419,35 @@ def test_pdb_accepts_the_rebuilt_frames():
     assert "'alice'" in out
     assert " 17  ->\t    return check(user, total, lookup)\n" in out
     assert "  1  \tclass User:\n" in out
+
+
+SHAPES = '''\
+import math
+
+
+@dataclass_like
+class Box:
+    """A box."""
+
+    def volume(self):
+        return self.size ** 3
+'''
+
+
+def test_modules_found_through_their_classes_functions():
+    shapes = "/nonexistent/heapdump-tests/shapes.py"
+    code = _model.Code("volume", "Box.volume", shapes, 8, 1, 0, 0,
+                       CO_OPTIMIZED | CO_NEWLOCALS, ["self"], [1])
+    fn = types.FunctionType(_frames.real_code(code), {}, "volume")
+    box = type("Box", (), {"__module__": "shapes_standin_test",
+                           "__qualname__": "Box", "volume": fn})
+    dump = mf.bare_dump(objects=[box, fn], sources={shapes: SHAPES})
+    _frames.realize(dump)
+    added, modules = _frames.install_modules(dump)
+    assert added == ["shapes_standin_test"]
+    assert modules == {"shapes_standin_test": shapes}
+    assert vars(box)["__firstlineno__"] == 4     # the decorator's line
+    assert inspect.getsource(box) == "".join(
+        SHAPES.splitlines(keepends=True)[3:])
+    assert inspect.getsource(fn) == "".join(
+        SHAPES.splitlines(keepends=True)[7:])

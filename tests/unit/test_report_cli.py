@@ -1,0 +1,98 @@
+"""heapdump.open's command line, in process, with the loader stubbed out.
+
+tests/integration/test_pdb_dumps.py runs the real command on real files."""
+
+import modelfactory as mf
+import pytest
+from modelfactory import clean_caches
+
+from heapdump import _model, _report
+from heapdump import open as hopen
+
+pytestmark = pytest.mark.usefixtures("clean_caches")
+
+
+@pytest.fixture
+def loaded(monkeypatch):
+    """open's loader returns this dump (set .dump) or raises (set .error)."""
+
+    class Loaded:
+        dump = None
+        error = None
+        paths = []
+
+    def fake_load(path):
+        Loaded.paths.append(path)
+        if Loaded.error is not None:
+            raise Loaded.error
+        return Loaded.dump
+
+    monkeypatch.setattr(hopen, "_load", fake_load)
+    return Loaded
+
+
+def test_summary_prints_the_report(loaded, capsys):
+    loaded.dump = mf.capture(mf.PROGRAM, module_name="prog")
+    assert hopen.main(["--summary", "x.dump"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert loaded.paths == ["x.dump"]
+    assert out == _report.render(loaded.dump)
+    assert out.startswith("heapdump /nonexistent/test.dump\nReason:     ")
+    assert "ValueError: total 10 over 5\n" in out
+
+
+@pytest.mark.parametrize("error, message", [
+    (_model.HeapdumpError("not a heapdump file (no MIME header)"),
+     "x.dump: not a heapdump file (no MIME header)"),
+    (FileNotFoundError(2, "No such file or directory"),
+     "cannot read x.dump: No such file or directory"),
+    (IsADirectoryError(21, "Is a directory"),
+     "cannot read x.dump: Is a directory"),
+])
+def test_load_errors_are_one_line(loaded, capsys, error, message):
+    loaded.error = error
+    assert hopen.main(["x.dump"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "python -m heapdump.open: error: %s\n" % message
+
+
+def test_thread_chosen_by_ident_or_native_id(loaded, monkeypatch):
+    other = mf.idle_thread("/nonexistent/w.py", ident=0x1234,
+                           native_id=777)
+    loaded.dump = mf.capture(mf.NOEXC, extra_threads=[other])
+    chosen = []
+    monkeypatch.setattr(hopen, "debug",
+                        lambda dump, thread=None: chosen.append(thread) or 0)
+    assert hopen.main(["--thread", "0x1234", "x.dump"]) == 0
+    assert hopen.main(["--thread", "777", "x.dump"]) == 0
+    assert hopen.main(["x.dump"]) == 0
+    assert chosen == [other, other, None]
+
+
+def test_unknown_thread_is_an_error(loaded, capsys):
+    loaded.dump = mf.capture(mf.NOEXC)
+    ident = loaded.dump.threads[0].ident
+    assert hopen.main(["--thread", "99", "x.dump"]) == 1
+    out, err = capsys.readouterr()
+    assert err == ("python -m heapdump.open: error: no thread with ident "
+                   "or native id 99 in x.dump (threads: MainThread "
+                   "%d/4242)\n" % ident)
+
+
+def test_bad_thread_id_is_a_usage_error(loaded, capsys):
+    with pytest.raises(SystemExit) as e:
+        hopen.main(["--thread", "main", "x.dump"])
+    assert e.value.code == 2
+    assert "not a thread id: 'main'" in capsys.readouterr().err
+
+
+def test_nothing_to_debug(loaded, capsys):
+    loaded.dump = mf.bare_dump()
+    assert hopen.main(["x.dump"]) == 1
+    out, err = capsys.readouterr()
+    assert "Exception: none\n" in out
+    assert err == ("python -m heapdump.open: error: /nonexistent/bare.dump "
+                   "has no frames to debug (no exception traceback and no "
+                   "thread stack)\n")
