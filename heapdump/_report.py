@@ -73,6 +73,23 @@ class Renderer:
             return ""
         return " [cut in the dump: %s of %s]" % (shown_len, original)
 
+    def _cut_value(self, v, depth):
+        """A value the dump shortened (the loader's Cut* classes): its
+        contents as the builtin's, and how long it was."""
+        t = type(v)
+        base = next((b for b in t.__mro__ if b in _CUTTABLE), None)
+        if base is None:
+            return None
+        try:
+            original = object.__getattribute__(v, "__dict__").get(
+                "original_length")
+        except AttributeError:
+            original = None
+        text = self._value(_as_base(v, base), depth)
+        return "%s [cut in the dump: %d of %s]" % (
+            text, base.__len__(v), original if original is not None
+            else "?")
+
     def _value(self, v, depth):
         t = type(v)
         if t in _SCALARS:
@@ -83,9 +100,17 @@ class Renderer:
             return self._bytes(v)
         if t in (list, tuple, set, frozenset, dict):
             return self._container(v, t, depth)
-        omitted = _omitted_text(v)
-        if omitted is not None:
-            return omitted
+        kinds = _surrogate_kinds()
+        if kinds is not None:
+            placeholder, cut_classes = kinds
+            if isinstance(v, placeholder):
+                # Omitted, Redacted, Lost, UnknownObject: heapdump's own
+                # repr says what is missing and why.
+                return _guarded_repr(v)
+            if t in cut_classes:
+                text = self._cut_value(v, depth)
+                if text is not None:
+                    return text
         if isinstance(v, BaseException):
             return self._exception(v, depth)
         if isinstance(v, type):
@@ -505,13 +530,21 @@ def _safe_str(s):
     return _guarded_repr(s)
 
 
-def _omitted_text(v):
-    """How the loader's placeholder for an object the writer left out (or
-    lost in a truncated file) reads, or None for any other value."""
-    name = type(v).__name__
-    if "Omitted" in name or "Placeholder" in name or "Redacted" in name:
-        return _guarded_repr(v)
-    return None
+_CUTTABLE = (str, bytes, bytearray, tuple, list, dict, set, frozenset)
+_KINDS = []
+
+
+def _surrogate_kinds():
+    """(Placeholder base, set of Cut* classes) of heapdump._surrogates, or
+    None when it cannot be imported (no C extension)."""
+    if not _KINDS:
+        try:
+            from heapdump import _surrogates
+            _KINDS.append((_surrogates.Placeholder,
+                           frozenset(_surrogates.CUT_CLASSES.values())))
+        except ImportError:
+            _KINDS.append(None)
+    return _KINDS[0]
 
 
 def _guarded_repr(v):

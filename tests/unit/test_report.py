@@ -258,3 +258,22 @@ def test_exception_lines_use_args_not_str():
     assert r.exception_line(ValueError()) == "ValueError"
     assert r.exception_line(OSError(2, "No such file")) == \
         "FileNotFoundError: (2, 'No such file')"
+
+
+def test_loader_placeholders_and_cut_values():
+    s = pytest.importorskip("heapdump._surrogates")
+    r = renderer()
+    assert r.value(s.Omitted("mod", "Big", 4096)) == \
+        "<omitted: mod.Big object, 4096 bytes (a dump limit was reached)>"
+    assert r.value(s.Redacted("builtins", "str", 60)) == \
+        "<redacted: str object, 60 bytes (its name looks secret)>"
+    assert r.value(s.Lost(12)) == \
+        "<lost: object 12 (the file is truncated)>"
+    text = s.CutStr("abc")
+    text.original_length = 100000
+    assert r.value(text) == "'abc' [cut in the dump: 3 of 100000]"
+    items = s.CutList([1, 2])
+    items.original_length = 5000
+    assert r.value(items) == "[1, 2] [cut in the dump: 2 of 5000]"
+    assert r.value({"k": items}) == \
+        "{'k': [1, 2] [cut in the dump: 2 of 5000]}"
