@@ -107,19 +107,19 @@ enum hd_ext {
  * output.  Not thread-safe: one dump at a time (module.c guards).
  */
 typedef struct hd_writer {
-    int fd;                 /* the temporary file, or -1 */
-    char *tmp_path;         /* malloc'd */
-    char *final_path;       /* malloc'd */
-    void *cctx;             /* ZSTD_CCtx * */
-    char *in;               /* uncompressed msgpack waiting for zstd */
+    int fd;           /* the temporary file, or -1 */
+    char *tmp_path;   /* malloc'd */
+    char *final_path; /* malloc'd */
+    void *cctx;       /* ZSTD_CCtx * */
+    char *in;         /* uncompressed msgpack waiting for zstd */
     size_t in_len;
     size_t in_cap;
-    char *out;              /* compressed bytes waiting for write(2) */
+    char *out; /* compressed bytes waiting for write(2) */
     size_t out_cap;
-    uint64_t raw_bytes;     /* uncompressed body bytes so far */
-    uint64_t file_bytes;    /* bytes written to the file so far */
-    int err_no;             /* errno of the first failure, or 0 */
-    const char *err_what;   /* what failed (static string), or NULL */
+    uint64_t raw_bytes;   /* uncompressed body bytes so far */
+    uint64_t file_bytes;  /* bytes written to the file so far */
+    int err_no;           /* errno of the first failure, or 0 */
+    const char *err_what; /* what failed (static string), or NULL */
 } hd_writer;
 
 /* Create the temporary file for final_path (mode 0600) and the zstd
@@ -137,8 +137,8 @@ int hd_container_close(hd_writer *w);
 void hd_container_abort(hd_writer *w);
 /* Append to dst (size cap) value escaped as docs/format.rst says for header
  * values, cut at max characters.  Returns the new length. */
-size_t hd_container_escape(char *dst, size_t cap, size_t len,
-                           PyObject *value, size_t max);
+size_t hd_container_escape(char *dst, size_t cap, size_t len, PyObject *value,
+                           size_t max);
 
 /* ------------------------------------------------------------------------
  * pyversion.c: version-specific reads.  All of them: caller holds the GIL,
@@ -151,14 +151,14 @@ typedef void hd_frame;
 
 typedef struct hd_frame_info {
     PyCodeObject *code;
-    PyObject *globals;      /* borrowed, may be NULL */
-    PyObject *locals;       /* non-optimized frames' mapping, or NULL */
-    PyObject *frame_obj;    /* the frame object if one exists, else NULL */
-    PyObject **values;      /* the fast slots, code_nnames of them */
+    PyObject *globals;   /* borrowed, may be NULL */
+    PyObject *locals;    /* non-optimized frames' mapping, or NULL */
+    PyObject *frame_obj; /* the frame object if one exists, else NULL */
+    PyObject **values;   /* the fast slots, code_nnames of them */
     Py_ssize_t nvalues;
     int lineno;
-    int lasti;              /* byte offset, or -1 */
-    int end_lineno, col, end_col;   /* -1 when unknown */
+    int lasti;                    /* byte offset, or -1 */
+    int end_lineno, col, end_col; /* -1 when unknown */
 } hd_frame_info;
 
 /* Threads of the interpreter of tstate. */
@@ -179,8 +179,7 @@ int hd_pyversion_frame_info(hd_frame *f, hd_frame_info *info);
 /* Code objects: names in frame-slot order and their HD_CK_* kinds; the
  * names tuple is borrowed when *owned is 0. name/qualname are borrowed. */
 Py_ssize_t hd_pyversion_code_nnames(PyCodeObject *co);
-PyObject *hd_pyversion_code_name_at(PyCodeObject *co, Py_ssize_t i,
-                                    int *kind);
+PyObject *hd_pyversion_code_name_at(PyCodeObject *co, Py_ssize_t i, int *kind);
 PyObject *hd_pyversion_code_qualname(PyCodeObject *co);
 
 /* Generators and coroutines: the suspended frame handle (NULL when
@@ -192,8 +191,7 @@ hd_frame *hd_pyversion_gen_frame(PyObject *gen, const char **state);
  * Calls visit(key, value, arg) for each attribute in iteration order.
  * Returns 0, or -1 if the layout could not be read (nothing raised). */
 typedef int (*hd_pair_visit)(PyObject *key, PyObject *value, void *arg);
-int hd_pyversion_instance_dict(PyObject *obj, hd_pair_visit visit,
-                               void *arg);
+int hd_pyversion_instance_dict(PyObject *obj, hd_pair_visit visit, void *arg);
 /* obj's materialized instance dict (borrowed), or NULL. */
 PyObject *hd_pyversion_dict_object(PyObject *obj);
 
@@ -216,15 +214,15 @@ int hd_pyversion_gil_disabled(void);
  * walk.c + pack.c: the dumper.
  */
 typedef struct hd_limits {
-    Py_ssize_t max_objects;  /* object records; <0 unlimited */
-    Py_ssize_t max_bytes;    /* uncompressed body bytes; <0 unlimited */
-    Py_ssize_t max_string;   /* str chars, bytes bytes; <0 unlimited */
-    Py_ssize_t max_items;    /* container elements; <0 unlimited */
+    Py_ssize_t max_objects; /* object records; <0 unlimited */
+    Py_ssize_t max_bytes;   /* uncompressed body bytes; <0 unlimited */
+    Py_ssize_t max_string;  /* str chars, bytes bytes; <0 unlimited */
+    Py_ssize_t max_items;   /* container elements; <0 unlimited */
 } hd_limits;
 
 /* One attribute source of a layout: a dict key object or a C member. */
 typedef struct hd_slot {
-    void *key;               /* PyObject * (dict key) or PyMemberDef * */
+    void *key; /* PyObject * (dict key) or PyMemberDef * */
     int is_member;
 } hd_slot;
 
@@ -233,7 +231,7 @@ typedef struct hd_layout {
     uint32_t number;
     uint32_t nslots;
     uint64_t hash;
-    hd_slot *slots;          /* into the dumper's slot arena */
+    hd_slot *slots; /* into the dumper's slot arena */
 } hd_layout;
 
 typedef struct hd_dumper {
@@ -248,18 +246,18 @@ typedef struct hd_dumper {
     void **queue;
     size_t nqueued;
     size_t queue_cap;
-    uint64_t *table;         /* (id + 1) | (hash tag << 32); 0 = empty */
+    uint64_t *table; /* (id + 1) | (hash tag << 32); 0 = empty */
     size_t table_mask;
     /* object records beyond the budget are not queued */
     int budget_exhausted;
 
     /* layouts of instances, keyed by (type, slots) */
-    hd_layout **layouts;     /* open-addressing table */
+    hd_layout **layouts; /* open-addressing table */
     size_t layouts_mask;
     size_t nlayouts;
-    hd_slot *slot_arena;     /* current chunk */
+    hd_slot *slot_arena; /* current chunk */
     size_t slot_arena_used, slot_arena_cap;
-    void **arena_chunks;     /* every chunk, to free */
+    void **arena_chunks; /* every chunk, to free */
     size_t narena_chunks;
 
     /* scratch for reading one object's attributes / referents */
@@ -276,6 +274,11 @@ typedef struct hd_dumper {
     /* source files wanted: filename objects of dumped code, deduplicated */
     PyObject **files;
     size_t nfiles, files_cap;
+
+    /* the kind of the last class met by hd_pack_kind_of (classes are
+     * never freed during a dump: the world stands still) */
+    PyTypeObject *kind_cache_type;
+    int kind_cache_kind;
 
     /* addr delta base */
     uintptr_t last_addr;
@@ -327,7 +330,7 @@ void hd_walk_note_error(hd_dumper *d, const char *fmt, ...);
 /* pack.c */
 int hd_pack_init(void);
 /* The record kind obj is written as (by its exact or base type). */
-int hd_pack_kind_of(PyObject *obj);
+int hd_pack_kind_of(hd_dumper *d, PyObject *obj);
 /* Whether obj, written as kind, is an instance of a subclass of the
  * builtin type of that kind (its record is preceded by CLASS). */
 int hd_pack_kind_is_subclass(PyObject *obj, int kind);
@@ -363,14 +366,12 @@ Py_ssize_t hd_pack_sizeof(PyObject *obj);
 /* The module and qualname of a type as C strings / str objects. */
 void hd_pack_type_names(hd_dumper *d, PyTypeObject *tp);
 
-
-
 /* ------------------------------------------------------------------------
  * Module hooks: each adds its functions and types to the module at init
  * (multi-phase init, called from module.c's exec slot).  Return 0 / -1.
  */
-int hd_load_init_module(PyObject *m);     /* load.c */
-int hd_frames_init_module(PyObject *m);   /* frames.c (the loader's frame
-                                             rebuilding for pdb) */
-int hd_dump_init_module(PyObject *m);     /* module.c's dump functions */
-#endif /* HEAPDUMP_H */
+int hd_load_init_module(PyObject *m);   /* load.c */
+int hd_frames_init_module(PyObject *m); /* frames.c (the loader's frame
+                                           rebuilding for pdb) */
+int hd_dump_init_module(PyObject *m);   /* module.c's dump functions */
+#endif                                  /* HEAPDUMP_H */

@@ -475,22 +475,21 @@ PyDoc_STRVAR(
 static PyObject *
 dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"path",       "exc",        "reason",
-                             "facts",      "headers",    "skip",
-                             "max_objects", "max_bytes", "max_string",
-                             "max_items",  "max_source", "level",
-                             NULL};
+    static char *kwlist[] = {
+        "path",       "exc",         "reason",    "facts",      "headers",
+        "skip",       "max_objects", "max_bytes", "max_string", "max_items",
+        "max_source", "level",       NULL};
     PyObject *path_bytes = NULL, *exc = Py_None, *reason = Py_None;
     PyObject *facts = Py_None, *headers = NULL;
     PyObject *o_objects = Py_None, *o_bytes = Py_None, *o_string = Py_None;
     PyObject *o_items = Py_None, *o_source = Py_None;
     int skip = 0, level = 3;
     (void)module;
-    if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "O&|$OOOOiOOOOOi:dump", kwlist,
-            PyUnicode_FSConverter, &path_bytes, &exc, &reason, &facts,
-            &headers, &skip, &o_objects, &o_bytes, &o_string, &o_items,
-            &o_source, &level)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|$OOOOiOOOOOi:dump",
+                                     kwlist, PyUnicode_FSConverter,
+                                     &path_bytes, &exc, &reason, &facts,
+                                     &headers, &skip, &o_objects, &o_bytes,
+                                     &o_string, &o_items, &o_source, &level)) {
         return NULL;
     }
     PyObject *result = NULL, *summary = NULL, *headers_seq = NULL;
@@ -563,8 +562,8 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
         goto done;
     }
     Py_ssize_t nthreads = 0;
-    for (PyThreadState *ts = hd_pyversion_thread_first(d->tstate);
-         ts != NULL; ts = PyThreadState_Next(ts)) {
+    for (PyThreadState *ts = hd_pyversion_thread_first(d->tstate); ts != NULL;
+         ts = PyThreadState_Next(ts)) {
         nthreads++;
     }
     char iso[64];
@@ -629,8 +628,8 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
 
     dump_meta(d, facts == Py_None ? NULL : facts, reason, iso, now_ns,
               nthreads);
-    if (dump_roots(d, exc == Py_None ? NULL : exc, skip, active,
-                   main_thread) < 0) {
+    if (dump_roots(d, exc == Py_None ? NULL : exc, skip, active, main_thread) <
+        0) {
         goto done;
     }
     hd_walk_run(d);
@@ -649,17 +648,16 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
     if (hd_container_close(&d->w) < 0) {
         goto done;
     }
-    result = Py_BuildValue(
-        "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:L}", "objects",
-        (unsigned long long)d->nqueued, "inline",
-        (unsigned long long)d->n_inline, "records",
-        (unsigned long long)d->n_records, "bytes",
-        (unsigned long long)d->w.raw_bytes, "file_bytes",
-        (unsigned long long)d->w.file_bytes, "cuts",
-        (unsigned long long)d->n_cuts, "omitted",
-        (unsigned long long)d->n_omitted, "errors",
-        (unsigned long long)d->n_errors, "threads", nthreads, "walk_ns",
-        (long long)walk_ns);
+    result = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:L}",
+                           "objects", (unsigned long long)d->nqueued, "inline",
+                           (unsigned long long)d->n_inline, "records",
+                           (unsigned long long)d->n_records, "bytes",
+                           (unsigned long long)d->w.raw_bytes, "file_bytes",
+                           (unsigned long long)d->w.file_bytes, "cuts",
+                           (unsigned long long)d->n_cuts, "omitted",
+                           (unsigned long long)d->n_omitted, "errors",
+                           (unsigned long long)d->n_errors, "threads",
+                           nthreads, "walk_ns", (long long)walk_ns);
 
 done:
     if (d != NULL) {

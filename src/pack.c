@@ -309,8 +309,7 @@ hd_pack_sizeof(PyObject *obj)
     else if (PyCode_Check(obj)) {
         f = sizeof_code;
     }
-    else if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE ||
-             tp == &PyBaseObject_Type) {
+    else if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE || tp == &PyBaseObject_Type) {
         f = sizeof_object; /* includes 3.13's inline values */
     }
     if (f != NULL) {
@@ -340,53 +339,96 @@ pack_is_plain_instance(PyTypeObject *tp)
     return 1;
 }
 
+/* Exact builtin types and their kinds, the common ones first. */
+static const struct {
+    PyTypeObject *type;
+    int kind;
+} pack_exact_kinds[] = {
+    {&PyUnicode_Type, HD_K_STR},
+    {&PyLong_Type, HD_K_INT},
+    {&PyTuple_Type, HD_K_TUPLE},
+    {&PyList_Type, HD_K_LIST},
+    {&PyDict_Type, HD_K_DICT},
+    {&PyFloat_Type, HD_K_FLOAT},
+    {&PyBytes_Type, HD_K_BYTES},
+    {&PyFunction_Type, HD_K_FUNCTION},
+    {&PyCode_Type, HD_K_CODE},
+    {&PyFrame_Type, HD_K_FRAME},
+    {&PyTraceBack_Type, HD_K_TRACEBACK},
+    {&PyModule_Type, HD_K_MODULE},
+    {&PyMethod_Type, HD_K_METHOD},
+    {&PyCFunction_Type, HD_K_CFUNCTION},
+    {&PyCMethod_Type, HD_K_CFUNCTION},
+    {&PyCell_Type, HD_K_CELL},
+    {&PySet_Type, HD_K_SET},
+    {&PyFrozenSet_Type, HD_K_FROZENSET},
+    {&PyByteArray_Type, HD_K_BYTEARRAY},
+    {&PyComplex_Type, HD_K_COMPLEX},
+    {&PyRange_Type, HD_K_RANGE},
+    {&PySlice_Type, HD_K_SLICE},
+    {&PyGen_Type, HD_K_GENERATOR},
+    {&PyCoro_Type, HD_K_GENERATOR},
+    {&PyAsyncGen_Type, HD_K_GENERATOR},
+};
+
+/* Builtin types whose subclasses are written as the base kind + CLASS. */
+static const struct {
+    PyTypeObject *type;
+    int kind;
+} pack_base_kinds[] = {
+    {&PyUnicode_Type, HD_K_STR},         {&PyLong_Type, HD_K_INT},
+    {&PyTuple_Type, HD_K_TUPLE},         {&PyList_Type, HD_K_LIST},
+    {&PyDict_Type, HD_K_DICT},           {&PyBytes_Type, HD_K_BYTES},
+    {&PyFloat_Type, HD_K_FLOAT},         {&PySet_Type, HD_K_SET},
+    {&PyFrozenSet_Type, HD_K_FROZENSET}, {&PyByteArray_Type, HD_K_BYTEARRAY},
+    {&PyComplex_Type, HD_K_COMPLEX},
+};
+
+#define PACK_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The kind instances of tp are written as (TYPE records' base_kind). */
+static int
+pack_kind_of_type(PyTypeObject *tp)
+{
+    if (PyType_IsSubtype(tp, (PyTypeObject *)PyExc_BaseException)) {
+        return HD_K_EXCEPTION;
+    }
+    if (PyType_IsSubtype(tp, &PyType_Type)) {
+        return HD_K_TYPE;
+    }
+    for (size_t i = 0; i < PACK_COUNT(pack_base_kinds); i++) {
+        if (PyType_IsSubtype(tp, pack_base_kinds[i].type)) {
+            return pack_base_kinds[i].kind;
+        }
+    }
+    if (PyType_IsSubtype(tp, &_PyWeakref_RefType)) {
+        return HD_K_WEAKREF;
+    }
+    return pack_is_plain_instance(tp) ? HD_K_INSTANCE : HD_K_OPAQUE;
+}
+
 int
-hd_pack_kind_of(PyObject *obj)
+hd_pack_kind_of(hd_dumper *d, PyObject *obj)
 {
     PyTypeObject *tp = Py_TYPE(obj);
-    /* exact types first: the common case */
-    if (tp == &PyUnicode_Type) return HD_K_STR;
-    if (tp == &PyLong_Type) return HD_K_INT;
-    if (tp == &PyTuple_Type) return HD_K_TUPLE;
-    if (tp == &PyList_Type) return HD_K_LIST;
-    if (tp == &PyDict_Type) return HD_K_DICT;
-    if (tp == &PyFloat_Type) return HD_K_FLOAT;
-    if (tp == &PyBytes_Type) return HD_K_BYTES;
-    if (tp == &PyFunction_Type) return HD_K_FUNCTION;
-    if (tp == &PyCode_Type) return HD_K_CODE;
-    if (tp == &PyFrame_Type) return HD_K_FRAME;
-    if (tp == &PyTraceBack_Type) return HD_K_TRACEBACK;
-    if (tp == &PyModule_Type) return HD_K_MODULE;
-    if (tp == &PyMethod_Type) return HD_K_METHOD;
-    if (tp == &PyCFunction_Type || tp == &PyCMethod_Type)
-        return HD_K_CFUNCTION;
-    if (tp == &PyCell_Type) return HD_K_CELL;
-    if (tp == &PySet_Type) return HD_K_SET;
-    if (tp == &PyFrozenSet_Type) return HD_K_FROZENSET;
-    if (tp == &PyByteArray_Type) return HD_K_BYTEARRAY;
-    if (tp == &PyComplex_Type) return HD_K_COMPLEX;
-    if (tp == &PyRange_Type) return HD_K_RANGE;
-    if (tp == &PySlice_Type) return HD_K_SLICE;
-    if (obj == Py_Ellipsis || obj == Py_NotImplemented) return HD_K_SINGLETON;
-    if (tp == &PyGen_Type || tp == &PyCoro_Type || tp == &PyAsyncGen_Type)
-        return HD_K_GENERATOR;
-    if (PyType_Check(obj)) return HD_K_TYPE;
-    if (PyExceptionInstance_Check(obj)) return HD_K_EXCEPTION;
-    if (PyWeakref_Check(obj)) return HD_K_WEAKREF;
-    /* subclasses of builtins: written as their base kind plus CLASS */
-    if (PyUnicode_Check(obj)) return HD_K_STR;
-    if (PyLong_Check(obj)) return HD_K_INT;
-    if (PyTuple_Check(obj)) return HD_K_TUPLE;
-    if (PyList_Check(obj)) return HD_K_LIST;
-    if (PyDict_Check(obj)) return HD_K_DICT;
-    if (PyBytes_Check(obj)) return HD_K_BYTES;
-    if (PyFloat_Check(obj)) return HD_K_FLOAT;
-    if (PySet_Check(obj)) return HD_K_SET;
-    if (PyFrozenSet_Check(obj)) return HD_K_FROZENSET;
-    if (PyByteArray_Check(obj)) return HD_K_BYTEARRAY;
-    if (PyComplex_Check(obj)) return HD_K_COMPLEX;
-    if (pack_is_plain_instance(tp)) return HD_K_INSTANCE;
-    return HD_K_OPAQUE;
+    if (tp == d->kind_cache_type) {
+        return d->kind_cache_kind;
+    }
+    for (size_t i = 0; i < PACK_COUNT(pack_exact_kinds); i++) {
+        if (tp == pack_exact_kinds[i].type) {
+            return pack_exact_kinds[i].kind;
+        }
+    }
+    if (obj == Py_Ellipsis || obj == Py_NotImplemented) {
+        return HD_K_SINGLETON;
+    }
+    if (PyWeakref_Check(obj)) {
+        return HD_K_WEAKREF;
+    }
+    /* the slow path, for classes: remember the last one */
+    d->kind_cache_type = tp;
+    d->kind_cache_kind = pack_kind_of_type(tp);
+    return d->kind_cache_kind;
 }
 
 int
@@ -432,10 +474,8 @@ hd_pack_member_readable(const PyMemberDef *m)
     case T_BOOL:
     case T_LONGLONG:
     case T_ULONGLONG:
-    case T_PYSSIZET:
-        return 1;
-    default:
-        return 0;
+    case T_PYSSIZET: return 1;
+    default: return 0;
     }
 }
 
@@ -472,8 +512,18 @@ pack_member_scalar(hd_dumper *d, PyObject *obj, const PyMemberDef *m)
         }
         break;
     }
-    case T_FLOAT: msgpack_pack_double(PK(d), *(const float *)p); break;
-    case T_DOUBLE: msgpack_pack_double(PK(d), *(const double *)p); break;
+    case T_FLOAT: {
+        float f;
+        memcpy(&f, p, sizeof(f));
+        msgpack_pack_double(PK(d), f);
+        break;
+    }
+    case T_DOUBLE: {
+        double v;
+        memcpy(&v, p, sizeof(v));
+        msgpack_pack_double(PK(d), v);
+        break;
+    }
     case T_BOOL:
         if (*(const char *)p) {
             msgpack_pack_true(PK(d));
@@ -1089,36 +1139,14 @@ pack_type(hd_dumper *d, PyObject *obj)
     pack_type_module_qualname(d, tp, 1);
     hd_walk_value(d, (PyObject *)Py_TYPE(obj));
     PyObject *bases = tp->tp_bases;
-    Py_ssize_t nb = bases && PyTuple_Check(bases) ? PyTuple_GET_SIZE(bases)
-                                                  : 0;
+    Py_ssize_t nb =
+        bases && PyTuple_Check(bases) ? PyTuple_GET_SIZE(bases) : 0;
     msgpack_pack_array(PK(d), (size_t)nb);
     for (Py_ssize_t i = 0; i < nb; i++) {
         hd_walk_value(d, PyTuple_GET_ITEM(bases, i));
     }
-    /* base_kind: how instances are written (found from a fake probe of
-     * the type's layout, without an instance) */
-    int base_kind;
-    if (PyType_IsSubtype(tp, (PyTypeObject *)PyExc_BaseException)) {
-        base_kind = HD_K_EXCEPTION;
-    }
-    else if (PyType_IsSubtype(tp, &PyType_Type)) {
-        base_kind = HD_K_TYPE;
-    }
-    else if (PyType_IsSubtype(tp, &PyUnicode_Type)) base_kind = HD_K_STR;
-    else if (PyType_IsSubtype(tp, &PyLong_Type)) base_kind = HD_K_INT;
-    else if (PyType_IsSubtype(tp, &PyTuple_Type)) base_kind = HD_K_TUPLE;
-    else if (PyType_IsSubtype(tp, &PyList_Type)) base_kind = HD_K_LIST;
-    else if (PyType_IsSubtype(tp, &PyDict_Type)) base_kind = HD_K_DICT;
-    else if (PyType_IsSubtype(tp, &PyBytes_Type)) base_kind = HD_K_BYTES;
-    else if (PyType_IsSubtype(tp, &PyFloat_Type)) base_kind = HD_K_FLOAT;
-    else if (PyType_IsSubtype(tp, &PySet_Type)) base_kind = HD_K_SET;
-    else if (PyType_IsSubtype(tp, &PyFrozenSet_Type))
-        base_kind = HD_K_FROZENSET;
-    else if (PyType_IsSubtype(tp, &PyByteArray_Type))
-        base_kind = HD_K_BYTEARRAY;
-    else if (PyType_IsSubtype(tp, &PyComplex_Type)) base_kind = HD_K_COMPLEX;
-    else if (pack_is_plain_instance(tp)) base_kind = HD_K_INSTANCE;
-    else base_kind = HD_K_OPAQUE;
+    /* base_kind: how instances of the type are written */
+    int base_kind = pack_kind_of_type(tp);
     msgpack_pack_int(PK(d), base_kind);
     int flags = heap ? 1 : 0;
     if (tp->tp_flags & Py_TPFLAGS_IS_ABSTRACT) {
@@ -1137,8 +1165,7 @@ pack_type(hd_dumper *d, PyObject *obj)
         pos = 0;
         while (dict && PyDict_Next(dict, &pos, &k, &v)) {
             if (PyUnicode_CheckExact(k) &&
-                (PyUnicode_CompareWithASCIIString(k, "__firstlineno__") ==
-                     0 ||
+                (PyUnicode_CompareWithASCIIString(k, "__firstlineno__") == 0 ||
                  PyUnicode_CompareWithASCIIString(k, "__dict__") == 0 ||
                  PyUnicode_CompareWithASCIIString(k, "__weakref__") == 0 ||
                  PyUnicode_CompareWithASCIIString(k, "__module__") == 0 ||
@@ -1183,8 +1210,7 @@ static void
 pack_cfunction(hd_dumper *d, PyObject *obj)
 {
     PyCFunctionObject *cf = (PyCFunctionObject *)obj;
-    const char *name = cf->m_ml && cf->m_ml->ml_name ? cf->m_ml->ml_name
-                                                     : "?";
+    const char *name = cf->m_ml && cf->m_ml->ml_name ? cf->m_ml->ml_name : "?";
     PyObject *self = cf->m_self;
     pack_obj_header(d, HD_K_CFUNCTION, 4, obj);
     hd_pack_cstr(d, name);
@@ -1257,7 +1283,7 @@ hd_pack_record(hd_dumper *d, void *entry)
         return;
     }
     PyObject *obj = entry;
-    int kind = hd_pack_kind_of(obj);
+    int kind = hd_pack_kind_of(d, obj);
     if (hd_pack_kind_is_subclass(obj, kind)) {
         pack_class(d, obj);
     }
@@ -1287,7 +1313,7 @@ hd_pack_record(hd_dumper *d, void *entry)
         hd_pack_str(d, obj, max);
         break;
     }
-    case HD_K_BYTES: /* BYTES: [5, addr, rc, size, b] */
+    case HD_K_BYTES:       /* BYTES: [5, addr, rc, size, b] */
     case HD_K_BYTEARRAY: { /* BYTEARRAY: [6, addr, rc, size, b] */
         const char *p = kind == HD_K_BYTES ? PyBytes_AS_STRING(obj)
                                            : PyByteArray_AS_STRING(obj);
@@ -1305,12 +1331,8 @@ hd_pack_record(hd_dumper *d, void *entry)
     case HD_K_TUPLE:
     case HD_K_LIST:
     case HD_K_SET:
-    case HD_K_FROZENSET:
-        pack_sequence(d, obj, kind);
-        break;
-    case HD_K_DICT:
-        pack_dict(d, obj);
-        break;
+    case HD_K_FROZENSET: pack_sequence(d, obj, kind); break;
+    case HD_K_DICT: pack_dict(d, obj); break;
     case HD_K_RANGE: { /* RANGE: [12, addr, rc, size, start, stop, step] */
         /* rangeobject's fields are ints: start, stop, step, length */
         PyObject **f = (PyObject **)((char *)obj + sizeof(PyObject));
@@ -1332,48 +1354,26 @@ hd_pack_record(hd_dumper *d, void *entry)
         pack_obj_header(d, kind, 1, obj);
         hd_pack_cstr(d, obj == Py_Ellipsis ? "Ellipsis" : "NotImplemented");
         break;
-    case HD_K_TYPE:
-        pack_type(d, obj);
-        break;
-    case HD_K_INSTANCE:
-        pack_instance(d, obj);
-        break;
-    case HD_K_OPAQUE:
-        pack_opaque(d, obj);
-        break;
-    case HD_K_FUNCTION:
-        pack_function(d, obj);
-        break;
+    case HD_K_TYPE: pack_type(d, obj); break;
+    case HD_K_INSTANCE: pack_instance(d, obj); break;
+    case HD_K_OPAQUE: pack_opaque(d, obj); break;
+    case HD_K_FUNCTION: pack_function(d, obj); break;
     case HD_K_METHOD: /* METHOD: [19, addr, rc, size, function, self] */
         pack_obj_header(d, kind, 2, obj);
         hd_walk_value(d, PyMethod_GET_FUNCTION(obj));
         hd_walk_value(d, PyMethod_GET_SELF(obj));
         break;
-    case HD_K_CFUNCTION:
-        pack_cfunction(d, obj);
-        break;
-    case HD_K_CODE:
-        pack_code(d, obj);
-        break;
-    case HD_K_MODULE:
-        pack_module(d, obj);
-        break;
+    case HD_K_CFUNCTION: pack_cfunction(d, obj); break;
+    case HD_K_CODE: pack_code(d, obj); break;
+    case HD_K_MODULE: pack_module(d, obj); break;
     case HD_K_CELL: /* CELL: [23, addr, rc, size, v] */
         pack_obj_header(d, kind, 1, obj);
         hd_walk_value(d, PyCell_GET(obj)); /* NULL: UNBOUND */
         break;
-    case HD_K_FRAME:
-        pack_frame(d, obj);
-        break;
-    case HD_K_TRACEBACK:
-        pack_traceback(d, obj);
-        break;
-    case HD_K_EXCEPTION:
-        pack_exception(d, obj);
-        break;
-    case HD_K_GENERATOR:
-        pack_generator(d, obj);
-        break;
+    case HD_K_FRAME: pack_frame(d, obj); break;
+    case HD_K_TRACEBACK: pack_traceback(d, obj); break;
+    case HD_K_EXCEPTION: pack_exception(d, obj); break;
+    case HD_K_GENERATOR: pack_generator(d, obj); break;
     case HD_K_WEAKREF: { /* WEAKREF: [28, addr, rc, size, type, referent,
                             callback] */
         PyWeakReference *wr = (PyWeakReference *)obj;
@@ -1384,9 +1384,7 @@ hd_pack_record(hd_dumper *d, void *entry)
         hd_walk_value(d, wr->wr_callback ? wr->wr_callback : Py_None);
         break;
     }
-    default:
-        pack_opaque(d, obj);
-        break;
+    default: pack_opaque(d, obj); break;
     }
 }
 
@@ -1454,8 +1452,7 @@ hd_pack_plain(hd_dumper *d, PyObject *obj, int depth)
  * object: those release the GIL).  Returns a malloc'd buffer or NULL with
  * *why set. */
 static char *
-pack_read_file(const char *path, Py_ssize_t max, size_t *len,
-               const char **why)
+pack_read_file(const char *path, Py_ssize_t max, size_t *len, const char **why)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {

@@ -38,8 +38,8 @@
 
 #if PY_VERSION_HEX >= 0x030D0000
 #define HD_INSTR(f) ((f)->instr_ptr)
-#define HD_FCODE(f)                                                        \
-    (PyCode_Check((f)->f_executable) ? (PyCodeObject *)(f)->f_executable  \
+#define HD_FCODE(f)                                                           \
+    (PyCode_Check((f)->f_executable) ? (PyCodeObject *)(f)->f_executable      \
                                      : NULL)
 #elif HD_IFRAMES
 #define HD_INSTR(f) ((f)->prev_instr)

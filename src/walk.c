@@ -182,12 +182,9 @@ walk_needs_type(PyObject *obj, int kind)
     case HD_K_OPAQUE:
     case HD_K_EXCEPTION:
     case HD_K_GENERATOR:
-    case HD_K_WEAKREF:
-        return 1;
-    case HD_K_TYPE:
-        return 0; /* handled by walk_discover_type */
-    default:
-        return hd_pack_kind_is_subclass(obj, kind);
+    case HD_K_WEAKREF: return 1;
+    case HD_K_TYPE: return 0; /* handled by walk_discover_type */
+    default: return hd_pack_kind_is_subclass(obj, kind);
     }
 }
 
@@ -228,9 +225,8 @@ walk_discover_type(hd_dumper *d, PyTypeObject *tp, int depth)
 static int
 walk_exempt(int kind)
 {
-    return kind == HD_K_FRAME || kind == HD_K_CODE ||
-           kind == HD_K_TRACEBACK || kind == HD_K_EXCEPTION ||
-           kind == HD_K_TYPE;
+    return kind == HD_K_FRAME || kind == HD_K_CODE || kind == HD_K_TRACEBACK ||
+           kind == HD_K_EXCEPTION || kind == HD_K_TYPE;
 }
 
 static int
@@ -258,7 +254,7 @@ walk_discover(hd_dumper *d, PyObject *obj, int force)
     if (id >= 0) {
         return id;
     }
-    int kind = hd_pack_kind_of(obj);
+    int kind = hd_pack_kind_of(d, obj);
     if (!force && !walk_exempt(kind) && walk_over_budget(d)) {
         return -1;
     }
@@ -451,8 +447,8 @@ walk_arena_alloc(hd_dumper *d, size_t n)
     if (d->slot_arena == NULL || d->slot_arena_used + n > d->slot_arena_cap) {
         size_t cap = n > WALK_ARENA_CHUNK ? n : WALK_ARENA_CHUNK;
         hd_slot *chunk = malloc(cap * sizeof(hd_slot));
-        void **chunks = realloc(d->arena_chunks,
-                                (d->narena_chunks + 1) * sizeof(void *));
+        void **chunks =
+            realloc(d->arena_chunks, (d->narena_chunks + 1) * sizeof(void *));
         if (chunk == NULL || chunks == NULL) {
             free(chunk);
             if (chunks) {
