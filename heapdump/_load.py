@@ -1,0 +1,798 @@
+"""heapdump.load(): a dump file -> heapdump.Dump.
+
+The pipeline (docs/format.rst is the contract):
+
+1. the MIME header block, parsed with ``email.parser.BytesHeaderParser``;
+   a file without heapdump headers is not a dump, a newer major format
+   version is refused;
+2. ``_heapdump.Loader`` (src/load.c) streams the zstd body, turns the
+   msgpack records into objects (builtin values as themselves, surrogates
+   for the rest: see heapdump._surrogates) and calls back into the
+   ``_Builder`` below once per TYPE, CODE and FUNCTION record;
+3. ``_Builder.fill`` turns the frames, tracebacks, exceptions, threads...
+   into the model of heapdump._model, from ``Loader.fields(id)``.
+
+Nothing from the file is executed: no import of a dumped module name, no
+pickle, no eval, no call of a dumped object; classes are made with
+``type()`` from names only and never get dunder methods from the file.
+The cyclic GC is paused while the objects are made (it would scan the
+growing heap over and over) and restored afterwards.
+
+Limits against hostile files: ``max_record_bytes`` (one record,
+uncompressed, default 256 MiB) and ``max_body_bytes`` (the whole body,
+uncompressed, default 2 GiB: twice the dumper's default ``max_bytes``);
+``None`` for no limit.  Memory is about the size of the objects the file
+describes plus one record; a file that describes more than
+``max_body_bytes`` of records is refused rather than loaded.
+"""
+
+from __future__ import annotations
+
+import array
+import builtins
+import codecs
+import collections
+import email.message
+import email.parser
+import gc
+import io
+import operator
+import os
+import re
+import sys
+import tokenize
+import types
+import warnings
+
+from heapdump import _heapdump, _model
+from heapdump import _surrogates as S
+from heapdump._model import HeapdumpError
+
+__all__ = ["load", "HeapdumpWarning", "DEFAULT_MAX_RECORD_BYTES",
+           "DEFAULT_MAX_BODY_BYTES", "address_of", "id_of"]
+
+#: The format major version this reader reads (and every minor of it).
+READS_MAJOR = 1
+
+DEFAULT_MAX_RECORD_BYTES = 256 << 20
+DEFAULT_MAX_BODY_BYTES = 2 << 30
+_HEADER_MAX = 64 * 1024
+
+# record kinds (docs/format.rst)
+INT, FLOAT, COMPLEX, STR, BYTES, BYTEARRAY = 1, 2, 3, 4, 5, 6
+TUPLE, LIST, DICT, SET, FROZENSET = 7, 8, 9, 10, 11
+TYPE, INSTANCE, OPAQUE, FUNCTION, METHOD = 15, 16, 17, 18, 19
+CFUNCTION, CODE, MODULE, CELL, FRAME, TRACEBACK = 20, 21, 22, 23, 24, 25
+EXCEPTION, GENERATOR, WEAKREF = 26, 27, 28
+META, THREAD, SOURCE, ROOT, TRAILER, ERROR = 64, 69, 70, 71, 72, 73
+
+_BUILTIN_OF_KIND = {INT: int, FLOAT: float, COMPLEX: complex, STR: str,
+                    BYTES: bytes, BYTEARRAY: bytearray, TUPLE: tuple,
+                    LIST: list, DICT: dict, SET: set, FROZENSET: frozenset}
+
+#: Classes of the standard library that come back as themselves: making
+#: their instances runs none of their code (the loader fills them through
+#: the C API of dict), and they carry their own meaning (ordering, the
+#: default factory, counting).
+_SAFE_CLASSES = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("collections", "defaultdict"): collections.defaultdict,
+    ("collections", "Counter"): collections.Counter,
+}
+
+#: Dunder class attributes that are plain data, kept on surrogate classes.
+_DATA_DUNDERS = {"__doc__", "__slots__", "__match_args__", "__annotations__",
+                 "__firstlineno__", "__static_attributes__"}
+
+
+class HeapdumpWarning(RuntimeWarning):
+    """A dump loaded with something missing (a truncated file)."""
+
+
+def _builtin_types():
+    table = {}
+    for name, obj in vars(builtins).items():
+        if isinstance(obj, type):
+            table[name] = obj
+    extra = [type(None), type(NotImplemented), type(Ellipsis),
+             type({}.keys()), type({}.values()), type({}.items()),
+             type(iter([])), type(iter(())), type(iter("")),
+             type(iter({})), type(iter(set())), type(iter(range(0)))]
+    extra += [v for v in vars(types).values() if isinstance(v, type)]
+    for t in extra:
+        if t.__module__ == "builtins":
+            table.setdefault(t.__name__, t)
+    return table
+
+
+_BUILTIN_TYPES = _builtin_types()
+
+
+# ------------------------------------------------------------------ headers
+
+_ESCAPE = re.compile(r"\\")
+
+
+def _unescape(value):
+    """A header value with docs/format.rst's escapes undone."""
+    if not isinstance(value, str) or "\\" not in value:
+        return value
+    try:
+        return codecs.decode(value.encode("ascii"), "unicode_escape")
+    except (UnicodeError, ValueError):
+        return value
+
+
+def _read_headers(path):
+    """(email.message.Message of unescaped values, body offset, (major,
+    minor)).  HeapdumpError when path is not a heapdump file."""
+    with open(path, "rb") as f:
+        head = f.read(_HEADER_MAX + 2)
+    end, sep = head.find(b"\n\n"), 2
+    crlf = head.find(b"\r\n\r\n")
+    if crlf >= 0 and (end < 0 or crlf < end):
+        end, sep = crlf, 4
+    if end < 0 or b"\0" in head[:end]:
+        raise HeapdumpError("%s is not a heapdump file (no header block)"
+                            % path)
+    block = head[:end + sep]
+    try:
+        block.decode("ascii")
+    except UnicodeDecodeError:
+        raise HeapdumpError("%s is not a heapdump file (its header block "
+                            "is not ASCII)" % path) from None
+    parsed = email.parser.BytesHeaderParser().parsebytes(block)
+    version = parsed.get("Heapdump-Version")
+    ctype = parsed.get("Content-Type", "")
+    if version is None and "application/x-heapdump" in ctype:
+        m = re.search(r'version="?([0-9.]+)', ctype)
+        version = m.group(1) if m else None
+    if version is None:
+        raise HeapdumpError("%s is not a heapdump file (no Heapdump-Version "
+                            "header)" % path)
+    m = re.fullmatch(r"\s*(\d+)\.(\d+)\s*", str(version))
+    if m is None:
+        raise HeapdumpError("%s: unreadable Heapdump-Version %r"
+                            % (path, version))
+    major, minor = int(m.group(1)), int(m.group(2))
+    if major > READS_MAJOR:
+        raise HeapdumpError(
+            "%s is in heapdump file format %d.%d, newer than this heapdump "
+            "reads (%d.x): upgrade heapdump to open it"
+            % (path, major, minor, READS_MAJOR))
+    encoding = parsed.get("Content-Encoding", "zstd").strip().lower()
+    if encoding != "zstd":
+        raise HeapdumpError("%s: unsupported Content-Encoding %r"
+                            % (path, encoding))
+    headers = email.message.Message()
+    for name, value in parsed.items():
+        headers[name] = _unescape(value)
+    return headers, end + sep, (major, minor)
+
+
+# ------------------------------------------------------------------ classes
+
+def _names_of_type(t):
+    """(name, qualname, module) of a loaded type or placeholder."""
+    if isinstance(t, type):
+        try:
+            return (type.__getattribute__(t, "__name__"),
+                    type.__getattribute__(t, "__qualname__"),
+                    type.__getattribute__(t, "__module__"))
+        except AttributeError:
+            pass
+    if isinstance(t, S.Lost):
+        return ("lost", "lost", None)
+    return ("?", "?", None)
+
+
+def _family_root(kind):
+    if kind in _BUILTIN_OF_KIND:
+        return _BUILTIN_OF_KIND[kind]
+    if kind == EXCEPTION:
+        return BaseException
+    if kind == OPAQUE:
+        return S.Opaque
+    return S.Instance
+
+
+def _is_dunder(name):
+    return len(name) > 4 and name[:2] == name[-2:] == "__"
+
+
+def _clean_name(name, default="?"):
+    if not isinstance(name, str) or not name:
+        return default
+    return name.replace("\0", "?")
+
+
+def _new_class(name, qualname, module, bases, kind):
+    """A surrogate class: a subclass of the family root of kind (Instance,
+    Opaque, an exception, a builtin type) with these names, deriving from
+    those of bases that fit the family.  Never gets anything from the file
+    but its names."""
+    root = _family_root(kind)
+    good = []
+    for b in bases or ():
+        if (isinstance(b, type) and b is not object and
+                issubclass(b, root) and b not in good):
+            if root in (S.Instance, S.Opaque) and not issubclass(b, root):
+                continue
+            good.append(b)
+    if not good:
+        good = [Exception if root is BaseException else root]
+    if kind in _BUILTIN_OF_KIND and all(b in S._BUILTINS for b in good):
+        good.insert(0, S._BuiltinSubclass)
+    ns = {"__module__": module, "__qualname__": _clean_name(qualname)}
+    if root in (S.Instance, S.Opaque):
+        ns["__slots__"] = ()
+    name = _clean_name(name)
+    last = None
+    fallback = [Exception if root is BaseException else root]
+    if kind in _BUILTIN_OF_KIND:
+        fallback.insert(0, S._BuiltinSubclass)
+    for attempt in (good, good[:1], fallback):
+        try:
+            cls = type(name, tuple(attempt), dict(ns))
+            break
+        except (TypeError, ValueError) as e:
+            last = e
+    else:
+        raise HeapdumpError("cannot make a class %s: %s" % (name, last))
+    if "__slots__" in ns:
+        type.__delattr__(cls, "__slots__")
+    return cls
+
+
+# ------------------------------------------------------------------ builder
+
+class _Builder:
+    """What the C Loader calls back (the ``support`` object), and phase 3:
+    the model objects filled from their records."""
+
+    HeapdumpError = HeapdumpError
+    UNBOUND = S.UNBOUND
+    PENDING = S.PENDING
+    cut_classes = S.CUT_CLASSES
+    shell_classes = {FRAME: _model.Frame, TRACEBACK: _model.Traceback,
+                     CFUNCTION: S.BuiltinFunction, MODULE: S.DumpedModule,
+                     GENERATOR: S.Generator, WEAKREF: S.WeakRef}
+
+    def __init__(self, path):
+        self.path = path
+        self.made = set()          # ids of TYPE records we made classes for
+        self.type_attr_names = {}
+        self.globals = {}          # module name -> globals of functions
+        self.notes = []            # messages for Dump.warnings
+        self._noted = set()
+        self.tracebacks = {}       # id(exception) -> Traceback
+        self._real_code = None
+        self._frames_tried = False
+        self.loader = None
+
+    def note(self, key, message):
+        if key not in self._noted:
+            self._noted.add(key)
+            self.notes.append(message)
+
+    # -- placeholders
+
+    def omitted(self, module, qualname, size, *rest):
+        return S.Omitted(module, qualname, size)
+
+    def redacted(self, module, qualname, size, *rest):
+        return S.Redacted(module, qualname, size)
+
+    def lost(self, oid):
+        return S.Lost(oid)
+
+    def unknown(self, kind, id, addr):
+        self.note(("kind", kind), "records of an unknown object kind %d "
+                  "were loaded as placeholders" % kind)
+        return S.UnknownObject(kind, oid, addr)
+
+    # -- classes
+
+    def make_type(self, oid, fields):
+        (name, qualname, module, meta, bases, base_kind, flags, firstlineno,
+         attr_names) = fields[:9]
+        name = _clean_name(name)
+        qualname = qualname if isinstance(qualname, str) else name
+        if module is not None and not isinstance(module, str):
+            raise HeapdumpError("object %d (TYPE record): module is not a "
+                                "str" % id)
+        if not isinstance(base_kind, int) or isinstance(base_kind, bool):
+            raise HeapdumpError("object %d (TYPE record): base_kind is not "
+                                "an int" % oid)
+        if module == "builtins":
+            real = _BUILTIN_TYPES.get(name)
+            if real is not None and real.__qualname__ == qualname:
+                return real
+        real = _SAFE_CLASSES.get((module, qualname))
+        if real is not None:
+            return real
+        bases = bases if isinstance(bases, list) else []
+        cls = _new_class(name, qualname, module, bases, base_kind)
+        if isinstance(firstlineno, int) and not isinstance(firstlineno,
+                                                           bool):
+            type.__setattr__(cls, "__firstlineno__", firstlineno)
+        self.made.add(oid)
+        return cls
+
+    def class_for(self, type_id, type_obj, kind):
+        root = _family_root(kind)
+        if isinstance(type_obj, type) and issubclass(type_obj, root):
+            return type_obj
+        name, qualname, module = _names_of_type(type_obj)
+        return _new_class(name, qualname, module, (), kind)
+
+    # -- code and functions
+
+    def make_code(self, oid, fields):
+        (name, qualname, filename, firstlineno, argcount, posonly, kwonly,
+         flags, names, kinds) = fields[:10]
+        for what, v in (("firstlineno", firstlineno),
+                        ("argcount", argcount), ("posonlyargcount", posonly),
+                        ("kwonlyargcount", kwonly), ("flags", flags)):
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise HeapdumpError("object %d (CODE record): %s is not an "
+                                    "int" % (oid, what))
+        if not isinstance(names, list) or not isinstance(kinds, list):
+            raise HeapdumpError("object %d (CODE record): names and kinds "
+                                "must be arrays" % oid)
+        names = [n if isinstance(n, str) else "?" for n in names]
+        kinds = [k if isinstance(k, int) else 0 for k in kinds]
+        return _model.Code(
+            name if isinstance(name, str) else "?",
+            qualname if isinstance(qualname, str) else
+            (name if isinstance(name, str) else "?"),
+            filename if isinstance(filename, str) else "?",
+            firstlineno, argcount, posonly, kwonly, flags, names, kinds)
+
+    def _globals_for(self, module):
+        key = module if isinstance(module, str) else None
+        g = self.globals.get(key)
+        if g is None:
+            g = self.globals[key] = {"__name__": key}
+        return g
+
+    def real_code(self, code):
+        if not self._frames_tried:
+            self._frames_tried = True
+            try:
+                from heapdump._frames import real_code
+            except ImportError as e:  # not there yet: surrogates
+                self.note("frames", "functions are surrogates: "
+                          "heapdump._frames is not importable (%s)" % e)
+                real_code = None
+            self._real_code = real_code
+        if self._real_code is None:
+            return None
+        return self._real_code(code)
+
+    def make_function(self, oid, fields):
+        name, qualname, module, code, defaults, kwdefaults, closure = \
+            fields[:7]
+        name = _clean_name(name)
+        qualname = qualname if isinstance(qualname, str) else name
+        fn = None
+        if isinstance(code, _model.Code):
+            try:
+                stub = self.real_code(code)
+                if stub is not None:
+                    fn = self._function(stub, code, name, qualname, module,
+                                        closure)
+            except Exception as e:
+                self.note(("function", type(e)), "some functions are "
+                          "surrogates: %s: %s" % (type(e).__name__, e))
+                fn = None
+        if fn is None:
+            fn = S.Function()
+            _heapdump.set_surrogate(fn, self.loader.addr(oid), oid)
+            d = fn.__dict__
+            d["__name__"] = name
+            d["__qualname__"] = qualname
+            d["__module__"] = module
+            d["__code__"] = code
+            if closure is not S.PENDING:
+                d["__closure__"] = closure
+        return fn
+
+    def _function(self, stub, code, name, qualname, module, closure):
+        cells = None
+        if isinstance(closure, tuple) and all(
+                isinstance(c, types.CellType) for c in closure):
+            cells = closure
+        free = [n for n, k in zip(code.names, code.kinds) if k & 4]
+        want = len(stub.co_freevars)
+        if cells is not None and len(cells) != want:
+            if len(free) == len(cells):
+                try:
+                    stub = stub.replace(
+                        co_freevars=tuple(free),
+                        co_varnames=tuple(n for n in stub.co_varnames
+                                          if n not in free))
+                    want = len(stub.co_freevars)
+                except (TypeError, ValueError):
+                    pass
+        extra = None
+        if cells is not None and len(cells) != want:
+            extra, cells = cells, None
+        if cells is None and want:
+            cells = tuple(types.CellType() for _ in range(want))
+        fn = types.FunctionType(stub, self._globals_for(module), name, None,
+                                cells)
+        fn.__qualname__ = qualname
+        fn.__module__ = module
+        if extra is not None:
+            # the closure the stub code cannot carry
+            fn.__dict__["__dumped_closure__"] = extra
+        return fn
+
+    # ------------------------------------------------------------ phase 3
+
+    def fill(self, loader):
+        """Fill the objects whose records heapdump._model describes."""
+        handlers = {
+            TYPE: self._fill_type, FUNCTION: self._fill_function,
+            FRAME: self._fill_frame, TRACEBACK: self._fill_traceback,
+            EXCEPTION: self._fill_exception, CFUNCTION: self._fill_cfunction,
+            MODULE: self._fill_module, GENERATOR: self._fill_generator,
+            WEAKREF: self._fill_weakref,
+        }
+        objects = self.objects
+        for oid, kind in loader.pyfill():
+            handler = handlers.get(kind)
+            if handler is None:
+                continue
+            try:
+                handler(oid, objects[oid], loader.fields(oid))
+            except HeapdumpError:
+                raise
+            except (MemoryError, KeyboardInterrupt):
+                raise
+            except Exception as e:
+                raise HeapdumpError("object %d (kind %d): %s: %s"
+                                    % (oid, kind, type(e).__name__, e)) from e
+
+    def _attrs(self, layout, values):
+        """(name, value) pairs of a layout's attributes, UNBOUND left
+        out."""
+        if layout is None or not isinstance(values, list):
+            return []
+        if not isinstance(layout, int):
+            raise HeapdumpError("a layout number is not an int")
+        names = self.loader.layout(layout)[1]
+        if len(names) != len(values):
+            raise HeapdumpError("%d attribute values for a layout of %d "
+                                "names" % (len(values), len(names)))
+        return [(n, v) for n, v in zip(names, values) if v is not S.UNBOUND]
+
+    def _fill_type(self, oid, cls, f):
+        names, values = f[8], f[9]
+        if not isinstance(names, list) or not isinstance(values, list) or \
+                len(names) != len(values):
+            raise HeapdumpError("object %d (TYPE record): attribute names "
+                                "and values do not match" % oid)
+        if oid not in self.made:
+            return  # a real class: never touched
+        attrs = {}
+        for name, value in zip(names, values):
+            if value is S.UNBOUND:
+                continue
+            attrs[name] = value
+            if not isinstance(name, str):
+                continue
+            if _is_dunder(name) and name not in _DATA_DUNDERS:
+                continue
+            if name == "__doc__" and not (value is None or
+                                          isinstance(value, str)):
+                continue
+            if name in ("__annotations__", "__slots__") and \
+                    not isinstance(value, (dict, tuple, list, str)):
+                continue
+            try:
+                type.__setattr__(cls, name, value)
+            except (TypeError, AttributeError, ValueError):
+                pass
+        type.__setattr__(cls, "__dumped_attrs__", attrs)
+        fields = attrs.get("_fields")
+        if issubclass(cls, tuple) and isinstance(fields, tuple) and all(
+                isinstance(n, str) and n.isidentifier() for n in fields):
+            # a namedtuple: its fields read as attributes
+            for i, n in enumerate(fields):
+                if not _is_dunder(n):
+                    type.__setattr__(cls, n, property(
+                        operator.itemgetter(i),
+                        doc="Alias for field number %d" % i))
+
+    def _fill_function(self, oid, fn, f):
+        defaults, kwdefaults, layout, values = f[4], f[5], f[7], f[8]
+        attrs = self._attrs(layout, values)
+        if isinstance(fn, types.FunctionType):
+            if defaults is None or isinstance(defaults, tuple):
+                fn.__defaults__ = defaults
+            if kwdefaults is None or isinstance(kwdefaults, dict):
+                fn.__kwdefaults__ = kwdefaults
+            for name, value in attrs:
+                if name in ("__code__", "__globals__", "__closure__",
+                            "__builtins__", "__defaults__",
+                            "__kwdefaults__"):
+                    continue
+                _heapdump.set_attr(fn, name, value)
+        else:
+            d = fn.__dict__
+            d["__defaults__"] = defaults
+            d["__kwdefaults__"] = kwdefaults
+            if "__closure__" not in d:
+                d["__closure__"] = f[6]
+            for name, value in attrs:
+                d.setdefault(name, value)
+
+    def _fill_frame(self, oid, frame, f):
+        code, back, g, loc, lineno, lasti, position, values = f[:8]
+        if not isinstance(code, _model.Code):
+            code = None
+        if not isinstance(back, _model.Frame):
+            back = None
+        if not isinstance(values, list):
+            values = []
+        is_module = False
+        if loc is None:
+            loc = {}
+            if code is not None:
+                for name, kind, value in zip(code.names, code.kinds, values):
+                    if value is S.UNBOUND or kind & 8:
+                        continue
+                    loc[name] = value
+        else:
+            is_module = loc is g
+        if code is not None and code.name == "<module>":
+            is_module = True
+        if not isinstance(lineno, int):
+            lineno = None
+        if not isinstance(lasti, int):
+            lasti = -1
+        if isinstance(position, list):
+            position = tuple(position)
+        elif position is not None:
+            position = None
+        frame.__init__(code, back, g, loc, lineno, lasti, position,
+                       is_module=is_module, address=self.loader.addr(oid))
+
+    def _fill_traceback(self, oid, tb, f):
+        frame, lineno, lasti, next_ = f[:4]
+        if not isinstance(frame, _model.Frame):
+            frame = None
+        if not isinstance(next_, _model.Traceback):
+            next_ = None
+        tb.__init__(frame, lineno if isinstance(lineno, int) else None,
+                    lasti if isinstance(lasti, int) else -1, next_)
+
+    def _fill_exception(self, oid, exc, f):
+        (_type, args, tb, cause, context, suppress, layout,
+         values) = f[:8]
+        attrs = self._attrs(layout, values)
+        if isinstance(args, tuple):
+            _heapdump.set_attr(exc, "args", args)
+        if cause is None or isinstance(cause, BaseException):
+            exc.__cause__ = cause
+        if context is None or isinstance(context, BaseException):
+            exc.__context__ = context
+        exc.__suppress_context__ = bool(suppress)
+        if isinstance(tb, _model.Traceback):
+            self.tracebacks[id(exc)] = tb
+        group = getattr(builtins, "BaseExceptionGroup", None)
+        members = message = None
+        for name, value in attrs:
+            if name in ("__traceback__", "__cause__", "__context__",
+                        "__suppress_context__", "args"):
+                continue
+            if group is not None and isinstance(exc, group) and \
+                    name in ("exceptions", "message"):
+                if name == "exceptions":
+                    members = value
+                else:
+                    message = value
+                continue
+            _heapdump.set_attr(exc, name, value)
+        if group is not None and isinstance(exc, group):
+            if message is None and isinstance(args, tuple) and args:
+                message = args[0]
+            if members is None and isinstance(args, tuple) and \
+                    len(args) > 1:
+                members = args[1]
+            if isinstance(members, (list, tuple)) and isinstance(message,
+                                                                 str):
+                members = tuple(m for m in members
+                                if isinstance(m, BaseException))
+                _heapdump.set_group(exc, message, members)
+
+    def _fill_cfunction(self, oid, fn, f):
+        name, qualname, module, self_ = f[:4]
+        d = fn.__dict__
+        d["__name__"] = name
+        d["__qualname__"] = qualname
+        d["__module__"] = module
+        d["__self__"] = self_
+
+    def _fill_module(self, oid, mod, f):
+        name, file = f[:2]
+        mod.__init__(name if isinstance(name, str) else "?")
+        if file is not None:
+            mod.__file__ = file
+
+    def _fill_generator(self, oid, gen, f):
+        _type, flavor, name, qualname, frame, state = f[:6]
+        d = gen.__dict__
+        prefix = {"coroutine": "cr", "async_generator": "ag"}.get(flavor,
+                                                                  "gi")
+        frame = frame if isinstance(frame, _model.Frame) else None
+        d["flavor"] = flavor
+        d["__name__"] = name
+        d["__qualname__"] = qualname
+        d["state"] = state
+        d[prefix + "_frame"] = frame
+        d[prefix + "_code"] = frame.code if frame is not None else None
+        d[prefix + "_running"] = state == "running"
+        d[prefix + "_suspended"] = state == "suspended"
+        d["dumped_type"] = _type
+
+    def _fill_weakref(self, oid, ref, f):
+        _type, referent, callback = f[:3]
+        d = ref.__dict__
+        d["referent"] = referent
+        d["__callback__"] = callback
+        d["dumped_type"] = _type
+
+
+# ------------------------------------------------------------------ others
+
+def _decode_source(text):
+    if isinstance(text, str):
+        return text
+    if not isinstance(text, bytes):
+        return None
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(text).readline)
+    except (SyntaxError, LookupError):
+        encoding = "utf-8"
+    try:
+        return text.decode(encoding, "replace")
+    except LookupError:
+        return text.decode("utf-8", "replace")
+
+
+def _thread(fields):
+    ident, native_id, name, is_current, is_main, frame = fields[:6]
+    frames, seen, f = [], set(), frame
+    while isinstance(f, _model.Frame) and id(f) not in seen:
+        seen.add(id(f))
+        frames.append(f)
+        f = f.back
+    return _model.Thread(ident, native_id, name, bool(is_current),
+                         bool(is_main), frames)
+
+
+def _array(code, data):
+    a = array.array(code)
+    a.frombytes(data)
+    return a
+
+
+# ------------------------------------------------------------------ public
+
+def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
+         max_body_bytes=DEFAULT_MAX_BODY_BYTES):
+    """Read a dump file and return a heapdump.Dump.
+
+    Raises HeapdumpError for a file that is not a dump, is of a newer major
+    format version, or is corrupt (bad zstd or checksum, invalid msgpack, a
+    reference to an object no record defines, a field of the wrong type,
+    a record larger than max_record_bytes, a body larger than
+    max_body_bytes).  A truncated file loads as far as it is intact, with
+    a HeapdumpWarning and ``dump.truncated`` set; references to objects
+    whose records were lost read as ``heapdump._surrogates.Lost``.
+    Nothing from the file is executed.
+    """
+    path = os.fspath(path)
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    headers, offset, version = _read_headers(path)
+    if max_record_bytes is None:
+        max_record_bytes = sys.maxsize
+    if max_body_bytes is None:
+        max_body_bytes = (1 << 64) - 1
+    builder = _Builder(path)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    loader = None
+    try:
+        loader = _heapdump.Loader(path, offset, builder,
+                                  int(max_record_bytes), int(max_body_bytes))
+        builder.loader = loader
+        loader.read()
+        loader.build()
+        objects = builder.objects = loader.objects()
+        builder.fill(loader)
+        meta, trailer, threads, sources, roots, errors = {}, None, [], {}, \
+            {}, []
+        source_errors = {}
+        for kind, f in loader.others():
+            if kind == META and isinstance(f[0], dict) and not meta:
+                meta = f[0]
+            elif kind == TRAILER:
+                trailer = f[0] if isinstance(f[0], dict) else {}
+            elif kind == THREAD:
+                threads.append(_thread(f))
+            elif kind == SOURCE:
+                name, text, err = f[:3]
+                text = _decode_source(text)
+                if isinstance(name, str):
+                    if text is not None:
+                        sources[name] = text
+                    else:
+                        source_errors[name] = err
+            elif kind == ROOT:
+                if isinstance(f[0], str):
+                    roots[f[0]] = f[1]
+            elif kind == ERROR:
+                errors.append(f[0])
+        notes = list(builder.notes)
+        truncated = loader.truncated
+        if truncated:
+            notes.insert(0, "%s is truncated (%s): loaded %d objects from "
+                         "the intact part" % (path, loader.truncation,
+                                              loader.nobjects))
+        if errors:
+            notes.append("the dumper could not read %d things (see "
+                          "Dump.errors)" % len(errors))
+        if isinstance(trailer, dict) and isinstance(
+                trailer.get("objects"), int) and \
+                trailer["objects"] != loader.nobjects:
+            notes.append("the trailer counts %d objects, the file holds %d"
+                         % (trailer["objects"], loader.nobjects))
+        exception = roots.get("exception")
+        dump = _model.Dump(
+            path, headers, meta, threads, exception,
+            builder.tracebacks.get(id(exception)), objects, sources, trailer,
+            truncated, notes, dict(loader.cuts), errors, builder.tracebacks,
+            roots)
+        dump.format_version = version
+        dump.addresses = _array("Q", loader.addresses())
+        dump.refcounts = _array("Q", loader.refcounts())
+        dump.sizes = _array("Q", loader.sizes())
+        dump.kinds = loader.kinds()
+        dump.source_errors = source_errors
+    finally:
+        if loader is not None:
+            loader.close()
+        builder.loader = None
+        if gc_was_enabled:
+            gc.enable()
+    if truncated:
+        warnings.warn(notes[0], HeapdumpWarning, stacklevel=2)
+    return dump
+
+
+def id_of(dump, obj):
+    """The id of a loaded object in dump (by identity), or None."""
+    oid = S.dump_id(obj)
+    if oid is not None and oid < len(dump.objects) and \
+            dump.objects[oid] is obj:
+        return oid
+    index = getattr(dump, "_id_index", None)
+    if index is None:
+        index = {id(o): i for i, o in enumerate(dump.objects)}
+        dump._id_index = index
+    return index.get(id(obj))
+
+
+def address_of(dump, obj):
+    """The address a loaded object had in the dumped process, or None (a
+    value written inline has no record and no address)."""
+    addr = S.address(obj)
+    if addr is not None:
+        return addr
+    oid = id_of(dump, obj)
+    return None if oid is None else dump.addresses[oid]

@@ -1,0 +1,391 @@
+"""Stand-ins for the objects of a loaded dump that cannot be themselves.
+
+A loaded dump gives back builtin values as themselves (ints, strs, lists,
+dicts...).  Everything else gets a stand-in made here, never the original
+class: the dumped program's modules are not imported and nothing from the
+file runs.
+
+- Instances of classes defined in Python: an instance of a *surrogate
+  class* (one per dumped class, a subclass of ``Instance``) with the
+  original ``__name__``, ``__qualname__`` and ``__module__``, whose
+  attributes read as attributes (``user.name``) and whose repr is the
+  default one with the original address:
+  ``<myapp.models.User object at 0x7f12a4c3e0d0>``.  Class attributes are
+  on the class (``user.LIMIT``), except dunder methods: a dumped
+  ``__eq__`` or ``__getattr__`` never becomes behaviour.
+- Objects of C types the dumper cannot read (sockets, locks...): an
+  ``Opaque`` surrogate, ``<_socket.socket object at 0x... (opaque)>``,
+  with the named attributes it had and its referents
+  (``referents(obj)``).
+- Builtin subclasses (a dict subclass...): an instance of a subclass of the
+  builtin type with the original names; ``OrderedDict``, ``defaultdict``
+  and ``Counter`` come back as themselves; namedtuples answer to their
+  field names (``point.x``).
+- Values the dump shortened: ``CutStr``, ``CutList``... (subclasses of the
+  builtin type, with ``original_length``).  Values the dump left out:
+  ``Omitted`` / ``Redacted`` placeholders; objects lost with a truncated
+  file: ``Lost``.
+
+The C base ``Surrogate`` (in heapdump._heapdump) holds the original
+address and id; ``address(obj)`` and ``dump_id(obj)`` read them.
+"""
+
+from __future__ import annotations
+
+import gc
+import types
+
+from heapdump import _heapdump
+
+__all__ = [
+    "Surrogate", "Instance", "Opaque", "BuiltinFunction", "Function",
+    "Generator", "WeakRef", "DumpedModule", "Placeholder", "Omitted",
+    "Redacted", "Lost", "UnknownObject", "CutStr", "CutBytes",
+    "CutBytearray", "CutTuple", "CutList", "CutDict", "CutSet",
+    "CutFrozenset", "UNBOUND", "address", "dump_id", "referents",
+    "is_surrogate",
+]
+
+Surrogate = _heapdump.Surrogate
+
+
+def address(obj):
+    """The address obj had in the dumped process (surrogates only), or
+    None.  For any loaded object, ``Dump.address_of(obj)``."""
+    info = _heapdump.surrogate_info(obj)
+    return None if info is None else info[0]
+
+
+def dump_id(obj):
+    """The id of a surrogate's record in the dump, or None."""
+    info = _heapdump.surrogate_info(obj)
+    if info is None or info[1] < 0:
+        return None
+    return info[1]
+
+
+def is_surrogate(obj):
+    return _heapdump.surrogate_info(obj) is not None
+
+
+def referents(obj):
+    """What obj referred to in the dumped process.
+
+    For an opaque surrogate: the objects its type's ``tp_traverse``
+    visited (as ``gc.get_referents`` would have said), less its type and
+    its attributes.  For other surrogates: their attribute values.  For a
+    builtin value: ``gc.get_referents(obj)``.  A tuple.
+    """
+    refs = _heapdump.surrogate_referents(obj)
+    if refs is not None:
+        return refs
+    if is_surrogate(obj):
+        d = object.__getattribute__(obj, "__dict__")
+        return tuple(d.values()) if isinstance(d, dict) else ()
+    return tuple(gc.get_referents(obj))
+
+
+def _names_of(obj):
+    """(module, qualname) of obj's class, read without user code."""
+    cls = type(obj)
+    mod = type.__getattribute__(cls, "__module__")
+    qual = type.__getattribute__(cls, "__qualname__")
+    return mod, qual
+
+
+def _dotted(module, qualname):
+    if not isinstance(module, str) or module == "builtins":
+        return str(qualname)
+    return "%s.%s" % (module, qualname)
+
+
+class Instance(Surrogate):
+    """Base of the surrogate classes of dumped instances."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        d = object.__getattribute__(self, "__dict__")
+        name = d.get("_name_") if isinstance(d, dict) else None
+        if isinstance(name, str) and "_value_" in d:
+            # an enum member
+            qual = type.__getattribute__(type(self), "__qualname__")
+            return "<%s.%s: %r>" % (qual, name, d["_value_"])
+        return Surrogate.__repr__(self)
+
+
+class Opaque(Surrogate):
+    """Base of the surrogate classes of objects of unreadable C types."""
+
+    __slots__ = ()
+
+
+class BuiltinFunction(Surrogate):
+    """A builtin function or method (``__name__``, ``__qualname__``,
+    ``__module__``, ``__self__``)."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        d = object.__getattribute__(self, "__dict__")
+        name = d.get("__name__", "?")
+        owner = d.get("__self__")
+        if owner is None or isinstance(owner, DumpedModule):
+            return "<built-in function %s>" % name
+        qual = _dotted(*_names_of(owner)) if not isinstance(owner, type) \
+            else getattr(owner, "__qualname__", "?")
+        addr = address(owner)
+        if addr is None:
+            return "<built-in method %s of %s object>" % (name, qual)
+        return "<built-in method %s of %s object at 0x%x>" % (name, qual,
+                                                               addr)
+
+
+class Function(Surrogate):
+    """A function that could not be rebuilt as a real one."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        d = object.__getattribute__(self, "__dict__")
+        return "<function %s at 0x%x>" % (d.get("__qualname__", "?"),
+                                          address(self) or 0)
+
+
+class Generator(Surrogate):
+    """A generator, coroutine or async generator: ``gi_frame`` (a dumped
+    Frame, None once finished), ``gi_code``, ``state`` (created, suspended,
+    running, closed), ``flavor``, ``__name__``, ``__qualname__``."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        d = object.__getattribute__(self, "__dict__")
+        flavor = d.get("flavor", "generator")
+        label = {"async_generator": "async_generator"}.get(flavor, flavor)
+        return "<%s object %s at 0x%x>" % (label, d.get("__qualname__", "?"),
+                                           address(self) or 0)
+
+
+class WeakRef(Surrogate):
+    """A weak reference: calling it gives the referent, or None when it
+    was dead at the time of the dump."""
+
+    __slots__ = ()
+
+    def __call__(self):
+        d = object.__getattribute__(self, "__dict__")
+        return d.get("referent")
+
+    def __repr__(self):
+        ref = self()
+        if ref is None:
+            return "<weakref at 0x%x; dead>" % (address(self) or 0)
+        target = _dotted(*_names_of(ref))
+        addr = address(ref)
+        if addr is None:
+            return "<weakref at 0x%x; to '%s'>" % (address(self) or 0,
+                                                   target)
+        return "<weakref at 0x%x; to '%s' at 0x%x>" % (address(self) or 0,
+                                                       target, addr)
+
+
+class DumpedModule(types.ModuleType):
+    """A module of the dumped process: its name and file, not an import
+    (its namespace is not in the dump)."""
+
+    def __repr__(self):
+        d = object.__getattribute__(self, "__dict__")
+        f = d.get("__file__")
+        if isinstance(f, str):
+            return "<module %r from %r (dumped)>" % (d.get("__name__"), f)
+        return "<module %r (dumped)>" % (d.get("__name__"),)
+
+
+# ------------------------------------------------------------ placeholders
+
+class Placeholder:
+    """A value the dump does not hold.  Never equal to anything but
+    itself, and false."""
+
+    __slots__ = ()
+
+    def __bool__(self):
+        return False
+
+
+class Omitted(Placeholder):
+    """An object left out because a dump limit was reached."""
+
+    __slots__ = ("module", "qualname", "size")
+    what = "omitted"
+    why = "a dump limit was reached"
+
+    def __init__(self, module, qualname, size):
+        self.module = module
+        self.qualname = qualname
+        self.size = size
+
+    def __repr__(self):
+        return "<%s: %s object, %s bytes (%s)>" % (
+            self.what, _dotted(self.module, self.qualname), self.size,
+            self.why)
+
+
+class Redacted(Omitted):
+    """A value replaced because its name looks secret."""
+
+    __slots__ = ()
+    what = "redacted"
+    why = "its name looks secret"
+
+
+class Lost(Placeholder):
+    """An object whose record was lost with the end of a truncated file."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, id):
+        self.id = id
+
+    def __repr__(self):
+        return "<lost: object %d (the file is truncated)>" % self.id
+
+
+class UnknownObject(Placeholder):
+    """An object record of a kind this heapdump does not know."""
+
+    __slots__ = ("kind", "id", "address")
+
+    def __init__(self, kind, id, address):
+        self.kind = kind
+        self.id = id
+        self.address = address
+
+    def __repr__(self):
+        return "<unknown object (record kind %d) at 0x%x>" % (
+            self.kind, self.address & 0xFFFFFFFFFFFFFFFF)
+
+
+class _Sentinel:
+    __slots__ = ("_name",)
+
+    def __init__(self, name):
+        self._name = name
+
+    def __repr__(self):
+        return self._name
+
+    def __reduce__(self):
+        return self._name
+
+
+#: An unbound local or an unset slot, as fields() gives it.
+UNBOUND = _Sentinel("UNBOUND")
+#: A reference to an object not built yet (only while loading).
+PENDING = _Sentinel("PENDING")
+
+
+# ------------------------------------------------------------ cut values
+
+def _cut_note(obj, unit):
+    n = obj.__dict__.get("original_length")
+    return "(cut: %d of %s %s)" % (len(obj), n, unit)
+
+
+class CutStr(str):
+    """The first characters of a longer str.  ``original_length``."""
+
+    def __repr__(self):
+        return "%s... %s" % (str.__repr__(self), _cut_note(self, "chars"))
+
+
+class CutBytes(bytes):
+    """The first bytes of a longer bytes.  ``original_length``."""
+
+    def __repr__(self):
+        return "%s... %s" % (bytes.__repr__(self), _cut_note(self, "bytes"))
+
+
+class CutBytearray(bytearray):
+    def __repr__(self):
+        return "%s... %s" % (bytearray.__repr__(self),
+                             _cut_note(self, "bytes"))
+
+
+def _cut_repr(base_repr, obj):
+    text = base_repr(obj)
+    close = text[-1:]
+    if close in ")]}" and len(obj):
+        text = text[:-1] + ", ..." + close
+    return "%s %s" % (text, _cut_note(obj, "items"))
+
+
+class CutTuple(tuple):
+    """The first items of a longer tuple.  ``original_length``."""
+
+    def __repr__(self):
+        return _cut_repr(tuple.__repr__, self)
+
+
+class CutList(list):
+    def __repr__(self):
+        return _cut_repr(list.__repr__, self)
+
+
+class CutDict(dict):
+    def __repr__(self):
+        return _cut_repr(dict.__repr__, self)
+
+
+class CutSet(set):
+    def __repr__(self):
+        return _cut_repr(set.__repr__, self)
+
+
+class CutFrozenset(frozenset):
+    def __repr__(self):
+        return _cut_repr(frozenset.__repr__, self)
+
+
+CUT_CLASSES = {
+    4: CutStr, 5: CutBytes, 6: CutBytearray, 7: CutTuple, 8: CutList,
+    9: CutDict, 10: CutSet, 11: CutFrozenset,
+}
+
+
+# ----------------------------------------------- builtin subclass surrogates
+
+class _BuiltinSubclass:
+    """Mixed into the surrogate classes of builtin subclasses: a repr that
+    names the class.  heapdump's own code, not the dumped class's."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        cls = type(self)
+        name = type.__getattribute__(cls, "__qualname__")
+        base = _builtin_base(cls)
+        d = getattr(self, "__dict__", None)
+        if isinstance(d, dict) and isinstance(d.get("_name_"), str) and \
+                "_value_" in d:
+            # an enum member of a mixed-in enum (IntEnum, StrEnum...)
+            return "<%s.%s: %r>" % (name, d["_name_"], d["_value_"])
+        fields = cls.__dict__.get("_fields")
+        if base is tuple and isinstance(fields, tuple) and \
+                len(fields) == len(self) and \
+                all(isinstance(f, str) for f in fields):
+            return "%s(%s)" % (name, ", ".join(
+                "%s=%r" % (f, v) for f, v in zip(fields, self)))
+        return "%s(%s)" % (name, base.__repr__(self))
+
+
+_BUILTINS = (dict, list, set, frozenset, tuple, str, bytes, bytearray, int,
+             float, complex)
+
+
+def _builtin_base(cls):
+    for klass in cls.__mro__:
+        if klass in _BUILTINS:
+            return klass
+    return object
