@@ -20,6 +20,8 @@ from heapdump._model import Code, Dump, Frame, HeapdumpError, Thread, Traceback
 __all__ = [
     "Code",
     "DEFAULT_LIMITS",
+    "DEFAULT_REDACT",
+    "Redact",
     "Dump",
     "Frame",
     "HeapdumpError",
@@ -41,6 +43,67 @@ DEFAULT_LIMITS = {
     "max_items": 10_000,        # elements of a container
     "max_source": 4 << 20,      # bytes of one source file
 }
+
+#: Names whose values are replaced before anything is written: matched as
+#: whole words without regard to case, on local variable names, str dict
+#: keys and attribute names at any depth ("db_password" and "userPassword"
+#: match "password"; "author" does not match "auth").  Sentry's default
+#: denylist is the floor.
+DEFAULT_REDACT = (
+    "password", "passwd", "secret", "api_key", "apikey", "auth",
+    "credentials", "credential", "mysql_pwd", "privatekey", "private_key",
+    "token", "session", "sessionid", "csrftoken", "csrf_token", "csrf",
+    "xsrf", "xsrf_token", "cookie", "set_cookie", "authorization",
+    "x_api_key", "x_forwarded_for", "connect.sid", "phpsessid", "passphrase",
+    "access_key", "secret_key", "bearer", "jwt",
+)
+
+
+class Redact:
+    """A redaction list for ``dump(redact=...)`` that replaces the default
+    one instead of adding to it: ``Redact(["pin"], replace=True)``."""
+
+    def __init__(self, names, replace=True):
+        self.names = tuple(names)
+        self.replace = replace
+        for name in self.names:
+            if not isinstance(name, str):
+                raise TypeError("redact names must be str, not %s"
+                                % type(name).__name__)
+
+
+def _redact_patterns(redact):
+    """The patterns for the C dumper from a dump(redact=...) argument."""
+    if redact is None or redact is True:
+        return DEFAULT_REDACT
+    if redact is False:
+        return ()
+    if isinstance(redact, Redact):
+        return redact.names if redact.replace else \
+            DEFAULT_REDACT + redact.names
+    if isinstance(redact, str):
+        redact = (redact,)
+    names = tuple(redact)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError("redact names must be str, not %s"
+                            % type(name).__name__)
+    return DEFAULT_REDACT + names
+
+
+def _environment_objects():
+    """The objects that hold the process environment, hidden from dumps
+    unless environ=True."""
+    hidden = []
+    data = getattr(os.environ, "_data", None)
+    if isinstance(data, dict):
+        hidden.append(data)
+    posix = sys.modules.get("posix") or sys.modules.get("nt")
+    initial = getattr(posix, "environ", None)
+    if isinstance(initial, dict):
+        hidden.append(initial)
+    return hidden
+
 
 _static_facts = None
 
@@ -131,13 +194,17 @@ def _target(file, exc):
     return path.absolute()
 
 
-def dump(file=None, *, exc=None, reason=None, _skip=0, **limits):
+def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
+         _skip=0, **limits):
     """Write the state of the whole process to a file and return its path.
 
     file: a path, a directory to put a new file in, or None for a new file
     in $HEAPDUMP_DIR or the current directory (``default_filename()``).
     exc: the exception to record; by default the one being handled by the
     calling thread, if any.  reason: why (in the header).
+    redact: None for DEFAULT_REDACT, a list of names to add to it,
+    ``Redact(names)`` to replace it, False to redact nothing.  environ: also
+    dump the process environment (hidden by default).
     limits: max_objects, max_bytes, max_string, max_items, max_source (see
     DEFAULT_LIMITS; None for unlimited) and level (zstd, default 3).
 
@@ -161,8 +228,11 @@ def dump(file=None, *, exc=None, reason=None, _skip=0, **limits):
         reason = str(reason)
     path = _target(file, exc)
     facts, headers = _facts_and_headers()
+    patterns = _redact_patterns(redact)
+    hidden = () if environ else _environment_objects()
     _heapdump.dump(os.fspath(path), exc=exc, reason=reason, facts=facts,
-                   headers=headers, skip=1 + _skip, **options)
+                   headers=headers, skip=1 + _skip, redact=patterns,
+                   hidden=hidden, **options)
     return path
 
 

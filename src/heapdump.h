@@ -231,14 +231,34 @@ typedef struct hd_layout {
     uint32_t number;
     uint32_t nslots;
     uint64_t hash;
-    hd_slot *slots; /* into the dumper's slot arena */
+    hd_slot *slots;        /* into the dumper's slot arena */
+    unsigned char *secret; /* per slot: 1 when its name looks secret */
 } hd_layout;
+
+/* redact.c: names that look secret. */
+typedef struct hd_redactor {
+    char **patterns; /* normalized (see redact.c), malloc'd */
+    size_t n;
+} hd_redactor;
+
+/* Load the patterns (a sequence of str; None for none).  0 / -1 with an
+ * exception set.  Caller holds the GIL. */
+int hd_redact_init(hd_redactor *r, PyObject *patterns);
+void hd_redact_free(hd_redactor *r);
+/* Whether a name (a str; anything else is not secret) looks secret. */
+int hd_redact_name(const hd_redactor *r, PyObject *name);
+int hd_redact_cname(const hd_redactor *r, const char *name);
 
 typedef struct hd_dumper {
     /* output */
     hd_writer w;
     msgpack_packer pk;
     hd_limits limits;
+    hd_redactor redact;
+    /* objects written as REDACTED wherever they are met (the process
+     * environment), borrowed */
+    PyObject **hidden;
+    size_t nhidden;
 
     /* identity and the BFS queue: queue[id] is the object (or tagged frame
      * handle) with that id; ids are assigned at discovery, records written
@@ -289,6 +309,7 @@ typedef struct hd_dumper {
     uint64_t n_cuts;
     uint64_t n_omitted;
     uint64_t n_errors;
+    uint64_t n_redacted;
     uint64_t n_frames;
 
     /* where the dump stands: the main thread state of the caller */
@@ -307,6 +328,7 @@ void hd_walk_free(hd_dumper *d);
 void hd_walk_value(hd_dumper *d, PyObject *obj);
 #define HD_DIRECT (-1)
 #define HD_OMITTED (-2)
+#define HD_REDACTED (-3)
 int64_t hd_walk_classify(hd_dumper *d, PyObject *obj);
 void hd_walk_write(hd_dumper *d, PyObject *obj, int64_t how);
 /* Queue a root frame handle (and its callers are queued as the walk meets
@@ -359,8 +381,8 @@ void hd_pack_int(hd_dumper *d, PyObject *v);
 void hd_pack_int64(hd_dumper *d, int64_t v);
 /* Write a float as float 32 when exact, else float 64. */
 void hd_pack_double(hd_dumper *d, double v);
-/* Write the ext 3 OMITTED marker for obj. */
-void hd_pack_omitted(hd_dumper *d, PyObject *obj);
+/* Write the ext 3 OMITTED / ext 4 REDACTED marker for obj. */
+void hd_pack_omitted(hd_dumper *d, PyObject *obj, int ext);
 /* Shallow size of obj from its C layout (no __sizeof__ call). */
 Py_ssize_t hd_pack_sizeof(PyObject *obj);
 /* The module and qualname of a type as C strings / str objects. */

@@ -408,7 +408,7 @@ dump_trailer(hd_dumper *d, Py_ssize_t nthreads, int64_t walk_ns)
 {
     msgpack_pack_array(&d->pk, 2);
     msgpack_pack_uint8(&d->pk, HD_R_TRAILER);
-    msgpack_pack_map(&d->pk, 11);
+    msgpack_pack_map(&d->pk, 12);
     d->n_records++;
     dump_pack_kv_int(d, "objects", (int64_t)d->nqueued);
     dump_pack_kv_int(d, "inline", (int64_t)d->n_inline);
@@ -417,6 +417,7 @@ dump_trailer(hd_dumper *d, Py_ssize_t nthreads, int64_t walk_ns)
     dump_pack_kv_int(d, "cuts", (int64_t)d->n_cuts);
     dump_pack_kv_int(d, "omitted", (int64_t)d->n_omitted);
     dump_pack_kv_int(d, "errors", (int64_t)d->n_errors);
+    dump_pack_kv_int(d, "redacted", (int64_t)d->n_redacted);
     dump_pack_kv_int(d, "threads", nthreads);
     dump_pack_kv_int(d, "frames", (int64_t)d->n_frames);
     int64_t rss = dump_rss();
@@ -464,13 +465,16 @@ PyDoc_STRVAR(
     dump_doc,
     "dump($module, /, path, *, exc=None, reason=None, facts=None,\n"
     "     headers=(), skip=0, max_objects=None, max_bytes=None,\n"
-    "     max_string=None, max_items=None, max_source=None, level=3)\n"
+    "     max_string=None, max_items=None, max_source=None, level=3,\n"
+    "     redact=None, hidden=())\n"
     "--\n\n"
     "Write the state of every thread to path (docs/format.rst) and return\n"
     "a dict of totals.  heapdump.dump() is the public entry; this is the\n"
     "freeze: no Python code runs between the first root and the rename.\n"
     "skip: innermost frames of the calling thread to leave out (the\n"
-    "wrapper's).  headers: (name, value) pairs for the MIME header.");
+    "wrapper's).  headers: (name, value) pairs for the MIME header.\n"
+    "redact: name patterns whose values are written as REDACTED; hidden:\n"
+    "objects written as REDACTED wherever they are met.");
 
 static PyObject *
 dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
@@ -478,18 +482,19 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
     static char *kwlist[] = {
         "path",       "exc",         "reason",    "facts",      "headers",
         "skip",       "max_objects", "max_bytes", "max_string", "max_items",
-        "max_source", "level",       NULL};
+        "max_source", "level",       "redact",    "hidden",     NULL};
     PyObject *path_bytes = NULL, *exc = Py_None, *reason = Py_None;
     PyObject *facts = Py_None, *headers = NULL;
     PyObject *o_objects = Py_None, *o_bytes = Py_None, *o_string = Py_None;
     PyObject *o_items = Py_None, *o_source = Py_None;
+    PyObject *redact = Py_None, *hidden = NULL, *hidden_seq = NULL;
     int skip = 0, level = 3;
     (void)module;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O&|$OOOOiOOOOOi:dump",
-                                     kwlist, PyUnicode_FSConverter,
-                                     &path_bytes, &exc, &reason, &facts,
-                                     &headers, &skip, &o_objects, &o_bytes,
-                                     &o_string, &o_items, &o_source, &level)) {
+    if (!PyArg_ParseTupleAndKeywords(
+            args, kwargs, "O&|$OOOOiOOOOOiOO:dump", kwlist,
+            PyUnicode_FSConverter, &path_bytes, &exc, &reason, &facts,
+            &headers, &skip, &o_objects, &o_bytes, &o_string, &o_items,
+            &o_source, &level, &redact, &hidden)) {
         return NULL;
     }
     PyObject *result = NULL, *summary = NULL, *headers_seq = NULL;
@@ -545,6 +550,16 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
     if (dump_limit(o_source, &max_source, "max_source") < 0) {
         goto done;
     }
+    if (hd_redact_init(&d->redact, redact) < 0) {
+        goto done;
+    }
+    hidden_seq = hidden ? PySequence_Fast(hidden, "hidden must be a sequence")
+                        : PyTuple_New(0);
+    if (hidden_seq == NULL) {
+        goto done;
+    }
+    d->hidden = PySequence_Fast_ITEMS(hidden_seq);
+    d->nhidden = (size_t)PySequence_Fast_GET_SIZE(hidden_seq);
     /* everything that may allocate Python objects or fail is done; from
      * here the world stands still */
     dump_busy = 1;
@@ -665,6 +680,7 @@ done:
             hd_container_abort(&d->w);
         }
         hd_walk_free(d);
+        hd_redact_free(&d->redact);
         free(d);
     }
     if (gc_was >= 0) {
@@ -673,6 +689,7 @@ done:
     dump_busy = 0;
     Py_XDECREF(summary);
     Py_XDECREF(headers_seq);
+    Py_XDECREF(hidden_seq);
     Py_XDECREF(path_bytes);
     return result;
 }

@@ -217,10 +217,10 @@ pack_type_module_qualname(hd_dumper *d, PyTypeObject *tp, int want_module)
 }
 
 void
-hd_pack_omitted(hd_dumper *d, PyObject *obj)
+hd_pack_omitted(hd_dumper *d, PyObject *obj, int ext)
 {
-    /* ext 3 OMITTED: [module, qualname, size] of a type, as msgpack, in the
-     * ext payload: packed into a side buffer first. */
+    /* ext 3 OMITTED, ext 4 REDACTED: [module, qualname, size] of a type, as
+     * msgpack, in the ext payload: packed into a side buffer first. */
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer saved = d->pk;
@@ -230,7 +230,7 @@ hd_pack_omitted(hd_dumper *d, PyObject *obj)
     pack_type_module_qualname(d, Py_TYPE(obj), 0);
     msgpack_pack_int64(PK(d), hd_pack_sizeof(obj));
     d->pk = saved;
-    msgpack_pack_ext_with_body(PK(d), sb.data, sb.size, HD_EXT_OMITTED);
+    msgpack_pack_ext_with_body(PK(d), sb.data, sb.size, (int8_t)ext);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -554,7 +554,17 @@ pack_layout_values(hd_dumper *d, PyObject *obj, const hd_layout *l)
     for (uint32_t i = 0; i < l->nslots; i++) {
         const hd_slot *s = &l->slots[i];
         PyObject *v = d->scratch_vals[i];
-        if (s->is_member && v == NULL) {
+        if (l->secret[i] && s->is_member && v == NULL) {
+            /* a C scalar under a secret name: REDACTED ["", "member", 0] */
+            static const char payload[] = "\x93\xa0\xa6member\x00";
+            msgpack_pack_ext_with_body(PK(d), payload, sizeof(payload) - 1,
+                                       HD_EXT_REDACTED);
+            d->n_redacted++;
+        }
+        else if (l->secret[i]) {
+            hd_walk_write(d, v, HD_REDACTED);
+        }
+        else if (s->is_member && v == NULL) {
             pack_member_scalar(d, obj, (const PyMemberDef *)s->key);
         }
         else {
@@ -828,8 +838,13 @@ pack_dict(hd_dumper *d, PyObject *obj)
          * stopped, but the record must stay well formed) */
         d->elems[got] = d->elems[n + got] = Py_None;
     }
-    for (size_t i = 0; i < 2 * n; i++) {
+    for (size_t i = 0; i < n; i++) {
         d->hows[i] = hd_walk_classify(d, d->elems[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        d->hows[n + i] = hd_redact_name(&d->redact, d->elems[i])
+                             ? HD_REDACTED
+                             : hd_walk_classify(d, d->elems[n + i]);
     }
     for (size_t i = 0; i == 0 || i < n; i += HD_MAX_RECORD_ITEMS) {
         size_t end = n - i < HD_MAX_RECORD_ITEMS ? n : i + HD_MAX_RECORD_ITEMS;
@@ -920,13 +935,18 @@ pack_frame(hd_dumper *d, void *key)
     msgpack_pack_array(PK(d), (size_t)n);
     for (Py_ssize_t i = 0; i < n; i++) {
         int kind;
-        hd_pyversion_code_name_at(co, i, &kind);
+        PyObject *name = hd_pyversion_code_name_at(co, i, &kind);
         PyObject *v = info.values[i];
         if (v != NULL && (kind & (HD_CK_CELL | HD_CK_FREE)) &&
             PyCell_Check(v)) {
             v = PyCell_GET(v);
         }
-        hd_walk_value(d, v); /* NULL: ext 2 UNBOUND */
+        if (v != NULL && hd_redact_name(&d->redact, name)) {
+            hd_walk_write(d, v, HD_REDACTED);
+        }
+        else {
+            hd_walk_value(d, v); /* NULL: ext 2 UNBOUND */
+        }
     }
 }
 
@@ -1179,6 +1199,9 @@ pack_type(hd_dumper *d, PyObject *obj)
                 else {
                     hd_walk_value(d, k);
                 }
+            }
+            else if (hd_redact_name(&d->redact, k)) {
+                hd_walk_write(d, v, HD_REDACTED);
             }
             else {
                 hd_walk_value(d, v);

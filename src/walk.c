@@ -277,6 +277,11 @@ hd_walk_classify(hd_dumper *d, PyObject *obj)
     if (obj == NULL || obj == Py_None || obj == Py_True || obj == Py_False) {
         return HD_DIRECT;
     }
+    for (size_t i = 0; i < d->nhidden; i++) {
+        if (obj == d->hidden[i]) {
+            return HD_REDACTED;
+        }
+    }
     /* An object with one reference, the one being written, cannot be seen
      * from anywhere else: a scalar like that goes inline, without an id. */
     if (Py_REFCNT(obj) == 1) {
@@ -303,8 +308,17 @@ hd_walk_write(hd_dumper *d, PyObject *obj, int64_t how)
         msgpack_pack_uint64(pk, (uint64_t)how);
     }
     else if (how == HD_OMITTED) {
-        hd_pack_omitted(d, obj);
+        hd_pack_omitted(d, obj, HD_EXT_OMITTED);
         d->n_omitted++;
+    }
+    else if (how == HD_REDACTED) {
+        if (obj == NULL || obj == Py_None) {
+            msgpack_pack_nil(pk); /* nothing to hide */
+        }
+        else {
+            hd_pack_omitted(d, obj, HD_EXT_REDACTED);
+            d->n_redacted++;
+        }
     }
     else if (obj == NULL) {
         msgpack_pack_ext_with_body(pk, "\0", 1, HD_EXT_UNBOUND);
@@ -518,7 +532,7 @@ hd_walk_layout(hd_dumper *d, PyObject *obj, PyTypeObject *type)
         }
     }
     /* a new layout: remember it and write its LAYOUT record */
-    hd_layout *l = malloc(sizeof(hd_layout));
+    hd_layout *l = malloc(sizeof(hd_layout) + n);
     hd_slot *slots = walk_arena_alloc(d, n);
     if (l == NULL || slots == NULL) {
         free(l);
@@ -526,6 +540,16 @@ hd_walk_layout(hd_dumper *d, PyObject *obj, PyTypeObject *type)
         return NULL;
     }
     memcpy(slots, d->scratch_slots, n * sizeof(hd_slot));
+    l->secret = (unsigned char *)(l + 1);
+    for (size_t j = 0; j < n; j++) {
+        l->secret[j] =
+            (unsigned char)(slots[j].is_member
+                                ? hd_redact_cname(
+                                      &d->redact,
+                                      ((PyMemberDef *)slots[j].key)->name)
+                                : hd_redact_name(&d->redact,
+                                                 (PyObject *)slots[j].key));
+    }
     l->type = type;
     l->number = (uint32_t)d->nlayouts++;
     l->nslots = (uint32_t)n;

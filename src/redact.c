@@ -1,0 +1,169 @@
+/* redact.c: names that look secret (docs/format.rst, ext 4 REDACTED).
+ *
+ * A name looks secret when one of the patterns appears in it as whole
+ * words.  Names and patterns are normalized the same way: camelCase and
+ * any run of characters other than letters and digits become word breaks,
+ * letters are lowercased, so "userPassword", "USER_PASSWORD" and
+ * "user-password" all read "user_password" and match "password", while
+ * "author" does not match "auth".
+ *
+ * Contract: hd_redact_init and hd_redact_free are called with the GIL held
+ * before and after a dump; hd_redact_name runs during the walk and only
+ * reads the name's characters (no Python call, no allocation).
+ */
+#include "heapdump.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REDACT_MAX_NAME 256
+
+/* Normalize n code points of a name into out (at most cap - 1 bytes);
+ * non-ASCII letters count as letters but are not lowercased.  Returns the
+ * length written. */
+static size_t
+redact_normalize_ucs4(int kind, const void *data, Py_ssize_t n, char *out,
+                      size_t cap)
+{
+    size_t len = 0;
+    int prev = 0; /* 0 start/break, 1 lower or digit, 2 upper */
+    for (Py_ssize_t i = 0; i < n && len + 2 < cap; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        int cls;
+        if (c < 128 && isupper((int)c)) {
+            cls = 2;
+        }
+        else if (c >= 128 || isalnum((int)c)) {
+            cls = 1;
+        }
+        else {
+            cls = 0;
+        }
+        if (cls == 0) {
+            if (len > 0 && out[len - 1] != '_') {
+                out[len++] = '_';
+            }
+            prev = 0;
+            continue;
+        }
+        /* a word break before an upper case letter that follows a lower
+         * case one: userPassword -> user_password */
+        if (cls == 2 && prev == 1 && len > 0 && out[len - 1] != '_') {
+            out[len++] = '_';
+        }
+        out[len++] = c < 128 ? (char)tolower((int)c) : 'x';
+        prev = cls;
+    }
+    while (len > 0 && out[len - 1] == '_') {
+        len--;
+    }
+    out[len] = '\0';
+    return len;
+}
+
+int
+hd_redact_init(hd_redactor *r, PyObject *patterns)
+{
+    memset(r, 0, sizeof(*r));
+    if (patterns == NULL || patterns == Py_None) {
+        return 0;
+    }
+    PyObject *seq = PySequence_Fast(patterns, "redact must be a sequence "
+                                              "of str");
+    if (seq == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    r->patterns = calloc((size_t)n + 1, sizeof(char *));
+    if (r->patterns == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *p = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyUnicode_Check(p)) {
+            PyErr_Format(PyExc_TypeError,
+                         "redact patterns must be str, not %.100s",
+                         Py_TYPE(p)->tp_name);
+            Py_DECREF(seq);
+            hd_redact_free(r);
+            return -1;
+        }
+        char buf[REDACT_MAX_NAME];
+        size_t len =
+            redact_normalize_ucs4(PyUnicode_KIND(p), PyUnicode_DATA(p),
+                                  PyUnicode_GET_LENGTH(p), buf, sizeof(buf));
+        if (len == 0) {
+            continue;
+        }
+        r->patterns[r->n] = malloc(len + 1);
+        if (r->patterns[r->n] == NULL) {
+            Py_DECREF(seq);
+            hd_redact_free(r);
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(r->patterns[r->n], buf, len + 1);
+        r->n++;
+    }
+    Py_DECREF(seq);
+    return 0;
+}
+
+void
+hd_redact_free(hd_redactor *r)
+{
+    for (size_t i = 0; r->patterns && i < r->n; i++) {
+        free(r->patterns[i]);
+    }
+    free(r->patterns);
+    r->patterns = NULL;
+    r->n = 0;
+}
+
+/* Whether a normalized name holds a pattern as whole words. */
+static int
+redact_match(const hd_redactor *r, const char *buf, size_t len)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        const char *p = r->patterns[i];
+        size_t plen = strlen(p);
+        for (const char *hit = strstr(buf, p); hit != NULL;
+             hit = strstr(hit + 1, p)) {
+            size_t at = (size_t)(hit - buf);
+            if ((at == 0 || buf[at - 1] == '_') &&
+                (at + plen == len || buf[at + plen] == '_')) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+int
+hd_redact_name(const hd_redactor *r, PyObject *name)
+{
+    if (r->n == 0 || name == NULL || !PyUnicode_Check(name)) {
+        return 0;
+    }
+    char buf[REDACT_MAX_NAME];
+    size_t len =
+        redact_normalize_ucs4(PyUnicode_KIND(name), PyUnicode_DATA(name),
+                              PyUnicode_GET_LENGTH(name), buf, sizeof(buf));
+    return redact_match(r, buf, len);
+}
+
+int
+hd_redact_cname(const hd_redactor *r, const char *name)
+{
+    if (r->n == 0 || name == NULL) {
+        return 0;
+    }
+    char buf[REDACT_MAX_NAME];
+    size_t len =
+        redact_normalize_ucs4(PyUnicode_1BYTE_KIND, name,
+                              (Py_ssize_t)strlen(name), buf, sizeof(buf));
+    return redact_match(r, buf, len);
+}
