@@ -286,7 +286,7 @@ class _Builder:
     def lost(self, oid):
         return S.Lost(oid)
 
-    def unknown(self, kind, id, addr):
+    def unknown(self, kind, oid, addr):
         self.note(("kind", kind), "records of an unknown object kind %d "
                   "were loaded as placeholders" % kind)
         return S.UnknownObject(kind, oid, addr)

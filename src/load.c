@@ -48,6 +48,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -3975,15 +3976,16 @@ Surrogate_repr(SurrogateObject *self)
     if (mod == NULL) {
         PyErr_Clear();
     }
-    const char *suffix = self->opaque ? " (opaque)" : "";
+    /* %llx needs 3.12's PyUnicode_FromFormat: the address as text */
+    char addr[64];
+    snprintf(addr, sizeof(addr), "0x%llx%s", (unsigned long long)self->addr,
+             self->opaque ? " (opaque)" : "");
     if (mod != NULL && PyUnicode_Check(mod) &&
         PyUnicode_CompareWithASCIIString(mod, "builtins") != 0) {
-        r = PyUnicode_FromFormat("<%U.%S object at 0x%llx%s>", mod, qual,
-                                 (unsigned long long)self->addr, suffix);
+        r = PyUnicode_FromFormat("<%U.%S object at %s>", mod, qual, addr);
     }
     else {
-        r = PyUnicode_FromFormat("<%S object at 0x%llx%s>", qual,
-                                 (unsigned long long)self->addr, suffix);
+        r = PyUnicode_FromFormat("<%S object at %s>", qual, addr);
     }
     Py_XDECREF(mod);
     Py_DECREF(qual);
