@@ -441,7 +441,9 @@ def clean_caches():
 # -- driving pdb in a child process ------------------------------------------
 
 UNIT_DIR = os.path.dirname(os.path.abspath(__file__))
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(UNIT_DIR))
+# The heapdump under test (the source tree, or a sanitizer build's copy).
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(
+    _frames.__file__)))
 
 
 def child_env(tmp_path):

@@ -1,0 +1,400 @@
+"""``python -m heapdump.open`` on real dump files, sources deleted.
+
+A child process runs a small application (a script and a module next to
+it), fails inside nested functions with locals (a user class instance, a
+list, a dict) and calls ``heapdump.dump()`` in its except block.  The test
+deletes the application, then drives ``python -m heapdump.open FILE``
+through stdin (a pipe, and a terminal) and checks what pdb prints.
+"""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import heapdump
+
+pytest.importorskip("heapdump._heapdump")
+try:
+    import heapdump._load  # noqa: F401
+except ImportError:
+    pytest.skip("the loader (heapdump._load) is not there yet",
+                allow_module_level=True)
+
+# The heapdump under test (the source tree, or a sanitizer build's copy).
+ROOT = pathlib.Path(heapdump.__file__).resolve().parent.parent
+PY313 = sys.version_info >= (3, 13)
+
+APP = textwrap.dedent('''\
+    import sys
+
+    import heapdump
+    from shapes import Box
+
+
+    class User:
+        """A user of the shop."""
+
+        def __init__(self, name, age):
+            self.name = name
+            self.age = age
+
+        def label(self):
+            return "%s (%d)" % (self.name, self.age)
+
+
+    def total_of(items, limit):
+        total = 0
+        for item in items:
+            total += item["price"]
+        if total > limit:
+            raise ValueError("total %d over limit %d" % (total, limit))
+        return total
+
+
+    def checkout(user, items, *extra, limit=10, **options):
+        cart = {"user": user.name, "count": len(items), "box": Box(3)}
+        return total_of(items, limit)
+
+
+    def main(out):
+        user = User("alice", 30)
+        items = [{"price": p, "k": p * 10} for p in (2, 3, 4, 5)]
+        try:
+            checkout(user, items, "gift", limit=10, coupon="X1")
+        except ValueError:
+            path = heapdump.dump(out)
+            print(path)
+
+
+    if __name__ == "__main__":
+        main(sys.argv[1])
+''')
+
+SHAPES = textwrap.dedent('''\
+    class Box:
+        """A cube."""
+
+        def __init__(self, size):
+            self.size = size
+
+        def volume(self):
+            return self.size ** 3
+''')
+
+CHAINED = textwrap.dedent('''\
+    import sys
+
+    import heapdump
+
+
+    def low(n):
+        return {}[n]
+
+
+    def mid(n):
+        try:
+            low(n)
+        except KeyError as e:
+            raise ValueError("bad %r" % n) from e
+
+
+    def top():
+        try:
+            mid("k")
+        except ValueError:
+            raise RuntimeError("top failed")
+
+
+    try:
+        top()
+    except RuntimeError:
+        heapdump.dump(sys.argv[1])
+''')
+
+THREADS = textwrap.dedent('''\
+    import sys
+    import threading
+
+    import heapdump
+
+    ready = threading.Event()
+    stop = threading.Event()
+
+
+    def worker(jobs):
+        pending = list(jobs)
+        ready.set()
+        stop.wait()
+
+
+    def main():
+        t = threading.Thread(target=worker, args=(["a", "b"],),
+                             name="worker-1")
+        t.start()
+        ready.wait()
+        settings = {"mode": "fast"}
+        heapdump.dump(sys.argv[1])
+        print(t.ident, t.native_id)
+        stop.set()
+        t.join()
+
+
+    main()
+''')
+
+
+def line_of(source, text):
+    """The 1-based number of the line of source that contains text."""
+    for n, line in enumerate(source.splitlines(), 1):
+        if text in line:
+            return n
+    raise AssertionError("%r not in source" % text)
+
+
+def env(tmp_path):
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(ROOT)
+    e["HOME"] = str(tmp_path)
+    e["PYTHONIOENCODING"] = "utf-8"
+    e["TERM"] = "dumb"
+    e.pop("PYTHONSTARTUP", None)
+    return e
+
+
+def make_dump(tmp_path, files, main="app.py"):
+    """Run the application files (name -> source) in tmp_path/app, which is
+    then deleted; returns (dump path, the child's stdout, app dir)."""
+    app = tmp_path / "app"
+    app.mkdir()
+    for name, text in files.items():
+        (app / name).write_text(text)
+    out = tmp_path / "crash.dump"
+    r = subprocess.run([sys.executable, main, str(out)], cwd=str(app),
+                       env=env(tmp_path), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert out.exists()
+    shutil.rmtree(app)
+    return out, r.stdout, app
+
+
+def heapdump_open(tmp_path, *args, commands="", status=0):
+    """python -m heapdump.open ARGS with commands on stdin, run elsewhere
+    than the deleted application."""
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir(exist_ok=True)
+    r = subprocess.run([sys.executable, "-m", "heapdump.open"] +
+                       [str(a) for a in args], input=commands, cwd=str(cwd),
+                       env=env(tmp_path), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == status, r.stdout + r.stderr
+    return r
+
+
+def replies(out):
+    return out.split("(Pdb) ")
+
+
+@pytest.fixture
+def app_dump(tmp_path):
+    path, _, app = make_dump(tmp_path, {"app.py": APP, "shapes.py": SHAPES})
+    return path, str(app / "app.py"), str(app / "shapes.py")
+
+
+def test_where_up_down_and_values(tmp_path, app_dump):
+    path, app, _ = app_dump
+    raise_line = line_of(APP, "raise ValueError")
+    call_line = line_of(APP, "return total_of(items, limit)")
+    main_line = line_of(APP, 'checkout(user, items, "gift"')
+    r = heapdump_open(tmp_path, path, commands=(
+        "where\n"
+        "p total, limit\n"
+        "up\n"
+        "p user.name\n"
+        "p len(items)\n"
+        "p items[3]['k']\n"
+        "p cart['box'].size\n"
+        "pp cart['count']\n"
+        "p user.label\n"
+        "down\n"))
+    assert r.stderr == ""
+    out = replies(r.stdout)
+    assert "Exception: ValueError: total 14 over limit 10\n" in out[0]
+    assert out[0].endswith("> %s(%d)total_of()\n"
+                           '-> raise ValueError("total %%d over limit %%d" '
+                           "%% (total, limit))\n" % (app, raise_line))
+    assert out[1] == (
+        "  %s(%d)main()\n"
+        '-> checkout(user, items, "gift", limit=10, coupon="X1")\n'
+        "  %s(%d)checkout()\n"
+        "-> return total_of(items, limit)\n"
+        "> %s(%d)total_of()\n"
+        '-> raise ValueError("total %%d over limit %%d" %% (total, limit))\n'
+        % (app, main_line, app, call_line, app, raise_line))
+    assert out[2] == "(14, 10)\n"
+    assert out[3] == "> %s(%d)checkout()\n" \
+        "-> return total_of(items, limit)\n" % (app, call_line)
+    assert out[4] == "'alice'\n"
+    assert out[5] == "4\n"
+    assert out[6] == "50\n"
+    assert out[7] == "3\n"
+    assert out[8] == "4\n"
+    assert out[9].startswith("<bound method User.label of <__main__.User "
+                             "object at 0x") or out[9].startswith("<")
+    assert out[10].startswith("> %s(%d)total_of()\n" % (app, raise_line))
+
+
+def test_args_list_longlist(tmp_path, app_dump):
+    path, app, _ = app_dump
+    lines = APP.splitlines()
+    first = line_of(APP, "def checkout(")
+    call_line = line_of(APP, "return total_of(items, limit)")
+    r = heapdump_open(tmp_path, path,
+                      commands="up\nargs\nlonglist\nlist\n")
+    out = replies(r.stdout)
+    assert out[2].startswith("user = <__main__.User object at 0x")
+    assert out[2].split("\n", 1)[1] == (
+        "items = [{'price': 2, 'k': 20}, {'price': 3, 'k': 30}, "
+        "{'price': 4, 'k': 40}, {'price': 5, 'k': 50}]\n"
+        "limit = 10\n"
+        "extra = ('gift',)\n"
+        "options = {'coupon': 'X1'}\n")
+
+    def numbered(a, b, current):
+        return "".join("%3d  %s\t%s\n" % (n, "->" if n == current else "",
+                                         lines[n - 1])
+                       for n in range(a, b + 1))
+
+    assert out[3] == numbered(first, call_line, call_line)
+    assert out[4] == numbered(call_line - 5, call_line + 5, call_line)
+
+
+def test_source_of_functions_and_classes(tmp_path, app_dump):
+    path, _, _ = app_dump
+    app_lines = APP.splitlines()
+    shapes_lines = SHAPES.splitlines()
+
+    def numbered(lines, a, b):
+        return "".join("%3d  \t%s\n" % (n, lines[n - 1])
+                       for n in range(a, b + 1))
+
+    r = heapdump_open(tmp_path, path, commands=(
+        "up\nup\nsource checkout\nsource User\nsource user.label\n"
+        "source Box\nsource Box.volume\n"))
+    out = replies(r.stdout)
+    first = line_of(APP, "def checkout(")
+    assert out[3] == numbered(app_lines, first, first + 2)
+    user = line_of(APP, "class User:")
+    assert out[4] == numbered(app_lines, user, user + 8)
+    label = line_of(APP, "def label(self):")
+    assert out[5] == numbered(app_lines, label, label + 1)
+    assert out[6] == numbered(shapes_lines, 1, 8)
+    assert out[7] == numbered(shapes_lines, 7, 8)
+
+
+def test_display_and_interact(tmp_path, app_dump):
+    path, _, _ = app_dump
+    r = heapdump_open(tmp_path, path, commands=(
+        "display total\nup\ninteract\n"
+        "print(user.name, len(items), sorted(cart))\n"
+        "sum(i['price'] for i in items)\n"))
+    out = replies(r.stdout)
+    assert out[1] == "display total: 14\n"
+    assert ">>> alice 4 ['box', 'count', 'user']\n>>> 14\n" in out[3]
+    assert "Error" not in r.stderr
+
+
+@pytest.mark.skipif(not PY313, reason="pdb's exceptions command is 3.13+")
+def test_exceptions_walks_the_dumped_chain(tmp_path):
+    path, _, app = make_dump(tmp_path, {"chained.py": CHAINED},
+                             main="chained.py")
+    src = str(app / "chained.py")
+    r = heapdump_open(tmp_path, path, commands=(
+        "exceptions\nexceptions 0\np n\nexceptions 1\nwhere\n"))
+    out = replies(r.stdout)
+    assert out[1] == ("    0 KeyError('k')\n"
+                      "    1 ValueError(\"bad 'k'\")\n"
+                      ">   2 RuntimeError('top failed')\n")
+    assert out[2] == "> %s(%d)low()\n-> return {}[n]\n" % (
+        src, line_of(CHAINED, "return {}[n]"))
+    assert out[3] == "'k'\n"
+    assert out[4].startswith("> %s(%d)mid()\n" % (
+        src, line_of(CHAINED, "raise ValueError")))
+
+
+def test_summary(tmp_path, app_dump):
+    path, app, _ = app_dump
+    r = heapdump_open(tmp_path, "--summary", path)
+    assert r.stderr == ""
+    text = r.stdout
+    lines = text.splitlines()
+    assert lines[0] == "heapdump %s" % path
+    assert lines[1] == "Reason:     dump() called"
+    assert lines[2] == "Exception:  ValueError: total 14 over limit 10"
+    assert lines[3].startswith("Python:     CPython %d.%d." %
+                               sys.version_info[:2])
+    assert "Traceback (most recent call last):" in lines
+    assert '  File "%s", line %d, in total_of' % (
+        app, line_of(APP, "raise ValueError")) in lines
+    assert "      total = 14" in lines
+    assert "      limit = 10" in lines
+    assert "      items = [{'price': 2, 'k': 20}, {'price': 3, 'k': 30}, " \
+        "{'price': 4, 'k': 40}, {'price': 5, 'k': 50}]" in lines
+    assert "      cart = {'user': 'alice', 'count': 4, 'box': " \
+        "<shapes.Box object at 0x" in text
+    assert any(ln.startswith("Thread ") and "[called dump(), main thread]"
+               in ln for ln in lines)
+
+
+def test_thread_option(tmp_path):
+    path, stdout, app = make_dump(tmp_path, {"threads.py": THREADS},
+                                  main="threads.py")
+    ident, native = (int(x) for x in stdout.split())
+    src = str(app / "threads.py")
+    for tid in (ident, native):
+        # the worker waits in threading.py: Condition.wait <- Event.wait
+        r = heapdump_open(tmp_path, "--thread", tid, path,
+                          commands="up\nup\np pending\nargs\n")
+        out = replies(r.stdout)
+        assert "Debugging thread %d (worker-1)" % ident in out[0]
+        assert out[0].endswith("-> waiter.acquire()\n")
+        assert out[1].endswith("-> signaled = self._cond.wait(timeout)\n")
+        assert out[2] == "> %s(%d)worker()\n-> stop.wait()\n" % (
+            src, line_of(THREADS, "stop.wait()"))
+        assert out[3] == "['a', 'b']\n"
+        assert out[4] == "jobs = ['a', 'b']\n"
+    # without --thread: the thread that called dump(), at the call
+    r = heapdump_open(tmp_path, path, commands="p settings\n")
+    out = replies(r.stdout)
+    assert out[0].endswith("> %s(%d)main()\n-> heapdump.dump(sys.argv[1])\n"
+                           % (src, line_of(THREADS, "heapdump.dump(")))
+    assert out[1] == "{'mode': 'fast'}\n"
+
+
+def test_errors_are_one_line(tmp_path):
+    r = heapdump_open(tmp_path, tmp_path / "missing.dump", status=1)
+    assert r.stdout == ""
+    assert r.stderr.count("\n") == 1
+    assert r.stderr.startswith("python -m heapdump.open: error: ")
+    assert "missing.dump" in r.stderr
+    bogus = tmp_path / "bogus.dump"
+    bogus.write_text("hello, not a dump\n")
+    r = heapdump_open(tmp_path, bogus, status=1)
+    assert r.stdout == ""
+    assert r.stderr.count("\n") == 1
+    assert r.stderr.startswith("python -m heapdump.open: error: ")
+    assert "bogus.dump" in r.stderr
+
+
+def test_truncated_file_opens_with_a_warning(tmp_path, app_dump):
+    path, _, _ = app_dump
+    data = path.read_bytes()
+    cut = tmp_path / "cut.dump"
+    cut.write_bytes(data[:len(data) * 3 // 4])
+    r = heapdump_open(tmp_path, "--summary", cut)
+    assert "WARNING: the file is truncated" in r.stdout
