@@ -18,12 +18,25 @@ pickle, no eval, no call of a dumped object; classes are made with
 The cyclic GC is paused while the objects are made (it would scan the
 growing heap over and over) and restored afterwards.
 
-Limits against hostile files: ``max_record_bytes`` (one record,
-uncompressed, default 256 MiB) and ``max_body_bytes`` (the whole body,
-uncompressed, default 2 GiB: twice the dumper's default ``max_bytes``);
-``None`` for no limit.  Memory is about the size of the objects the file
-describes plus one record; a file that describes more than
-``max_body_bytes`` of records is refused rather than loaded.
+Limits against hostile files (``None`` turns one off):
+
+``max_record_bytes``  one record, uncompressed (default 256 MiB); a record
+                      also holds at most 2**20 msgpack items, and a
+                      container record at most 65,536 elements (a RUN
+                      counts as its length), refused at their headers
+``max_body_bytes``    the whole body, uncompressed, plus one per container
+                      element (default 2 GiB: twice the dumper's default
+                      ``max_bytes``)
+``max_objects``       object records (default 10 million: ten times the
+                      dumper's default ``max_objects``)
+``max_ratio``         how many times the compressed body the uncompressed
+                      one may be, once past 64 MiB (default 200; real dumps
+                      compress 3 to 20 times): a zstd bomb is refused after
+                      64 MiB of output, not after gigabytes
+
+Memory: the decompression window is about twice the largest record; the
+rest is proportional to what the file describes (the records not yet made
+into objects, then the objects), within the limits above.
 """
 
 from __future__ import annotations
@@ -49,13 +62,16 @@ from heapdump import _surrogates as S
 from heapdump._model import HeapdumpError
 
 __all__ = ["load", "HeapdumpWarning", "DEFAULT_MAX_RECORD_BYTES",
-           "DEFAULT_MAX_BODY_BYTES", "address_of", "id_of"]
+           "DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_OBJECTS",
+           "DEFAULT_MAX_RATIO", "address_of", "id_of"]
 
 #: The format major version this reader reads (and every minor of it).
 READS_MAJOR = 1
 
 DEFAULT_MAX_RECORD_BYTES = 256 << 20
 DEFAULT_MAX_BODY_BYTES = 2 << 30
+DEFAULT_MAX_OBJECTS = 10_000_000
+DEFAULT_MAX_RATIO = 200
 _HEADER_MAX = 64 * 1024
 
 # record kinds (docs/format.rst)
@@ -300,7 +316,7 @@ class _Builder:
         qualname = qualname if isinstance(qualname, str) else name
         if module is not None and not isinstance(module, str):
             raise HeapdumpError("object %d (TYPE record): module is not a "
-                                "str" % id)
+                                "str" % oid)
         if not isinstance(base_kind, int) or isinstance(base_kind, bool):
             raise HeapdumpError("object %d (TYPE record): base_kind is not "
                                 "an int" % oid)
@@ -683,14 +699,14 @@ def _array(code, data):
 # ------------------------------------------------------------------ public
 
 def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
-         max_body_bytes=DEFAULT_MAX_BODY_BYTES):
+         max_body_bytes=DEFAULT_MAX_BODY_BYTES,
+         max_objects=DEFAULT_MAX_OBJECTS, max_ratio=DEFAULT_MAX_RATIO):
     """Read a dump file and return a heapdump.Dump.
 
     Raises HeapdumpError for a file that is not a dump, is of a newer major
     format version, or is corrupt (bad zstd or checksum, invalid msgpack, a
     reference to an object no record defines, a field of the wrong type,
-    a record larger than max_record_bytes, a body larger than
-    max_body_bytes).  A truncated file loads as far as it is intact, with
+    one of the limits against hostile files: see the module's docstring).  A truncated file loads as far as it is intact, with
     a HeapdumpWarning and ``dump.truncated`` set; references to objects
     whose records were lost read as ``heapdump._surrogates.Lost``.
     Nothing from the file is executed.
@@ -703,13 +719,18 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
         max_record_bytes = sys.maxsize
     if max_body_bytes is None:
         max_body_bytes = (1 << 64) - 1
+    if max_objects is None:
+        max_objects = (1 << 64) - 1
+    if max_ratio is None:
+        max_ratio = 0
     builder = _Builder(path)
     gc_was_enabled = gc.isenabled()
     gc.disable()
     loader = None
     try:
         loader = _heapdump.Loader(path, offset, builder,
-                                  int(max_record_bytes), int(max_body_bytes))
+                                  int(max_record_bytes), int(max_body_bytes),
+                                  int(max_objects), int(max_ratio))
         builder.loader = loader
         loader.read()
         loader.build()
@@ -764,6 +785,16 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
         dump.sizes = _array("Q", loader.sizes())
         dump.kinds = loader.kinds()
         dump.source_errors = source_errors
+        if loader.after_trailer:
+            notes.append("%d bytes after the TRAILER record were ignored"
+                         % loader.after_trailer)
+    except (HeapdumpError, MemoryError, KeyboardInterrupt, OSError):
+        raise
+    except Exception as e:
+        # the builders check what they rely on; anything else that breaks
+        # on a damaged file is still a damaged file
+        raise HeapdumpError("%s: a damaged record (%s: %s)"
+                            % (path, type(e).__name__, e)) from e
     finally:
         if loader is not None:
             loader.close()

@@ -86,6 +86,13 @@ PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
  * hashing them recurses in C once per level. */
 #define LOAD_MAX_IMMUTABLE_DEPTH 1000
 #define LOAD_NO_ID UINT64_MAX
+/* msgpack items in one record: a container record holds at most
+ * HD_MAX_RECORD_ITEMS elements, keys and values; anything beyond this is
+ * refused at its header, before its bytes are buffered. */
+#define LOAD_MAX_RECORD_MSGPACK_ITEMS ((uint64_t)1 << 20)
+/* The decompression ratio beyond which a body is taken for a zstd bomb,
+ * once it is past LOAD_RATIO_FLOOR bytes. */
+#define LOAD_RATIO_FLOOR ((uint64_t)64 << 20)
 
 /* entry states and flags */
 #define LOAD_F_CUT 0x01        /* a CUT record preceded it */
@@ -418,7 +425,8 @@ load_skip(load_cur *c)
 
 /* Frame one record at the start of [p, p + avail): its length into *len.
  * Returns 1 (complete), 0 (incomplete: more bytes are needed), -1 (not
- * msgpack, or not an array), -2 (bigger than max bytes). */
+ * msgpack, or not an array), -2 (bigger than max bytes), -3 (more msgpack
+ * items than LOAD_MAX_RECORD_MSGPACK_ITEMS). */
 static int
 load_frame_record(const unsigned char *p, size_t avail, size_t max,
                   size_t *len)
@@ -462,6 +470,9 @@ load_frame_record(const unsigned char *p, size_t avail, size_t max,
         /* each item still to come takes at least one byte */
         if (todo > (uint64_t)max) {
             return -2;
+        }
+        if (todo > LOAD_MAX_RECORD_MSGPACK_ITEMS) {
+            return -3;
         }
     }
     *len = (size_t)(c.p - p);
@@ -539,6 +550,8 @@ typedef struct {
     uint64_t offset;               /* where the body starts in the file */
     size_t max_record;
     uint64_t max_body;
+    uint64_t max_objects;
+    uint64_t max_ratio;            /* 0: no check */
     PyObject *support;
     PyObject *error_type;          /* HeapdumpError */
     PyObject *unbound, *pending;   /* sentinels */
@@ -574,6 +587,7 @@ typedef struct {
     uint64_t records;
     uint64_t elements;             /* container elements, RUNs expanded */
     uint64_t body_bytes;
+    uint64_t after_trailer;        /* body bytes after the TRAILER */
     uint64_t file_bytes;
     int truncated;
     int trailer_seen;
@@ -736,6 +750,9 @@ load_int_bytes(const unsigned char *p, size_t n)
     return _PyLong_FromByteArray(p, n, 1, 1);
 }
 
+/* A msgpack str: UTF-8 where lone surrogates are allowed.  Invalid
+ * UTF-8 raises UnicodeDecodeError, which load_wrap() and _load turn into
+ * HeapdumpError. */
 static PyObject *
 load_str(const load_item *it)
 {
@@ -1422,6 +1439,17 @@ load_stream_fill(LoaderObject *L, load_stream *s, size_t want)
         L->body_bytes += zout.pos - s->len;
         s->len = zout.pos;
         s->in_pos = zin.pos;
+        if (L->max_ratio > 0 && L->body_bytes > LOAD_RATIO_FLOOR &&
+            L->body_bytes / (L->file_bytes + 1) >= L->max_ratio) {
+            load_fail(L,
+                      "the body expands %llu-fold (%llu bytes from %llu): "
+                      "a zstd bomb?  pass a larger max_ratio to load it",
+                      (unsigned long long)(L->body_bytes /
+                                           (L->file_bytes + 1)),
+                      (unsigned long long)L->body_bytes,
+                      (unsigned long long)L->file_bytes);
+            return -1;
+        }
         if (L->body_bytes > L->max_body) {
             load_fail(L,
                       "the body is larger than max_body_bytes (%llu bytes "
@@ -1433,6 +1461,30 @@ load_stream_fill(LoaderObject *L, load_stream *s, size_t want)
         if (!progress && s->eof && s->in_pos == s->in_len) {
             return 0; /* the file ends inside a frame */
         }
+    }
+    return 0;
+}
+
+/* After the TRAILER: decompress what is left (checking the zstd
+ * checksums), dropping it.  A file that ends inside a frame is
+ * truncated. */
+static int
+load_stream_drain(LoaderObject *L, load_stream *s)
+{
+    for (;;) {
+        s->pos = s->len; /* drop what was read */
+        if (load_stream_fill(L, s, s->cap ? s->cap : LOAD_WINDOW_MIN) < 0) {
+            return -1;
+        }
+        if (s->len == 0) {
+            break;
+        }
+        L->after_trailer += s->len;
+    }
+    if (s->frame_open) {
+        L->truncated = 1;
+        L->truncation = "the file ends inside a zstd frame (after the "
+                        "TRAILER record: the last checksum is missing)";
     }
     return 0;
 }
@@ -1613,8 +1665,11 @@ load_object_record(LoaderObject *L, int kind, load_cur *c, uint32_t n,
         load_uint_field(L, c, &size, "size") < 0) {
         return -1;
     }
-    if (L->n >= UINT32_MAX - 1) {
-        load_fail(L, "more than 2**32 objects");
+    if (L->n >= UINT32_MAX - 1 || L->n >= L->max_objects) {
+        load_fail(L,
+                  "the file holds more than max_objects (%llu) objects; "
+                  "pass a larger max_objects to load it",
+                  (unsigned long long)L->max_objects);
         return -1;
     }
     if (load_grow((void **)&L->entries, L->n, &L->cap, sizeof(load_entry)) <
@@ -2026,7 +2081,12 @@ Loader_read(LoaderObject *L, PyObject *Py_UNUSED(ignored))
                 s.pos += rlen;
                 L->records++;
                 if (L->trailer_seen) {
-                    break; /* TRAILER is last */
+                    /* TRAILER is last: read the rest of the stream only to
+                     * check it (the last frame's checksum) */
+                    if (load_stream_drain(L, &s) < 0) {
+                        goto error;
+                    }
+                    break;
                 }
                 continue;
             }
@@ -2037,6 +2097,16 @@ Loader_read(LoaderObject *L, PyObject *Py_UNUSED(ignored))
                           (unsigned long long)L->records,
                           (unsigned long long)(L->body_bytes - (s.len -
                                                                  s.pos)));
+                goto error;
+            }
+            if (r == -3) {
+                load_fail(L,
+                          "record %llu at byte %llu of the body holds more "
+                          "than %llu msgpack items",
+                          (unsigned long long)L->records,
+                          (unsigned long long)(L->body_bytes - (s.len -
+                                                                 s.pos)),
+                          (unsigned long long)LOAD_MAX_RECORD_MSGPACK_ITEMS);
                 goto error;
             }
             if (r == -2) {
@@ -3520,14 +3590,18 @@ load_class_attrs(LoaderObject *L, size_t id)
 static int
 Loader_init(LoaderObject *L, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"path", "offset", "support", "max_record_bytes",
-                             "max_body_bytes", NULL};
+    static char *kwlist[] = {"path",           "offset",
+                             "support",        "max_record_bytes",
+                             "max_body_bytes", "max_objects",
+                             "max_ratio",      NULL};
     PyObject *path = NULL, *support;
-    unsigned long long offset, max_body;
+    unsigned long long offset, max_body, max_objects = UINT64_MAX;
+    unsigned long long max_ratio = 0;
     Py_ssize_t max_record;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O&KOnK:Loader", kwlist,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O&KOnK|KK:Loader", kwlist,
                                      PyUnicode_FSConverter, &path, &offset,
-                                     &support, &max_record, &max_body)) {
+                                     &support, &max_record, &max_body,
+                                     &max_objects, &max_ratio)) {
         return -1;
     }
     if (L->path != NULL) {
@@ -3550,6 +3624,8 @@ Loader_init(LoaderObject *L, PyObject *args, PyObject *kwds)
     L->offset = offset;
     L->max_record = (size_t)max_record;
     L->max_body = max_body;
+    L->max_objects = max_objects;
+    L->max_ratio = max_ratio;
     L->support = Py_NewRef(support);
     L->error_type = PyObject_GetAttrString(support, "HeapdumpError");
     L->unbound = PyObject_GetAttrString(support, "UNBOUND");
@@ -3845,6 +3921,7 @@ Loader_get_count(LoaderObject *L, void *which)
     case 1: return PyLong_FromUnsignedLongLong(L->records);
     case 2: return PyLong_FromUnsignedLongLong(L->body_bytes);
     case 3: return PyLong_FromUnsignedLongLong(L->file_bytes);
+    case 5: return PyLong_FromUnsignedLongLong(L->after_trailer);
     default: return PyLong_FromSize_t(L->nlayouts);
     }
 }
@@ -3897,6 +3974,7 @@ static PyGetSetDef Loader_getset[] = {
     {"body_bytes", (getter)Loader_get_count, NULL, NULL, (void *)2},
     {"file_bytes", (getter)Loader_get_count, NULL, NULL, (void *)3},
     {"nlayouts", (getter)Loader_get_count, NULL, NULL, (void *)4},
+    {"after_trailer", (getter)Loader_get_count, NULL, NULL, (void *)5},
     {"cuts", (getter)Loader_get_cuts, NULL, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -3905,7 +3983,7 @@ static PyTypeObject LoaderType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "heapdump._heapdump.Loader",
     .tp_doc = "Loader(path, offset, support, max_record_bytes, "
-              "max_body_bytes)\n--\n\n"
+              "max_body_bytes, max_objects=2**64-1, max_ratio=0)\n--\n\n"
               "The C core of heapdump.load(); heapdump._load drives it.",
     .tp_basicsize = sizeof(LoaderObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
