@@ -61,6 +61,7 @@ container_compress(hd_writer *w, ZSTD_EndDirective mode)
             container_fail(w, ZSTD_getErrorName(left), EIO);
             return -1;
         }
+        w->flushes++;
         if (out.pos > 0 && container_write_all(w, w->out, out.pos) < 0) {
             return -1;
         }
@@ -87,8 +88,10 @@ hd_container_open(hd_writer *w, const char *final_path, int level)
     w->out = malloc(w->out_cap);
     w->cctx = ZSTD_createCCtx();
     if (!w->final_path || !w->tmp_path || !w->in || !w->out || !w->cctx) {
+        free(w->tmp_path);
+        w->tmp_path = NULL; /* nothing to remove */
         hd_container_abort(w);
-        PyErr_NoMemory();
+        container_fail(w, "out of memory", ENOMEM);
         return -1;
     }
     memcpy(w->final_path, final_path, n + 1);
@@ -107,13 +110,10 @@ hd_container_open(hd_writer *w, const char *final_path, int level)
     w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (w->fd < 0) {
         int err = errno;
-        PyObject *name = PyUnicode_DecodeFSDefault(w->tmp_path);
-        errno = err;
-        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, name);
-        Py_XDECREF(name);
         free(w->tmp_path);
         w->tmp_path = NULL; /* nothing to remove */
         hd_container_abort(w);
+        container_fail(w, "open", err);
         return -1;
     }
     /* open(2) applies the umask; the file is 0600 whatever it is */
@@ -150,20 +150,20 @@ hd_container_append(void *data, const char *buf, size_t len)
     return 0;
 }
 
-/* Raise the writer's failure as an OSError naming the file. */
-static void
-container_raise(hd_writer *w)
+void
+hd_container_raise(const hd_writer *w, PyObject *name)
 {
-    PyObject *name = PyUnicode_DecodeFSDefault(w->final_path);
-    if (w->err_no != 0 && w->err_no != EIO) {
+    if (w->err_no == ENOMEM) {
+        PyErr_NoMemory();
+    }
+    else if (w->err_no != 0 && w->err_no != EIO) {
         errno = w->err_no;
         PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, name);
     }
     else {
         PyErr_Format(PyExc_OSError, "heapdump: %s failed while writing %R",
-                     w->err_what, name);
+                     w->err_what ? w->err_what : "the file", name);
     }
-    Py_XDECREF(name);
 }
 
 int
@@ -186,7 +186,6 @@ hd_container_close(hd_writer *w)
         container_fail(w, "rename", errno);
     }
     if (w->err_what != NULL) {
-        container_raise(w);
         hd_container_abort(w);
         return -1;
     }

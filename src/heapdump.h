@@ -67,6 +67,7 @@ enum hd_kind {
     HD_K_EXCEPTION = 26,
     HD_K_GENERATOR = 27,
     HD_K_WEAKREF = 28,
+    HD_K_UNREADABLE = 29,
     /* other records */
     HD_R_META = 64,
     HD_R_LAYOUT = 65,
@@ -117,13 +118,15 @@ typedef struct hd_writer {
     char *out; /* compressed bytes waiting for write(2) */
     size_t out_cap;
     uint64_t raw_bytes;   /* uncompressed body bytes so far */
+    uint64_t flushes;     /* times the input buffer went to zstd */
     uint64_t file_bytes;  /* bytes written to the file so far */
     int err_no;           /* errno of the first failure, or 0 */
     const char *err_what; /* what failed (static string), or NULL */
 } hd_writer;
 
 /* Create the temporary file for final_path (mode 0600) and the zstd
- * stream.  Caller holds the GIL.  Returns 0, or -1 with an OSError set. */
+ * stream.  Returns 0, or -1 with w->err_what / w->err_no set (nothing
+ * raised: the signal modes call it too). */
 int hd_container_open(hd_writer *w, const char *final_path, int level);
 /* Write the MIME header block (already formatted, ASCII). */
 int hd_container_header(hd_writer *w, const char *text, size_t len);
@@ -131,8 +134,10 @@ int hd_container_header(hd_writer *w, const char *text, size_t len);
  * is remembered in w->err_no / w->err_what and later writes are dropped. */
 int hd_container_append(void *w, const char *buf, size_t len);
 /* Flush and end the zstd stream, fsync, rename into place.  Returns 0, or
- * -1 with an OSError set (the temporary file is removed). */
+ * -1 with w->err_what set and the temporary file removed. */
 int hd_container_close(hd_writer *w);
+/* Raise the writer's failure as an OSError naming the file (GIL held). */
+void hd_container_raise(const hd_writer *w, PyObject *filename);
 /* Remove the temporary file and free everything; safe to call twice. */
 void hd_container_abort(hd_writer *w);
 /* Append to dst (size cap) value escaped as docs/format.rst says for header
@@ -162,7 +167,7 @@ typedef struct hd_frame_info {
 } hd_frame_info;
 
 /* Threads of the interpreter of tstate. */
-PyThreadState *hd_pyversion_thread_first(PyThreadState *tstate);
+PyThreadState *hd_pyversion_thread_first(PyInterpreterState *interp);
 unsigned long hd_pyversion_thread_native_id(PyThreadState *ts);
 /* Innermost complete Python frame of ts, or NULL. */
 hd_frame *hd_pyversion_thread_frame(PyThreadState *ts);
@@ -201,9 +206,13 @@ int hd_pyversion_set_next(PyObject *set, Py_ssize_t *pos, PyObject **key);
  * into buf (cap bytes).  Returns the length, or -1 if cap is too small. */
 Py_ssize_t hd_pyversion_long_bytes(PyObject *v, unsigned char *buf,
                                    size_t cap);
+/* An int's shallow size, as int.__sizeof__ computes it. */
+Py_ssize_t hd_pyversion_long_sizeof(PyObject *v);
 /* Bytes an int needs in that form. */
 size_t hd_pyversion_long_nbytes(PyObject *v);
 
+/* 1 while the interpreter is finalizing (no thread may take the GIL). */
+int hd_pyversion_finalizing(void);
 /* 1 when the running interpreter has no GIL (free-threaded 3.13t). */
 int hd_pyversion_gil_disabled(void);
 
@@ -312,12 +321,73 @@ typedef struct hd_dumper {
     uint64_t n_redacted;
     uint64_t n_frames;
 
-    /* where the dump stands: the main thread state of the caller */
+    /* the thread that dumps, shown as current (NULL: none) */
     PyThreadState *tstate;
+    /* modes (dump.c): no Python object may be created; frames only; in a
+     * fatal signal handler (faults while reading abandon the object) */
+    int no_alloc;
+    int stacks_only;
+    int fatal;
+    /* set when a fault stopped the walk for good */
+    int stopped;
 
     /* a C-level failure (out of memory) that stops the walk */
     const char *error;
 } hd_dumper;
+
+/* dump.c: one dump, in one of three modes (see dump.c). */
+enum hd_mode {
+    HD_MODE_NORMAL = 0,
+    HD_MODE_STACKS = 1,
+    HD_MODE_FATAL = 2,
+};
+
+typedef struct hd_request {
+    const char *path; /* the final file name */
+    int mode;
+    PyInterpreterState *interp;  /* whose threads to dump */
+    PyThreadState *tstate;       /* the thread shown as current, or NULL */
+    PyThreadState *exclude;      /* a thread state to leave out, or NULL */
+    unsigned long exclude_ident; /* a thread ident to leave out, or 0 */
+    int skip;                    /* innermost frames of tstate to skip */
+    PyObject *exc;               /* the exception, or NULL */
+    PyObject *reason;            /* a str, or NULL (then reason_c) */
+    const char *reason_c;
+    PyObject *facts;           /* META facts: dict or NULL */
+    PyObject *headers;         /* PySequence_Fast of (name, value) */
+    const char *extra_headers; /* preformatted "Name: value\n" lines */
+    hd_limits limits;
+    Py_ssize_t max_source;
+    int level;                 /* zstd level */
+    const hd_redactor *redact; /* borrowed, or NULL */
+    PyObject **hidden;         /* borrowed objects written REDACTED */
+    size_t nhidden;
+} hd_request;
+
+typedef struct hd_result {
+    uint64_t objects, inline_, records, bytes, file_bytes, cuts, omitted,
+        errors, redacted;
+    Py_ssize_t threads;
+    int64_t walk_ns;
+    const char *error; /* why it failed (static), or NULL */
+    int err_no;
+} hd_result;
+
+int hd_dump_init(void);
+/* Write one dump.  Returns 0, or -1: in normal mode with a Python
+ * exception set, in the others with res->error set. */
+int hd_dump_run(const hd_request *req, hd_result *res);
+/* Whether a dump is running in this process. */
+int hd_dump_busy(void);
+
+/* signals.c: while a fatal dump reads one object, the jump buffer that a
+ * second fault returns to (NULL otherwise). */
+#include <setjmp.h>
+extern sigjmp_buf *volatile hd_fault_jmp;
+/* The thread state of heapdump's signal-dump thread while it dumps (left
+ * out of the dump's threads), or NULL. */
+extern PyThreadState *volatile hd_signals_tstate;
+int hd_signals_init_module(PyObject *m);
 
 /* walk.c */
 int hd_walk_init(hd_dumper *d);

@@ -24,6 +24,8 @@
 
 #define PK(d) (&(d)->pk)
 
+static Py_ssize_t pack_generic_sizeof(PyObject *obj);
+
 /* ------------------------------------------------------------- scalars */
 
 void
@@ -228,7 +230,8 @@ hd_pack_omitted(hd_dumper *d, PyObject *obj, int ext)
     msgpack_pack_array(PK(d), 3);
     pack_type_module_qualname(d, Py_TYPE(obj), 1);
     pack_type_module_qualname(d, Py_TYPE(obj), 0);
-    msgpack_pack_int64(PK(d), hd_pack_sizeof(obj));
+    msgpack_pack_int64(PK(d), d->no_alloc ? pack_generic_sizeof(obj)
+                                          : hd_pack_sizeof(obj));
     d->pk = saved;
     msgpack_pack_ext_with_body(PK(d), sb.data, sb.size, (int8_t)ext);
     msgpack_sbuffer_destroy(&sb);
@@ -283,6 +286,23 @@ pack_call_sizeof(PyCFunction f, PyObject *obj)
     return n;
 }
 
+/* The generic size: basicsize + itemsize * ob_size. */
+static Py_ssize_t
+pack_generic_sizeof(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (PyLong_Check(obj)) {
+        /* ob_size is not a length for ints on 3.12+ */
+        return hd_pyversion_long_sizeof(obj);
+    }
+    Py_ssize_t size = tp->tp_basicsize;
+    if (tp->tp_itemsize != 0) {
+        Py_ssize_t n = Py_SIZE(obj);
+        size += (n < 0 ? -n : n) * tp->tp_itemsize;
+    }
+    return size;
+}
+
 Py_ssize_t
 hd_pack_sizeof(PyObject *obj)
 {
@@ -315,12 +335,7 @@ hd_pack_sizeof(PyObject *obj)
     if (f != NULL) {
         return pack_call_sizeof(f, obj);
     }
-    Py_ssize_t size = tp->tp_basicsize;
-    if (tp->tp_itemsize != 0) {
-        Py_ssize_t n = Py_SIZE(obj);
-        size += (n < 0 ? -n : n) * tp->tp_itemsize;
-    }
-    return size;
+    return pack_generic_sizeof(obj);
 }
 
 /* ----------------------------------------------------------------- kinds */
@@ -616,8 +631,10 @@ pack_header(hd_dumper *d, int kind, size_t n, uintptr_t addr,
 static void
 pack_obj_header(hd_dumper *d, int kind, size_t n, PyObject *obj)
 {
+    /* the builtin __sizeof__ implementations return a new int: not in the
+     * signal modes, which create no Python object */
     pack_header(d, kind, n, (uintptr_t)obj, Py_REFCNT(obj),
-                hd_pack_sizeof(obj));
+                d->no_alloc ? pack_generic_sizeof(obj) : hd_pack_sizeof(obj));
 }
 
 /* CUT: [67, original_length] before a shortened value. */
@@ -914,8 +931,9 @@ pack_frame(hd_dumper *d, void *key)
     }
     hd_walk_value(d, (PyObject *)info.code);
     hd_pack_frame_ref(d, hd_pyversion_frame_back(f));
-    hd_walk_value(d, info.globals ? info.globals : Py_None);
-    hd_walk_value(d, info.locals ? info.locals : Py_None);
+    /* stacks only: code locations, no values */
+    hd_walk_value(d, info.globals && !d->stacks_only ? info.globals : Py_None);
+    hd_walk_value(d, info.locals && !d->stacks_only ? info.locals : Py_None);
     msgpack_pack_int(PK(d), info.lineno);
     msgpack_pack_int(PK(d), info.lasti);
     if (info.end_lineno >= 0) {
@@ -928,7 +946,7 @@ pack_frame(hd_dumper *d, void *key)
         msgpack_pack_nil(PK(d));
     }
     PyCodeObject *co = info.code;
-    Py_ssize_t n = hd_pyversion_code_nnames(co);
+    Py_ssize_t n = d->stacks_only ? 0 : hd_pyversion_code_nnames(co);
     if (n > info.nvalues) {
         n = info.nvalues;
     }
@@ -1515,10 +1533,52 @@ pack_read_file(const char *path, Py_ssize_t max, size_t *len, const char **why)
     return buf;
 }
 
+/* A file name as the bytes to open(2): UTF-8, with lone surrogates (from
+ * undecodable bytes, PEP 383) turned back into the bytes they stand for.
+ * No Python object is made (the signal modes read sources too).  Returns
+ * 0 when it does not fit. */
+static int
+pack_fs_name(PyObject *name, char *out, size_t cap)
+{
+    int kind = PyUnicode_KIND(name);
+    const void *data = PyUnicode_DATA(name);
+    size_t len = 0;
+    for (Py_ssize_t i = 0; i < PyUnicode_GET_LENGTH(name); i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (len + 5 >= cap) {
+            return 0;
+        }
+        if (c >= 0xdc80 && c <= 0xdcff) {
+            out[len++] = (char)(c - 0xdc00);
+        }
+        else if (c < 0x80) {
+            out[len++] = (char)c;
+        }
+        else if (c < 0x800) {
+            out[len++] = (char)(0xc0 | (c >> 6));
+            out[len++] = (char)(0x80 | (c & 0x3f));
+        }
+        else if (c < 0x10000) {
+            out[len++] = (char)(0xe0 | (c >> 12));
+            out[len++] = (char)(0x80 | ((c >> 6) & 0x3f));
+            out[len++] = (char)(0x80 | (c & 0x3f));
+        }
+        else {
+            out[len++] = (char)(0xf0 | (c >> 18));
+            out[len++] = (char)(0x80 | ((c >> 12) & 0x3f));
+            out[len++] = (char)(0x80 | ((c >> 6) & 0x3f));
+            out[len++] = (char)(0x80 | (c & 0x3f));
+        }
+    }
+    out[len] = '\0';
+    return 1;
+}
+
 void
 hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes)
 {
     /* SOURCE: [70, filename, text, error] */
+    char path[4096];
     for (size_t i = 0; i < d->nfiles; i++) {
         PyObject *name = d->files[i];
         const char *why = NULL;
@@ -1528,17 +1588,11 @@ hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes)
             PyUnicode_READ_CHAR(name, 0) == '<') {
             why = "not a file";
         }
+        else if (!pack_fs_name(name, path, sizeof(path))) {
+            why = "unencodable file name";
+        }
         else {
-            PyObject *b = PyUnicode_EncodeFSDefault(name);
-            if (b == NULL) {
-                PyErr_Clear();
-                why = "unencodable file name";
-            }
-            else {
-                text = pack_read_file(PyBytes_AS_STRING(b), max_bytes, &len,
-                                      &why);
-                Py_DECREF(b);
-            }
+            text = pack_read_file(path, max_bytes, &len, &why);
         }
         msgpack_pack_array(PK(d), 4);
         msgpack_pack_uint8(PK(d), HD_R_SOURCE);

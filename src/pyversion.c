@@ -49,9 +49,9 @@
 /* ---------------------------------------------------------------- threads */
 
 PyThreadState *
-hd_pyversion_thread_first(PyThreadState *tstate)
+hd_pyversion_thread_first(PyInterpreterState *interp)
 {
-    return PyInterpreterState_ThreadHead(tstate->interp);
+    return PyInterpreterState_ThreadHead(interp);
 }
 
 /* The native id where the thread state has it (3.11+); 0 elsewhere, where
@@ -64,6 +64,16 @@ hd_pyversion_thread_native_id(PyThreadState *ts)
 #else
     (void)ts;
     return 0;
+#endif
+}
+
+int
+hd_pyversion_finalizing(void)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return Py_IsFinalizing();
+#else
+    return _Py_IsFinalizing();
 #endif
 }
 
@@ -505,6 +515,22 @@ hd_pyversion_set_next(PyObject *set, Py_ssize_t *pos, PyObject **key)
 {
     Py_hash_t hash;
     return _PySet_NextEntry(set, pos, key, &hash);
+}
+
+Py_ssize_t
+hd_pyversion_long_sizeof(PyObject *v)
+{
+    /* what int.__sizeof__ says, without calling it (it returns a new int) */
+#if PY_VERSION_HEX >= 0x030C0000
+    Py_ssize_t ndigits = (Py_ssize_t)(((PyLongObject *)v)->long_value.lv_tag >>
+                                      _PyLong_NON_SIZE_BITS);
+    return (Py_ssize_t)offsetof(PyLongObject, long_value.ob_digit) +
+           (ndigits ? ndigits : 1) * (Py_ssize_t)sizeof(digit);
+#else
+    Py_ssize_t n = Py_SIZE(v) < 0 ? -Py_SIZE(v) : Py_SIZE(v);
+    return (Py_ssize_t)offsetof(PyLongObject, ob_digit) +
+           n * (Py_ssize_t)sizeof(digit);
+#endif
 }
 
 size_t

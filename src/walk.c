@@ -361,15 +361,62 @@ hd_walk_frame_root(hd_dumper *d, hd_frame *f)
     return walk_add(d, key);
 }
 
+/* Write one record in a fatal dump, where the object may be unreadable:
+ * a fault while reading it jumps back here (signals.c).  What the record
+ * had written is taken back if it is still in the input buffer and made no
+ * layout; the object becomes an UNREADABLE record.  Otherwise the walk
+ * stops: the file ends with what it has. */
+static void
+walk_guarded_record(hd_dumper *d, size_t id)
+{
+    sigjmp_buf jb;
+    size_t mark = d->w.in_len;
+    uint64_t raw = d->w.raw_bytes, flushes = d->w.flushes;
+    uint64_t records = d->n_records;
+    size_t layouts = d->nlayouts;
+    uintptr_t last_addr = d->last_addr;
+    if (sigsetjmp(jb, 1) == 0) {
+        hd_fault_jmp = &jb;
+        hd_pack_record(d, d->queue[id]);
+        hd_fault_jmp = NULL;
+        return;
+    }
+    hd_fault_jmp = NULL;
+    if (d->w.flushes != flushes || d->nlayouts != layouts) {
+        d->stopped = 1;
+        return;
+    }
+    d->w.in_len = mark;
+    d->w.raw_bytes = raw;
+    d->n_records = records;
+    d->last_addr = last_addr;
+    /* UNREADABLE: [29, addr, 0, 0, reason] */
+    msgpack_pack_array(&d->pk, 5);
+    msgpack_pack_uint8(&d->pk, HD_K_UNREADABLE);
+    msgpack_pack_int64(&d->pk,
+                       (int64_t)((uintptr_t)d->queue[id] - d->last_addr));
+    d->last_addr = (uintptr_t)d->queue[id];
+    msgpack_pack_uint8(&d->pk, 0);
+    msgpack_pack_uint8(&d->pk, 0);
+    hd_pack_cstr(d, "a fault while reading it");
+    d->n_records++;
+    d->n_errors++;
+}
+
 void
 hd_walk_run(hd_dumper *d)
 {
     /* d->nqueued grows while records are written: breadth first */
     for (size_t id = 0; id < d->nqueued && d->error == NULL; id++) {
-        if (d->w.err_what != NULL) {
-            break; /* the file failed; module.c reports it */
+        if (d->w.err_what != NULL || d->stopped) {
+            break; /* the file failed, or a fault stopped the walk */
         }
-        hd_pack_record(d, d->queue[id]);
+        if (d->fatal) {
+            walk_guarded_record(d, id);
+        }
+        else {
+            hd_pack_record(d, d->queue[id]);
+        }
     }
 }
 

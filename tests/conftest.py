@@ -53,3 +53,19 @@ def run_python(code=None, *, script=None, args=(), cwd=None, timeout=120,
 @pytest.fixture
 def python():
     return run_python
+
+
+@pytest.fixture(scope="session")
+def hdtest_dir(tmp_path_factory):
+    """A directory holding the tests' C helper (tests/helpers/hdtest.c),
+    built for the running Python; put it on a child's PYTHONPATH."""
+    import sysconfig
+
+    out = tmp_path_factory.mktemp("hdtest")
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    target = out / ("hdtest" + suffix)
+    cmd = ["gcc", "-shared", "-fPIC", "-O1", "-g",
+           "-I" + sysconfig.get_paths()["include"],
+           str(TESTS / "helpers" / "hdtest.c"), "-o", str(target)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    return out

@@ -1,0 +1,775 @@
+/* signals.c: dumps on a signal, and on a fatal one.
+ *
+ * Signal dumps (signal_dump_install): the handler only writes the signal
+ * number to a pipe (async-signal-safe).  A watcher thread of ours reads it
+ * and starts an acquirer thread that takes the GIL and calls the Python
+ * callback that dumps.  This works when the main thread is blocked in C
+ * with the GIL released and never returns to Python, where a Python-level
+ * signal handler would never run.  If the GIL cannot be had within the
+ * timeout (some thread holds it for good), the watcher writes a stacks-only
+ * dump without it (dump.c, HD_MODE_STACKS) and the late callback is
+ * cancelled.  Signals that arrive while a dump runs are coalesced.
+ *
+ * Fatal signals (fatal_install): SIGSEGV, SIGBUS, SIGFPE, SIGILL and
+ * SIGABRT run a best-effort dump in the handler, on an alternate stack
+ * (so a stack overflow dumps too), then restore the previous handlers and
+ * raise the signal again: the process dies as it would have (same signal,
+ * core file, faulthandler's output if it was enabled before).  A second
+ * fault while the dump reads an object jumps back to the walk, which
+ * abandons that object (walk.c).  A dump that hangs (a lock held by the
+ * crashed thread) is cut short by an alarm after fatal_timeout seconds.
+ *
+ * What is protected by what: the install/uninstall functions run with the
+ * GIL held; signals_lock protects the state the watcher and the acquirer
+ * share; the fatal handler reads fatal_* state that is only written while
+ * the handlers are not installed.
+ */
+#include "heapdump.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+sigjmp_buf *volatile hd_fault_jmp = NULL;
+
+/* The thread state of the acquirer while it runs the callback: dump()
+ * leaves it out of the threads (it is heapdump's, not the program's). */
+PyThreadState *volatile hd_signals_tstate = NULL;
+
+#define SIGNALS_MAX 8
+
+static const char *
+signals_name(int signum)
+{
+    switch (signum) {
+    case SIGSEGV: return "SIGSEGV";
+    case SIGBUS: return "SIGBUS";
+    case SIGFPE: return "SIGFPE";
+    case SIGILL: return "SIGILL";
+    case SIGABRT: return "SIGABRT";
+    case SIGUSR1: return "SIGUSR1";
+    case SIGUSR2: return "SIGUSR2";
+    case SIGQUIT: return "SIGQUIT";
+    case SIGHUP: return "SIGHUP";
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    default: return "signal";
+    }
+}
+
+/* directory/heapdump-<UTC stamp>-<pid>-<tag>.dump, a name not taken yet. */
+static void
+signals_path(char *out, size_t cap, const char *directory, const char *tag)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    char stamp[32];
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(out, cap, "%s/heapdump-%s-%ld-%s.dump", directory, stamp,
+             (long)getpid(), tag);
+    for (int n = 2; access(out, F_OK) == 0 && n < 1000; n++) {
+        snprintf(out, cap, "%s/heapdump-%s-%ld-%s-%d.dump", directory, stamp,
+                 (long)getpid(), tag, n);
+    }
+}
+
+/* One line on stderr, with write(2) only. */
+static void
+signals_say(const char *msg)
+{
+    (void)!write(2, msg, strlen(msg));
+}
+
+/* ---------------------------------------------------------- signal dumps */
+
+typedef struct signals_entry {
+    int signum; /* 0: free */
+    struct sigaction old;
+    PyObject *callback; /* strong */
+    char *directory;    /* malloc'd */
+    double timeout;
+} signals_entry;
+
+static signals_entry signals_entries[SIGNALS_MAX];
+static int signals_pipe[2] = {-1, -1};
+static pthread_t signals_watcher;
+static int signals_watcher_running;
+static PyInterpreterState *signals_interp;
+/* precomputed META facts and header pairs for stacks-only dumps, strong */
+static PyObject *signals_facts, *signals_headers;
+
+static pthread_mutex_t signals_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t signals_cond = PTHREAD_COND_INITIALIZER;
+/* the acquirer: 0 idle, 1 waiting for the GIL, 2 running the callback */
+static int signals_acquirer_state;
+static int signals_cancelled;
+/* the acquirer's thread ident: its thread state (made while it waits for
+ * the GIL) is left out of stacks-only dumps */
+static unsigned long signals_acquirer_ident;
+
+/* async-signal-safe: only write(2) */
+static void
+signals_handler(int signum)
+{
+    int saved = errno;
+    unsigned char b = (unsigned char)signum;
+    if (signals_pipe[1] >= 0) {
+        (void)!write(signals_pipe[1], &b, 1); /* full pipe: coalesced */
+    }
+    errno = saved;
+}
+
+static signals_entry *
+signals_find(int signum)
+{
+    for (int i = 0; i < SIGNALS_MAX; i++) {
+        if (signals_entries[i].signum == signum) {
+            return &signals_entries[i];
+        }
+    }
+    return NULL;
+}
+
+/* The acquirer thread: takes the GIL (maybe never), then runs the
+ * callback unless the watcher gave up on it. */
+static void *
+signals_acquire(void *arg)
+{
+    signals_entry *e = arg;
+    signals_acquirer_ident = PyThread_get_thread_ident();
+    PyGILState_STATE g = PyGILState_Ensure();
+    pthread_mutex_lock(&signals_lock);
+    int cancelled = signals_cancelled;
+    signals_acquirer_state = 2;
+    pthread_cond_broadcast(&signals_cond);
+    pthread_mutex_unlock(&signals_lock);
+    if (!cancelled && e->callback != NULL) {
+        hd_signals_tstate = PyThreadState_Get();
+        PyObject *r = PyObject_CallNoArgs(e->callback);
+        hd_signals_tstate = NULL;
+        if (r == NULL) {
+            signals_say("heapdump: the signal dump failed:\n");
+            PyErr_Print();
+        }
+        Py_XDECREF(r);
+    }
+    PyGILState_Release(g);
+    pthread_mutex_lock(&signals_lock);
+    signals_acquirer_state = 0;
+    pthread_cond_broadcast(&signals_cond);
+    pthread_mutex_unlock(&signals_lock);
+    return NULL;
+}
+
+/* A stacks-only dump, without the GIL. */
+static void
+signals_stacks_dump(signals_entry *e, double waited)
+{
+    char path[4096], extra[512], reason[128];
+    hd_request req;
+    hd_result res;
+    signals_path(path, sizeof(path), e->directory, "stacks");
+    snprintf(extra, sizeof(extra),
+             "Heapdump-Stacks-Only: the GIL was not released within %.1f "
+             "s; code locations only, read without it\n"
+             "Heapdump-Signal: %s (%d)\n",
+             waited, signals_name(e->signum), e->signum);
+    snprintf(reason, sizeof(reason), "signal %s (stacks only)",
+             signals_name(e->signum));
+    memset(&req, 0, sizeof(req));
+    req.path = path;
+    req.mode = HD_MODE_STACKS;
+    req.interp = signals_interp;
+    req.exclude_ident = signals_acquirer_ident;
+    req.reason_c = reason;
+    req.facts = signals_facts;
+    req.headers = signals_headers;
+    req.extra_headers = extra;
+    req.limits.max_objects = req.limits.max_bytes = -1;
+    req.limits.max_string = req.limits.max_items = -1;
+    req.max_source = 4 << 20;
+    req.level = 3;
+    if (hd_dump_run(&req, &res) < 0) {
+        signals_say("heapdump: the stacks-only dump to ");
+        signals_say(path);
+        signals_say(" failed: ");
+        signals_say(res.error ? res.error : "?");
+        signals_say("\n");
+    }
+}
+
+static void
+signals_dump(int signum)
+{
+    pthread_mutex_lock(&signals_lock);
+    signals_entry *e = signals_find(signum);
+    if (e == NULL) {
+        pthread_mutex_unlock(&signals_lock);
+        return;
+    }
+    if (signals_acquirer_state == 1) {
+        /* the last one is still waiting for the GIL: stacks again */
+        pthread_mutex_unlock(&signals_lock);
+        signals_stacks_dump(e, 0.0);
+        return;
+    }
+    while (signals_acquirer_state == 2) {
+        /* a dump is running: this signal is coalesced into it */
+        pthread_mutex_unlock(&signals_lock);
+        return;
+    }
+    signals_acquirer_state = 1;
+    signals_cancelled = 0;
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, signals_acquire, e) != 0) {
+        signals_acquirer_state = 0;
+        pthread_mutex_unlock(&signals_lock);
+        pthread_attr_destroy(&attr);
+        signals_say("heapdump: could not start the signal dump thread\n");
+        return;
+    }
+    pthread_attr_destroy(&attr);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    double t_out = e->timeout > 0 ? e->timeout : 0.001;
+    deadline.tv_sec += (time_t)t_out;
+    deadline.tv_nsec += (long)((t_out - (double)(time_t)t_out) * 1e9);
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    int timed_out = 0;
+    while (signals_acquirer_state == 1 && !timed_out) {
+        timed_out = pthread_cond_timedwait(&signals_cond, &signals_lock,
+                                           &deadline) == ETIMEDOUT;
+    }
+    if (signals_acquirer_state == 1) {
+        signals_cancelled = 1;
+        pthread_mutex_unlock(&signals_lock);
+        signals_stacks_dump(e, e->timeout);
+        return;
+    }
+    /* the callback runs: wait for it, so that the next signal finds the
+     * dump done (and a burst makes one more dump, not many) */
+    while (signals_acquirer_state == 2) {
+        pthread_cond_wait(&signals_cond, &signals_lock);
+    }
+    pthread_mutex_unlock(&signals_lock);
+}
+
+static void *
+signals_watch(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        unsigned char b;
+        ssize_t n = read(signals_pipe[0], &b, 1);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0 || b == 0) {
+            break; /* uninstalled */
+        }
+        /* a burst: one dump per signal number */
+        int seen[SIGNALS_MAX] = {0}, nseen = 0, stop = 0;
+        seen[nseen++] = b;
+        struct pollfd p = {signals_pipe[0], POLLIN, 0};
+        while (poll(&p, 1, 0) > 0 && read(signals_pipe[0], &b, 1) == 1) {
+            if (b == 0) {
+                stop = 1;
+                break;
+            }
+            int known = 0;
+            for (int i = 0; i < nseen; i++) {
+                known |= seen[i] == b;
+            }
+            if (!known && nseen < SIGNALS_MAX) {
+                seen[nseen++] = b;
+            }
+        }
+        for (int i = 0; i < nseen && !stop; i++) {
+            if (!hd_pyversion_finalizing()) {
+                signals_dump(seen[i]);
+            }
+        }
+        if (stop) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+static int
+signals_start_watcher(void)
+{
+    if (signals_watcher_running) {
+        return 0;
+    }
+    if (pipe(signals_pipe) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        fcntl(signals_pipe[i], F_SETFD, FD_CLOEXEC);
+    }
+    fcntl(signals_pipe[1], F_SETFL, O_NONBLOCK);
+    int err = pthread_create(&signals_watcher, NULL, signals_watch, NULL);
+    if (err != 0) {
+        close(signals_pipe[0]);
+        close(signals_pipe[1]);
+        signals_pipe[0] = signals_pipe[1] = -1;
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    signals_watcher_running = 1;
+    return 0;
+}
+
+/* Stop the watcher and wait for it (with the GIL released: it may be
+ * waiting for a callback that needs it). */
+static void
+signals_stop_watcher(void)
+{
+    if (!signals_watcher_running) {
+        return;
+    }
+    unsigned char zero = 0;
+    int fd = signals_pipe[1];
+    signals_pipe[1] = -1; /* handlers write nothing from now */
+    (void)!write(fd, &zero, 1);
+    Py_BEGIN_ALLOW_THREADS pthread_join(signals_watcher, NULL);
+    Py_END_ALLOW_THREADS close(fd);
+    close(signals_pipe[0]);
+    signals_pipe[0] = -1;
+    signals_watcher_running = 0;
+}
+
+/* heapdump's own process facts and header pairs, for dumps written where
+ * Python cannot run: computed now, with the GIL. */
+static int
+signals_facts_and_headers(PyObject **facts, PyObject **headers)
+{
+    PyObject *mod = PyImport_ImportModule("heapdump");
+    PyObject *r =
+        mod ? PyObject_CallMethod(mod, "_facts_and_headers", NULL) : NULL;
+    Py_XDECREF(mod);
+    if (r == NULL) {
+        return -1;
+    }
+    if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 2 ||
+        !PyDict_Check(PyTuple_GET_ITEM(r, 0))) {
+        Py_DECREF(r);
+        PyErr_SetString(PyExc_TypeError, "bad facts");
+        return -1;
+    }
+    *facts = PyDict_Copy(PyTuple_GET_ITEM(r, 0));
+    *headers = PySequence_Tuple(PyTuple_GET_ITEM(r, 1));
+    Py_DECREF(r);
+    if (*facts == NULL || *headers == NULL) {
+        Py_CLEAR(*facts);
+        Py_CLEAR(*headers);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(signal_dump_install_doc,
+             "signal_dump_install($module, signum, callback, directory, "
+             "timeout, /)\n--\n\n"
+             "On signum, call callback() with the GIL from a thread of "
+             "heapdump's; if\nthe GIL cannot be had within timeout seconds, "
+             "write a stacks-only dump\ninto directory instead.");
+
+static PyObject *
+signals_dump_install(PyObject *module, PyObject *args)
+{
+    int signum;
+    PyObject *callback, *dir_bytes = NULL;
+    double timeout;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "iOO&d:signal_dump_install", &signum,
+                          &callback, PyUnicode_FSConverter, &dir_bytes,
+                          &timeout)) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (signum <= 0 || signum >= NSIG || signum == SIGKILL ||
+        signum == SIGSTOP || signum == SIGSEGV || signum == SIGBUS ||
+        signum == SIGFPE || signum == SIGILL) {
+        PyErr_Format(PyExc_ValueError, "cannot dump on signal %d", signum);
+        goto done;
+    }
+    if (!PyCallable_Check(callback)) {
+        PyErr_SetString(PyExc_TypeError, "callback must be callable");
+        goto done;
+    }
+    if (timeout < 0) {
+        PyErr_SetString(PyExc_ValueError, "timeout must be >= 0");
+        goto done;
+    }
+    if (signals_facts == NULL &&
+        signals_facts_and_headers(&signals_facts, &signals_headers) < 0) {
+        goto done;
+    }
+    signals_interp = PyThreadState_Get()->interp;
+    if (signals_start_watcher() < 0) {
+        goto done;
+    }
+    pthread_mutex_lock(&signals_lock);
+    signals_entry *e = signals_find(signum);
+    int fresh = e == NULL;
+    if (fresh) {
+        e = signals_find(0);
+    }
+    if (e == NULL) {
+        pthread_mutex_unlock(&signals_lock);
+        PyErr_SetString(PyExc_RuntimeError, "too many signal dumps");
+        goto done;
+    }
+    char *directory = strdup(PyBytes_AS_STRING(dir_bytes));
+    if (directory == NULL) {
+        pthread_mutex_unlock(&signals_lock);
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_INCREF(callback);
+    Py_XSETREF(e->callback, callback);
+    free(e->directory);
+    e->directory = directory;
+    e->timeout = timeout;
+    if (fresh) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = signals_handler;
+        sa.sa_flags = SA_RESTART | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(signum, &sa, &e->old) < 0) {
+            pthread_mutex_unlock(&signals_lock);
+            Py_CLEAR(e->callback);
+            PyErr_SetFromErrno(PyExc_OSError);
+            goto done;
+        }
+        e->signum = signum;
+    }
+    pthread_mutex_unlock(&signals_lock);
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    Py_XDECREF(dir_bytes);
+    return result;
+}
+
+PyDoc_STRVAR(signal_dump_uninstall_doc,
+             "signal_dump_uninstall($module, signum, /)\n--\n\n"
+             "Restore signum's previous disposition.");
+
+static PyObject *
+signals_dump_uninstall(PyObject *module, PyObject *args)
+{
+    int signum;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "i:signal_dump_uninstall", &signum)) {
+        return NULL;
+    }
+    pthread_mutex_lock(&signals_lock);
+    signals_entry *e = signals_find(signum);
+    int left = 0;
+    if (e != NULL) {
+        sigaction(signum, &e->old, NULL);
+        e->signum = 0;
+    }
+    for (int i = 0; i < SIGNALS_MAX; i++) {
+        left += signals_entries[i].signum != 0;
+    }
+    pthread_mutex_unlock(&signals_lock);
+    if (e == NULL) {
+        Py_RETURN_FALSE;
+    }
+    if (left == 0) {
+        signals_stop_watcher();
+    }
+    /* the acquirer reads e->callback only with the GIL, which we hold */
+    pthread_mutex_lock(&signals_lock);
+    PyObject *cb = e->callback;
+    e->callback = NULL;
+    pthread_mutex_unlock(&signals_lock);
+    Py_XDECREF(cb);
+    Py_RETURN_TRUE;
+}
+
+/* ----------------------------------------------------------- fatal dumps */
+
+static const int fatal_signums[] = {SIGSEGV, SIGFPE, SIGABRT, SIGBUS, SIGILL};
+#define FATAL_N (sizeof(fatal_signums) / sizeof(fatal_signums[0]))
+static struct sigaction fatal_old[FATAL_N];
+static struct sigaction fatal_old_alarm;
+static int fatal_installed;
+static stack_t fatal_stack, fatal_old_stack;
+static char *fatal_directory;
+static PyObject *fatal_facts, *fatal_headers, *fatal_hidden;
+static hd_redactor fatal_redact;
+static hd_limits fatal_limits;
+static Py_ssize_t fatal_max_source;
+static unsigned int fatal_timeout = 10;
+static volatile sig_atomic_t fatal_entered;
+static volatile sig_atomic_t fatal_signum;
+
+/* Put the previous handlers back (async-signal-safe: sigaction only). */
+static void
+fatal_restore(void)
+{
+    for (size_t i = 0; i < FATAL_N; i++) {
+        sigaction(fatal_signums[i], &fatal_old[i], NULL);
+    }
+}
+
+/* The dump took too long (a lock the crashed thread held): die now. */
+static void
+fatal_alarm(int signum)
+{
+    (void)signum;
+    signals_say("heapdump: the crash dump timed out; giving up\n");
+    fatal_restore();
+    raise(fatal_signum);
+    _exit(128 + fatal_signum); /* only if the previous handler returned */
+}
+
+static void
+fatal_handler(int signum, siginfo_t *info, void *ucontext)
+{
+    int saved = errno;
+    (void)ucontext;
+    if (hd_fault_jmp != NULL) {
+        /* a fault while the dump read an object: back to the walk */
+        sigjmp_buf *j = hd_fault_jmp;
+        hd_fault_jmp = NULL;
+        siglongjmp(*j, 1);
+    }
+    if (fatal_entered) {
+        /* a fault outside the guarded reads: give the dump up */
+        fatal_restore();
+        errno = saved;
+        raise(signum);
+        return;
+    }
+    fatal_entered = 1;
+    fatal_signum = signum;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = fatal_alarm;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &fatal_old_alarm);
+    alarm(fatal_timeout);
+
+    PyThreadState *ts = PyGILState_GetThisThreadState();
+    char path[4096], extra[512], reason[128];
+    signals_path(path, sizeof(path), fatal_directory, signals_name(signum));
+    snprintf(extra, sizeof(extra),
+             "Heapdump-Signal: %s (%d)\n"
+             "Heapdump-Signal-Code: %d\n"
+             "Heapdump-Fault-Address: %p\n"
+             "Heapdump-Fault-Thread: %lu%s\n",
+             signals_name(signum), signum, info ? info->si_code : 0,
+             info ? info->si_addr : NULL, ts ? ts->thread_id : 0UL,
+             ts ? (PyGILState_Check() ? " (holding the GIL)"
+                                      : " (not holding the GIL)")
+                : " (not a Python thread)");
+    snprintf(reason, sizeof(reason), "fatal signal %s", signals_name(signum));
+    hd_request req;
+    hd_result res;
+    memset(&req, 0, sizeof(req));
+    req.path = path;
+    req.mode = HD_MODE_FATAL;
+    req.interp = ts ? ts->interp : PyInterpreterState_Main();
+    req.tstate = ts;
+    req.reason_c = reason;
+    req.facts = fatal_facts;
+    req.headers = fatal_headers;
+    req.extra_headers = extra;
+    req.limits = fatal_limits;
+    req.max_source = fatal_max_source;
+    req.level = 1;
+    req.redact = &fatal_redact;
+    if (fatal_hidden != NULL) {
+        req.hidden = PySequence_Fast_ITEMS(fatal_hidden);
+        req.nhidden = (size_t)PySequence_Fast_GET_SIZE(fatal_hidden);
+    }
+    if (hd_dump_run(&req, &res) == 0) {
+        signals_say("heapdump: wrote ");
+        signals_say(path);
+        signals_say("\n");
+    }
+    else {
+        signals_say("heapdump: the crash dump failed: ");
+        signals_say(res.error ? res.error : "?");
+        signals_say("\n");
+    }
+    alarm(0);
+    sigaction(SIGALRM, &fatal_old_alarm, NULL);
+    /* die as without heapdump: the previous handler, the same signal */
+    fatal_restore();
+    errno = saved;
+    raise(signum);
+}
+
+PyDoc_STRVAR(fatal_install_doc,
+             "fatal_install($module, directory, headers, facts, options, /)"
+             "\n--\n\n"
+             "Dump on SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT, then die "
+             "as\nwithout heapdump.  headers and facts are precomputed; "
+             "options holds the\nlimits, 'redact' patterns, 'hidden' objects "
+             "and 'timeout' (seconds).");
+
+static int
+fatal_option(PyObject *options, const char *name, Py_ssize_t *out,
+             Py_ssize_t dflt)
+{
+    PyObject *v = PyDict_GetItemString(options, name);
+    if (v == NULL || v == Py_None) {
+        *out = v == NULL ? dflt : -1;
+        return 0;
+    }
+    *out = PyLong_AsSsize_t(v);
+    return *out == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+static void
+fatal_clear(void)
+{
+    free(fatal_directory);
+    fatal_directory = NULL;
+    Py_CLEAR(fatal_facts);
+    Py_CLEAR(fatal_headers);
+    Py_CLEAR(fatal_hidden);
+    hd_redact_free(&fatal_redact);
+}
+
+static PyObject *
+fatal_install(PyObject *module, PyObject *args)
+{
+    PyObject *dir_bytes = NULL, *headers, *facts, *options;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "O&OO!O!:fatal_install", PyUnicode_FSConverter,
+                          &dir_bytes, &headers, &PyDict_Type, &facts,
+                          &PyDict_Type, &options)) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (fatal_installed) {
+        /* replace the settings: take the handlers away first */
+        fatal_restore();
+        fatal_installed = 0;
+    }
+    fatal_clear();
+    Py_ssize_t timeout;
+    if (fatal_option(options, "max_objects", &fatal_limits.max_objects,
+                     1000000) < 0 ||
+        fatal_option(options, "max_bytes", &fatal_limits.max_bytes, 1 << 30) <
+            0 ||
+        fatal_option(options, "max_string", &fatal_limits.max_string, 65536) <
+            0 ||
+        fatal_option(options, "max_items", &fatal_limits.max_items, 10000) <
+            0 ||
+        fatal_option(options, "max_source", &fatal_max_source, 4 << 20) < 0 ||
+        fatal_option(options, "timeout", &timeout, 10) < 0) {
+        goto done;
+    }
+    fatal_timeout = timeout > 0 ? (unsigned int)timeout : 10;
+    PyObject *redact = PyDict_GetItemString(options, "redact");
+    PyObject *hidden = PyDict_GetItemString(options, "hidden");
+    if (hd_redact_init(&fatal_redact, redact) < 0) {
+        goto done;
+    }
+    fatal_hidden = hidden != NULL && hidden != Py_None
+                       ? PySequence_Fast(hidden, "hidden must be a sequence")
+                       : PyTuple_New(0);
+    fatal_headers = PySequence_Fast(headers, "headers must be a sequence");
+    fatal_facts = PyDict_Copy(facts);
+    fatal_directory = strdup(PyBytes_AS_STRING(dir_bytes));
+    if (fatal_hidden == NULL || fatal_headers == NULL || fatal_facts == NULL ||
+        fatal_directory == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_NoMemory();
+        }
+        fatal_clear();
+        goto done;
+    }
+    /* an alternate stack, so that a stack overflow can dump too (for the
+     * thread that installs; sigaltstack is per thread) */
+    if (fatal_stack.ss_sp == NULL) {
+        fatal_stack.ss_size = 1 << 20;
+        fatal_stack.ss_sp = malloc(fatal_stack.ss_size);
+        fatal_stack.ss_flags = 0;
+        if (fatal_stack.ss_sp == NULL ||
+            sigaltstack(&fatal_stack, &fatal_old_stack) < 0) {
+            free(fatal_stack.ss_sp);
+            fatal_stack.ss_sp = NULL;
+        }
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = fatal_handler;
+    /* SA_NODEFER: a fault in the handler reaches it (to be recovered) */
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < FATAL_N; i++) {
+        if (sigaction(fatal_signums[i], &sa, &fatal_old[i]) < 0) {
+            for (size_t j = 0; j < i; j++) {
+                sigaction(fatal_signums[j], &fatal_old[j], NULL);
+            }
+            PyErr_SetFromErrno(PyExc_OSError);
+            fatal_clear();
+            goto done;
+        }
+    }
+    fatal_entered = 0;
+    fatal_installed = 1;
+    Py_INCREF(Py_None);
+    result = Py_None;
+done:
+    Py_XDECREF(dir_bytes);
+    return result;
+}
+
+static PyObject *
+fatal_uninstall(PyObject *module, PyObject *unused)
+{
+    (void)module;
+    (void)unused;
+    if (!fatal_installed) {
+        Py_RETURN_FALSE;
+    }
+    fatal_restore();
+    fatal_installed = 0;
+    fatal_clear();
+    Py_RETURN_TRUE;
+}
+
+static PyMethodDef signals_methods[] = {
+    {"signal_dump_install", signals_dump_install, METH_VARARGS,
+     signal_dump_install_doc},
+    {"signal_dump_uninstall", signals_dump_uninstall, METH_VARARGS,
+     signal_dump_uninstall_doc},
+    {"fatal_install", fatal_install, METH_VARARGS, fatal_install_doc},
+    {"fatal_uninstall", fatal_uninstall, METH_NOARGS,
+     "fatal_uninstall($module, /)\n--\n\nRestore the previous handlers."},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+hd_signals_init_module(PyObject *m)
+{
+    return PyModule_AddFunctions(m, signals_methods);
+}
