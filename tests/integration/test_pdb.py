@@ -8,10 +8,8 @@ the same from real dump files.
 """
 
 import os
-import select
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -216,55 +214,28 @@ def test_without_an_exception_starts_in_the_thread_that_dumped(tmp_path):
 def test_terminal_stdin(tmp_path):
     """pdb on a terminal (readline): commands, interact left with Ctrl-D,
     then more commands."""
-    pty = pytest.importorskip("pty")
+    pytest.importorskip("pty")
     script = mf.driver_script(tmp_path)
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, str(script)], stdin=slave,
-                            stdout=slave, stderr=slave, cwd=str(tmp_path),
-                            env=mf.child_env(tmp_path), close_fds=True)
-    os.close(slave)
-    seen = b""
-
-    def read_until(marker, timeout=60):
-        nonlocal seen
-        deadline = time.monotonic() + timeout
-        while marker not in seen:
-            left = deadline - time.monotonic()
-            assert left > 0, "timed out waiting for %r in %r" % (marker,
-                                                                 seen)
-            ready, _, _ = select.select([master], [], [], left)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:
-                    chunk = b""
-                assert chunk, "child ended: %r" % seen
-                seen += chunk
-        at = seen.index(marker) + len(marker)
-        before, seen = seen[:at], seen[at:]
-        return before.decode("utf-8", "replace").replace("\r\n", "\n")
-
+    term = mf.Terminal([sys.executable, str(script)], tmp_path,
+                       mf.child_env(tmp_path))
     try:
-        first = read_until(b"(Pdb) ")
+        first = term.read_until(b"(Pdb) ")
         assert "> %s(23)check()" % FILE in first
-        os.write(master, b"p total + limit\n")
-        assert "15\n" in read_until(b"(Pdb) ")
-        os.write(master, b"up\n")
-        assert "(17)process()" in read_until(b"(Pdb) ")
-        os.write(master, b"interact\n")
-        read_until(b">>> ")
-        os.write(master, b"len(items) * 100\n")
-        assert "500\n" in read_until(b">>> ")
-        os.write(master, b"\x04")                 # Ctrl-D ends interact
-        back = read_until(b"(Pdb) ")
+        term.send(b"p total + limit\n")
+        assert "15\n" in term.read_until(b"(Pdb) ")
+        term.send(b"up\n")
+        assert "(17)process()" in term.read_until(b"(Pdb) ")
+        term.send(b"interact\n")
+        term.read_until(b">>> ")
+        term.send(b"len(items) * 100\n")
+        assert "500\n" in term.read_until(b">>> ")
+        term.send(b"\x04")                 # Ctrl-D ends interact
+        back = term.read_until(b"(Pdb) ")
         assert ("*exit from pdb interact command*" if PY313
                 else "now exiting InteractiveConsole") in back
-        os.write(master, b"p user.name\n")
-        assert "'alice'" in read_until(b"(Pdb) ")
-        os.write(master, b"q\n")
-        assert proc.wait(timeout=60) == 0
+        term.send(b"p user.name\n")
+        assert "'alice'" in term.read_until(b"(Pdb) ")
+        term.send(b"q\n")
+        assert term.proc.wait(timeout=60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+        term.close()

@@ -27,6 +27,9 @@ except ImportError:
 
 # The heapdump under test (the source tree, or a sanitizer build's copy).
 ROOT = pathlib.Path(heapdump.__file__).resolve().parent.parent
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent /
+                       "unit"))
+import modelfactory as mf  # noqa: E402
 PY313 = sys.version_info >= (3, 13)
 
 APP = textwrap.dedent('''\
@@ -398,3 +401,127 @@ def test_truncated_file_opens_with_a_warning(tmp_path, app_dump):
     cut.write_bytes(data[:len(data) * 3 // 4])
     r = heapdump_open(tmp_path, "--summary", cut)
     assert "WARNING: the file is truncated" in r.stdout
+
+
+def test_terminal(tmp_path, app_dump):
+    """On a terminal: readline input, interact left with Ctrl-D, more
+    commands after it."""
+    pytest.importorskip("pty")
+    path, app, _ = app_dump
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    term = mf.Terminal([sys.executable, "-m", "heapdump.open", str(path)],
+                       cwd, env(tmp_path))
+    try:
+        first = term.read_until(b"(Pdb) ")
+        assert "> %s(%d)total_of()" % (app, line_of(APP, "raise ValueE")) \
+            in first
+        term.send(b"up\n")
+        term.read_until(b"(Pdb) ")
+        term.send(b"interact\n")
+        term.read_until(b">>> ")
+        term.send(b"cart['box'].size * len(items)\n")
+        assert "12\n" in term.read_until(b">>> ")
+        term.send(b"\x04")
+        term.read_until(b"(Pdb) ")
+        term.send(b"p user.age + 1\n")
+        assert "31\n" in term.read_until(b"(Pdb) ")
+        term.send(b"q\n")
+        assert term.proc.wait(timeout=60) == 0
+    finally:
+        term.close()
+
+
+MODULE_LEVEL = textwrap.dedent('''\
+    import sys
+
+    import heapdump
+
+    counts = {"a": 1}
+    names = ["x", "y"]
+    try:
+        counts[names[1]] += 1
+    except KeyError:
+        heapdump.dump(sys.argv[1])
+''')
+
+
+def test_module_level_frames(tmp_path):
+    path, _, app = make_dump(tmp_path, {"mod.py": MODULE_LEVEL},
+                             main="mod.py")
+    r = heapdump_open(tmp_path, path, commands=(
+        "where\np counts, names\np len(names)\nlonglist\n"))
+    out = replies(r.stdout)
+    src = str(app / "mod.py")
+    line = line_of(MODULE_LEVEL, "counts[names[1]] += 1")
+    assert out[1] == "> %s(%d)<module>()\n-> counts[names[1]] += 1\n" % (
+        src, line)
+    assert out[2] == "({'a': 1}, ['x', 'y'])\n"
+    assert out[3] == "2\n"
+    dump_line = line_of(MODULE_LEVEL, "heapdump.dump(")
+    lines = MODULE_LEVEL.splitlines()
+    if sys.version_info[:2] == (3, 10):
+        # Stock 3.10 pdb numbers a module frame's longlist from 0 (live
+        # programs too): its marks land one line early.
+        expected = "".join(
+            "%3d  %s\t%s\n" % (n - 1, ">>" if n - 1 == line else "",
+                                lines[n - 1]) for n in range(1, 11))
+    else:
+        # the frame is at the dump() call, the traceback (>>) at the line
+        # that raised
+        expected = "".join(
+            "%3d  %s\t%s\n" % (n, "->" if n == dump_line else
+                                ">>" if n == line else "", lines[n - 1])
+            for n in range(1, 11))
+    assert out[4] == expected
+
+
+GROUP = textwrap.dedent('''\
+    import sys
+
+    import heapdump
+
+
+    def one(v):
+        raise ValueError("one %d" % v)
+
+
+    def two(v):
+        raise TypeError("two %d" % v)
+
+
+    def main():
+        errors = []
+        for i, f in enumerate((one, two)):
+            try:
+                f(i)
+            except Exception as e:
+                errors.append(e)
+        try:
+            raise ExceptionGroup("both", errors)
+        except ExceptionGroup as group:
+            heapdump.dump(sys.argv[1])
+
+
+    main()
+''')
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup")
+def test_exception_group_members_have_tracebacks(tmp_path):
+    path, _, app = make_dump(tmp_path, {"group.py": GROUP},
+                             main="group.py")
+    r = heapdump_open(tmp_path, "--summary", path)
+    assert "  member 1:      ValueError: one 0\n" in r.stdout
+    assert "  member 2:      TypeError: two 1\n" in r.stdout
+    r = heapdump_open(tmp_path, path, commands=(
+        "p [type(e).__name__ for e in group.exceptions]\n"
+        "interact\n"
+        "import traceback\n"
+        "tb = group.exceptions[1].__traceback__\n"
+        "print(tb.tb_next.tb_frame.f_code.co_name, tb.tb_next.tb_lineno, "
+        "tb.tb_next.tb_frame.f_locals)\n"))
+    out = replies(r.stdout)
+    assert out[1] == "['ValueError', 'TypeError']\n"
+    assert ">>> >>> two %d {'v': 1}\n" % line_of(GROUP, "raise TypeError") \
+        in r.stdout

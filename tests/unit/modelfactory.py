@@ -489,3 +489,50 @@ def bare_dump(objects=(), sources=None, threads=(), exception=None):
     return _model.Dump("/nonexistent/bare.dump", headers, {}, list(threads),
                        exception, None, list(objects), dict(sources or {}),
                        None, False, [], {}, [], {}, {})
+
+
+class Terminal:
+    """A child process on a pseudo-terminal: pdb reads it as a user's
+    terminal (readline, Ctrl-D), not as a pipe."""
+
+    def __init__(self, argv, cwd, env):
+        import pty
+        import subprocess
+
+        self.master, slave = pty.openpty()
+        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave,
+                                     stderr=slave, cwd=str(cwd), env=env,
+                                     close_fds=True)
+        os.close(slave)
+        self.seen = b""
+
+    def read_until(self, marker, timeout=60):
+        """The output up to and including marker (bytes), as text."""
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        while marker not in self.seen:
+            left = deadline - time.monotonic()
+            assert left > 0, "timed out waiting for %r in %r" % (marker,
+                                                                 self.seen)
+            ready, _, _ = select.select([self.master], [], [], left)
+            if ready:
+                try:
+                    chunk = os.read(self.master, 4096)
+                except OSError:
+                    chunk = b""
+                assert chunk, "the child ended: %r" % self.seen
+                self.seen += chunk
+        at = self.seen.index(marker) + len(marker)
+        before, self.seen = self.seen[:at], self.seen[at:]
+        return before.decode("utf-8", "replace").replace("\r\n", "\n")
+
+    def send(self, data):
+        os.write(self.master, data)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self.master)
