@@ -9,6 +9,7 @@ through stdin (a pipe, and a terminal) and checks what pdb prints.
 
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -525,3 +526,91 @@ def test_exception_group_members_have_tracebacks(tmp_path):
     assert out[1] == "['ValueError', 'TypeError']\n"
     assert ">>> >>> two %d {'v': 1}\n" % line_of(GROUP, "raise TypeError") \
         in r.stdout
+
+
+LAMBDAS = textwrap.dedent('''\
+    import sys
+
+    import heapdump
+
+
+    def comp(data):
+        scale = 10
+        key = lambda v: scale / v["d"]
+        return [key(x) for x in data]
+
+
+    try:
+        comp([{"d": 1}, {"d": 0}])
+    except ZeroDivisionError:
+        heapdump.dump(sys.argv[1])
+''')
+
+
+def test_lambdas_and_comprehensions(tmp_path):
+    path, _, app = make_dump(tmp_path, {"lam.py": LAMBDAS}, main="lam.py")
+    src = str(app / "lam.py")
+    comp_line = line_of(LAMBDAS, "return [key(x)")
+    lam_line = line_of(LAMBDAS, "key = lambda")
+    r = heapdump_open(tmp_path, path, commands=(
+        "where\nargs\np v, scale\nll\nup\nargs\n"))
+    out = replies(r.stdout)
+    entries = [ln for ln in out[1].splitlines() if not ln.startswith("->")]
+    # 3.12+ inlines the comprehension into comp(); before, it has a frame
+    names = [re.search(r"\(\d+\)(.*)$", e).group(1) for e in entries]
+    if sys.version_info >= (3, 12):
+        assert names == ["<module>()", "comp()", "<lambda>()"]
+    else:
+        assert names == ["<module>()", "comp()", "<listcomp>()",
+                         "<lambda>()"]
+    assert out[0].endswith("> %s(%d)<lambda>()\n-> key = lambda v: "
+                           "scale / v[\"d\"]\n" % (src, lam_line))
+    assert out[2] == "v = {'d': 0}\n"
+    assert out[3] == "({'d': 0}, 10)\n"
+    assert out[4] == "%3d  ->\t    key = lambda v: scale / v[\"d\"]\n" % \
+        lam_line
+    if sys.version_info >= (3, 12):
+        assert out[5].startswith("> %s(%d)comp()\n" % (src, comp_line))
+        assert out[6] == "data = [{'d': 1}, {'d': 0}]\n"
+    else:
+        assert out[5].startswith("> %s(%d)<listcomp>()\n" % (src,
+                                                            comp_line))
+        assert out[6].startswith(".0 = <")
+
+
+GENERATORS = textwrap.dedent('''\
+    import sys
+
+    import heapdump
+
+
+    def numbers(n):
+        for i in range(n):
+            yield i * i
+
+
+    def main():
+        gen = numbers(5)
+        first = next(gen)
+        try:
+            raise RuntimeError("stop at %d" % first)
+        except RuntimeError:
+            heapdump.dump(sys.argv[1])
+
+
+    main()
+''')
+
+
+@pytest.mark.xfail(reason="the loader fails on GENERATOR records "
+                          "(_fill_generator reads gi_frame.code before the "
+                          "frame's record is filled)")
+def test_suspended_generator_frame(tmp_path):
+    path, _, app = make_dump(tmp_path, {"gen.py": GENERATORS},
+                             main="gen.py")
+    r = heapdump_open(tmp_path, path, commands=(
+        "p first\np gen.gi_frame.lineno\np gen.gi_frame.frame.f_locals\n"))
+    out = replies(r.stdout)
+    assert out[1] == "0\n"
+    assert out[2] == "%d\n" % line_of(GENERATORS, "yield i * i")
+    assert out[3] == "{'n': 5, 'i': 0}\n"
