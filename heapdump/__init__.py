@@ -14,7 +14,8 @@ import pathlib
 import sys
 import time
 
-from heapdump import _heapdump
+from heapdump import _context, _heapdump
+from heapdump._context import clear_context, get_context, set_context
 from heapdump._model import Code, Dump, Frame, HeapdumpError, Thread, Traceback
 
 __all__ = [
@@ -27,8 +28,11 @@ __all__ = [
     "HeapdumpError",
     "Thread",
     "Traceback",
+    "clear_context",
     "dump",
+    "get_context",
     "load",
+    "set_context",
 ]
 
 __version__ = "0.1.0"
@@ -195,7 +199,7 @@ def _target(file, exc):
 
 
 def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
-         _skip=0, **limits):
+         _skip=0, _extra_headers=(), _extra_facts=None, **limits):
     """Write the state of the whole process to a file and return its path.
 
     file: a path, a directory to put a new file in, or None for a new file
@@ -207,6 +211,9 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
     dump the process environment (hidden by default).
     limits: max_objects, max_bytes, max_string, max_items, max_source (see
     DEFAULT_LIMITS; None for unlimited) and level (zstd, default 3).
+    The underscored arguments are heapdump's own (triggers, integrations):
+    _skip more innermost frames of the calling thread, _extra_headers
+    (name, value) pairs for the header, _extra_facts for the META record.
 
     Callable from any thread.  While it runs, the calling thread holds the
     GIL and no Python code runs anywhere: the dump is one instant.  Raises
@@ -228,11 +235,14 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
         reason = str(reason)
     path = _target(file, exc)
     facts, headers = _facts_and_headers()
+    if _extra_facts:
+        facts.update(_extra_facts)
+    headers += list(_extra_headers)
     patterns = _redact_patterns(redact)
     hidden = () if environ else _environment_objects()
     _heapdump.dump(os.fspath(path), exc=exc, reason=reason, facts=facts,
                    headers=headers, skip=1 + _skip, redact=patterns,
-                   hidden=hidden, **options)
+                   hidden=hidden, roots=_context.current_roots(), **options)
     return path
 
 

@@ -156,6 +156,13 @@ class Dump:
         self._tracebacks = tracebacks
         self.roots = roots
 
+    @property
+    def context(self):
+        """What heapdump.set_context() attached in the thread or task that
+        wrote the dump (a dict; empty when nothing was set)."""
+        context = self.roots.get("context") if self.roots else None
+        return context if isinstance(context, dict) else {}
+
     def traceback_of(self, exc):
         """The dumped Traceback chain of a loaded exception, or None."""
         return self._tracebacks.get(id(exc))

@@ -450,6 +450,15 @@ dump_roots(hd_dumper *d, const hd_request *req, PyObject *active,
         }
         free(frames);
     }
+    /* then the named roots the caller gave (heapdump.set_context's) */
+    Py_ssize_t pos = 0;
+    PyObject *name, *value;
+    while (req->roots != NULL &&
+           PyDict_Next(req->roots, &pos, &name, &value)) {
+        if (PyUnicode_Check(name)) {
+            hd_walk_root(d, value);
+        }
+    }
     /* 2. the calling thread's frames, then 3. the other threads' */
     PyThreadState *me = d->tstate;
     for (int pass = 0; pass < 2; pass++) {
@@ -471,12 +480,23 @@ dump_roots(hd_dumper *d, const hd_request *req, PyObject *active,
             dump_thread_record(d, ts, top, active, main_thread);
         }
     }
-    /* ROOT: [71, "exception", v] */
+    /* ROOT: [71, "exception", v], then [71, name, v] for the others */
     msgpack_pack_array(&d->pk, 3);
     msgpack_pack_uint8(&d->pk, HD_R_ROOT);
     hd_pack_cstr(d, "exception");
     hd_walk_value(d, exc ? exc : Py_None);
     d->n_records++;
+    pos = 0;
+    while (req->roots != NULL &&
+           PyDict_Next(req->roots, &pos, &name, &value)) {
+        if (PyUnicode_Check(name)) {
+            msgpack_pack_array(&d->pk, 3);
+            msgpack_pack_uint8(&d->pk, HD_R_ROOT);
+            hd_pack_str(d, name, 1024);
+            hd_walk_value(d, value);
+            d->n_records++;
+        }
+    }
     return 0;
 }
 

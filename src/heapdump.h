@@ -351,6 +351,8 @@ typedef struct hd_request {
     unsigned long exclude_ident; /* a thread ident to leave out, or 0 */
     int skip;                    /* innermost frames of tstate to skip */
     PyObject *exc;               /* the exception, or NULL */
+    PyObject *roots;             /* more named roots: dict str -> object,
+                                    or NULL (ROOT records, after exc) */
     PyObject *reason;            /* a str, or NULL (then reason_c) */
     const char *reason_c;
     PyObject *facts;           /* META facts: dict or NULL */

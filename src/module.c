@@ -30,7 +30,7 @@ PyDoc_STRVAR(
     "dump($module, /, path, *, exc=None, reason=None, facts=None,\n"
     "     headers=(), skip=0, max_objects=None, max_bytes=None,\n"
     "     max_string=None, max_items=None, max_source=None, level=3,\n"
-    "     redact=None, hidden=())\n"
+    "     redact=None, hidden=(), roots=None)\n"
     "--\n\n"
     "Write the state of every thread to path (docs/format.rst) and return\n"
     "a dict of totals.  heapdump.dump() is the public entry; this is the\n"
@@ -38,27 +38,29 @@ PyDoc_STRVAR(
     "skip: innermost frames of the calling thread to leave out (the\n"
     "wrapper's).  headers: (name, value) pairs for the MIME header.\n"
     "redact: name patterns whose values are written as REDACTED; hidden:\n"
-    "objects written as REDACTED wherever they are met.");
+    "objects written as REDACTED wherever they are met.  roots: more\n"
+    "named roots (a dict), walked right after the exception.");
 
 static PyObject *
 dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {
-        "path",       "exc",         "reason",    "facts",      "headers",
-        "skip",       "max_objects", "max_bytes", "max_string", "max_items",
-        "max_source", "level",       "redact",    "hidden",     NULL};
+        "path",       "exc",       "reason",      "facts",
+        "headers",    "skip",      "max_objects", "max_bytes",
+        "max_string", "max_items", "max_source",  "level",
+        "redact",     "hidden",    "roots",       NULL};
     PyObject *path_bytes = NULL, *exc = Py_None, *reason = Py_None;
     PyObject *facts = Py_None, *headers = NULL;
     PyObject *o_objects = Py_None, *o_bytes = Py_None, *o_string = Py_None;
     PyObject *o_items = Py_None, *o_source = Py_None;
-    PyObject *redact = Py_None, *hidden = NULL;
+    PyObject *redact = Py_None, *hidden = NULL, *roots = Py_None;
     int skip = 0, level = 3;
     (void)module;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "O&|$OOOOiOOOOOiOO:dump", kwlist,
+            args, kwargs, "O&|$OOOOiOOOOOiOOO:dump", kwlist,
             PyUnicode_FSConverter, &path_bytes, &exc, &reason, &facts,
             &headers, &skip, &o_objects, &o_bytes, &o_string, &o_items,
-            &o_source, &level, &redact, &hidden)) {
+            &o_source, &level, &redact, &hidden, &roots)) {
         return NULL;
     }
     PyObject *result = NULL, *headers_seq = NULL, *hidden_seq = NULL;
@@ -74,6 +76,10 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     if (reason != Py_None && !PyUnicode_Check(reason)) {
         PyErr_SetString(PyExc_TypeError, "reason must be a str or None");
+        goto done;
+    }
+    if (roots != Py_None && !PyDict_CheckExact(roots)) {
+        PyErr_SetString(PyExc_TypeError, "roots must be a dict or None");
         goto done;
     }
     if (facts != Py_None && !PyDict_CheckExact(facts)) {
@@ -119,6 +125,7 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     req.skip = skip;
     req.exc = exc == Py_None ? NULL : exc;
+    req.roots = roots == Py_None ? NULL : roots;
     req.reason = reason == Py_None ? NULL : reason;
     req.facts = facts == Py_None ? NULL : facts;
     req.headers = headers_seq;
