@@ -302,6 +302,9 @@ class _Builder:
     def lost(self, oid):
         return S.Lost(oid)
 
+    def unreadable(self, oid, addr, reason):
+        return S.Unreadable(oid, addr, reason)
+
     def unknown(self, kind, oid, addr):
         self.note(("kind", kind), "records of an unknown object kind %d "
                   "were loaded as placeholders" % kind)

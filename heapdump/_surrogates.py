@@ -40,7 +40,7 @@ from heapdump import _heapdump
 __all__ = [
     "Surrogate", "Instance", "Opaque", "BuiltinFunction", "Function",
     "Generator", "WeakRef", "DumpedModule", "Placeholder", "Omitted",
-    "Redacted", "Lost", "UnknownObject", "CutStr", "CutBytes",
+    "Redacted", "Lost", "Unreadable", "UnknownObject", "CutStr", "CutBytes",
     "CutBytearray", "CutTuple", "CutList", "CutDict", "CutSet",
     "CutFrozenset", "UNBOUND", "address", "dump_id", "referents",
     "is_surrogate",
@@ -250,6 +250,22 @@ class Lost(Placeholder):
 
     def __repr__(self):
         return "<lost: object %d (the file is truncated)>" % self.id
+
+
+class Unreadable(Placeholder):
+    """An object a crash dump could not read (a fault while reading it)."""
+
+    __slots__ = ("id", "address", "reason")
+
+    def __init__(self, id, address, reason):
+        self.id = id
+        self.address = address
+        self.reason = reason
+
+    def __repr__(self):
+        return "<unreadable object at 0x%x: %s>" % (
+            self.address & 0xFFFFFFFFFFFFFFFF,
+            self.reason if isinstance(self.reason, str) else "a fault")
 
 
 class UnknownObject(Placeholder):

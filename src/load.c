@@ -603,13 +603,13 @@ static const char *load_kind_names[] = {
     "LIST", "DICT", "SET", "FROZENSET", "RANGE", "SLICE", "SINGLETON",
     "TYPE", "INSTANCE", "OPAQUE", "FUNCTION", "METHOD", "CFUNCTION", "CODE",
     "MODULE", "CELL", "FRAME", "TRACEBACK", "EXCEPTION", "GENERATOR",
-    "WEAKREF",
+    "WEAKREF", "UNREADABLE",
 };
 
 static const char *
 load_kind_name(int kind)
 {
-    if (kind > 0 && kind <= HD_K_WEAKREF) {
+    if (kind > 0 && kind <= HD_K_UNREADABLE) {
         return load_kind_names[kind];
     }
     return "unknown";
@@ -1798,6 +1798,24 @@ load_object_record(LoaderObject *L, int kind, load_cur *c, uint32_t n,
     case HD_K_OPAQUE:
     case HD_K_CELL:
         break;
+    case HD_K_UNREADABLE: {
+        /* [29, addr, 0, 0, reason]: what a crash dump could not read */
+        PyObject *reason = e->nfields >= 1 ? load_data(L, c, 0)
+                                           : Py_NewRef(Py_None);
+        PyObject *args = reason ? Py_BuildValue("(nLN)", (Py_ssize_t)id,
+                                                (long long)L->last_addr,
+                                                reason)
+                                : NULL;
+        PyObject *obj = args ? load_call(L, "unreadable", args) : NULL;
+        Py_XDECREF(args);
+        if (obj == NULL) {
+            load_wrap(L, id);
+            return -1;
+        }
+        L->entries[id].obj = obj;
+        L->entries[id].flags |= LOAD_F_FILLED;
+        return 0;
+    }
     default: {
         /* an object kind this reader does not know: a placeholder that
          * says so, and the id is taken */
@@ -2195,6 +2213,7 @@ load_schema(int kind)
     case HD_K_EXCEPTION: return "vvvvvddV";
     case HD_K_GENERATOR: return "vdddvd";
     case HD_K_WEAKREF: return "vvv";
+    case HD_K_UNREADABLE: return "d";
     case HD_R_META: return "d";
     case HD_R_LAYOUT: return "vN";
     case HD_R_CLASS: return "vdV";

@@ -613,3 +613,28 @@ class PyWriter(Writer):
             self.singleton("NotImplemented")
         else:
             raise TypeError("PyWriter writes builtins only, not %s" % t)
+
+
+# ------------------------------------------------------------- benchmark
+
+def benchmark_writer(instances=200_000, keys=100_000):
+    """The loader's benchmark heap: a list of instances of one class with
+    5 attributes (inline str, int, float, bool values) and a dict of
+    keys str -> str (inline).  Returns (writer, objects it describes,
+    counting inline values)."""
+    w = Writer()
+    User = w.pyclass("User", "bench.models")
+    lay = w.layout(User, ["name", "age", "email", "score", "active"])
+    first = w.next_id + 2
+    chunks = [Run(first + i, min(MAX_RECORD_ITEMS, instances - i))
+              for i in range(0, instances, MAX_RECORD_ITEMS)]
+    holder = w.list_(chunks, per=1)
+    table = w.dict_([("key%06d" % i, "value %d" % i) for i in range(keys)])
+    assert (holder, table) == (w.next_id - 2, w.next_id - 1)
+    for i in range(instances):
+        w.instance(lay, ["user%d" % i, Int(i % 90), "u%d@example.com" % i,
+                         i * 0.5, bool(i & 1)])
+    w.root("users", holder)
+    w.root("table", table)
+    objects = 2 + instances * 6 + keys * 2
+    return w, objects

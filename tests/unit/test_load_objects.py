@@ -641,3 +641,17 @@ def test_nothing_from_the_file_runs(loadw, tmp_path):
     gc.collect()
     assert not (tmp_path / "pwned").exists()
     assert builtins.len is len
+
+
+def test_unreadable(loadw):
+    w = Writer()
+    bad = w.obj(29, "a fault (SIGSEGV) while reading it", refcnt=0,
+                addr=0x7F0000001230)
+    ok = w.str_("fine")
+    w.root("l", w.list_([bad, ok]))
+    d = loadw(w)
+    u = d.roots["l"][0]
+    assert isinstance(u, S.Unreadable) and not u
+    assert repr(u) == ("<unreadable object at 0x7f0000001230: a fault "
+                       "(SIGSEGV) while reading it>")
+    assert d.roots["l"][1] == "fine" and d.objects[ok] == "fine"
