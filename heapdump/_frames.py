@@ -394,11 +394,31 @@ class _Realizer:
             line = entry.lineno if isinstance(entry.lineno, int) \
                 and entry.lineno > 0 else frame.f_lineno
             code = frame.f_code
-            if not _covers(code, line):
-                line = frame.f_lineno
-            tb = types.TracebackType(tb, frame, line_offset(code, line),
-                                     line)
+            # tb_lasti only feeds the carets of 3.11+; the line is the
+            # dumped one whatever the stub covers.
+            lasti = line_offset(code, line) if _covers(code, line) \
+                else frame.f_lasti
+            tb = types.TracebackType(tb, frame, lasti, line)
         return tb
+
+    def cover(self, frames, chains):
+        """Make each code's stub cover every line a frame or a traceback
+        entry stands at, before any frame is made on it (frames made on an
+        older, narrower stub would keep it)."""
+        for f in frames:
+            self.cover_line(f, f.lineno)
+        for entries in chains:
+            for entry in entries:
+                self.cover_line(entry.frame, entry.lineno)
+
+    @staticmethod
+    def cover_line(f, line):
+        if (isinstance(f, _model.Frame) and isinstance(f.code, _model.Code)
+                and isinstance(line, int) and line > 0):
+            try:
+                real_code(f.code, line)
+            except (TypeError, ValueError, SyntaxError):
+                pass        # make() reports it for the frame
 
 
 def _module_name_guess(frame):
@@ -457,17 +477,22 @@ def realize(dump):
     meta = dump.meta if isinstance(dump.meta, dict) else {}
     install_sources(dump.sources, meta.get("cwd"))
     r = _Realizer(dump)
+    frames = []
     for thread in dump.threads or ():
-        for f in thread.frames or ():
-            r.frame(f)
+        frames.extend(thread.frames or ())
     for obj in dump.objects or ():
         if isinstance(obj, _model.Frame):
-            r.frame(obj)
+            frames.append(obj)
+    chains = []
     for exc in _exceptions_of(dump):
         chain = dump.traceback_of(exc)
-        if chain is None:
-            continue
-        tb = r.traceback(chain.entries())
+        if chain is not None:
+            chains.append((exc, chain.entries()))
+    r.cover(frames, [entries for _, entries in chains])
+    for f in frames:
+        r.frame(f)
+    for exc, entries in chains:
+        tb = r.traceback(entries)
         if tb is not None:
             try:
                 exc.__traceback__ = tb

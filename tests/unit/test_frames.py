@@ -451,3 +451,38 @@ def test_modules_found_through_their_classes_functions():
         SHAPES.splitlines(keepends=True)[3:])
     assert inspect.getsource(fn) == "".join(
         SHAPES.splitlines(keepends=True)[7:])
+
+
+def test_realize_without_sources_keeps_every_dumped_line():
+    dump = mf.capture(mf.PROGRAM)
+    dump.sources = {}
+    assert _frames.realize(dump) == []
+    tb = dump.exception.__traceback__
+    seen = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        seen.append((code.co_name, tb.tb_lineno, tb.tb_frame.f_lineno,
+                     line_at(code, tb.tb_lasti)))
+        tb = tb.tb_next
+    # main's frame stands at the capture, its traceback entry at the call
+    assert seen == [
+        ("main", mf.MAIN_CALL, mf.MAIN_CAPTURE, mf.MAIN_CALL),
+        ("process", mf.PROCESS_CALL, mf.PROCESS_CALL, mf.PROCESS_CALL),
+        ("check", mf.RAISE_LINE, mf.RAISE_LINE, mf.RAISE_LINE)]
+    assert traceback.format_tb(dump.exception.__traceback__)[0] == \
+        '  File "%s", line %d, in main\n' % (FILE, mf.MAIN_CALL)
+
+
+def line_at(code, offset):
+    """The line of the instruction at byte offset in code."""
+    if hasattr(code, "co_lines"):
+        for start, end, line in code.co_lines():
+            if start <= offset < end:
+                return line
+        return None
+    line = None
+    for start, ln in dis.findlinestarts(code):
+        if start > offset:
+            break
+        line = ln
+    return line
