@@ -140,6 +140,9 @@ def _pick(dump, thread):
     return None, _frames.traceback_for_thread(view), thread, what
 
 
+_MAX_THREADS_SHOWN = 6
+
+
 def summary_lines(dump, what, thread):
     """The few lines printed before the pdb prompt."""
     r = _report.Renderer(dump, width=100)
@@ -177,7 +180,11 @@ def summary_lines(dump, what, thread):
             mark.append("main")
         names.append("%s (%s%s)" % (_report._safe_str(t.name), t.ident,
                                     ", " + ", ".join(mark) if mark else ""))
-    out.append("Threads:   %d: %s" % (len(names), "; ".join(names)))
+    shown = "; ".join(names[:_MAX_THREADS_SHOWN])
+    if len(names) > _MAX_THREADS_SHOWN:
+        shown += "; ... %d more (--summary lists them)" % (
+            len(names) - _MAX_THREADS_SHOWN)
+    out.append("Threads:   %d: %s" % (len(names), shown))
     for w in dump.warnings or ():
         out.append("Warning:   %s" % w)
     where = what

@@ -96,3 +96,18 @@ def test_nothing_to_debug(loaded, capsys):
     assert err == ("python -m heapdump.open: error: /nonexistent/bare.dump "
                    "has no frames to debug (no exception traceback and no "
                    "thread stack)\n")
+
+
+def test_summary_before_pdb_names_a_few_threads(loaded):
+    dump = mf.capture(mf.NOEXC, extra_threads=[
+        mf.idle_thread("/nonexistent/w.py", name="w%d" % i, ident=100 + i,
+                       native_id=200 + i) for i in range(9)])
+    lines = hopen.summary_lines(dump, "the thread that called dump()",
+                                dump.threads[0])
+    threads = [ln for ln in lines if ln.startswith("Threads:")]
+    assert threads == [
+        "Threads:   10: MainThread (%d, called dump(), main); w0 (100); "
+        "w1 (101); w2 (102); w3 (103); w4 (104); ... 4 more (--summary "
+        "lists them)" % dump.threads[0].ident]
+    assert lines[-1] == ("Debugging the thread that called dump() "
+                         "(MainThread); 'where' shows the stack, 'q' quits.")
