@@ -22,6 +22,7 @@ removed: anything else in the directory is left alone.
 
 from __future__ import annotations
 
+import errno
 import os
 import pathlib
 import re
@@ -137,7 +138,8 @@ def ensure_directory(path):
             continue            # made by someone else meanwhile
         os.chmod(p, 0o700)
     if not os.path.isdir(path):
-        raise NotADirectoryError(20, "not a directory", os.fspath(path))
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR),
+                                 os.fspath(path))
 
 
 def failure_key(exc):

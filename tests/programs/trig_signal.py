@@ -1,0 +1,58 @@
+"""Dumps on a signal (heapdump.dump_on_signal) while the main thread is
+blocked in C, holds the GIL for good, or after disable().
+
+    python trig_signal.py read|gil|disable DIRECTORY
+
+read: the main thread blocks in read(2) on stdin through ctypes (the GIL
+released, never back in Python until a byte comes); the byte count read
+is printed, so an interrupted read (-1, EINTR) would show.
+gil: the main thread spins in C holding the GIL for 4 s; the signal dump
+times out after 1 s and writes the stacks alone.
+disable: a Python handler, then dump_on_signal, then disable(): the
+Python handler is back.
+"ready" is printed once the handler is installed.
+"""
+
+import ctypes
+import signal
+import sys
+
+from heapdump import _triggers
+
+scenario, directory = sys.argv[1], sys.argv[2]
+
+
+def python_handler(signum, frame):
+    print("python handler", signum, flush=True)
+
+
+def wait_for_input(reason):
+    buf = ctypes.create_string_buffer(8)
+    libc = ctypes.CDLL(None, use_errno=True)
+    n = libc.read(0, buf, 1)
+    return n, ctypes.get_errno()
+
+
+def spin_in_c(seconds):
+    hdtest = __import__("trig_common").hdtest()
+    hdtest.hold_gil(seconds)
+    return seconds
+
+
+if scenario == "read":
+    _triggers.dump_on_signal(signal.SIGUSR1, directory)
+    print("ready", flush=True)
+    print("read returned %d errno %d" % wait_for_input("waiting"),
+          flush=True)
+elif scenario == "gil":
+    _triggers.dump_on_signal(signal.SIGUSR1, directory, timeout=1.0)
+    print("ready", flush=True)
+    spin_in_c(4.0)
+    print("released", flush=True)
+elif scenario == "disable":
+    signal.signal(signal.SIGUSR1, python_handler)
+    _triggers.dump_on_signal(signal.SIGUSR1, directory)
+    _triggers.disable()
+    print("ready", flush=True)
+    sys.stdin.readline()
+print("exit", flush=True)
