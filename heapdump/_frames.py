@@ -201,7 +201,14 @@ def _stub(name, qualname, filename, first, last):
 
 
 def _names_and_counts(code):
-    """Unique local names, and argument counts and flags that fit them."""
+    """Unique local names, and argument counts and flags that fit them.
+
+    Code that was not optimized (a module or class body, exec) keeps its
+    variables in its locals mapping, not in fast slots: its stub gets no
+    local names, so that nothing synchronizes slots into that mapping
+    (on 3.9 to 3.12 an empty slot would delete the name from it)."""
+    if not int(code.flags or 0) & inspect.CO_OPTIMIZED:
+        return (), 0, 0, 0, 0
     names, seen = [], set()
     for name in code.names or ():
         if isinstance(name, str) and name not in seen:

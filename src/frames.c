@@ -53,7 +53,7 @@ frames_code_nbytes(PyCodeObject *co)
 
 /* Point f's instruction pointer at the instruction at byte offset lasti of
  * its code, so that f_lineno and f_lasti report that instruction.  lasti
- * is in range and even (frames_new checks).  Caller holds the GIL. */
+ * is in range and even (frames_frame_new checks).  Caller holds the GIL. */
 static void
 frames_set_lasti(PyFrameObject *f, int lasti)
 {
@@ -123,7 +123,12 @@ frames_fast_slots(PyFrameObject *f, Py_ssize_t *n)
 /* Copy the values of the code's local names found in the dict locals into
  * the frame's fast slots (see frames_fast_slots).  Names missing from the
  * dict leave their slot empty.  Returns 0, or -1 with an exception set.
- * Only looks up str keys in an exact dict, so no Python code runs. */
+ * Reads the dict's table (PyDict_GetItemWithError: no __getitem__ or
+ * __missing__ of a subclass runs) with str keys; only a key of another
+ * type with an equal hash could have its __eq__ called, and the loader's
+ * locals dicts have str keys.  A locals mapping that is not a dict is left
+ * alone: the stubs of non-optimized code (the only frames given one) have
+ * no local names to synchronize. */
 static int
 frames_fill_slots(PyFrameObject *f, PyCodeObject *co, PyObject *locals)
 {
@@ -131,7 +136,7 @@ frames_fill_slots(PyFrameObject *f, PyCodeObject *co, PyObject *locals)
     PyObject **slots = frames_fast_slots(f, &n);
     PyObject *names = NULL;
 
-    if (n == 0 || locals == NULL || !PyDict_CheckExact(locals)) {
+    if (n == 0 || locals == NULL || !PyDict_Check(locals)) {
         return 0;
     }
     names = PyObject_GetAttrString((PyObject *)co, "co_varnames");

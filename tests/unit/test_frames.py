@@ -486,3 +486,23 @@ def line_at(code, offset):
             break
         line = ln
     return line
+
+
+class Namespace(dict):
+    """A class body's namespace from a __prepare__ (a dict subclass)."""
+
+
+def test_class_body_frame_keeps_its_namespace():
+    code = _model.Code("Config", "Config", FILE, 12, 0, 0, 0, 0,
+                       ["__class__"], [2])
+    real = _frames.real_code(code, 14)
+    assert real.co_varnames == ()
+    ns = Namespace(__module__="prog", __qualname__="Config", LIMIT=3,
+                   __class__="kept")
+    frame = _heapdump._frame_new(real, {"__name__": "prog"}, ns, None,
+                                 _frames.line_offset(real, 14))
+    for _ in range(3):
+        assert frame.f_locals is ns
+    assert dict(ns) == {"__module__": "prog", "__qualname__": "Config",
+                        "LIMIT": 3, "__class__": "kept"}
+    assert frame.f_lineno == 14
