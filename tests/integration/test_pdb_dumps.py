@@ -614,3 +614,64 @@ def test_suspended_generator_frame(tmp_path):
     assert out[1] == "0\n"
     assert out[2] == "%d\n" % line_of(GENERATORS, "yield i * i")
     assert out[3] == "{'n': 5, 'i': 0}\n"
+
+
+POINT = textwrap.dedent('''\
+    import sys
+
+    import heapdump
+
+
+    class Point:
+        def __init__(self, x, y):
+            self.x, self.y = x, y
+
+
+    def area(p, scale):
+        w = p.x * scale
+        return w / p.y
+
+
+    try:
+        area(Point(3, 0), 2)
+    except ZeroDivisionError:
+        heapdump.dump(sys.argv[1])
+''')
+
+VENVS = pathlib.Path(__file__).resolve().parent.parent.parent / ".venv"
+
+
+def other_pythons():
+    here = "%d.%d" % sys.version_info[:2]
+    found = []
+    for v in ("3.9", "3.13"):
+        exe = VENVS / ("py" + v) / "bin" / "python"
+        if v != here and exe.exists():
+            found.append(pytest.param(exe, id="dumped-by-" + v))
+    return found or [pytest.param(None, marks=pytest.mark.skip(
+        reason="no other Python version in .venv"))]
+
+
+@pytest.mark.parametrize("writer", other_pythons())
+def test_dump_of_another_python_version(tmp_path, writer):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "point.py").write_text(POINT)
+    out = tmp_path / "other.dump"
+    r = subprocess.run([str(writer), "point.py", str(out)], cwd=str(app),
+                       env=env(tmp_path), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    shutil.rmtree(app)
+    r = heapdump_open(tmp_path, out, commands=(
+        "p w, scale\nargs\nsource Point\n"))
+    out = replies(r.stdout)
+    src = str(app / "point.py")
+    assert out[0].endswith("> %s(%d)area()\n-> return w / p.y\n" % (
+        src, line_of(POINT, "return w / p.y")))
+    assert out[1] == "(6, 2)\n"
+    assert out[2].startswith("p = <__main__.Point object at 0x")
+    assert out[2].endswith(">\nscale = 2\n")
+    first = line_of(POINT, "class Point:")
+    assert out[3] == "".join("%3d  \t%s\n" % (n, POINT.splitlines()[n - 1])
+                             for n in range(first, first + 3))
