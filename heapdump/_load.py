@@ -61,9 +61,16 @@ from heapdump import _heapdump, _model
 from heapdump import _surrogates as S
 from heapdump._model import HeapdumpError
 
-__all__ = ["load", "HeapdumpWarning", "DEFAULT_MAX_RECORD_BYTES",
-           "DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_OBJECTS",
-           "DEFAULT_MAX_RATIO", "address_of", "id_of"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_OBJECTS",
+    "DEFAULT_MAX_RATIO",
+    "DEFAULT_MAX_RECORD_BYTES",
+    "HeapdumpWarning",
+    "address_of",
+    "id_of",
+    "load",
+]
 
 #: The format major version this reader reads (and every minor of it).
 READS_MAJOR = 1

@@ -38,12 +38,33 @@ import types
 from heapdump import _heapdump
 
 __all__ = [
-    "Surrogate", "Instance", "Opaque", "BuiltinFunction", "Function",
-    "Generator", "WeakRef", "DumpedModule", "Placeholder", "Omitted",
-    "Redacted", "Lost", "Unreadable", "UnknownObject", "CutStr", "CutBytes",
-    "CutBytearray", "CutTuple", "CutList", "CutDict", "CutSet",
-    "CutFrozenset", "UNBOUND", "address", "dump_id", "referents",
+    "UNBOUND",
+    "BuiltinFunction",
+    "CutBytearray",
+    "CutBytes",
+    "CutDict",
+    "CutFrozenset",
+    "CutList",
+    "CutSet",
+    "CutStr",
+    "CutTuple",
+    "DumpedModule",
+    "Function",
+    "Generator",
+    "Instance",
+    "Lost",
+    "Omitted",
+    "Opaque",
+    "Placeholder",
+    "Redacted",
+    "Surrogate",
+    "UnknownObject",
+    "Unreadable",
+    "WeakRef",
+    "address",
+    "dump_id",
     "is_surrogate",
+    "referents",
 ]
 
 Surrogate = _heapdump.Surrogate
@@ -255,7 +276,7 @@ class Lost(Placeholder):
 class Unreadable(Placeholder):
     """An object a crash dump could not read (a fault while reading it)."""
 
-    __slots__ = ("id", "address", "reason")
+    __slots__ = ("address", "id", "reason")
 
     def __init__(self, id, address, reason):
         self.id = id
@@ -271,7 +292,7 @@ class Unreadable(Placeholder):
 class UnknownObject(Placeholder):
     """An object record of a kind this heapdump does not know."""
 
-    __slots__ = ("kind", "id", "address")
+    __slots__ = ("address", "id", "kind")
 
     def __init__(self, kind, id, address):
         self.kind = kind

@@ -78,10 +78,10 @@ PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
  * Constants
  */
 
-#define LOAD_IN_CHUNK ((size_t)1 << 17)     /* compressed bytes per read */
-#define LOAD_WINDOW_MIN ((size_t)1 << 20)   /* decompressed window, first */
+#define LOAD_IN_CHUNK ((size_t)1 << 17)   /* compressed bytes per read */
+#define LOAD_WINDOW_MIN ((size_t)1 << 20) /* decompressed window, first */
 #define LOAD_ARENA_CHUNK ((size_t)1 << 20)
-#define LOAD_DATA_DEPTH 32                  /* nesting of plain data */
+#define LOAD_DATA_DEPTH 32 /* nesting of plain data */
 /* Tuples (and frozensets, slices) nested deeper than this are refused:
  * hashing them recurses in C once per level. */
 #define LOAD_MAX_IMMUTABLE_DEPTH 1000
@@ -95,21 +95,21 @@ PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
 #define LOAD_RATIO_FLOOR ((uint64_t)64 << 20)
 
 /* entry states and flags */
-#define LOAD_F_CUT 0x01        /* a CUT record preceded it */
-#define LOAD_F_TUPLE 0x02      /* tuple-like: exists before it is filled */
-#define LOAD_F_FILLED 0x04     /* its contents are in */
-#define LOAD_F_VISITING 0x08   /* on the dependency stack */
-#define LOAD_F_PYFILL 0x10     /* _load.py fills it from fields() */
-#define LOAD_F_LATE 0x20       /* made in phase c, from its contents */
+#define LOAD_F_CUT 0x01      /* a CUT record preceded it */
+#define LOAD_F_TUPLE 0x02    /* tuple-like: exists before it is filled */
+#define LOAD_F_FILLED 0x04   /* its contents are in */
+#define LOAD_F_VISITING 0x08 /* on the dependency stack */
+#define LOAD_F_PYFILL 0x10   /* _load.py fills it from fields() */
+#define LOAD_F_LATE 0x20     /* made in phase c, from its contents */
 
 /* goals of a reference */
-#define LOAD_EXIST 0   /* the object must exist (its identity is enough) */
-#define LOAD_READY 1   /* ... and be complete enough to be hashed */
+#define LOAD_EXIST 0 /* the object must exist (its identity is enough) */
+#define LOAD_READY 1 /* ... and be complete enough to be hashed */
 
 /* how references are resolved while decoding */
-#define LOAD_DFS 0     /* build what is missing (phase c, top level) */
-#define LOAD_STRICT 1  /* everything needed must already be there */
-#define LOAD_SOFT 2    /* what is not there yet decodes as PENDING */
+#define LOAD_DFS 0    /* build what is missing (phase c, top level) */
+#define LOAD_STRICT 1 /* everything needed must already be there */
+#define LOAD_SOFT 2   /* what is not there yet decodes as PENDING */
 
 /* ---------------------------------------------------------------------
  * A bounds-checked msgpack reader
@@ -135,11 +135,11 @@ enum {
 
 typedef struct {
     int type;
-    uint64_t u;       /* uint, bool, array/map count, str/bin/ext length */
-    int64_t i;        /* negative int */
-    double f;         /* float */
+    uint64_t u; /* uint, bool, array/map count, str/bin/ext length */
+    int64_t i;  /* negative int */
+    double f;   /* float */
     const unsigned char *data; /* str/bin/ext payload */
-    int ext;          /* ext type */
+    int ext;                   /* ext type */
 } load_item;
 
 static inline uint16_t
@@ -177,11 +177,11 @@ load_next(load_cur *c, load_item *it)
     }
     unsigned int b = *p++;
     left--;
-#define NEED(n)                                                             \
-    do {                                                                    \
-        if (left < (size_t)(n)) {                                           \
-            return -1;                                                      \
-        }                                                                   \
+#define NEED(n)                                                               \
+    do {                                                                      \
+        if (left < (size_t)(n)) {                                             \
+            return -1;                                                        \
+        }                                                                     \
     } while (0)
     if (b <= 0x7f) {
         it->type = MP_UINT;
@@ -205,9 +205,7 @@ load_next(load_cur *c, load_item *it)
     }
     else {
         switch (b) {
-        case 0xc0:
-            it->type = MP_NIL;
-            break;
+        case 0xc0: it->type = MP_NIL; break;
         case 0xc2:
         case 0xc3:
             it->type = MP_BOOL;
@@ -359,8 +357,7 @@ load_next(load_cur *c, load_item *it)
             it->u = load_be32(p);
             p += 4;
             break;
-        default: /* 0xc1: never used */
-            return -1;
+        default: /* 0xc1: never used */ return -1;
         }
     }
     c->p = p;
@@ -487,14 +484,14 @@ load_frame_record(const unsigned char *p, size_t avail, size_t max,
  */
 
 typedef struct load_entry {
-    PyObject *obj;                 /* owned; NULL until made */
-    const unsigned char *raw;      /* the fields after the header */
+    PyObject *obj;            /* owned; NULL until made */
+    const unsigned char *raw; /* the fields after the header */
     const unsigned char *raw_end;
-    uint32_t nfields;              /* fields after the header */
-    uint32_t nitems;               /* containers: elements, with MORE */
-    uint32_t more;                 /* first MORE segment + 1, or 0 */
-    uint32_t pre;                  /* CLASS prefix + 1, or 0 */
-    uint16_t depth;                /* nesting of immutables (hash depth) */
+    uint32_t nfields; /* fields after the header */
+    uint32_t nitems;  /* containers: elements, with MORE */
+    uint32_t more;    /* first MORE segment + 1, or 0 */
+    uint32_t pre;     /* CLASS prefix + 1, or 0 */
+    uint16_t depth;   /* nesting of immutables (hash depth) */
     uint8_t kind;
     uint8_t flags;
 } load_entry;
@@ -502,7 +499,7 @@ typedef struct load_entry {
 typedef struct {
     const unsigned char *raw, *end;
     uint32_t n;
-    uint32_t owner;                /* the entry it continues */
+    uint32_t owner; /* the entry it continues */
 } load_segment;
 
 typedef struct {
@@ -512,11 +509,11 @@ typedef struct {
 
 typedef struct {
     const unsigned char *names, *names_end; /* the [names] array */
-    uint64_t type_id;              /* the type's id, or LOAD_NO_ID */
+    uint64_t type_id;                       /* the type's id, or LOAD_NO_ID */
     uint32_t nnames;
-    PyObject *names_tuple;         /* decoded at first use */
-    PyObject *cls;                 /* the class of its INSTANCE records */
-    PyObject *type_obj;            /* the loaded type (for fields()) */
+    PyObject *names_tuple; /* decoded at first use */
+    PyObject *cls;         /* the class of its INSTANCE records */
+    PyObject *type_obj;    /* the loaded type (for fields()) */
 } load_layout;
 
 typedef struct {
@@ -539,22 +536,22 @@ typedef struct load_chunk {
 
 /* a (type id, kind) -> class cache */
 typedef struct {
-    uint64_t key;                  /* (type id << 6 | kind) + 1; 0 empty */
+    uint64_t key; /* (type id << 6 | kind) + 1; 0 empty */
     PyObject *cls;
 } load_classslot;
 
 typedef struct {
     PyObject_HEAD
-    /* configuration */
-    char *path;
-    uint64_t offset;               /* where the body starts in the file */
+        /* configuration */
+        char *path;
+    uint64_t offset; /* where the body starts in the file */
     size_t max_record;
     uint64_t max_body;
     uint64_t max_objects;
-    uint64_t max_ratio;            /* 0: no check */
+    uint64_t max_ratio; /* 0: no check */
     PyObject *support;
-    PyObject *error_type;          /* HeapdumpError */
-    PyObject *unbound, *pending;   /* sentinels */
+    PyObject *error_type;        /* HeapdumpError */
+    PyObject *unbound, *pending; /* sentinels */
     PyObject *empty_tuple;
     PyObject *s_original_length;
 
@@ -572,8 +569,8 @@ typedef struct {
     load_other *others;
     size_t nothers, others_cap;
     load_chunk *arena;
-    PyObject *cuts;                /* dict: id -> original length */
-    PyObject *lost;                /* dict: id -> placeholder */
+    PyObject *cuts; /* dict: id -> original length */
+    PyObject *lost; /* dict: id -> placeholder */
     load_classslot *classes;
     size_t classes_mask, nclasses;
     load_task *stack;
@@ -581,17 +578,17 @@ typedef struct {
 
     /* phase 1 state */
     int64_t last_addr;
-    uint64_t pending_cut;          /* + 1; 0: none */
-    uint32_t pending_pre;          /* CLASS prefix + 1; 0: none */
-    int64_t last_object;           /* for MORE; -1 none */
+    uint64_t pending_cut; /* + 1; 0: none */
+    uint32_t pending_pre; /* CLASS prefix + 1; 0: none */
+    int64_t last_object;  /* for MORE; -1 none */
     uint64_t records;
-    uint64_t elements;             /* container elements, RUNs expanded */
+    uint64_t elements; /* container elements, RUNs expanded */
     uint64_t body_bytes;
-    uint64_t after_trailer;        /* body bytes after the TRAILER */
+    uint64_t after_trailer; /* body bytes after the TRAILER */
     uint64_t file_bytes;
     int truncated;
     int trailer_seen;
-    const char *truncation;        /* how it ended early */
+    const char *truncation; /* how it ended early */
     int read_done, built;
 } LoaderObject;
 
@@ -599,11 +596,12 @@ static PyTypeObject LoaderType;
 static PyTypeObject SurrogateType;
 
 static const char *load_kind_names[] = {
-    "?", "INT", "FLOAT", "COMPLEX", "STR", "BYTES", "BYTEARRAY", "TUPLE",
-    "LIST", "DICT", "SET", "FROZENSET", "RANGE", "SLICE", "SINGLETON",
-    "TYPE", "INSTANCE", "OPAQUE", "FUNCTION", "METHOD", "CFUNCTION", "CODE",
-    "MODULE", "CELL", "FRAME", "TRACEBACK", "EXCEPTION", "GENERATOR",
-    "WEAKREF", "UNREADABLE",
+    "?",         "INT",       "FLOAT",     "COMPLEX",  "STR",
+    "BYTES",     "BYTEARRAY", "TUPLE",     "LIST",     "DICT",
+    "SET",       "FROZENSET", "RANGE",     "SLICE",    "SINGLETON",
+    "TYPE",      "INSTANCE",  "OPAQUE",    "FUNCTION", "METHOD",
+    "CFUNCTION", "CODE",      "MODULE",    "CELL",     "FRAME",
+    "TRACEBACK", "EXCEPTION", "GENERATOR", "WEAKREF",  "UNREADABLE",
 };
 
 static const char *
@@ -655,8 +653,7 @@ load_wrap(LoaderObject *L, size_t id)
     int kind = id < L->n ? L->entries[id].kind : 0;
     PyObject *msg = PyUnicode_FromFormat(
         "object %zu (%s record): %s: %S", id, load_kind_name(kind),
-        type ? ((PyTypeObject *)type)->tp_name : "?",
-        value ? value : Py_None);
+        type ? ((PyTypeObject *)type)->tp_name : "?", value ? value : Py_None);
     if (msg != NULL) {
         PyObject *err = PyObject_CallOneArg(L->error_type, msg);
         Py_DECREF(msg);
@@ -772,18 +769,12 @@ load_data(LoaderObject *L, load_cur *c, int depth)
         return load_fail(L, "malformed msgpack data");
     }
     switch (it.type) {
-    case MP_NIL:
-        Py_RETURN_NONE;
-    case MP_BOOL:
-        return PyBool_FromLong((long)it.u);
-    case MP_UINT:
-        return PyLong_FromUnsignedLongLong(it.u);
-    case MP_NEG:
-        return PyLong_FromLongLong(it.i);
-    case MP_FLOAT:
-        return PyFloat_FromDouble(it.f);
-    case MP_STR:
-        return load_str(&it);
+    case MP_NIL: Py_RETURN_NONE;
+    case MP_BOOL: return PyBool_FromLong((long)it.u);
+    case MP_UINT: return PyLong_FromUnsignedLongLong(it.u);
+    case MP_NEG: return PyLong_FromLongLong(it.i);
+    case MP_FLOAT: return PyFloat_FromDouble(it.f);
+    case MP_STR: return load_str(&it);
     case MP_BIN:
         return PyBytes_FromStringAndSize((const char *)it.data,
                                          (Py_ssize_t)it.u);
@@ -791,8 +782,7 @@ load_data(LoaderObject *L, load_cur *c, int depth)
         if (it.ext == HD_EXT_INT) {
             return load_int_bytes(it.data, (size_t)it.u);
         }
-        return load_fail(L, "unexpected msgpack ext type %d in data",
-                         it.ext);
+        return load_fail(L, "unexpected msgpack ext type %d in data", it.ext);
     case MP_ARRAY: {
         if (depth >= LOAD_DATA_DEPTH) {
             return load_fail(L, "data nested too deep");
@@ -849,8 +839,7 @@ load_data(LoaderObject *L, load_cur *c, int depth)
 
 /* Read a non-negative integer field; -1 with HeapdumpError otherwise. */
 static int
-load_uint_field(LoaderObject *L, load_cur *c, uint64_t *out,
-                const char *what)
+load_uint_field(LoaderObject *L, load_cur *c, uint64_t *out, const char *what)
 {
     load_item it;
     if (load_next(c, &it) < 0) {
@@ -991,8 +980,8 @@ load_marker(LoaderObject *L, const load_item *it)
     if (args == NULL) {
         return NULL;
     }
-    PyObject *r = load_call(
-        L, it->ext == HD_EXT_OMITTED ? "omitted" : "redacted", args);
+    PyObject *r =
+        load_call(L, it->ext == HD_EXT_OMITTED ? "omitted" : "redacted", args);
     Py_DECREF(args);
     return r;
 }
@@ -1041,8 +1030,7 @@ load_ref(LoaderObject *L, uint64_t id, int goal, int mode)
                              "object %llu (%s record) is needed before it "
                              "can be built: a cycle through immutable "
                              "objects",
-                             (unsigned long long)id,
-                             load_kind_name(e->kind));
+                             (unsigned long long)id, load_kind_name(e->kind));
         }
     }
     return Py_NewRef(e->obj);
@@ -1054,28 +1042,20 @@ static PyObject *
 load_value_item(LoaderObject *L, const load_item *it, int goal, int mode)
 {
     switch (it->type) {
-    case MP_UINT:
-        return load_ref(L, it->u, goal, mode);
-    case MP_STR:
-        return load_str(it);
-    case MP_NIL:
-        Py_RETURN_NONE;
-    case MP_BOOL:
-        return PyBool_FromLong((long)it->u);
-    case MP_FLOAT:
-        return PyFloat_FromDouble(it->f);
+    case MP_UINT: return load_ref(L, it->u, goal, mode);
+    case MP_STR: return load_str(it);
+    case MP_NIL: Py_RETURN_NONE;
+    case MP_BOOL: return PyBool_FromLong((long)it->u);
+    case MP_FLOAT: return PyFloat_FromDouble(it->f);
     case MP_BIN:
         return PyBytes_FromStringAndSize((const char *)it->data,
                                          (Py_ssize_t)it->u);
     case MP_EXT:
         switch (it->ext) {
-        case HD_EXT_INT:
-            return load_int_bytes(it->data, (size_t)it->u);
-        case HD_EXT_UNBOUND:
-            return Py_NewRef(L->unbound);
+        case HD_EXT_INT: return load_int_bytes(it->data, (size_t)it->u);
+        case HD_EXT_UNBOUND: return Py_NewRef(L->unbound);
         case HD_EXT_OMITTED:
-        case HD_EXT_REDACTED:
-            return load_marker(L, it);
+        case HD_EXT_REDACTED: return load_marker(L, it);
         case HD_EXT_RUN:
             return load_fail(L, "a RUN outside the elements of a container");
         default:
@@ -1107,8 +1087,8 @@ load_run(LoaderObject *L, const load_item *it, uint64_t *first,
 {
     load_cur c = {it->data, it->data + it->u};
     load_item a, b;
-    if (load_next(&c, &a) < 0 || load_next(&c, &b) < 0 ||
-        a.type != MP_UINT || b.type != MP_UINT) {
+    if (load_next(&c, &a) < 0 || load_next(&c, &b) < 0 || a.type != MP_UINT ||
+        b.type != MP_UINT) {
         load_fail(L, "malformed RUN value");
         return -1;
     }
@@ -1162,13 +1142,13 @@ load_skip_fields(LoaderObject *L, load_cur *c, uint32_t n)
  * (TUPLE, LIST, SET, FROZENSET) or its [keys] or [values] array (DICT),
  * then those of its MORE records; a RUN stands for its references. */
 typedef struct {
-    load_cur cur;        /* the raw values of the current segment */
-    uint32_t left;       /* raw values left in it */
-    uint64_t run_next;   /* a RUN being expanded: its next id */
-    uint64_t run_left;   /* and how many are left */
-    size_t seg;          /* next MORE segment + 1, or 0 */
+    load_cur cur;      /* the raw values of the current segment */
+    uint32_t left;     /* raw values left in it */
+    uint64_t run_next; /* a RUN being expanded: its next id */
+    uint64_t run_left; /* and how many are left */
+    size_t seg;        /* next MORE segment + 1, or 0 */
     uint32_t owner;
-    int which;           /* 0: fields; 1: [keys]; 2: [values] */
+    int which; /* 0: fields; 1: [keys]; 2: [values] */
 } load_items;
 
 /* Position it at the values of a segment (a record's fields). */
@@ -1309,11 +1289,11 @@ load_count_elements(LoaderObject *L, int kind, load_cur *c, uint32_t nfields,
         load_item a;
         uint64_t nk = 0, nv = 0;
         if (nfields < 2 || load_next(c, &a) < 0 || a.type != MP_ARRAY ||
-            load_count_values(L, c, a.u, &nk) < 0 ||
-            load_next(c, &a) < 0 || a.type != MP_ARRAY ||
-            load_count_values(L, c, a.u, &nv) < 0) {
+            load_count_values(L, c, a.u, &nk) < 0 || load_next(c, &a) < 0 ||
+            a.type != MP_ARRAY || load_count_values(L, c, a.u, &nv) < 0) {
             if (!PyErr_Occurred()) {
-                load_fail(L, "record %llu: a DICT (or its MORE) without its "
+                load_fail(L,
+                          "record %llu: a DICT (or its MORE) without its "
                           "[keys] and [values] arrays",
                           (unsigned long long)L->records);
             }
@@ -1321,16 +1301,18 @@ load_count_elements(LoaderObject *L, int kind, load_cur *c, uint32_t nfields,
         }
         if (nk != nv) {
             load_fail(L, "record %llu: a DICT with %llu keys and %llu values",
-                      (unsigned long long)L->records,
-                      (unsigned long long)nk, (unsigned long long)nv);
+                      (unsigned long long)L->records, (unsigned long long)nk,
+                      (unsigned long long)nv);
             return -1;
         }
         *count = nk;
     }
     if (*count > HD_MAX_RECORD_ITEMS) {
-        load_fail(L, "record %llu holds %llu elements; a record holds at "
-                  "most %d", (unsigned long long)L->records,
-                  (unsigned long long)*count, HD_MAX_RECORD_ITEMS);
+        load_fail(L,
+                  "record %llu holds %llu elements; a record holds at "
+                  "most %d",
+                  (unsigned long long)L->records, (unsigned long long)*count,
+                  HD_MAX_RECORD_ITEMS);
         return -1;
     }
     /* each element costs a pointer or more: count it against the body
@@ -1338,9 +1320,11 @@ load_count_elements(LoaderObject *L, int kind, load_cur *c, uint32_t nfields,
      * gigabytes of lists */
     L->elements += *count;
     if (L->elements > L->max_body) {
-        load_fail(L, "the body holds more than max_body_bytes (%llu) "
+        load_fail(L,
+                  "the body holds more than max_body_bytes (%llu) "
                   "container elements; pass a larger max_body_bytes to load "
-                  "it", (unsigned long long)L->max_body);
+                  "it",
+                  (unsigned long long)L->max_body);
         return -1;
     }
     return 0;
@@ -1355,10 +1339,10 @@ typedef struct {
     ZSTD_DStream *ds;
     unsigned char *in;
     size_t in_len, in_pos;
-    unsigned char *buf;            /* the decompressed window */
+    unsigned char *buf; /* the decompressed window */
     size_t cap, len, pos;
-    int eof;                       /* read(2) returned 0 */
-    int frame_open;                /* inside a zstd frame */
+    int eof;        /* read(2) returned 0 */
+    int frame_open; /* inside a zstd frame */
 } load_stream;
 
 static void
@@ -1441,13 +1425,13 @@ load_stream_fill(LoaderObject *L, load_stream *s, size_t want)
         s->in_pos = zin.pos;
         if (L->max_ratio > 0 && L->body_bytes > LOAD_RATIO_FLOOR &&
             L->body_bytes / (L->file_bytes + 1) >= L->max_ratio) {
-            load_fail(L,
-                      "the body expands %llu-fold (%llu bytes from %llu): "
-                      "a zstd bomb?  pass a larger max_ratio to load it",
-                      (unsigned long long)(L->body_bytes /
-                                           (L->file_bytes + 1)),
-                      (unsigned long long)L->body_bytes,
-                      (unsigned long long)L->file_bytes);
+            load_fail(
+                L,
+                "the body expands %llu-fold (%llu bytes from %llu): "
+                "a zstd bomb?  pass a larger max_ratio to load it",
+                (unsigned long long)(L->body_bytes / (L->file_bytes + 1)),
+                (unsigned long long)L->body_bytes,
+                (unsigned long long)L->file_bytes);
             return -1;
         }
         if (L->body_bytes > L->max_body) {
@@ -1502,8 +1486,7 @@ load_scalar(LoaderObject *L, int kind, load_cur *c, uint32_t nfields,
 {
     load_item it, it2;
     PyObject *v = NULL;
-    if (nfields < (kind == HD_K_COMPLEX ? 2u : 1u) ||
-        load_next(c, &it) < 0) {
+    if (nfields < (kind == HD_K_COMPLEX ? 2u : 1u) || load_next(c, &it) < 0) {
         return load_fail(L, "%s record is malformed", load_kind_name(kind));
     }
     switch (kind) {
@@ -1580,8 +1563,7 @@ load_scalar(LoaderObject *L, int kind, load_cur *c, uint32_t nfields,
     PyObject *r = NULL;
     if (kind == HD_K_BYTEARRAY) {
         r = PyByteArray_Type.tp_new(cls, L->empty_tuple, NULL);
-        if (r != NULL &&
-            (PyByteArray_Resize(r, PyBytes_GET_SIZE(v)) < 0)) {
+        if (r != NULL && (PyByteArray_Resize(r, PyBytes_GET_SIZE(v)) < 0)) {
             Py_CLEAR(r);
         }
         if (r != NULL) {
@@ -1761,8 +1743,7 @@ load_object_record(LoaderObject *L, int kind, load_cur *c, uint32_t n,
     case HD_K_LIST:
     case HD_K_SET:
     case HD_K_FROZENSET:
-    case HD_K_DICT:
-    {
+    case HD_K_DICT: {
         uint64_t count;
         load_cur cc = *c;
         if (load_count_elements(L, kind, &cc, e->nfields, &count) < 0) {
@@ -1780,9 +1761,7 @@ load_object_record(LoaderObject *L, int kind, load_cur *c, uint32_t n,
     case HD_K_RANGE:
     case HD_K_SLICE:
     case HD_K_FUNCTION:
-    case HD_K_METHOD:
-        e->flags |= LOAD_F_LATE;
-        break;
+    case HD_K_METHOD: e->flags |= LOAD_F_LATE; break;
     case HD_K_TYPE:
     case HD_K_CODE:
     case HD_K_FRAME:
@@ -1791,21 +1770,18 @@ load_object_record(LoaderObject *L, int kind, load_cur *c, uint32_t n,
     case HD_K_CFUNCTION:
     case HD_K_MODULE:
     case HD_K_GENERATOR:
-    case HD_K_WEAKREF:
-        e->flags |= LOAD_F_PYFILL;
-        break;
+    case HD_K_WEAKREF: e->flags |= LOAD_F_PYFILL; break;
     case HD_K_INSTANCE:
     case HD_K_OPAQUE:
-    case HD_K_CELL:
-        break;
+    case HD_K_CELL: break;
     case HD_K_UNREADABLE: {
         /* [29, addr, 0, 0, reason]: what a crash dump could not read */
-        PyObject *reason = e->nfields >= 1 ? load_data(L, c, 0)
-                                           : Py_NewRef(Py_None);
-        PyObject *args = reason ? Py_BuildValue("(nLN)", (Py_ssize_t)id,
-                                                (long long)L->last_addr,
-                                                reason)
-                                : NULL;
+        PyObject *reason =
+            e->nfields >= 1 ? load_data(L, c, 0) : Py_NewRef(Py_None);
+        PyObject *args = reason
+                             ? Py_BuildValue("(nLN)", (Py_ssize_t)id,
+                                             (long long)L->last_addr, reason)
+                             : NULL;
         PyObject *obj = args ? load_call(L, "unreadable", args) : NULL;
         Py_XDECREF(args);
         if (obj == NULL) {
@@ -1842,9 +1818,7 @@ load_object_record(LoaderObject *L, int kind, load_cur *c, uint32_t n,
         case HD_K_LIST:
         case HD_K_SET:
         case HD_K_FROZENSET:
-        case HD_K_DICT:
-            e->pre = pre;
-            break;
+        case HD_K_DICT: e->pre = pre; break;
         default:
             load_fail(L,
                       "record %llu: a CLASS record precedes a %s record, "
@@ -1898,8 +1872,8 @@ load_other_record(LoaderObject *L, int kind, load_cur *c, uint32_t n)
                       sizeof(load_layout)) < 0) {
             return -1;
         }
-        const unsigned char *raw = load_arena_copy(L, start,
-                                                   (size_t)(c->p - start));
+        const unsigned char *raw =
+            load_arena_copy(L, start, (size_t)(c->p - start));
         if (raw == NULL) {
             return -1;
         }
@@ -1917,8 +1891,8 @@ load_other_record(LoaderObject *L, int kind, load_cur *c, uint32_t n)
                       (unsigned long long)L->records);
             return -1;
         }
-        if (load_grow((void **)&L->prefixes, L->nprefixes,
-                      &L->prefixes_cap, sizeof(load_prefix)) < 0) {
+        if (load_grow((void **)&L->prefixes, L->nprefixes, &L->prefixes_cap,
+                      sizeof(load_prefix)) < 0) {
             return -1;
         }
         size_t len = (size_t)(c->end - c->p);
@@ -1956,8 +1930,7 @@ load_other_record(LoaderObject *L, int kind, load_cur *c, uint32_t n)
             e->kind != HD_K_DICT && e->kind != HD_K_SET &&
             e->kind != HD_K_FROZENSET) {
             load_fail(L, "record %llu: MORE after a %s record",
-                      (unsigned long long)L->records,
-                      load_kind_name(e->kind));
+                      (unsigned long long)L->records, load_kind_name(e->kind));
             return -1;
         }
         uint64_t count;
@@ -2014,8 +1987,7 @@ load_other_record(LoaderObject *L, int kind, load_cur *c, uint32_t n)
         }
         return 0;
     }
-    default:
-        return 0; /* a newer kind of other record: skipped */
+    default: return 0; /* a newer kind of other record: skipped */
     }
 }
 
@@ -2049,13 +2021,14 @@ load_record(LoaderObject *L, const unsigned char *rec, size_t len)
     if (L->pending_pre && (kind != HD_R_CUT && kind != HD_R_LAYOUT)) {
         /* a CLASS must be followed by its object */
         if (kind == HD_R_CLASS || kind == HD_R_MORE) {
-            load_fail(L, "record %llu: a CLASS record is not followed by "
-                      "its object", (unsigned long long)L->records);
+            load_fail(L,
+                      "record %llu: a CLASS record is not followed by "
+                      "its object",
+                      (unsigned long long)L->records);
             return -1;
         }
     }
-    return load_other_record(L, kind > 255 ? 255 : (int)kind, &c,
-                             (uint32_t)n);
+    return load_other_record(L, kind > 255 ? 255 : (int)kind, &c, (uint32_t)n);
 }
 
 /* Phase 1: read the body, keep what the later phases need, make scalars. */
@@ -2090,8 +2063,8 @@ Loader_read(LoaderObject *L, PyObject *Py_UNUSED(ignored))
         size_t avail = s.len - s.pos;
         if (avail > 0) {
             size_t rlen = 0;
-            int r = load_frame_record(s.buf + s.pos, avail, L->max_record,
-                                      &rlen);
+            int r =
+                load_frame_record(s.buf + s.pos, avail, L->max_record, &rlen);
             if (r == 1) {
                 if (load_record(L, s.buf + s.pos, rlen) < 0) {
                     goto error;
@@ -2109,32 +2082,32 @@ Loader_read(LoaderObject *L, PyObject *Py_UNUSED(ignored))
                 continue;
             }
             if (r == -1) {
-                load_fail(L,
-                          "record %llu at byte %llu of the body is not valid "
-                          "msgpack",
-                          (unsigned long long)L->records,
-                          (unsigned long long)(L->body_bytes - (s.len -
-                                                                 s.pos)));
+                load_fail(
+                    L,
+                    "record %llu at byte %llu of the body is not valid "
+                    "msgpack",
+                    (unsigned long long)L->records,
+                    (unsigned long long)(L->body_bytes - (s.len - s.pos)));
                 goto error;
             }
             if (r == -3) {
-                load_fail(L,
-                          "record %llu at byte %llu of the body holds more "
-                          "than %llu msgpack items",
-                          (unsigned long long)L->records,
-                          (unsigned long long)(L->body_bytes - (s.len -
-                                                                 s.pos)),
-                          (unsigned long long)LOAD_MAX_RECORD_MSGPACK_ITEMS);
+                load_fail(
+                    L,
+                    "record %llu at byte %llu of the body holds more "
+                    "than %llu msgpack items",
+                    (unsigned long long)L->records,
+                    (unsigned long long)(L->body_bytes - (s.len - s.pos)),
+                    (unsigned long long)LOAD_MAX_RECORD_MSGPACK_ITEMS);
                 goto error;
             }
             if (r == -2) {
-                load_fail(L,
-                          "record %llu at byte %llu of the body is larger "
-                          "than max_record_bytes (%zu)",
-                          (unsigned long long)L->records,
-                          (unsigned long long)(L->body_bytes - (s.len -
-                                                                 s.pos)),
-                          L->max_record);
+                load_fail(
+                    L,
+                    "record %llu at byte %llu of the body is larger "
+                    "than max_record_bytes (%zu)",
+                    (unsigned long long)L->records,
+                    (unsigned long long)(L->body_bytes - (s.len - s.pos)),
+                    L->max_record);
                 goto error;
             }
             /* incomplete: ask for twice as much before trying again, so a
@@ -2229,8 +2202,7 @@ load_schema(int kind)
 
 /* An array of values (V) or of names (N: str as str, else a value). */
 static PyObject *
-load_value_array(LoaderObject *L, load_cur *c, int names, int goal,
-                 int mode)
+load_value_array(LoaderObject *L, load_cur *c, int names, int goal, int mode)
 {
     load_item it;
     if (load_next(c, &it) < 0) {
@@ -2317,8 +2289,8 @@ load_decode_fields(LoaderObject *L, int kind, const unsigned char *raw,
     }
     if (nfields < ns) {
         return load_fail(L, "a %s record has %u fields, %zu expected",
-                         kind < 64 ? load_kind_name(kind) : "other",
-                         nfields, ns);
+                         kind < 64 ? load_kind_name(kind) : "other", nfields,
+                         ns);
     }
     PyObject *list = PyList_New((Py_ssize_t)ns);
     if (list == NULL) {
@@ -2327,18 +2299,10 @@ load_decode_fields(LoaderObject *L, int kind, const unsigned char *raw,
     for (size_t i = 0; i < ns; i++) {
         PyObject *v;
         switch (schema[i]) {
-        case 'v':
-            v = load_value(L, &c, LOAD_READY, mode);
-            break;
-        case 'V':
-            v = load_value_array(L, &c, 0, LOAD_READY, mode);
-            break;
-        case 'N':
-            v = load_value_array(L, &c, 1, LOAD_READY, mode);
-            break;
-        default:
-            v = load_data(L, &c, 0);
-            break;
+        case 'v': v = load_value(L, &c, LOAD_READY, mode); break;
+        case 'V': v = load_value_array(L, &c, 0, LOAD_READY, mode); break;
+        case 'N': v = load_value_array(L, &c, 1, LOAD_READY, mode); break;
+        default: v = load_data(L, &c, 0); break;
         }
         if (v == NULL) {
             Py_DECREF(list);
@@ -2356,8 +2320,8 @@ load_entry_fields(LoaderObject *L, size_t id, int mode, uint32_t upto)
     if (e->raw == NULL) {
         return PyList_New(0);
     }
-    return load_decode_fields(L, e->kind, e->raw, e->raw_end, e->nfields,
-                              mode, upto);
+    return load_decode_fields(L, e->kind, e->raw, e->raw_end, e->nfields, mode,
+                              upto);
 }
 
 /* ---------------------------------------------------------------------
@@ -2391,9 +2355,10 @@ load_builtin_of_kind(int kind)
 static PyTypeObject *
 load_class_for(LoaderObject *L, uint64_t type_id, int kind)
 {
-    uint64_t key = ((type_id == LOAD_NO_ID ? (uint64_t)UINT32_MAX
-                                            : type_id)
-                    << 6 | (uint64_t)kind) + 1;
+    uint64_t key =
+        ((type_id == LOAD_NO_ID ? (uint64_t)UINT32_MAX : type_id) << 6 |
+         (uint64_t)kind) +
+        1;
     size_t i = (size_t)(key * 0x9E3779B97F4A7C15ull) & L->classes_mask;
     while (L->classes[i].key != 0) {
         if (L->classes[i].key == key) {
@@ -2411,11 +2376,9 @@ load_class_for(LoaderObject *L, uint64_t type_id, int kind)
             return NULL;
         }
     }
-    PyObject *args = Py_BuildValue("(LNi)",
-                                   type_id == LOAD_NO_ID
-                                       ? -1LL
-                                       : (long long)type_id,
-                                   type_obj, kind);
+    PyObject *args = Py_BuildValue(
+        "(LNi)", type_id == LOAD_NO_ID ? -1LL : (long long)type_id, type_obj,
+        kind);
     PyObject *cls = args ? load_call(L, "class_for", args) : NULL;
     Py_XDECREF(args);
     if (cls == NULL) {
@@ -2440,9 +2403,9 @@ load_class_for(LoaderObject *L, uint64_t type_id, int kind)
         }
         for (size_t j = 0; j <= L->classes_mask; j++) {
             if (L->classes[j].key != 0) {
-                size_t k = (size_t)(L->classes[j].key *
-                                    0x9E3779B97F4A7C15ull) &
-                           (ncap - 1);
+                size_t k =
+                    (size_t)(L->classes[j].key * 0x9E3779B97F4A7C15ull) &
+                    (ncap - 1);
                 while (nt[k].key != 0) {
                     k = (k + 1) & (ncap - 1);
                 }
@@ -2486,11 +2449,10 @@ load_static_base(PyTypeObject *cls)
  */
 
 typedef struct {
-    PyObject_HEAD
-    PyObject *dict;
-    PyObject *referents;   /* OPAQUE: tuple of its referents, or NULL */
-    int64_t addr;          /* the original address */
-    int64_t oid;           /* its id in the dump, or -1 */
+    PyObject_HEAD PyObject *dict;
+    PyObject *referents; /* OPAQUE: tuple of its referents, or NULL */
+    int64_t addr;        /* the original address */
+    int64_t oid;         /* its id in the dump, or -1 */
     int opaque;
 } SurrogateObject;
 
@@ -2551,8 +2513,10 @@ load_instance_class(LoaderObject *L, size_t id, load_cur *c)
         return load_class_for(L, tid, HD_K_INSTANCE);
     }
     if (it.type != MP_UINT || it.u >= L->nlayouts) {
-        load_fail(L, "INSTANCE record names layout %llu, not defined before "
-                  "it", it.type == MP_UINT ? (unsigned long long)it.u : 0);
+        load_fail(L,
+                  "INSTANCE record names layout %llu, not defined before "
+                  "it",
+                  it.type == MP_UINT ? (unsigned long long)it.u : 0);
         return NULL;
     }
     load_layout *l = &L->layouts[it.u];
@@ -2681,8 +2645,7 @@ load_make_shell(LoaderObject *L, size_t id)
         }
         PyTypeObject *base = load_static_base(cls);
 #if PY_VERSION_HEX >= 0x030B0000
-        if (PyType_IsSubtype(base,
-                             (PyTypeObject *)PyExc_BaseExceptionGroup)) {
+        if (PyType_IsSubtype(base, (PyTypeObject *)PyExc_BaseExceptionGroup)) {
             /* its tp_new wants the members; BaseException's makes it
              * with none, and set_group() puts them in later */
             base = (PyTypeObject *)PyExc_BaseException;
@@ -2702,9 +2665,7 @@ load_make_shell(LoaderObject *L, size_t id)
         obj = base->tp_new(cls, L->empty_tuple, NULL);
         break;
     }
-    case HD_K_CELL:
-        obj = PyCell_New(NULL);
-        break;
+    case HD_K_CELL: obj = PyCell_New(NULL); break;
     case HD_K_CODE: {
         PyObject *fields = load_entry_fields(L, id, LOAD_SOFT, 10);
         if (fields == NULL) {
@@ -2727,9 +2688,8 @@ load_make_shell(LoaderObject *L, size_t id)
         /* a shell of heapdump's own class for the kind, filled by _load */
         PyObject *classes = load_support(L, "shell_classes");
         PyObject *key = PyLong_FromLong(kind);
-        PyObject *k = (classes && key) ? PyDict_GetItemWithError(classes,
-                                                                 key)
-                                       : NULL;
+        PyObject *k =
+            (classes && key) ? PyDict_GetItemWithError(classes, key) : NULL;
         Py_XDECREF(key);
         if (k == NULL || !PyType_Check(k)) {
             Py_XDECREF(classes);
@@ -2749,8 +2709,7 @@ load_make_shell(LoaderObject *L, size_t id)
         Py_DECREF(classes);
         break;
     }
-    default:
-        return 0;
+    default: return 0;
     }
     if (obj == NULL) {
         if (!PyErr_Occurred()) {
@@ -2806,8 +2765,10 @@ load_attr_dict(LoaderObject *L, size_t id, uint64_t ln, load_cur *c,
                uint32_t nvalues, int mode)
 {
     if (ln >= L->nlayouts) {
-        return load_fail(L, "object %zu names layout %llu, which is not "
-                         "defined before it", id, (unsigned long long)ln);
+        return load_fail(L,
+                         "object %zu names layout %llu, which is not "
+                         "defined before it",
+                         id, (unsigned long long)ln);
     }
     load_layout *l = &L->layouts[ln];
     PyObject *names = load_layout_names(L, l, mode);
@@ -2815,9 +2776,10 @@ load_attr_dict(LoaderObject *L, size_t id, uint64_t ln, load_cur *c,
         return NULL;
     }
     if ((size_t)PyTuple_GET_SIZE(names) != nvalues) {
-        return load_fail(L, "object %zu has %u attribute values for a layout "
-                         "of %zd names", id, nvalues,
-                         PyTuple_GET_SIZE(names));
+        return load_fail(L,
+                         "object %zu has %u attribute values for a layout "
+                         "of %zd names",
+                         id, nvalues, PyTuple_GET_SIZE(names));
     }
     PyObject *dict = _PyDict_NewPresized((Py_ssize_t)nvalues);
     if (dict == NULL) {
@@ -2853,8 +2815,7 @@ load_fill_instance(LoaderObject *L, size_t id)
     if (it.type != MP_UINT) {
         return 0; /* no attributes */
     }
-    PyObject *dict = load_attr_dict(L, id, it.u, &c, e->nfields - 1,
-                                    LOAD_DFS);
+    PyObject *dict = load_attr_dict(L, id, it.u, &c, e->nfields - 1, LOAD_DFS);
     if (dict == NULL) {
         return -1;
     }
@@ -2925,15 +2886,15 @@ load_fill_container(LoaderObject *L, size_t id)
             return -1;
         }
         while ((r = load_items_next(L, &its, &item)) > 0) {
-            PyObject *v = n < cap ? load_value_item(L, &item, LOAD_EXIST,
-                                                    LOAD_DFS)
-                                  : NULL;
+            PyObject *v = n < cap
+                              ? load_value_item(L, &item, LOAD_EXIST, LOAD_DFS)
+                              : NULL;
             if (v == NULL || v == L->unbound) {
                 Py_XDECREF(v);
                 r = -1;
                 if (!PyErr_Occurred()) {
                     load_fail(L, "an UNBOUND value in a list, or more "
-                              "elements than counted");
+                                 "elements than counted");
                 }
                 break;
             }
@@ -2977,10 +2938,10 @@ load_fill_container(LoaderObject *L, size_t id)
      * the classes made by the loader (no __setitem__) through
      * PyDict_SetItem. */
     PyMappingMethods *mp = Py_TYPE(obj)->tp_as_mapping;
-    int generic = !PyDict_CheckExact(obj) && mp != NULL &&
-                  mp->mp_ass_subscript !=
-                      PyDict_Type.tp_as_mapping->mp_ass_subscript &&
-                  load_static_base(Py_TYPE(obj)) != &PyDict_Type;
+    int generic =
+        !PyDict_CheckExact(obj) && mp != NULL &&
+        mp->mp_ass_subscript != PyDict_Type.tp_as_mapping->mp_ass_subscript &&
+        load_static_base(Py_TYPE(obj)) != &PyDict_Type;
     if (load_items_init(L, &vals, id, 2, 0) < 0) {
         return -1;
     }
@@ -3104,8 +3065,7 @@ load_deps(LoaderObject *L, size_t id, load_dep_fn push)
         }
         return 0;
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -3146,12 +3106,11 @@ load_action(LoaderObject *L, size_t id)
             if (v == L->unbound || i >= n) {
                 Py_DECREF(v);
                 load_fail(L, "an UNBOUND value in a tuple, or more elements "
-                          "than counted");
+                             "than counted");
                 return -1;
             }
-            uint16_t d = load_depth_of(L, v,
-                                       item.type == MP_UINT ? item.u
-                                                            : LOAD_NO_ID);
+            uint16_t d = load_depth_of(
+                L, v, item.type == MP_UINT ? item.u : LOAD_NO_ID);
             if (d > depth) {
                 depth = d;
             }
@@ -3191,9 +3150,8 @@ load_action(LoaderObject *L, size_t id)
                 break;
             }
             Py_DECREF(v);
-            uint16_t d = load_depth_of(L, NULL,
-                                       item.type == MP_UINT ? item.u
-                                                            : LOAD_NO_ID);
+            uint16_t d = load_depth_of(
+                L, NULL, item.type == MP_UINT ? item.u : LOAD_NO_ID);
             if (d > depth) {
                 depth = d;
             }
@@ -3278,8 +3236,7 @@ load_action(LoaderObject *L, size_t id)
     case HD_K_METHOD: {
         load_cur c = {e->raw, e->raw_end};
         PyObject *f = load_value(L, &c, LOAD_EXIST, LOAD_STRICT);
-        PyObject *self = f ? load_value(L, &c, LOAD_EXIST, LOAD_STRICT)
-                           : NULL;
+        PyObject *self = f ? load_value(L, &c, LOAD_EXIST, LOAD_STRICT) : NULL;
         if (self != NULL) {
             if (self == Py_None || self == L->unbound) {
                 /* an unbound method cannot be rebuilt: the function */
@@ -3303,8 +3260,7 @@ load_action(LoaderObject *L, size_t id)
         Py_XDECREF(args);
         break;
     }
-    default:
-        return 0;
+    default: return 0;
     }
     e = &L->entries[id];
     if (kind != HD_K_TUPLE) {
@@ -3320,8 +3276,10 @@ load_action(LoaderObject *L, size_t id)
     if (kind == HD_K_TUPLE || kind == HD_K_FROZENSET || kind == HD_K_SLICE ||
         kind == HD_K_RANGE) {
         if (depth + 1 > LOAD_MAX_IMMUTABLE_DEPTH) {
-            load_fail(L, "object %zu: tuples (or frozensets, slices) nested "
-                      "more than %d deep", id, LOAD_MAX_IMMUTABLE_DEPTH);
+            load_fail(L,
+                      "object %zu: tuples (or frozensets, slices) nested "
+                      "more than %d deep",
+                      id, LOAD_MAX_IMMUTABLE_DEPTH);
             return -1;
         }
         e->depth = (uint16_t)(depth + 1);
@@ -3349,9 +3307,10 @@ load_push(LoaderObject *L, uint64_t id, int goal)
     }
     if (!(e->flags & (LOAD_F_TUPLE | LOAD_F_LATE))) {
         /* a shell that does not exist: cannot happen after phase 2 */
-        load_fail(L, "object %llu (%s record) is referenced before it can "
-                  "be made", (unsigned long long)id,
-                  load_kind_name(e->kind));
+        load_fail(L,
+                  "object %llu (%s record) is referenced before it can "
+                  "be made",
+                  (unsigned long long)id, load_kind_name(e->kind));
         return -1;
     }
     if (load_grow((void **)&L->stack, L->sp, &L->stack_cap,
@@ -3388,9 +3347,10 @@ load_need(LoaderObject *L, size_t id, int goal)
         }
         if (!t->expanded) {
             if (e->flags & LOAD_F_VISITING) {
-                load_fail(L, "object %zu (%s record) contains itself "
-                          "through immutable objects", tid,
-                          load_kind_name(e->kind));
+                load_fail(L,
+                          "object %zu (%s record) contains itself "
+                          "through immutable objects",
+                          tid, load_kind_name(e->kind));
                 goto error;
             }
             e->flags |= LOAD_F_VISITING;
@@ -3417,8 +3377,7 @@ error:
 }
 
 /* The CLASS attributes of a builtin subclass instance. */
-static int
-load_class_attrs(LoaderObject *L, size_t id);
+static int load_class_attrs(LoaderObject *L, size_t id);
 
 /* Phases 2 and 3. */
 static PyObject *
@@ -3430,8 +3389,7 @@ Loader_build(LoaderObject *L, PyObject *Py_UNUSED(ignored))
     L->built = 1;
     /* a: types, in id order (a type's bases come before it) */
     for (size_t id = 0; id < L->n; id++) {
-        if (L->entries[id].kind == HD_K_TYPE &&
-            load_make_type(L, id) < 0) {
+        if (L->entries[id].kind == HD_K_TYPE && load_make_type(L, id) < 0) {
             load_wrap(L, id);
             return NULL;
         }
@@ -3457,20 +3415,11 @@ Loader_build(LoaderObject *L, PyObject *Py_UNUSED(ignored))
             switch (e->kind) {
             case HD_K_LIST:
             case HD_K_DICT:
-            case HD_K_SET:
-                r = load_fill_container(L, id);
-                break;
-            case HD_K_INSTANCE:
-                r = load_fill_instance(L, id);
-                break;
-            case HD_K_OPAQUE:
-                r = load_fill_opaque(L, id);
-                break;
-            case HD_K_CELL:
-                r = load_fill_cell(L, id);
-                break;
-            default:
-                break;
+            case HD_K_SET: r = load_fill_container(L, id); break;
+            case HD_K_INSTANCE: r = load_fill_instance(L, id); break;
+            case HD_K_OPAQUE: r = load_fill_opaque(L, id); break;
+            case HD_K_CELL: r = load_fill_cell(L, id); break;
+            default: break;
             }
             if (r == 0 && !(e->flags & LOAD_F_PYFILL)) {
                 L->entries[id].flags |= LOAD_F_FILLED;
@@ -3511,9 +3460,8 @@ load_setattr(PyObject *obj, PyObject *name, PyObject *value)
         return 0;
     }
     PyObject *descr = _PyType_Lookup(Py_TYPE(obj), name); /* borrowed */
-    if (descr != NULL &&
-        (Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
-         Py_IS_TYPE(descr, &PyGetSetDescr_Type))) {
+    if (descr != NULL && (Py_IS_TYPE(descr, &PyMemberDescr_Type) ||
+                          Py_IS_TYPE(descr, &PyGetSetDescr_Type))) {
         Py_INCREF(descr);
         int r = Py_TYPE(descr)->tp_descr_set(descr, obj, value);
         Py_DECREF(descr);
@@ -3584,8 +3532,8 @@ load_class_attrs(LoaderObject *L, size_t id)
     if (it.type != MP_UINT) {
         return 0;
     }
-    PyObject *dict = load_attr_dict(L, id, it.u, &c, (uint32_t)arr.u,
-                                    LOAD_STRICT);
+    PyObject *dict =
+        load_attr_dict(L, id, it.u, &c, (uint32_t)arr.u, LOAD_STRICT);
     if (dict == NULL) {
         return -1;
     }
@@ -3609,10 +3557,9 @@ load_class_attrs(LoaderObject *L, size_t id)
 static int
 Loader_init(LoaderObject *L, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"path",           "offset",
-                             "support",        "max_record_bytes",
-                             "max_body_bytes", "max_objects",
-                             "max_ratio",      NULL};
+    static char *kwlist[] = {
+        "path",           "offset",      "support",   "max_record_bytes",
+        "max_body_bytes", "max_objects", "max_ratio", NULL};
     PyObject *path = NULL, *support;
     unsigned long long offset, max_body, max_objects = UINT64_MAX;
     unsigned long long max_ratio = 0;
@@ -3770,9 +3717,8 @@ Loader_fields(LoaderObject *L, PyObject *args, PyObject *kwds)
     if (load_check_id(L, id) < 0) {
         return NULL;
     }
-    PyObject *r = load_entry_fields(L, (size_t)id,
-                                    soft ? LOAD_SOFT : LOAD_STRICT,
-                                    UINT32_MAX);
+    PyObject *r = load_entry_fields(
+        L, (size_t)id, soft ? LOAD_SOFT : LOAD_STRICT, UINT32_MAX);
     if (r == NULL) {
         load_wrap(L, (size_t)id);
     }
@@ -3789,8 +3735,7 @@ Loader_others(LoaderObject *L, PyObject *Py_UNUSED(ignored))
     for (size_t i = 0; i < L->nothers; i++) {
         load_other *o = &L->others[i];
         PyObject *f = load_decode_fields(L, o->kind, o->raw, o->end,
-                                         o->nfields, LOAD_STRICT,
-                                         UINT32_MAX);
+                                         o->nfields, LOAD_STRICT, UINT32_MAX);
         PyObject *item = f ? Py_BuildValue("(iN)", o->kind, f) : NULL;
         if (item == NULL || PyList_Append(list, item) < 0) {
             Py_XDECREF(item);
@@ -3894,10 +3839,10 @@ Loader_layout(LoaderObject *L, PyObject *arg)
     if (names == NULL) {
         return NULL;
     }
-    PyObject *type_obj = l->type_id == LOAD_NO_ID
-                             ? Py_NewRef(Py_None)
-                             : load_ref(L, l->type_id, LOAD_EXIST,
-                                        LOAD_STRICT);
+    PyObject *type_obj =
+        l->type_id == LOAD_NO_ID
+            ? Py_NewRef(Py_None)
+            : load_ref(L, l->type_id, LOAD_EXIST, LOAD_STRICT);
     if (type_obj == NULL) {
         return NULL;
     }
@@ -3999,8 +3944,7 @@ static PyGetSetDef Loader_getset[] = {
 };
 
 static PyTypeObject LoaderType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "heapdump._heapdump.Loader",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "heapdump._heapdump.Loader",
     .tp_doc = "Loader(path, offset, support, max_record_bytes, "
               "max_body_bytes, max_objects=2**64-1, max_ratio=0)\n--\n\n"
               "The C core of heapdump.load(); heapdump._load drives it.",
@@ -4090,14 +4034,12 @@ Surrogate_repr(SurrogateObject *self)
 }
 
 static PyGetSetDef Surrogate_getset[] = {
-    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL,
-     NULL},
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, NULL, NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyTypeObject SurrogateType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "heapdump._heapdump.Surrogate",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "heapdump._heapdump.Surrogate",
     .tp_doc = "The base of the classes of loaded instances: holds their "
               "original address, id and (opaque objects) referents.",
     .tp_basicsize = sizeof(SurrogateObject),
@@ -4163,7 +4105,7 @@ load_set_surrogate(PyObject *Py_UNUSED(m), PyObject *args)
     if (opaque >= 0) {
         s->opaque = opaque;
     }
-    Py_RETURN_NONE;
+    return Py_NewRef(Py_None);
 }
 
 static PyObject *
@@ -4188,8 +4130,7 @@ load_set_group(PyObject *Py_UNUSED(m), PyObject *args)
         return NULL;
     }
 #if PY_VERSION_HEX >= 0x030B0000
-    if (!PyObject_TypeCheck(exc,
-                            (PyTypeObject *)PyExc_BaseExceptionGroup)) {
+    if (!PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_BaseExceptionGroup)) {
         PyErr_SetString(PyExc_TypeError, "not an exception group");
         return NULL;
     }
@@ -4254,8 +4195,8 @@ hd_load_init_module(PyObject *m)
     if (PyModule_AddFunctions(m, load_functions) < 0) {
         return -1;
     }
-    if (PyModule_AddIntConstant(m, "MAX_RECORD_ITEMS",
-                                HD_MAX_RECORD_ITEMS) < 0) {
+    if (PyModule_AddIntConstant(m, "MAX_RECORD_ITEMS", HD_MAX_RECORD_ITEMS) <
+        0) {
         return -1;
     }
     return 0;

@@ -90,7 +90,7 @@ class Redacted(Omitted):
 class Run:
     """ext 5 RUN: count references to consecutive ids from first."""
 
-    __slots__ = ("first", "count")
+    __slots__ = ("count", "first")
 
     def __init__(self, first, count):
         self.first = first

@@ -6,11 +6,23 @@ import struct
 import sys
 
 import pytest
-
 from dumpwriter import (
-    DICT, LIST, MAX_RECORD_ITEMS, UNBOUND, Float32, Int, Omitted,
-    PyWriter, Redacted, Run, Writer, compress, file_with_body, pack,
+    DICT,
+    LIST,
+    MAX_RECORD_ITEMS,
+    UNBOUND,
+    Float32,
+    Int,
+    Omitted,
+    PyWriter,
+    Redacted,
+    Run,
+    Writer,
+    compress,
+    file_with_body,
+    pack,
 )
+
 from heapdump import _load
 from heapdump import _surrogates as S
 from heapdump._model import Dump

@@ -11,11 +11,23 @@ import warnings
 import msgpack
 import pytest
 import zstandard
-
 from dumpwriter import (
-    DICT, FRAME, LIST, MORE, TUPLE, Ext, Int, PyWriter, Raw, Run, Writer,
-    compress, file_with_body, pack,
+    DICT,
+    FRAME,
+    LIST,
+    MORE,
+    TUPLE,
+    Ext,
+    Int,
+    PyWriter,
+    Raw,
+    Run,
+    Writer,
+    compress,
+    file_with_body,
+    pack,
 )
+
 from heapdump import _load
 from heapdump import _surrogates as S
 from heapdump._model import HeapdumpError
@@ -112,7 +124,7 @@ def test_truncated_at_every_point(tmp_path):
     full = _load.load(write(tmp_path, data))
     assert not full.truncated
     loaded_counts = set()
-    for cut in range(0, len(data)):
+    for cut in range(len(data)):
         path = write(tmp_path, data[:cut], "cut.dump")
         if cut < header_len:
             with pytest.raises(HeapdumpError):
@@ -249,8 +261,8 @@ def test_garbage_body(tmp_path):
      "UNBOUND value in a list"),
     (pack([7, 0, 0, 0, Ext(2, b"\0")]), "UNBOUND value in a tuple"),
     (pack([8, 0, 0, 0, Ext(5, pack(0) + pack(1 << 40))]), "a RUN of"),
-    (pack([13, 0, 0, 0, Int(1)]), "too few fields|fields, 3 expected|"
-                                  "malformed"),
+    (pack([13, 0, 0, 0, Int(1)]), ("too few fields|fields, 3 expected|"
+                                   "malformed")),
     (pack([12, 0, 0, 0, "a", "b", "c"]), "not an int"),
     (pack([12, 0, 0, 0, Int(1), Int(2), Int(0)]), "ValueError"),
 ])

@@ -8,11 +8,26 @@ import sys
 import types
 
 import pytest
-
 from dumpwriter import (
-    CK_CELL, CK_FREE, CK_HIDDEN, CK_LOCAL, DICT, EXCEPTION, INT, INSTANCE,
-    LIST, OPAQUE, SET, STR, TUPLE, UNBOUND, FROZENSET, Int, Writer,
+    CK_CELL,
+    CK_FREE,
+    CK_HIDDEN,
+    CK_LOCAL,
+    DICT,
+    EXCEPTION,
+    FROZENSET,
+    INSTANCE,
+    INT,
+    LIST,
+    OPAQUE,
+    SET,
+    STR,
+    TUPLE,
+    UNBOUND,
+    Int,
+    Writer,
 )
+
 from heapdump import _load, _model
 from heapdump import _surrogates as S
 
@@ -95,7 +110,7 @@ def test_dunder_class_attributes_are_not_behaviour(loadw):
     assert a != b and a == a               # identity equality
     hash(a)                                # identity hash
     with pytest.raises(AttributeError):
-        a.missing                          # no dumped __getattr__
+        _ = a.missing                      # no dumped __getattr__
     assert repr(a).startswith("<myapp.models.User object at 0x")
     assert "__eq__" not in vars(cls) and "__init__" not in vars(cls)
     assert cls.__doc__ == "A user."
@@ -348,7 +363,7 @@ def test_exception_group(loadw):
     w.list_([m1, m2])
     d = loadw(w)
     e = d.objects[g]
-    assert type(e) is ExceptionGroup
+    assert type(e) is builtins.ExceptionGroup
     assert e.message == "grp" and e.exceptions == (d.objects[m1],
                                                    d.objects[m2])
     assert str(e) == "grp (2 sub-exceptions)"
@@ -527,7 +542,7 @@ def test_closures_and_cells(loadw):
     assert isinstance(o[c1], types.CellType)
     assert o[c1].cell_contents == 41
     with pytest.raises(ValueError):
-        o[empty].cell_contents
+        _ = o[empty].cell_contents
     f = o[fn]
     assert inspect.isfunction(f) or isinstance(f, S.Function)
     cells = f.__closure__ if f.__closure__ else \
