@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import re
 import shlex
 import types
 
@@ -61,11 +62,20 @@ class Renderer:
     # -- values ------------------------------------------------------------
 
     def value(self, v):
-        """One line for a value, at most self.width characters."""
+        """One line for a value, at most self.width characters (plus the
+        notes that say how long it was, which are never cut off)."""
         text = self._value(v, 0)
         if len(text) > self.width:
-            text = text[:self.width - 3] + "..."
+            m = _NOTES.search(text)
+            notes = m.group(0) if m else ""
+            body = text[:len(text) - len(notes)]
+            text = body[:max(self.width - 3, 10)] + "..." + notes
         return text
+
+    def name(self, k):
+        """A variable name: as is when it is a str, else rendered (a name
+        the dump shortened says so)."""
+        return k if type(k) is str else self._value(k, 0)
 
     def _cut_note(self, v, shown_len):
         original = self.cuts.get(id(v))
@@ -282,7 +292,7 @@ class Renderer:
                 return []
             out = ["%sGlobals (variables):" % indent]
             for k in names[:20]:
-                out.append("%s  %s = %s" % (indent, k,
+                out.append("%s  %s = %s" % (indent, self.name(k),
                                             self.value(dict.get(loc, k))))
             if len(names) > 20:
                 out.append("%s  ... %d more" % (indent, len(names) - 20))
@@ -296,11 +306,11 @@ class Renderer:
                        if k not in args]
         if arg_lines:
             out.append("%sArguments:" % indent)
-            out.extend("%s  %s = %s" % (indent, k, self.value(v))
+            out.extend("%s  %s = %s" % (indent, self.name(k), self.value(v))
                        for k, v in arg_lines)
         if local_lines:
             out.append("%sLocals:" % indent)
-            out.extend("%s  %s = %s" % (indent, _safe_str(k), self.value(v))
+            out.extend("%s  %s = %s" % (indent, self.name(k), self.value(v))
                        for k, v in local_lines)
         return out
 
@@ -531,6 +541,9 @@ def _safe_str(s):
 
 
 _CUTTABLE = (str, bytes, bytearray, tuple, list, dict, set, frozenset)
+# The notes at the end of a rendered value, kept when it is shortened.
+_NOTES = re.compile(r"(?: \(\d+ (?:items|chars|bytes)\))?"
+                    r"(?: \[cut in the dump: \d+ of [^\]]+\])?$")
 _KINDS = []
 
 

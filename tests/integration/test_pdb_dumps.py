@@ -675,3 +675,52 @@ def test_dump_of_another_python_version(tmp_path, writer):
     first = line_of(POINT, "class Point:")
     assert out[3] == "".join("%3d  \t%s\n" % (n, POINT.splitlines()[n - 1])
                              for n in range(first, first + 3))
+
+
+LIMITED = textwrap.dedent('''\
+    import sys
+
+    import heapdump
+
+
+    class Big:
+        def __init__(self, i):
+            self.i = i
+
+
+    def work(text, rows, objs):
+        password = "hunter2"
+        raise RuntimeError("boom")
+
+
+    try:
+        work("x" * 1000, list(range(50)), [Big(i) for i in range(30)])
+    except RuntimeError:
+        heapdump.dump(sys.argv[1], max_string=10, max_items=5,
+                      max_objects=int(sys.argv[2]))
+''')
+
+
+def test_summary_marks_cut_omitted_and_redacted_values(tmp_path):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "limited.py").write_text(LIMITED)
+    out = tmp_path / "limited.dump"
+    r = subprocess.run([sys.executable, "limited.py", str(out), "25"],
+                       cwd=str(app), env=env(tmp_path), capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    shutil.rmtree(app)
+    r = heapdump_open(tmp_path, "--summary", out)
+    lines = r.stdout.splitlines()
+    contents = [ln for ln in lines if ln.startswith("Contents:")]
+    assert len(contents) == 1
+    assert "values cut" in contents[0] and "objects omitted" in contents[0]
+    assert "      text = 'xxxxxxxxxx' [cut in the dump: 10 of 1000]" in lines
+    rows = [ln for ln in lines if ln.startswith("      rows = ")]
+    assert len(rows) == 1 and rows[0].endswith("[cut in the dump: 5 of 50]")
+    objs = [ln for ln in lines if ln.startswith("      objs = ")]
+    assert len(objs) == 1 and objs[0].endswith("[cut in the dump: 5 of 30]")
+    assert "<omitted: __main__.Big object, " in objs[0]
+    assert "      password = <redacted: str object, " in r.stdout
+    assert "hunter2" not in r.stdout

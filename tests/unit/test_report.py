@@ -162,8 +162,7 @@ def test_values_are_shortened():
     assert r.value(None) == "None"
     assert r.value(1.5) == "1.5"
     long = renderer(width=40, max_items=100).value(list(range(1000)))
-    assert long == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11..."
-    assert len(long) == 40
+    assert long == "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11... (1000 items)"
 
 
 def test_cut_values_say_their_original_size():
@@ -277,3 +276,29 @@ def test_loader_placeholders_and_cut_values():
     assert r.value(items) == "[1, 2] [cut in the dump: 2 of 5000]"
     assert r.value({"k": items}) == \
         "{'k': [1, 2] [cut in the dump: 2 of 5000]}"
+
+
+def test_notes_survive_the_width_limit():
+    s = pytest.importorskip("heapdump._surrogates")
+    r = renderer(width=60, max_items=10)
+    items = s.CutList(["x" * 20] * 5)
+    items.original_length = 3000
+    text = r.value(items)
+    assert text.endswith("... [cut in the dump: 5 of 3000]")
+    assert text.startswith("['xxxxxxxxxxxxxxxxxxxx', 'xxxx")
+    assert len(text) == 60 + len(" [cut in the dump: 5 of 3000]")
+    long = renderer(width=40, max_items=3).value(["y" * 30] * 8)
+    assert long == "['yyyyyyyyyyyyyyyyyyyyyyyyyyyyyy', 'y... (8 items)"
+
+
+def test_cut_names_say_so():
+    s = pytest.importorskip("heapdump._surrogates")
+    key = s.CutStr("__package_")
+    key.original_length = 11
+    code = _model.Code("<module>", "<module>", FILE, 1, 0, 0, 0, 0, [], [])
+    g = {key: None, "total": 3}
+    frame = _model.Frame(code, None, g, g, 1, 0, None, is_module=True)
+    assert renderer().locals_lines(frame, "") == [
+        "Globals (variables):",
+        "  '__package_' [cut in the dump: 10 of 11] = None",
+        "  total = 3"]
