@@ -114,13 +114,12 @@ def install_sources(sources, cwd=None):
 def _block_end(lines, first, name):
     """Last line (1-based) of the definition that starts at line first.
 
-    lines: the file's lines.  For module code it is the end of the file.
-    Returns first when the block cannot be found.
+    lines: the file's lines.  Returns first when the block cannot be
+    found, and for module code (its stub needs no span: inspect reads a
+    module's source whole).
     """
-    if not lines or first < 1 or first > len(lines):
+    if not lines or first < 1 or first > len(lines) or name == "<module>":
         return first
-    if name == "<module>":
-        return len(lines)
     try:
         block = inspect.getblock(lines[first - 1:])
     except (tokenize.TokenError, IndentationError, SyntaxError,
@@ -150,8 +149,9 @@ def _svarint(value):
 
 
 def _linetable(code, positions=None):
-    """A 3.11+ co_linetable for code's instructions: the line each has now,
-    no columns (so no misleading carets), except that the lines in
+    """A 3.11+ co_linetable for code's instructions: the line each has now
+    (the preamble on the first line), no columns (so no misleading carets),
+    except that the lines in
     positions (line -> (end_lineno, col_offset, end_col_offset)) carry
     those columns.  The format is CPython's Objects/locations.md: an entry
     is a byte 1cccclll (code c, l+1 code units) followed by varints; code
@@ -160,8 +160,9 @@ def _linetable(code, positions=None):
     out = bytearray()
     previous = code.co_firstlineno
     for start, end, line in code.co_lines():
-        if line is None:
-            line = previous
+        if line is None or line < code.co_firstlineno:
+            # the preamble (RESUME): on the first line, as in a function
+            line = code.co_firstlineno
         units = (end - start) // 2
         pos = positions.get(line)
         while units > 0:
@@ -184,14 +185,23 @@ def _linetable(code, positions=None):
     return bytes(out)
 
 
-def _stub(name, qualname, filename, first, last):
-    """A code object with one instruction pair per line from first to last,
-    named as given, not yet carrying local names."""
-    n = max(1, last - first + 1)
-    code = compile("_\n" * n, filename, "exec", dont_inherit=True)
-    # The compiled lines are 1..n; a new first line shifts them all, since
-    # line tables are relative to co_firstlineno.
-    changes = dict(co_firstlineno=first, co_name=name)
+def _stub(name, qualname, filename, first, lines):
+    """A code object with an instruction pair (``_``) on each of lines (all
+    at least first), named as given, not yet carrying local names.
+
+    It is compiled from a syntax tree whose statements carry those line
+    numbers, so lines far apart cost nothing in between."""
+    body = []
+    for line in sorted(set(lines) | {first}):
+        # Lines relative to the first one: setting co_firstlineno later
+        # shifts them all, since line tables are relative to it.
+        rel = line - first + 1
+        where = dict(lineno=rel, col_offset=0, end_lineno=rel,
+                     end_col_offset=1)
+        body.append(ast.Expr(ast.Name("_", ast.Load(), **where), **where))
+    tree = ast.Module(body=body, type_ignores=[])
+    code = compile(tree, filename, "exec", dont_inherit=True)
+    changes = {"co_firstlineno": first, "co_name": name}
     if _PY311:
         changes["co_qualname"] = qualname
     code = code.replace(**changes)
@@ -227,6 +237,21 @@ def _names_and_counts(code):
     return tuple(names), argcount, posonly, kwonly, flags
 
 
+# Sanity bounds on dumped line numbers: a stub gets no line beyond
+# _MAX_LINE (a hostile file could ask for any), and is given every line of
+# a definition (its whole source span) only up to _MAX_BLOCK lines.
+_MAX_LINE = 1 << 24
+_MAX_BLOCK = 5000
+
+
+def _line_number(value):
+    """value when it is a plausible line number, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and \
+            0 < value <= _MAX_LINE:
+        return value
+    return None
+
+
 def real_code(code, line=None):
     """The stub code object for a dumped ``_model.Code`` (cached on it).
 
@@ -234,22 +259,31 @@ def real_code(code, line=None):
     made unique), argument counts and ``*args``/``**kwargs`` flags are the
     dumped ones; its line table has an instruction on every line of the
     definition's source when the source is in linecache (else on the first
-    line), and on ``line`` too when given, so that frames can stand there.
-    Compiling the stub runs nothing from the dump.
+    line), and on ``line`` too when given, so that frames can stand there;
+    asking for a line it lacks makes a wider stub that replaces the cached
+    one.  A module's stub has only the lines asked for.  Compiling the stub
+    runs nothing from the dump.
     """
     real = getattr(code, "_real", None)
-    first = max(1, int(code.firstlineno or 1))
+    first = _line_number(code.firstlineno) or 1
+    line = _line_number(line)
+    if line is not None and line < first:
+        line = None
     if real is not None and (line is None or _covers(real, line)):
         return real
     name = code.name if isinstance(code.name, str) else "?"
     qualname = code.qualname if isinstance(code.qualname, str) else name
     filename = code.filename if isinstance(code.filename, str) else "?"
-    last = _block_end(_cached_lines(filename), first, name)
-    if line is not None and line > last:
-        last = line
+    lines = {first}
     if real is not None:
-        last = max(last, _last_line(real))
-    stub = _stub(name, qualname, filename, first, last)
+        lines.update(ln for _, ln in _lines_of(real) if ln >= first)
+    elif name != "<module>":
+        last = _block_end(_cached_lines(filename), first, name)
+        if last - first < _MAX_BLOCK:
+            lines.update(range(first, last + 1))
+    if line is not None:
+        lines.add(line)
+    stub = _stub(name, qualname, filename, first, lines)
     names, argcount, posonly, kwonly, flags = _names_and_counts(code)
     stub = stub.replace(co_varnames=names, co_nlocals=len(names),
                         co_argcount=argcount, co_posonlyargcount=posonly,
@@ -275,10 +309,6 @@ def _lines_of(code):
 
 def _covers(code, line):
     return any(ln == line for _, ln in _lines_of(code))
-
-
-def _last_line(code):
-    return max((ln for _, ln in _lines_of(code)), default=code.co_firstlineno)
 
 
 def line_offset(code, line):
@@ -378,10 +408,9 @@ class _Realizer:
         code = f.code
         if not isinstance(code, _model.Code):
             code = _model.Code("?", "?", "?", 1, 0, 0, 0, 0, (), ())
-        line = f.lineno if isinstance(f.lineno, int) and f.lineno > 0 \
-            else None
+        line = _line_number(f.lineno)
         stub = real_code(code, line)
-        if line is None:
+        if line is None or not _covers(stub, line):
             line = stub.co_firstlineno
         stub = _positioned(stub, line, f.position, self.positioned)
         g = self.globals_for(f)
@@ -398,8 +427,7 @@ class _Realizer:
             frame = self.frame(f)
             if frame is None:
                 continue
-            line = entry.lineno if isinstance(entry.lineno, int) \
-                and entry.lineno > 0 else frame.f_lineno
+            line = _line_number(entry.lineno) or frame.f_lineno
             code = frame.f_code
             # tb_lasti only feeds the carets of 3.11+; the line is the
             # dumped one whatever the stub covers.
@@ -421,7 +449,7 @@ class _Realizer:
     @staticmethod
     def cover_line(f, line):
         if (isinstance(f, _model.Frame) and isinstance(f.code, _model.Code)
-                and isinstance(line, int) and line > 0):
+                and _line_number(line) is not None):
             try:
                 real_code(f.code, line)
             except (TypeError, ValueError, SyntaxError):

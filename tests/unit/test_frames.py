@@ -90,7 +90,8 @@ def test_real_code_without_source_grows_for_the_lines_asked():
     wider = _frames.real_code(code, 40)
     assert {12, 40} <= lines_of(wider)
     assert code._real is wider
-    assert _frames.real_code(code, 13) is wider
+    assert _frames.real_code(code, 40) is wider
+    assert lines_of(_frames.real_code(code, 13)) == {12, 13, 40}
 
 
 def test_real_code_accepts_names_that_are_not_identifiers():
@@ -139,8 +140,8 @@ def test_function_on_stub_code_has_its_source():
 
 def test_frame_new_stands_at_every_line():
     code = _model.Code("f", "f", FILE, 10, 0, 0, 0, 0, [], [])
-    real = _frames.real_code(code, 30)
-    for line in range(10, 31):
+    for line in list(range(10, 31)) + [10 ** 6]:
+        real = _frames.real_code(code, line)
         offset = _frames.line_offset(real, line)
         frame = _heapdump._frame_new(real, {}, {}, None, offset)
         assert frame.f_lineno == line
@@ -506,3 +507,22 @@ def test_class_body_frame_keeps_its_namespace():
     assert dict(ns) == {"__module__": "prog", "__qualname__": "Config",
                         "LIMIT": 3, "__class__": "kept"}
     assert frame.f_lineno == 14
+
+
+def test_stub_lines_are_sparse_and_bounded():
+    code = _model.Code("<module>", "<module>", FILE, 1, 0, 0, 0, 0, [], [])
+    real = _frames.real_code(code, 5)
+    assert lines_of(real) == {1, 5}
+    real = _frames.real_code(code, 2_000_000)
+    assert lines_of(real) == {1, 5, 2_000_000}
+    assert len(real.co_code) < 100
+    # absurd lines (a damaged or hostile file) are not covered, and make
+    # no huge stub; a frame there stands at the first line
+    assert _frames.real_code(code, 2 ** 40) is real
+    assert _frames.real_code(code, -3) is real
+    bad = _model.Frame(code, None, {}, {}, 2 ** 40, 0, None, is_module=True)
+    dump = mf.bare_dump(objects=[bad])
+    assert _frames.realize(dump) == []
+    assert bad.frame.f_lineno == 1
+    huge = _model.Code("f", "f", FILE, 2 ** 40, 0, 0, 0, 3, [], [])
+    assert _frames.real_code(huge).co_firstlineno == 1
