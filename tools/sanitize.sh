@@ -10,6 +10,7 @@
 set -eu
 mode=$1; python=$2; shift 2
 top=$(cd "$(dirname "$0")/.." && pwd)
+case $python in /*) ;; *) python=$top/$python ;; esac
 out=$top/build/$mode
 rm -rf "$out"; mkdir -p "$out"
 cp -r "$top/heapdump" "$out/heapdump"
@@ -33,7 +34,9 @@ asan)
     lib=$(gcc -print-file-name=libasan.so)
     ubsan=$(gcc -print-file-name=libubsan.so)
     export LD_PRELOAD="$lib $ubsan"
-    export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:exitcode=86
+    # the crash tests need the fatal signals to reach heapdump and then the
+    # default action, as without a sanitizer
+    export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:exitcode=86:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0:allow_user_segv_handler=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     # children inherit LD_PRELOAD: they run instrumented too
     "$python" -m pytest -q -p no:cacheprovider "$top/tests" "$@"
