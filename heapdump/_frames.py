@@ -332,10 +332,10 @@ def _positioned(stub, line, position, cache):
     found = cache.get(key)
     if found is None:
         end_line, col, end_col = position
-        if not all(v is None or isinstance(v, int)
+        if not all(v is None or (isinstance(v, int) and 0 <= v <= _MAX_LINE)
                    for v in (end_line, col, end_col)):
             return stub
-        if end_line is not None and end_line < line:
+        if end_line is not None and not line <= end_line <= line + 10000:
             return stub
         found = stub.replace(co_linetable=_linetable(
             stub, {line: (end_line, col, end_col)}))

@@ -526,3 +526,22 @@ def test_stub_lines_are_sparse_and_bounded():
     assert bad.frame.f_lineno == 1
     huge = _model.Code("f", "f", FILE, 2 ** 40, 0, 0, 0, 3, [], [])
     assert _frames.real_code(huge).co_firstlineno == 1
+
+
+@pytest.mark.parametrize("position", [
+    (23, 8, 61), None, (22, 0, 1), (23, -5, 3), (23, 0, 2 ** 70),
+    ("23", 0, 1), (10 ** 9, 0, 1), (23, None, None)])
+def test_positions_from_the_dump_are_checked(position):
+    code = _model.Code("check", "check", FILE, 20, 0, 0, 0, 3, [], [])
+    f = _model.Frame(code, None, {}, {}, 23, 0, position)
+    dump = mf.bare_dump(objects=[f])
+    assert _frames.realize(dump) == []
+    assert f.frame.f_lineno == 23
+    if sys.version_info >= (3, 11):
+        pos = list(f.frame.f_code.co_positions())[f.frame.f_lasti // 2]
+        if position == (23, 8, 61):
+            assert pos == (23, 23, 8, 61)
+        elif position == (23, None, None):
+            assert pos == (23, 23, None, None)
+        else:
+            assert pos[2:] == (None, None)
