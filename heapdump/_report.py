@@ -346,6 +346,7 @@ class Renderer:
                     i + 1, self.exception_line(member)))
         else:
             out.append("Exception:  none")
+        out.extend(self.context_lines())
         python = header("Heapdump-Python")
         if python is None and meta.get("version"):
             python = "%s %s" % (meta.get("implementation", "?"),
@@ -381,6 +382,25 @@ class Renderer:
             out.append("Warning:    %s" % self._plain(w))
         for e in dump.errors or ():
             out.append("Writer error: %s" % self._plain(e))
+        return out
+
+    def context_lines(self, label="Context:    "):
+        """The context the program attached (heapdump.set_context), one
+        line per key."""
+        roots = getattr(self.dump, "roots", None)
+        context = roots.get("context") if isinstance(roots, dict) else None
+        if context is None:
+            return []
+        if type(context) is not dict:
+            return [label + self.value(context)]
+        out = []
+        pad = " " * len(label)
+        for i, (k, v) in enumerate(dict.items(context)):
+            if i == 20:
+                out.append(pad + "... %d more" % (len(context) - 20))
+                break
+            out.append((label if i == 0 else pad) + "%s = %s" % (
+                self.name(k), self.value(v)))
         return out
 
     def _plain(self, text):
@@ -426,7 +446,7 @@ class Renderer:
         if thread.is_main:
             bits.append("main thread")
         out = ["Thread %s (%s, native id %s)%s:" % (
-            thread.ident, _safe_str(thread.name), thread.native_id,
+            thread.ident, thread_name(thread), thread.native_id,
             " [%s]" % ", ".join(bits) if bits else "")]
         frames = list(thread.frames or ())
         if not frames:
@@ -532,6 +552,13 @@ def _qualified(t, bare=("builtins",)):
     if isinstance(module, str) and module not in bare:
         return "%s.%s" % (module, name)
     return name
+
+
+def thread_name(thread):
+    """A thread's name for display ("?" when the dump could not read it,
+    as in a crash dump)."""
+    name = thread.name
+    return "?" if name is None else _safe_str(name)
 
 
 def _safe_str(s):

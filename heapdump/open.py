@@ -164,6 +164,7 @@ def summary_lines(dump, what, thread):
                 if sys.version_info >= (3, 13) else ""))
     else:
         out.append("Exception: none")
+    out.extend(r.context_lines("Context:   "))
     python = h.get("Heapdump-Python") if h is not None else None
     pid = (h.get("Heapdump-Pid") if h is not None else None) or \
         meta.get("pid")
@@ -178,7 +179,7 @@ def summary_lines(dump, what, thread):
             mark.append("called dump()")
         if t.is_main:
             mark.append("main")
-        names.append("%s (%s%s)" % (_report._safe_str(t.name), t.ident,
+        names.append("%s (%s%s)" % (_report.thread_name(t), t.ident,
                                     ", " + ", ".join(mark) if mark else ""))
     shown = "; ".join(names[:_MAX_THREADS_SHOWN])
     if len(names) > _MAX_THREADS_SHOWN:
@@ -189,7 +190,7 @@ def summary_lines(dump, what, thread):
         out.append("Warning:   %s" % w)
     where = what
     if thread is not None:
-        where += " (%s)" % _report._safe_str(thread.name)
+        where += " (%s)" % _report.thread_name(thread)
     out.append("Debugging %s; 'where' shows the stack, 'q' quits." % where)
     return out
 

@@ -724,3 +724,152 @@ def test_summary_marks_cut_omitted_and_redacted_values(tmp_path):
     assert "<omitted: __main__.Big object, " in objs[0]
     assert "      password = <redacted: str object, " in r.stdout
     assert "hunter2" not in r.stdout
+
+
+CONTEXT = textwrap.dedent('''\
+    import sys
+
+    import heapdump
+
+
+    def handle(request):
+        heapdump.set_context("request_id", request["id"])
+        return request["body"]["missing"]
+
+
+    try:
+        handle({"id": "r-17", "body": {}})
+    except KeyError:
+        heapdump.dump(sys.argv[1])
+''')
+
+
+def test_context_is_shown(tmp_path):
+    path, _, _ = make_dump(tmp_path, {"ctx.py": CONTEXT}, main="ctx.py")
+    r = heapdump_open(tmp_path, "--summary", path)
+    assert "\nContext:    request_id = 'r-17'\n" in r.stdout
+    r = heapdump_open(tmp_path, path, commands="p request['id']\n")
+    out = replies(r.stdout)
+    assert "\nContext:   request_id = 'r-17'\n" in out[0]
+    assert out[1] == "'r-17'\n"
+
+
+SIGNALLED = textwrap.dedent('''\
+    import signal
+    import sys
+    import time
+
+    from heapdump import _triggers
+
+
+    def busy(n):
+        total = 0
+        while True:
+            total += n
+            time.sleep(0.005)
+
+
+    _triggers.dump_on_signal(signal.SIGUSR1, sys.argv[1])
+    print("ready", flush=True)
+    busy(3)
+''')
+
+
+def test_signal_dump_opens_in_the_main_thread(tmp_path):
+    triggers = pytest.importorskip("heapdump._triggers")
+    if not hasattr(triggers, "dump_on_signal"):
+        pytest.skip("no dump_on_signal")
+    import signal
+    import time
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "sig.py").write_text(SIGNALLED)
+    outdir = tmp_path / "dumps"
+    outdir.mkdir()
+    proc = subprocess.Popen([sys.executable, "sig.py", str(outdir)],
+                            cwd=str(app), env=env(tmp_path),
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 60
+        while not list(outdir.glob("*.dump")):
+            assert time.monotonic() < deadline, "no dump written"
+            time.sleep(0.05)
+        time.sleep(0.5)     # the file appears complete (renamed into place)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    shutil.rmtree(app)
+    path = list(outdir.glob("*.dump"))[0]
+    r = heapdump_open(tmp_path, path, commands="p n, total > 0\nup\n")
+    out = replies(r.stdout)
+    assert "Exception: none\n" in out[0]
+    assert "Debugging the main thread (MainThread)" in out[0]
+    # the signal lands in the loop, or while it sleeps (in C)
+    src = app / "sig.py"
+    assert out[0].endswith((
+        "> %s(%d)busy()\n-> total += n\n" % (
+            src, line_of(SIGNALLED, "total += n")),
+        "> %s(%d)busy()\n-> time.sleep(0.005)\n" % (
+            src, line_of(SIGNALLED, "time.sleep")),
+        "> %s(%d)busy()\n-> while True:\n" % (
+            src, line_of(SIGNALLED, "while True"))))
+    assert out[1] == "(3, True)\n"
+    assert out[2] == "> %s(%d)<module>()\n-> busy(3)\n" % (
+        src, line_of(SIGNALLED, "busy(3)"))
+
+
+CRASHING = textwrap.dedent('''\
+    import faulthandler
+    import sys
+
+    from heapdump import _triggers
+
+
+    class Thing:
+        def __init__(self):
+            self.name = "thing"
+
+
+    def crash(thing, depth):
+        data = [thing] * depth
+        faulthandler._sigsegv()
+
+
+    _triggers.dump_on_unhandled_exceptions(sys.argv[1], fatal_signals=True)
+    crash(Thing(), 3)
+''')
+
+
+def test_crash_dump_opens_where_it_crashed(tmp_path):
+    triggers = pytest.importorskip("heapdump._triggers")
+    if not hasattr(triggers, "dump_on_unhandled_exceptions"):
+        pytest.skip("no dump_on_unhandled_exceptions")
+    import resource
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "crash.py").write_text(CRASHING)
+    outdir = tmp_path / "dumps"
+    outdir.mkdir()
+    e = env(tmp_path)
+    e.pop("PYTHONFAULTHANDLER", None)
+    subprocess.run([sys.executable, "crash.py", str(outdir)], cwd=str(app),
+                   env=e, capture_output=True, timeout=120,
+                   preexec_fn=lambda: resource.setrlimit(
+                       resource.RLIMIT_CORE, (0, 0)))
+    dumps = list(outdir.glob("*.dump"))
+    assert len(dumps) == 1
+    shutil.rmtree(app)
+    r = heapdump_open(tmp_path, dumps[0], commands=(
+        "p thing.name, depth\nargs\np len(data)\n"))
+    out = replies(r.stdout)
+    assert "Reason:    fatal signal SIGSEGV\n" in out[0]
+    assert out[0].endswith("> %s(%d)crash()\n-> faulthandler._sigsegv()\n"
+                           % (app / "crash.py",
+                              line_of(CRASHING, "faulthandler._sigsegv()")))
+    assert out[1] == "('thing', 3)\n"
+    assert out[2].startswith("thing = <__main__.Thing object at 0x")
+    assert out[2].endswith(">\ndepth = 3\n")
+    assert out[3] == "3\n"

@@ -302,3 +302,15 @@ def test_cut_names_say_so():
         "Globals (variables):",
         "  '__package_' [cut in the dump: 10 of 11] = None",
         "  total = 3"]
+
+
+def test_context_attached_by_the_program():
+    dump = mf.capture(mf.NOEXC)
+    dump.roots = {"context": {"request_id": "r-42", "user": {"id": 7}}}
+    lines = _report.render(dump).splitlines()
+    at = lines.index("Context:    request_id = 'r-42'")
+    assert lines[at + 1] == "            user = {'id': 7}"
+    assert lines[at - 1] == "Exception:  none"
+    dump.roots = {}
+    assert not any(ln.startswith("Context:") for ln in
+                   _report.render(dump).splitlines())
