@@ -236,7 +236,7 @@ class DumpDirectory:
                 return None
             suppressed, since = (state[1], state[2]) if state else (0, None)
             self._failures.pop(key, None)
-            self._failures[key] = [now, suppressed, time.time()]
+            self._failures[key] = [now, 0, time.time()]
             self._forget(now)
         if not suppressed:
             return [], {}
@@ -308,7 +308,7 @@ class DumpDirectory:
                 what = "%s" % type(exc).__name__ if exc is not None \
                     else "the process"
                 warn("could not write a dump of %s into %s: %s"
-                     % (what, self.path, _describe(e)))
+                     % (what, self.path, describe(e)))
             return None
         self.prune(keep=path)
         return path
@@ -360,7 +360,7 @@ class DumpDirectory:
             pass                    # another process pruned it first
         except OSError as e:
             warn("could not remove old dump %s: %s"
-                 % (self.path / name, _describe(e)))
+                 % (self.path / name, describe(e)))
 
     def prune(self, keep=None):
         """Apply the retention: remove the .tmp leftovers of dead writers,
@@ -389,11 +389,11 @@ class DumpDirectory:
                 total -= size
         except Exception as e:
             warn("could not apply the retention in %s: %s"
-                 % (self.path, _describe(e)))
+                 % (self.path, describe(e)))
         return removed
 
 
-def _describe(e):
+def describe(e):
     if isinstance(e, OSError) and e.strerror:
         text = "[Errno %s] %s" % (e.errno, e.strerror)
         if e.filename is not None:

@@ -27,7 +27,13 @@ import sys
 import threading
 
 from heapdump import _heapdump
-from heapdump._files import DumpDirectory, check_options, warn
+from heapdump._files import (
+    DumpDirectory,
+    describe,
+    check_options,
+    ensure_directory,
+    warn,
+)
 
 __all__ = ["disable", "dump_on_signal", "dump_on_unhandled_exceptions"]
 
@@ -310,8 +316,8 @@ def dump_on_unhandled_exceptions(directory=None, *, fatal_signals=True,
     max_objects, max_bytes, max_string, max_items, max_source, level.
 
     Calling it again replaces the options and keeps the hooks; disable()
-    undoes it.  Raises TypeError/ValueError for bad options, OSError
-    when the directory cannot be made.
+    undoes it.  Raises TypeError/ValueError for bad options; a directory
+    that cannot be made is said on stderr (each dump tries again).
     """
     check_options(options)
     files = DumpDirectory(directory, **options)
@@ -332,17 +338,25 @@ def dump_on_unhandled_exceptions(directory=None, *, fatal_signals=True,
             threading.excepthook = _threading_excepthook
             _state.threading_hooked = True
         _hook_asyncio()
+        # a directory that cannot be made now is said in one line; the
+        # dumps try again when they happen (it may be there by then)
+        _make_directory(files)
         if fatal_signals:
             try:
-                from heapdump._files import ensure_directory
-
-                ensure_directory(files.path)
                 _install_fatal(files)
             except Exception:
                 _disable_unlocked(signals=False)
                 raise
         else:
             _uninstall_fatal()
+
+
+def _make_directory(files):
+    try:
+        ensure_directory(files.path)
+    except OSError as e:
+        warn("cannot make the dump directory %s: %s"
+             % (files.path, describe(e)))
 
 
 def _signal_dump(files, name):
@@ -377,9 +391,7 @@ def dump_on_signal(signum=signal.SIGUSR1, directory=None, *, timeout=10.0,
         raise ValueError("timeout must be a number of seconds > 0")
     check_options(options)
     files = DumpDirectory(directory, **options)
-    from heapdump._files import ensure_directory
-
-    ensure_directory(files.path)
+    _make_directory(files)
     files.prune()
     try:
         name = signal.Signals(signum).name

@@ -10,7 +10,8 @@ gil: the main thread spins in C holding the GIL for 4 s; the signal dump
 times out after 1 s and writes the stacks alone.
 disable: a Python handler, then dump_on_signal, then disable(): the
 Python handler is back.
-"ready" is printed once the handler is installed.
+"ready" is printed once the handler is installed (read: just before the
+read).
 """
 
 import ctypes
@@ -29,6 +30,7 @@ def python_handler(signum, frame):
 def wait_for_input(reason):
     buf = ctypes.create_string_buffer(8)
     libc = ctypes.CDLL(None, use_errno=True)
+    print("ready", flush=True)
     n = libc.read(0, buf, 1)
     return n, ctypes.get_errno()
 
@@ -41,7 +43,6 @@ def spin_in_c(seconds):
 
 if scenario == "read":
     _triggers.dump_on_signal(signal.SIGUSR1, directory)
-    print("ready", flush=True)
     print("read returned %d errno %d" % wait_for_input("waiting"),
           flush=True)
 elif scenario == "gil":

@@ -1,0 +1,262 @@
+"""Dumps on a signal (dump_on_signal) and on fatal signals, in real child
+processes: a main thread blocked in C, a burst of signals, a thread that
+holds the GIL for good, disable(); crashes in C, abort, stack overflow,
+faulthandler before or after, the core file."""
+
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from heapdump import _triggers
+from test_triggers import (
+    dump_files,
+    frame_names,
+    load,
+    no_heapdump_frames,
+    only_dump,
+    others,
+    run_prog,
+    trig_env,
+    with_and_without,
+)
+from conftest import PROGRAMS
+
+HEX = re.compile(r"0x[0-9a-fA-F]+")
+
+
+def start(scenario, directory, hdtest_dir=None):
+    """trig_signal.py SCENARIO DIRECTORY, once it says "ready"."""
+    p = subprocess.Popen(
+        [sys.executable, str(PROGRAMS / "trig_signal.py"), scenario,
+         str(directory)],
+        env=trig_env(directory, heapdump=False, hdtest_dir=hdtest_dir),
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if line != "ready\n":
+        p.kill()
+        raise AssertionError("child not ready: %r %s" % (line, p.stderr.read()))
+    return p
+
+
+def finish(p, text="x\n", timeout=60):
+    try:
+        out, err = p.communicate(text, timeout=timeout)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return p.returncode, "ready\n" + out, err
+
+
+def wait_for(predicate, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    return predicate()
+
+
+# ---------------------------------------------------------- signal dumps
+
+
+def test_signal_dump_while_the_main_thread_is_blocked_in_c(tmp_path):
+    directory = tmp_path / "d"
+    p = start("read", directory)
+    time.sleep(0.3)         # from "ready" into read(2)
+    p.send_signal(signal.SIGUSR1)
+    assert wait_for(lambda: dump_files(directory)), others(directory)
+    # read(2) was restarted, not interrupted: it returns the byte sent
+    status, out, err = finish(p)
+    assert (status, out, err) == (
+        0, "ready\nread returned 1 errno 0\nexit\n", "")
+    d = load(only_dump(directory, "SIGUSR1"))
+    assert d.headers["Heapdump-Reason"] == "signal SIGUSR1"
+    assert d.headers["Heapdump-Exception"] == "none"
+    assert d.exception is None
+    # the program's one thread, stopped in the C call; heapdump's
+    # threads and frames are not in it
+    assert len(d.threads) == 1
+    main = d.threads[0]
+    assert main.is_main
+    assert frame_names(main.frames) == ["wait_for_input", "<module>"]
+    assert main.frames[0].locals["reason"] == "waiting"
+    no_heapdump_frames(d)
+
+
+def test_a_burst_of_signals_neither_crashes_nor_overlaps(tmp_path):
+    directory = tmp_path / "d"
+    p = start("read", directory)
+    for _ in range(40):
+        p.send_signal(signal.SIGUSR1)
+        time.sleep(0.001)
+    assert wait_for(lambda: dump_files(directory))
+    # let the coalesced ones finish
+    count = -1
+    while count != len(dump_files(directory)):
+        count = len(dump_files(directory))
+        time.sleep(1.0)
+    status, out, err = finish(p)
+    assert (status, out, err) == (
+        0, "ready\nread returned 1 errno 0\nexit\n", "")
+    files = dump_files(directory)
+    assert 1 <= len(files) <= 40
+    assert others(directory) == []
+    spans = []
+    for path in files:
+        d = load(path)                   # complete: no truncation warning
+        start_ns = d.meta["time_ns"]
+        spans.append((start_ns, start_ns + d.trailer["walk_ns"]))
+    spans.sort()
+    for (_, end), (begin, _) in zip(spans, spans[1:]):
+        assert end <= begin, "two dumps ran at once"
+
+
+def test_a_thread_holding_the_gil_forever_gives_a_stacks_only_dump(
+        tmp_path, hdtest_dir):
+    directory = tmp_path / "d"
+    p = start("gil", directory, hdtest_dir)
+    time.sleep(0.5)     # the main thread is in hold_gil(4.0) by now
+    p.send_signal(signal.SIGUSR1)
+    status, out, err = finish(p)
+    assert (status, out, err) == (0, "ready\nreleased\nexit\n", "")
+    # one dump: the stacks alone; the late callback was cancelled
+    path = only_dump(directory, "stacks")
+    d = load(path)
+    assert "Heapdump-Stacks-Only" in d.headers
+    # (without the GIL, threading's names are not read: no is_main)
+    assert len(d.threads) == 1, d.threads
+    assert frame_names(d.threads[0].frames) == ["spin_in_c", "<module>"]
+
+
+def test_disable_gives_the_signal_back(tmp_path):
+    directory = tmp_path / "d"
+    p = start("disable", directory)
+    p.send_signal(signal.SIGUSR1)
+    time.sleep(0.5)
+    status, out, err = finish(p, "\n")
+    assert (status, out, err) == (
+        0, "ready\npython handler %d\nexit\n" % signal.SIGUSR1, "")
+    assert dump_files(directory) == []
+
+
+def test_dump_on_signal_refuses_fatal_signals(tmp_path):
+    for signum in (signal.SIGSEGV, signal.SIGABRT):
+        with pytest.raises(ValueError, match="fatal signal"):
+            _triggers.dump_on_signal(signum, tmp_path)
+    with pytest.raises(ValueError):
+        _triggers.dump_on_signal(signal.SIGUSR2, tmp_path, timeout=0)
+    with pytest.raises(TypeError):
+        _triggers.dump_on_signal(signal.SIGUSR2, tmp_path, max_dump=1)
+    assert _triggers._state.signals == {}
+
+
+# --------------------------------------------------------- fatal signals
+
+
+def normal(stderr):
+    """stderr without heapdump's line and with addresses blanked."""
+    return HEX.sub("0x?", "".join(
+        line for line in stderr.splitlines(keepends=True)
+        if not line.startswith("heapdump: ")))
+
+
+FATAL = [
+    ("segv", signal.SIGSEGV),
+    ("ctypes", signal.SIGSEGV),
+    ("abort", signal.SIGABRT),
+    ("overflow", signal.SIGSEGV),
+]
+
+
+@pytest.mark.parametrize("faulthandler", ["", "faulthandler-after"])
+@pytest.mark.parametrize("kind, signum", FATAL)
+def test_a_fatal_signal_dumps_then_dies_as_before(tmp_path, hdtest_dir,
+                                                  kind, signum,
+                                                  faulthandler):
+    args = (kind, faulthandler) if faulthandler else (kind,)
+    plain, dumped, directory = with_and_without(
+        tmp_path, "trig_fatal.py", *args, hdtest_dir=hdtest_dir,
+        preexec_fn=no_core)
+    assert plain.returncode == -signum
+    assert dumped.returncode == -signum
+    assert dumped.stdout == plain.stdout
+    # faulthandler (PYTHONFAULTHANDLER=1, or enabled after heapdump) still
+    # prints its traceback
+    assert "Fatal Python error" in plain.stderr
+    assert normal(dumped.stderr) == normal(plain.stderr)
+    path = only_dump(directory, signal.Signals(signum).name)
+    assert [line for line in dumped.stderr.splitlines()
+            if line.startswith("heapdump: ")] == ["heapdump: wrote %s" % path]
+    d = load(path)
+    assert d.headers["Heapdump-Signal"] == "%s (%d)" % (
+        signal.Signals(signum).name, signum)
+    crashed = d.current_thread          # the thread that crashed
+    names = frame_names(crashed.frames)
+    assert names[-2:] == ["crash", "<module>"], names
+    crash = crashed.frames[names.index("crash")]
+    assert crash.locals["kind"] == kind
+    assert crash.locals["invoice"] == {"number": 1234, "amount": 99.5}
+
+
+def no_core():
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def with_core():
+    resource.setrlimit(resource.RLIMIT_CORE,
+                       (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+def core_status(tmp_path, heapdump):
+    """(raw wait status, core file names) of a crash run in its own
+    directory with cores allowed."""
+    cwd = tmp_path / ("on" if heapdump else "off")
+    cwd.mkdir()
+    p = subprocess.Popen(
+        [sys.executable, str(PROGRAMS / "trig_fatal.py"), "ctypes"],
+        cwd=str(cwd), env=trig_env(tmp_path / "dumps", heapdump=heapdump),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=with_core)
+    _, status = os.waitpid(p.pid, 0)
+    p.returncode = -1           # reaped here
+    cores = [n for n in os.listdir(cwd) if n.startswith("core")]
+    for n in cores:
+        os.unlink(cwd / n)
+    return status, cores
+
+
+def test_the_core_file_is_still_written_when_one_was_due(tmp_path):
+    off, off_cores = core_status(tmp_path, False)
+    on, on_cores = core_status(tmp_path, True)
+    assert os.WIFSIGNALED(off) and os.WTERMSIG(off) == signal.SIGSEGV
+    assert os.WIFSIGNALED(on) and os.WTERMSIG(on) == signal.SIGSEGV
+    assert os.WCOREDUMP(on) == os.WCOREDUMP(off)
+    assert bool(on_cores) == bool(off_cores)
+    assert len(dump_files(tmp_path / "dumps")) == 1
+
+
+def test_no_fatal_dumps_without_fatal_signals_or_after_disable(tmp_path):
+    r = run_prog("trig_fatal.py", "ctypes", directory=tmp_path / "a",
+                 options={"fatal_signals": False}, preexec_fn=no_core)
+    assert r.returncode == -signal.SIGSEGV
+    assert dump_files(tmp_path / "a") == []
+    r = subprocess.run([sys.executable, "-c", r"""
+import ctypes, sys
+from heapdump import _triggers
+_triggers.dump_on_unhandled_exceptions(sys.argv[1])
+_triggers.disable()
+ctypes.string_at(0)
+""", str(tmp_path / "b")], env=trig_env(tmp_path / "b", heapdump=False),
+        capture_output=True, text=True, timeout=60, preexec_fn=no_core)
+    assert r.returncode == -signal.SIGSEGV
+    assert dump_files(tmp_path / "b") == []
+    assert "heapdump" not in r.stderr
