@@ -602,9 +602,6 @@ GENERATORS = textwrap.dedent('''\
 ''')
 
 
-@pytest.mark.xfail(reason="the loader fails on GENERATOR records "
-                          "(_fill_generator reads gi_frame.code before the "
-                          "frame's record is filled)")
 def test_suspended_generator_frame(tmp_path):
     path, _, app = make_dump(tmp_path, {"gen.py": GENERATORS},
                              main="gen.py")
