@@ -418,11 +418,10 @@ class Renderer:
         chain = exception_chain(dump.exception)
         for i, (exc, how) in enumerate(chain):
             if i:
-                prev_how = chain[i][1]
                 out.append("")
                 out.append(
                     "The above exception was the direct cause of the "
-                    "following exception:" if prev_how == "cause" else
+                    "following exception:" if how == "cause" else
                     "During handling of the above exception, another "
                     "exception occurred:")
                 out.append("")

@@ -20,17 +20,13 @@ import pytest
 import heapdump
 
 pytest.importorskip("heapdump._heapdump")
-try:
-    import heapdump._load  # noqa: F401
-except ImportError:
-    pytest.skip("the loader (heapdump._load) is not there yet",
-                allow_module_level=True)
 
 # The heapdump under test (the source tree, or a sanitizer build's copy).
 ROOT = pathlib.Path(heapdump.__file__).resolve().parent.parent
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent /
                        "unit"))
 import modelfactory as mf  # noqa: E402
+
 PY313 = sys.version_info >= (3, 13)
 
 APP = textwrap.dedent('''\

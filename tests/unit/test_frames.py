@@ -12,7 +12,7 @@ import types
 
 import modelfactory as mf
 import pytest
-from modelfactory import clean_caches
+from modelfactory import clean_caches  # noqa: F401 (a fixture)
 
 from heapdump import _frames, _model
 

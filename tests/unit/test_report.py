@@ -1,11 +1,12 @@
-"""heapdump._report: the --summary report, from exact values, rendered safely."""
+"""heapdump._report: the --summary report, from exact values, rendered
+safely."""
 
 import re
 import sys
 
 import modelfactory as mf
 import pytest
-from modelfactory import clean_caches
+from modelfactory import clean_caches  # noqa: F401 (a fixture)
 
 from heapdump import _model, _report
 

@@ -4,7 +4,7 @@ tests/integration/test_pdb_dumps.py runs the real command on real files."""
 
 import modelfactory as mf
 import pytest
-from modelfactory import clean_caches
+from modelfactory import clean_caches  # noqa: F401 (a fixture)
 
 from heapdump import _model, _report
 from heapdump import open as hopen
