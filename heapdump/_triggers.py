@@ -185,12 +185,15 @@ class _PatchingLoader:
     def exec_module(self, module):
         self._loader.exec_module(module)
         with _lock:
-            if _state.files is not None and _state.finder is not None:
+            if _state.files is not None:
                 try:
                     _patch_asyncio(module)
                 except Exception as e:
-                    warn("could not hook asyncio: %s: %s"
-                         % (type(e).__name__, e))
+                    warn("could not hook asyncio: %s" % describe(e))
+            # the finder has done its work
+            finder, _state.finder = _state.finder, None
+            if finder is not None and finder in sys.meta_path:
+                sys.meta_path.remove(finder)
 
     def __getattr__(self, name):
         return getattr(self._loader, name)
@@ -344,9 +347,9 @@ def dump_on_unhandled_exceptions(directory=None, *, fatal_signals=True,
         if fatal_signals:
             try:
                 _install_fatal(files)
-            except Exception:
-                _disable_unlocked(signals=False)
-                raise
+            except Exception as e:
+                # the exception hooks work without: say it, keep them
+                warn("cannot dump on fatal signals: %s" % describe(e))
         else:
             _uninstall_fatal()
 

@@ -358,6 +358,24 @@ print("ok")
     assert (r.returncode, r.stdout, r.stderr) == (0, "ok\n", "")
 
 
+def test_the_asyncio_finder_goes_once_asyncio_is_imported(tmp_path):
+    r = subprocess.run([sys.executable, "-c", r"""
+import sys
+from heapdump import _triggers
+path = list(sys.meta_path)
+_triggers.dump_on_unhandled_exceptions(sys.argv[1])
+import asyncio
+assert sys.meta_path == path, sys.meta_path
+assert asyncio.BaseEventLoop.call_exception_handler._heapdump_wrapper
+assert type(asyncio.base_events.__spec__.loader).__name__ == \
+    "_PatchingLoader"
+import importlib.resources
+print("ok")
+""", str(tmp_path / "d")], env=child_env(), capture_output=True, text=True,
+        timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "ok\n", "")
+
+
 def test_a_hook_installed_over_ours_survives_disable(tmp_path):
     r = subprocess.run([sys.executable, "-c", r"""
 import sys

@@ -172,26 +172,24 @@ def test_sigkill_in_the_middle_of_a_large_dump(tmp_path):
     """No file with a final name; the .tmp left behind loads as a truncated
     dump, with a warning; retention removes it once its writer is dead."""
     directory = tmp_path / "dumps"
-    p = subprocess.Popen(
-        [sys.executable, str(PROGRAMS / "trig_bigheap.py"), "main",
-         "300000"], env=trig_env(directory, options=BIG),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        assert p.stdout.readline() == b"ready\n"
-        deadline = time.monotonic() + 60
-        tmp = None
-        while time.monotonic() < deadline:
-            assert dump_files(directory) == [], "the dump finished first"
-            tmps = list(directory.glob("*.tmp"))
-            if tmps and tmps[0].stat().st_size >= 256 * 1024:
-                tmp = tmps[0]
-                break
-            time.sleep(0.002)
-        assert tmp is not None, "no temporary file grew"
-        p.kill()
-        p.wait()
-    finally:
-        if p.poll() is None:
+    with subprocess.Popen(
+            [sys.executable, str(PROGRAMS / "trig_bigheap.py"), "main",
+             "300000"], env=trig_env(directory, options=BIG),
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as p:
+        try:
+            assert p.stdout.readline() == b"ready\n"
+            deadline = time.monotonic() + 60
+            tmp = None
+            while time.monotonic() < deadline:
+                assert dump_files(directory) == [], \
+                    "the dump finished first"
+                tmps = list(directory.glob("*.tmp"))
+                if tmps and tmps[0].stat().st_size >= 256 * 1024:
+                    tmp = tmps[0]
+                    break
+                time.sleep(0.002)
+            assert tmp is not None, "no temporary file grew"
+        finally:
             p.kill()
             p.wait()
     assert p.returncode == -signal.SIGKILL

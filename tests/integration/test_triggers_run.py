@@ -87,6 +87,26 @@ def test_an_unhandled_exception_dumps_and_prints_the_same_traceback(
         ["<module>", "fail"]
 
 
+def test_a_syntax_error_prints_as_without_heapdump(tmp_path):
+    (tmp_path / "bad.py").write_text("x = 1\ny = (\n")
+    plain = python("bad.py", cwd=tmp_path)
+    run = heapdump_run("-d", "d", "bad.py", cwd=tmp_path)
+    assert plain.returncode == 1 and "SyntaxError" in plain.stderr
+    assert (run.returncode, run.stdout) == (plain.returncode, plain.stdout)
+    if sys.version_info >= (3, 10):
+        assert run.stderr == plain.stderr
+    else:
+        # 3.9's parser places an error at the end of a file one line
+        # later when it reads the file than when it compiles the text
+        # (runpy and pdb show the same); the message and the absence of
+        # the runner's frames are the same
+        assert run.stderr.splitlines()[-1] == plain.stderr.splitlines()[-1]
+        assert run.stderr.startswith('  File "%s", line '
+                                     % (tmp_path / "bad.py"))
+    d = load(only_dump(tmp_path / "d", "SyntaxError"))
+    assert d.traceback is None
+
+
 def test_exit_status_and_keyboard_interrupt_are_unchanged(tmp_path, script):
     for action, status in (("exit", 3), ("keyboard", None)):
         plain = python(script, action, cwd=tmp_path)
