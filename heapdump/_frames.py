@@ -44,6 +44,7 @@ __all__ = [
     "real_code",
     "realize",
     "traceback_for_thread",
+    "traceback_from",
 ]
 
 # Flags kept from the dumped code: the ones that say how the arguments
@@ -419,22 +420,10 @@ class _Realizer:
 
     def traceback(self, entries):
         """A traceback object chain for dumped Traceback entries."""
-        tb = None
-        for entry in reversed(entries):
-            f = entry.frame
-            if not isinstance(f, _model.Frame):
-                continue
-            frame = self.frame(f)
-            if frame is None:
-                continue
-            line = _line_number(entry.lineno) or frame.f_lineno
-            code = frame.f_code
-            # tb_lasti only feeds the carets of 3.11+; the line is the
-            # dumped one whatever the stub covers.
-            lasti = line_offset(code, line) if _covers(code, line) \
-                else frame.f_lasti
-            tb = types.TracebackType(tb, frame, lasti, line)
-        return tb
+        for entry in entries:
+            if isinstance(entry.frame, _model.Frame):
+                self.frame(entry.frame)
+        return traceback_from(entries)
 
     def cover(self, frames, chains):
         """Make each code's stub cover every line a frame or a traceback
@@ -523,17 +512,40 @@ def realize(dump):
         chain = dump.traceback_of(exc)
         if chain is not None:
             chains.append((exc, chain.entries()))
+    if isinstance(dump.traceback, _model.Traceback):
+        # the dumped exception's chain, also when the exception itself
+        # did not load as one (a placeholder)
+        chains.append((None, dump.traceback.entries()))
     r.cover(frames, [entries for _, entries in chains])
     for f in frames:
         r.frame(f)
     for exc, entries in chains:
         tb = r.traceback(entries)
-        if tb is not None:
+        if tb is not None and exc is not None:
             try:
                 exc.__traceback__ = tb
             except (TypeError, AttributeError):
                 pass
     return r.failed
+
+
+def traceback_from(entries):
+    """A traceback object chain for dumped Traceback entries (outermost
+    first) whose frames are realized; entries without a frame object are
+    left out.  None when none has one."""
+    tb = None
+    for entry in reversed(entries):
+        frame = getattr(entry.frame, "frame", None)
+        if not isinstance(frame, types.FrameType):
+            continue
+        line = _line_number(entry.lineno) or frame.f_lineno
+        code = frame.f_code
+        # tb_lasti only feeds the carets of 3.11+; the line is the dumped
+        # one whatever the stub covers.
+        lasti = line_offset(code, line) if _covers(code, line) \
+            else frame.f_lasti
+        tb = types.TracebackType(tb, frame, lasti, line)
+    return tb
 
 
 def traceback_for_thread(thread):

@@ -120,6 +120,12 @@ def _pick(dump, thread):
         tb = exc.__traceback__ if isinstance(exc, BaseException) else None
         if tb is not None:
             return exc, tb, None, "the exception's traceback"
+        if isinstance(dump.traceback, _model.Traceback):
+            # the exception did not load as one (a placeholder): its
+            # traceback still can
+            tb = _frames.traceback_from(dump.traceback.entries())
+            if tb is not None:
+                return None, tb, None, "the exception's traceback"
     if thread is None:
         thread = dump.current_thread
         what = "the thread that called dump()"

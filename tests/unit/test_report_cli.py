@@ -111,3 +111,23 @@ def test_summary_before_pdb_names_a_few_threads(loaded):
         "lists them)" % dump.threads[0].ident]
     assert lines[-1] == ("Debugging the thread that called dump() "
                          "(MainThread); 'where' shows the stack, 'q' quits.")
+
+
+def test_placeholder_exception_still_gives_its_traceback():
+    from heapdump import _frames
+
+    dump = mf.capture(mf.PROGRAM)
+    dump.exception = object()           # e.g. an Omitted placeholder
+    dump.traceback = dump.traceback_of(
+        next(e for e in dump.objects if isinstance(e, ValueError)))
+    dump._tracebacks = {}
+    _frames.realize(dump)
+    exc, tb, thread, what = hopen._pick(dump, None)
+    assert exc is None and thread is None
+    assert what == "the exception's traceback"
+    lines = []
+    while tb is not None:
+        lines.append((tb.tb_frame.f_code.co_name, tb.tb_lineno))
+        tb = tb.tb_next
+    assert lines == [("main", mf.MAIN_CALL), ("process", mf.PROCESS_CALL),
+                     ("check", mf.RAISE_LINE)]
