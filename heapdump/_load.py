@@ -229,6 +229,19 @@ def _clean_name(name, default="?"):
     return name.replace("\0", "?")
 
 
+_SLOT_DESCRIPTORS = {("builtins", "member_descriptor"),
+                     ("builtins", "getset_descriptor"),
+                     ("_collections", "_tuplegetter")}
+
+
+def _is_slot_descriptor(value):
+    if not isinstance(value, S.Opaque):
+        return False
+    cls = type(value)
+    return (type.__getattribute__(cls, "__module__"),
+            type.__getattribute__(cls, "__qualname__")) in _SLOT_DESCRIPTORS
+
+
 def _new_class(name, qualname, module, bases, kind):
     """A surrogate class: a subclass of the family root of kind (Instance,
     Opaque, an exception, a builtin type) with these names, deriving from
@@ -467,7 +480,12 @@ class _Builder:
             WEAKREF: self._fill_weakref,
         }
         objects = self.objects
-        for oid, kind in loader.pyfill():
+        # frames and tracebacks first: the other fills look into them
+        todo = loader.pyfill()
+        first = (FRAME, TRACEBACK)
+        todo = [t for t in todo if t[1] in first] + \
+            [t for t in todo if t[1] not in first]
+        for oid, kind in todo:
             handler = handlers.get(kind)
             if handler is None:
                 continue
@@ -516,6 +534,10 @@ class _Builder:
                 continue
             if name in ("__annotations__", "__slots__") and \
                     not isinstance(value, (dict, tuple, list, str)):
+                continue
+            if _is_slot_descriptor(value):
+                # a __slots__ member: an unset slot must stay missing, not
+                # read as this stand-in
                 continue
             try:
                 type.__setattr__(cls, name, value)
