@@ -103,6 +103,8 @@ _SAFE_CLASSES = {
     ("collections", "Counter"): collections.Counter,
 }
 
+_HEAPTYPE = 1 << 9    # Py_TPFLAGS_HEAPTYPE
+
 #: Dunder class attributes that are plain data, kept on surrogate classes.
 _DATA_DUNDERS = {"__doc__", "__slots__", "__match_args__", "__annotations__",
                  "__firstlineno__", "__static_attributes__"}
@@ -360,7 +362,12 @@ class _Builder:
 
     def class_for(self, type_id, type_obj, kind):
         root = _family_root(kind)
-        if isinstance(type_obj, type) and issubclass(type_obj, root):
+        if isinstance(type_obj, type) and issubclass(type_obj, root) and (
+                kind not in _BUILTIN_OF_KIND or type_obj is root or
+                type_obj.__flags__ & _HEAPTYPE or
+                type_obj in _SAFE_CLASSES.values()):
+            # a builtin subclass that is a C type (bool...) is never made:
+            # its invariants are not the data's
             return type_obj
         name, qualname, module = _names_of_type(type_obj)
         return _new_class(name, qualname, module, (), kind)

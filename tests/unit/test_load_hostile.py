@@ -583,3 +583,16 @@ def test_dict_list_and_msgpack_package_agree(tmp_path):
     unpacker.feed(body)
     assert len(list(unpacker)) == len(w.records)
     assert DICT and LIST and MORE and FRAME
+
+
+def test_class_prefix_of_a_c_subclass_is_not_made(tmp_path):
+    # CLASS bool before an INT: a third bool would break the interpreter
+    w = Writer()
+    b = w.builtin_type("bool", base_kind=1)
+    w.class_(b)
+    i = w.int_(5)
+    d = load_bytes(tmp_path, w.getvalue())
+    v = d.objects[i]
+    assert v == 5 and type(v) is not bool and isinstance(v, int)
+    assert type(v).__name__ == "bool"
+    del d, v
