@@ -29,6 +29,7 @@ import ast
 import builtins
 import dis
 import inspect
+import itertools
 import linecache
 import os
 import sys
@@ -454,14 +455,54 @@ def _module_name_guess(frame):
     return "?"
 
 
+# Types no object of interest here is: most of a big dump's table.
+_PLAIN = frozenset((int, float, str, bytes, bytearray, list, tuple, dict,
+                    set, frozenset, bool, type(None), complex))
+
+
+class _Scan:
+    """The objects of a dump's table that realize() and install_modules()
+    need, found in one pass (a dump can hold millions of objects)."""
+
+    __slots__ = ("frames", "exceptions", "modules", "classes")
+
+    def __init__(self, objects):
+        self.frames, self.exceptions = [], []
+        self.modules, self.classes = [], []
+        lists = (None, self.frames, self.exceptions, self.classes,
+                 self.modules)
+        objects = objects or ()
+        # Classify the types, then pick the objects of the wanted ones:
+        # both loops run in C (map, compress), not one Python step per
+        # object.
+        kinds = {}
+        for t in set(map(type, objects)) - _PLAIN:
+            kind = (1 if issubclass(t, _model.Frame) else
+                    2 if issubclass(t, BaseException) else
+                    3 if issubclass(t, type) else
+                    4 if issubclass(t, types.ModuleType) else 0)
+            if kind:
+                kinds[t] = kind
+        if not kinds:
+            return
+        wanted = map(kinds.__contains__, map(type, objects))
+        for obj in itertools.compress(objects, wanted):
+            lists[kinds[type(obj)]].append(obj)
+
+
+def _scan(dump):
+    """The _Scan of dump, made once (kept on the Dump)."""
+    found = dump.__dict__.get("_frames_scan")
+    if found is None:
+        found = dump.__dict__["_frames_scan"] = _Scan(dump.objects)
+    return found
+
+
 def _exceptions_of(dump):
     """Every loaded exception: the dumped one and its chain first (cause,
     context, group members), then any other in the object table."""
     out, seen = [], set()
-    stack = [dump.exception]
-    for obj in dump.objects or ():
-        if isinstance(obj, BaseException):
-            stack.append(obj)
+    stack = [dump.exception] + _scan(dump).exceptions
     stack.reverse()
     while stack:
         exc = stack.pop()
@@ -504,9 +545,7 @@ def realize(dump):
     frames = []
     for thread in dump.threads or ():
         frames.extend(thread.frames or ())
-    for obj in dump.objects or ():
-        if isinstance(obj, _model.Frame):
-            frames.append(obj)
+    frames.extend(_scan(dump).frames)
     chains = []
     for exc in _exceptions_of(dump):
         chain = dump.traceback_of(exc)
@@ -570,19 +609,16 @@ def _modules_of(dump):
     the dumped module objects, and the code of dumped classes' methods."""
     found = {}
     frames = []
-    classes = []
+    scan = _scan(dump)
+    classes = scan.classes
     for thread in dump.threads or ():
         frames.extend(thread.frames or ())
-    for obj in dump.objects or ():
-        if isinstance(obj, _model.Frame):
-            frames.append(obj)
-        elif isinstance(obj, types.ModuleType):
-            d = vars(obj)
-            name, file = d.get("__name__"), d.get("__file__")
-            if isinstance(name, str) and isinstance(file, str):
-                found.setdefault(name, file)
-        elif isinstance(obj, type):
-            classes.append(obj)
+    frames.extend(scan.frames)
+    for obj in scan.modules:
+        d = vars(obj)
+        name, file = d.get("__name__"), d.get("__file__")
+        if isinstance(name, str) and isinstance(file, str):
+            found.setdefault(name, file)
     for f in frames:
         g = f.globals
         if not isinstance(g, dict):
@@ -649,8 +685,8 @@ def set_class_firstlines(dump, modules):
     statement (its first decorator), found by qualname in the dumped
     source."""
     trees = {}
-    for obj in dump.objects or ():
-        if not isinstance(obj, type) or "__firstlineno__" in vars(obj):
+    for obj in _scan(dump).classes:
+        if "__firstlineno__" in vars(obj):
             continue
         try:
             mod = type.__getattribute__(obj, "__module__")
