@@ -4,14 +4,15 @@ Stock pdb, ``inspect`` and ``traceback`` accept only real frame, code and
 traceback objects.  This module makes them from the model of a loaded dump
 (``heapdump._model``), without running anything from the file:
 
-- ``real_code(code)`` is a *stub* code object: compiled from one trivial
-  statement per source line (``_``), then given the dumped name, qualname,
-  file, first line, local names, argument counts and the ``*args`` /
-  ``**kwargs`` flags.  It is never optimized (no ``CO_OPTIMIZED`` /
-  ``CO_NEWLOCALS``), so a frame on it uses the locals dict it is given,
-  on every Python version.  Its line table covers the function's source
-  span, so a frame can stand at any of its lines and ``inspect`` finds its
-  source.
+- ``real_code(code)`` is a *stub* code object: compiled from a trivial
+  statement (``_``) on each line it must have, then given the dumped name,
+  qualname, file, first line, local names, argument counts and the
+  ``*args`` / ``**kwargs`` flags.  It is never optimized (no
+  ``CO_OPTIMIZED`` / ``CO_NEWLOCALS``), so a frame on it uses the locals
+  dict it is given, on every Python version.  Its line table covers the
+  definition's source span (and any other line a dumped frame stands at),
+  so frames can stand at any of its lines; ``inspect`` finds the source
+  from its file name and first line.
 - ``realize(dump)`` makes a frame object (``Frame.frame``) for every dumped
   frame, standing at the dumped line, linked to its caller; a traceback
   object chain for every loaded exception (its ``__traceback__``); and puts
@@ -87,12 +88,13 @@ def _cached_lines(filename):
 def install_sources(sources, cwd=None):
     """Put the dumped sources (file name -> text) into linecache.
 
-    Each file is entered under its dumped name, and also under its absolute
-    path (relative names are resolved against the dumped process's ``cwd``
-    and against ours) unless a file of that name exists here, so that
-    ``inspect`` and ``pdb`` find the source that was running rather than a
-    different version on this machine.  The mtime is None, which
-    ``linecache.checkcache()`` leaves alone.  Returns the names entered.
+    Each file is entered under its dumped name, replacing what linecache
+    had (so that ``inspect`` and ``pdb`` show the source that was running,
+    not another version of the file on this machine), and a relative name
+    also under the absolute paths it may stand for (against the dumped
+    process's ``cwd`` and ours) when those are not taken.  The mtime is
+    None, which ``linecache.checkcache()`` leaves alone.  Returns the
+    names entered.
     """
     entered = []
     for name, text in (sources or {}).items():
@@ -124,10 +126,8 @@ def _block_end(lines, first, name):
         return first
     try:
         block = inspect.getblock(lines[first - 1:])
-    except (tokenize.TokenError, IndentationError, SyntaxError,
-            IndexError, ValueError):
-        return first
-    except Exception:  # inspect's BlockFinder may raise other things
+    except (tokenize.TokenError, SyntaxError, IndexError, ValueError,
+            RecursionError):
         return first
     return first + max(len(block), 1) - 1
 
@@ -153,11 +153,11 @@ def _svarint(value):
 def _linetable(code, positions=None):
     """A 3.11+ co_linetable for code's instructions: the line each has now
     (the preamble on the first line), no columns (so no misleading carets),
-    except that the lines in
-    positions (line -> (end_lineno, col_offset, end_col_offset)) carry
-    those columns.  The format is CPython's Objects/locations.md: an entry
-    is a byte 1cccclll (code c, l+1 code units) followed by varints; code
-    13 is "line only", 14 the long form with columns."""
+    except that the lines in positions (line -> (end_lineno, col_offset,
+    end_col_offset)) carry those columns.  The format is CPython's
+    Objects/locations.md: an entry is a byte 1cccclll (code c, l+1 code
+    units) followed by varints; code 13 is "line only", 14 the long form
+    with columns."""
     positions = positions or {}
     out = bytearray()
     previous = code.co_firstlineno
@@ -212,6 +212,14 @@ def _stub(name, qualname, filename, first, lines):
     return code
 
 
+def _count(value):
+    """A dumped count or flag set: a non-negative int that fits a C int,
+    else 0."""
+    if isinstance(value, int) and 0 <= value < (1 << 31):
+        return int(value)
+    return 0
+
+
 def _names_and_counts(code):
     """Unique local names, and argument counts and flags that fit them.
 
@@ -219,17 +227,18 @@ def _names_and_counts(code):
     variables in its locals mapping, not in fast slots: its stub gets no
     local names, so that nothing synchronizes slots into that mapping
     (on 3.9 to 3.12 an empty slot would delete the name from it)."""
-    if not int(code.flags or 0) & inspect.CO_OPTIMIZED:
+    flags = _count(code.flags)
+    if not flags & inspect.CO_OPTIMIZED:
         return (), 0, 0, 0, 0
     names, seen = [], set()
     for name in code.names or ():
         if isinstance(name, str) and name not in seen:
             seen.add(name)
             names.append(name)
-    argcount = max(0, int(code.argcount or 0))
-    posonly = max(0, int(code.posonlyargcount or 0))
-    kwonly = max(0, int(code.kwonlyargcount or 0))
-    flags = int(code.flags or 0) & _KEPT_FLAGS
+    argcount = _count(code.argcount)
+    posonly = _count(code.posonlyargcount)
+    kwonly = _count(code.kwonlyargcount)
+    flags &= _KEPT_FLAGS
     extra = bool(flags & _CO_VARARGS) + bool(flags & _CO_VARKEYWORDS)
     if argcount + kwonly + extra > len(names):
         # The names do not hold the arguments (a damaged record): show no

@@ -545,3 +545,19 @@ def test_positions_from_the_dump_are_checked(position):
             assert pos == (23, 23, None, None)
         else:
             assert pos[2:] == (None, None)
+
+
+def test_damaged_code_records_give_a_plain_stub():
+    code = _model.Code(None, 5, None, "x", "2", -1, 2 ** 80, None,
+                       ["a", 3, None], [1, 1, 1])
+    real = _frames.real_code(code, 7)
+    assert (real.co_name, real.co_filename, real.co_firstlineno) == \
+        ("?", "?", 1)
+    assert real.co_varnames == ()        # flags unreadable: not optimized
+    assert real.co_argcount == real.co_kwonlyargcount == 0
+    code = _model.Code("f", "f", FILE, 3, "2", -1, 2 ** 80, 3,
+                       ["a", 3, None, "b"], [1, 1, 1, 1])
+    real = _frames.real_code(code)
+    assert real.co_varnames == ("a", "b")
+    assert (real.co_argcount, real.co_posonlyargcount,
+            real.co_kwonlyargcount) == (0, 0, 0)
