@@ -366,6 +366,7 @@ class _Realizer:
         self.positioned = {}
         self.globals = {}      # id(loaded globals) -> dict to run with
         self.failed = []       # (Frame, error) for frames left without one
+        self.failed_ids = set()
 
     def globals_for(self, frame):
         """A dict for the frame's globals: the loaded one when it is a real
@@ -376,11 +377,12 @@ class _Realizer:
         found = self.globals.get(key)
         if found is not None:
             return found
-        if type(g) is not dict:
+        if not isinstance(g, dict):     # e.g. a placeholder
             g = {"__name__": _module_name_guess(frame)}
-        b = g.get("__builtins__")
+        # dict's own methods: g may be a loaded dict subclass (a CutDict)
+        b = dict.get(g, "__builtins__")
         if not (b is builtins or b is builtins.__dict__):
-            g["__builtins__"] = builtins
+            dict.__setitem__(g, "__builtins__", builtins)
         self.globals[key] = g
         return g
 
@@ -402,7 +404,7 @@ class _Realizer:
         # iterative walk, since a deep recursion can be thousands of frames.
         chain, seen, f = [], set(), frame
         while (isinstance(f, _model.Frame) and f.frame is None
-               and id(f) not in seen):
+               and id(f) not in seen and id(f) not in self.failed_ids):
             seen.add(id(f))
             chain.append(f)
             f = f.back
@@ -412,8 +414,9 @@ class _Realizer:
                 f.frame = self.make(f, back)
             except Exception as exc:  # a damaged record: no frame for it
                 self.failed.append((f, exc))
+                self.failed_ids.add(id(f))
                 f.frame = None
-        return frame.frame
+        return frame.frame if isinstance(frame, _model.Frame) else None
 
     def make(self, f, back):
         code = f.code
@@ -458,7 +461,7 @@ class _Realizer:
 def _module_name_guess(frame):
     g = frame.globals
     if isinstance(g, dict):
-        name = g.get("__name__")
+        name = dict.get(g, "__name__")
         if isinstance(name, str):
             return name
     return "?"

@@ -208,16 +208,23 @@ def debug(dump, thread=None, *, out=None):
     Returns the exit status (0, or 1 when there is nothing to debug).
     """
     out = out or sys.stdout
-    _frames.realize(dump)
+    failed = _frames.realize(dump)
     added, modules = _frames.install_modules(dump)
     exc, tb, thread, what = _pick(dump, thread)
+    lines = summary_lines(dump, what or "nothing", thread)
+    if failed:
+        f, error = failed[0]
+        lines.insert(-1, "Warning:   %d dumped frame%s could not be rebuilt "
+                     "for pdb (%r: %s: %s)" % (
+                         len(failed), "s" if len(failed) > 1 else "", f,
+                         type(error).__name__, error))
     if tb is None:
-        for line in summary_lines(dump, "nothing", None)[:-1]:
+        for line in lines[:-1]:
             out.write(line + "\n")
         out.flush()
         return _error("%s has no frames to debug (no exception traceback "
                       "and no thread stack)" % dump.path)
-    for line in summary_lines(dump, what, thread):
+    for line in lines:
         out.write(line + "\n")
     out.flush()
     restore = _stand_in_main(modules.get("__main__"))

@@ -561,3 +561,15 @@ def test_damaged_code_records_give_a_plain_stub():
     assert real.co_varnames == ("a", "b")
     assert (real.co_argcount, real.co_posonlyargcount,
             real.co_kwonlyargcount) == (0, 0, 0)
+
+
+def test_globals_of_a_cut_dict_are_kept():
+    s = pytest.importorskip("heapdump._surrogates")
+    g = s.CutDict({"__name__": "prog", "LIMIT": 3})
+    g.original_length = 20000
+    code = _model.Code("f", "f", FILE, 1, 0, 0, 0, 3, ["x"], [1])
+    f = _model.Frame(code, None, g, {"x": 2}, 1, 0, None)
+    assert _frames.realize(mf.bare_dump(objects=[f])) == []
+    assert f.frame.f_globals is g
+    assert g["__builtins__"] is builtins
+    assert eval("len([LIMIT, x])", f.frame.f_globals, f.frame.f_locals) == 2

@@ -131,3 +131,28 @@ def test_placeholder_exception_still_gives_its_traceback():
         tb = tb.tb_next
     assert lines == [("main", mf.MAIN_CALL), ("process", mf.PROCESS_CALL),
                      ("check", mf.RAISE_LINE)]
+
+
+def test_frames_that_cannot_be_rebuilt_are_reported(monkeypatch, capsys):
+    import io
+
+    from heapdump import _frames
+
+    real_new = _frames._frame_new
+
+    def frame_new(code, *args):
+        if code.co_name == "check":
+            raise ValueError("damaged")
+        return real_new(code, *args)
+
+    monkeypatch.setattr(_frames, "_frame_new", frame_new)
+    monkeypatch.setattr("sys.stdin", io.StringIO("where\n"))
+    dump = mf.capture(mf.PROGRAM)
+    assert hopen.debug(dump) == 0
+    out = capsys.readouterr().out
+    assert "Warning:   1 dumped frame could not be rebuilt for pdb " \
+        "(<dumped frame check at /nonexistent/heapdump-tests/prog.py:%d>: " \
+        "ValueError: damaged)\n" % mf.RAISE_LINE in out
+    # pdb starts at the innermost frame it has
+    assert "(17)process()\n-> return check(user, total, lookup)\n" in out
+    assert "check()" not in out.split("(Pdb)", 1)[1]
