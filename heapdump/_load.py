@@ -453,11 +453,12 @@ class _Builder:
         want = len(stub.co_freevars)
         if cells is not None and len(cells) != want:
             if len(free) == len(cells):
+                varnames = tuple(n for n in stub.co_varnames
+                                 if n not in free)
                 try:
-                    stub = stub.replace(
-                        co_freevars=tuple(free),
-                        co_varnames=tuple(n for n in stub.co_varnames
-                                          if n not in free))
+                    stub = stub.replace(co_freevars=tuple(free),
+                                        co_varnames=varnames,
+                                        co_nlocals=len(varnames))
                     want = len(stub.co_freevars)
                 except (TypeError, ValueError):
                     pass

@@ -544,10 +544,10 @@ def test_closures_and_cells(loadw):
     with pytest.raises(ValueError):
         _ = o[empty].cell_contents
     f = o[fn]
-    assert inspect.isfunction(f) or isinstance(f, S.Function)
-    cells = f.__closure__ if f.__closure__ else \
-        f.__dict__.get("__dumped_closure__")
-    assert cells[0] is o[c1]
+    assert inspect.isfunction(f)
+    assert f.__closure__[0] is o[c1]
+    assert f.__code__.co_freevars == ("captured",)
+    assert f.__code__.co_varnames == ("y",)
 
 
 def test_functions_without_heapdump_frames(loadw, monkeypatch):
