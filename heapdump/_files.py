@@ -55,18 +55,9 @@ STALE_TMP_SECONDS = 3600.0
 # Failures remembered by the rate limiter, at most.
 _MAX_FAILURES = 1024
 
-# Our own modules: their frames are left out of the calling thread's stack.
-_OWN_FILES = frozenset()
-
-
-def _own_files():
-    global _OWN_FILES
-    if not _OWN_FILES:
-        here = os.path.dirname(os.path.abspath(__file__))
-        _OWN_FILES = frozenset(
-            os.path.join(here, name)
-            for name in ("_files.py", "_triggers.py", "__init__.py"))
-    return _OWN_FILES
+# Our modules: their frames are left out of the calling thread's stack.
+_OWN_MODULES = frozenset(("heapdump", "heapdump._files",
+                          "heapdump._triggers"))
 
 
 def warn(message):
@@ -282,12 +273,12 @@ class DumpDirectory:
             path = self.path / ("%s-%d.dump" % (stem, n))
         return path
 
-    def dump(self, exc=None, reason=None, *, limit=True, quiet=False,
-             tag=None):
+    def dump(self, exc=None, reason=None, *, limit=True, tag=None):
         """Write a dump of exc (None: of the process) here, then apply the
         retention.  Returns its path, or None when the rate limit left it
-        out or it failed (the failure said in one line on stderr).  Never
-        raises: this runs inside exception hooks and signal callbacks.
+        out or it failed (the failure said in one line on stderr).  Raises
+        nothing but a KeyboardInterrupt (the user's, not a failure of
+        ours): this runs inside exception hooks and signal callbacks.
         limit: apply the rate limit; tag: ends the name of a dump without
         an exception."""
         admitted = None
@@ -304,11 +295,11 @@ class DumpDirectory:
         except BaseException as e:
             if admitted:
                 self._not_written(exc, admitted[1].get("suppressed", 0))
-            if not quiet:
-                what = "%s" % type(exc).__name__ if exc is not None \
-                    else "the process"
-                warn("could not write a dump of %s into %s: %s"
-                     % (what, self.path, describe(e)))
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            what = type(exc).__name__ if exc is not None else "the process"
+            warn("could not write a dump of %s into %s: %s"
+                 % (what, self.path, describe(e)))
             return None
         self.prune(keep=path)
         return path
@@ -407,9 +398,8 @@ def _skip():
     """How many innermost frames of the calling thread are heapdump's own
     (this module's, the triggers', heapdump.dump()'s): left out of the
     dump, which starts where the program is."""
-    own = _own_files()
     n, f = 0, sys._getframe(1)
-    while f is not None and f.f_code.co_filename in own:
+    while f is not None and f.f_globals.get("__name__") in _OWN_MODULES:
         n += 1
         f = f.f_back
     return n

@@ -90,57 +90,76 @@ def _dump(exc, reason):
     _busy.active = True
     try:
         return files.dump(exc, reason)
-    except BaseException as e:           # files.dump() does not raise
-        warn("dump failed: %s: %s" % (type(e).__name__, e))
+    except Exception as e:               # files.dump() does not raise
+        warn("dump failed: %s" % describe(e))
         return None
     finally:
         _busy.active = False
 
 
-def _sys_excepthook(exc_type, exc, tb):
-    """sys.excepthook: dump, then the hook we replaced prints."""
+def _handle(exc, reason, previous, *args):
+    """Dump exc (when reason is not None), then call previous(*args).
+
+    An exception that this thread is handling already is not dumped
+    again: ours can be twice in a chain of hooks (after disable(), with a
+    hook that someone wrapped over ours, and enabling again).  Whatever
+    happens here, previous runs, and only its exceptions propagate (and
+    a KeyboardInterrupt during the dump, as it would without heapdump).
+    """
+    handling = _busy.__dict__.setdefault("handling", [])
+    first = not any(e is exc for e in handling)
+    if first:
+        handling.append(exc)
     try:
-        if _state.files is not None and isinstance(exc, BaseException) \
-                and not isinstance(exc, KeyboardInterrupt):
-            if exc.__traceback__ is None and tb is not None:
-                exc.__traceback__ = tb
-            _dump(exc, "unhandled exception (sys.excepthook)")
-    except BaseException as e:
-        warn("in sys.excepthook: %s: %s" % (type(e).__name__, e))
+        if first and reason is not None:
+            try:
+                _dump(exc, reason)
+            except Exception as e:
+                warn("in an exception hook: %s" % describe(e))
+        return previous(*args)
+    finally:
+        if first:
+            handling.pop()
+
+
+def _sys_excepthook(exc_type, exc, tb):
+    """sys.excepthook: dump, then the hook we replaced prints.
+    KeyboardInterrupt is not a failure."""
+    reason = None
+    if _state.files is not None and isinstance(exc, BaseException) and \
+            not isinstance(exc, KeyboardInterrupt):
+        if exc.__traceback__ is None and tb is not None:
+            exc.__traceback__ = tb
+        reason = "unhandled exception (sys.excepthook)"
     previous = _state.sys_previous or sys.__excepthook__
-    return previous(exc_type, exc, tb)
+    return _handle(exc, reason, previous, exc_type, exc, tb)
 
 
 def _threading_excepthook(args):
-    """threading.excepthook: dump, then the hook we replaced prints."""
-    try:
-        exc = args.exc_value
-        # threading ignores SystemExit in a thread; so do we
-        if _state.files is not None and isinstance(exc, BaseException) \
-                and not isinstance(exc, SystemExit):
-            thread = args.thread
-            name = thread.name if thread is not None else "?"
-            _dump(exc, "unhandled exception in thread %r "
-                       "(threading.excepthook)" % (name,))
-    except BaseException as e:
-        warn("in threading.excepthook: %s: %s" % (type(e).__name__, e))
+    """threading.excepthook: dump, then the hook we replaced prints.
+    threading ignores SystemExit in a thread; so do we."""
+    reason = None
+    exc = getattr(args, "exc_value", None)
+    if _state.files is not None and isinstance(exc, BaseException) and \
+            not isinstance(exc, SystemExit):
+        thread = getattr(args, "thread", None)
+        name = getattr(thread, "name", "?")
+        reason = "unhandled exception in thread %r (threading.excepthook)" \
+            % (name,)
     previous = _state.threading_previous or threading.__excepthook__
-    return previous(args)
+    return _handle(exc, reason, previous, args)
 
 
-def _asyncio_exception(context):
-    """An exception that reached an event loop's exception handler."""
-    try:
-        exc = context.get("exception") if isinstance(context, dict) \
-            else None
-        if _state.files is not None and isinstance(exc, BaseException):
-            message = context.get("message")
-            _dump(exc, "asyncio: %s" % (
-                message if isinstance(message, str) and message
-                else "exception in the event loop",))
-    except BaseException as e:
-        warn("in asyncio's exception handler: %s: %s"
-             % (type(e).__name__, e))
+def _asyncio_reason(context):
+    """Why an exception that reached an event loop's exception handler
+    is dumped, or None when there is no exception to dump."""
+    exc = context.get("exception") if isinstance(context, dict) else None
+    if _state.files is None or not isinstance(exc, BaseException):
+        return exc, None
+    message = context.get("message")
+    if not isinstance(message, str) or not message:
+        message = "exception in the event loop"
+    return exc, "asyncio: %s" % message
 
 
 def _patch_asyncio(base_events):
@@ -154,8 +173,12 @@ def _patch_asyncio(base_events):
 
     @functools.wraps(previous)
     def call_exception_handler(self, context):
-        _asyncio_exception(context)
-        return previous(self, context)
+        try:
+            exc, reason = _asyncio_reason(context)
+        except Exception as e:
+            warn("in asyncio's exception handler: %s" % describe(e))
+            exc, reason = None, None
+        return _handle(exc, reason, previous, self, context)
 
     call_exception_handler._heapdump_wrapper = True
     cls.call_exception_handler = call_exception_handler
@@ -333,12 +356,14 @@ def dump_on_unhandled_exceptions(directory=None, *, fatal_signals=True,
         # after disable(), a hook that someone installed over ours may
         # still call ours: then ours is in the chain already
         if not _state.sys_hooked:
-            _state.sys_previous = sys.excepthook
-            sys.excepthook = _sys_excepthook
+            if sys.excepthook is not _sys_excepthook:   # put back by hand
+                _state.sys_previous = sys.excepthook
+                sys.excepthook = _sys_excepthook
             _state.sys_hooked = True
         if not _state.threading_hooked:
-            _state.threading_previous = threading.excepthook
-            threading.excepthook = _threading_excepthook
+            if threading.excepthook is not _threading_excepthook:
+                _state.threading_previous = threading.excepthook
+                threading.excepthook = _threading_excepthook
             _state.threading_hooked = True
         _hook_asyncio()
         # a directory that cannot be made now is said in one line; the

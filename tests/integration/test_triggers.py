@@ -399,6 +399,32 @@ raise ValueError("once")
     assert len(dump_files(tmp_path / "d")) == 1
 
 
+def test_ours_twice_in_a_chain_dumps_once(tmp_path):
+    r = subprocess.run([sys.executable, "-c", r"""
+import asyncio, sys
+from heapdump import _triggers
+options = dict(fatal_signals=False, min_interval=None)
+_triggers.dump_on_unhandled_exceptions(sys.argv[1], **options)
+ours = asyncio.BaseEventLoop.call_exception_handler
+def framework(self, context):
+    print("framework", flush=True)
+    return ours(self, context)
+asyncio.BaseEventLoop.call_exception_handler = framework
+_triggers.disable()
+_triggers.dump_on_unhandled_exceptions(sys.argv[1], **options)
+def fail():
+    raise RuntimeError("in a callback")
+loop = asyncio.new_event_loop()
+loop.call_soon(fail)
+loop.run_until_complete(asyncio.sleep(0.05))
+loop.close()
+""", str(tmp_path / "d")], env=child_env(), capture_output=True, text=True,
+        timeout=60)
+    assert (r.returncode, r.stdout) == (0, "framework\n"), r.stderr
+    assert r.stderr.count("RuntimeError: in a callback") == 1
+    assert len(dump_files(tmp_path / "d")) == 1
+
+
 def test_bad_options_raise_at_enable_time(tmp_path):
     from heapdump import _triggers
 

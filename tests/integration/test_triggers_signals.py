@@ -41,7 +41,8 @@ def start(scenario, directory, hdtest_dir=None):
     line = p.stdout.readline()
     if line != "ready\n":
         p.kill()
-        raise AssertionError("child not ready: %r %s" % (line, p.stderr.read()))
+        raise AssertionError("child not ready: %r %s"
+                             % (line, p.stderr.read()))
     return p
 
 
