@@ -20,9 +20,6 @@ import sys
 
 PROG = "python -m heapdump"
 
-# The options of `run`, each (flags, argparse keywords).  Options that take
-# a value are those without an "action"; the command line is split at the
-# program by this table (everything after it is the program's).
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -85,6 +82,9 @@ def _signal(text):
             from None
 
 
+# The options of `run`, each (flags, argparse keywords).  All but the
+# store_true ones take a value; _split() cuts the command line at the
+# program by this table (everything after it is the program's).
 _RUN_OPTIONS = [
     (("-d", "--directory"), dict(
         metavar="DIR", help="where the dumps go (default: $HEAPDUMP_DIR or "
