@@ -490,6 +490,8 @@ def exception_chain(exc):
             current, how = context, "context"
         else:
             break
+    if not links and exc is not None:
+        return [(exc, None)]    # a placeholder that stands for it
     # links: newest first, each with how it links to the previous (newer);
     # turn around so that how says how the later one links to the earlier.
     links.reverse()

@@ -315,3 +315,14 @@ def test_context_attached_by_the_program():
     dump.roots = {}
     assert not any(ln.startswith("Context:") for ln in
                    _report.render(dump).splitlines())
+
+
+def test_exception_that_loaded_as_a_placeholder():
+    s = pytest.importorskip("heapdump._surrogates")
+    dump = mf.capture(mf.PROGRAM)
+    dump.exception = s.Omitted("builtins", "ValueError", 64)
+    text = _report.render(dump)
+    assert "Exception:  <omitted: ValueError object, 64 bytes (a dump " \
+        "limit was reached)>\n" in text
+    assert "\nTraceback (most recent call last):\n" in text
+    assert '  File "%s", line %d, in check\n' % (FILE, mf.RAISE_LINE) in text
