@@ -29,7 +29,10 @@ __all__ = [
     "Thread",
     "Traceback",
     "clear_context",
+    "disable",
     "dump",
+    "dump_on_signal",
+    "dump_on_unhandled_exceptions",
     "get_context",
     "load",
     "set_context",
@@ -256,3 +259,16 @@ def load(path):
     from heapdump._load import load as _load
 
     return _load(path)
+
+
+_TRIGGERS = ("dump_on_unhandled_exceptions", "dump_on_signal", "disable")
+
+
+def __getattr__(name):
+    # the triggers live in heapdump._triggers, imported on first use so
+    # that `import heapdump` stays light
+    if name in _TRIGGERS:
+        from heapdump import _triggers
+
+        return getattr(_triggers, name)
+    raise AttributeError("module 'heapdump' has no attribute %r" % name)

@@ -409,29 +409,16 @@ def write_dump(path, *, exc=None, reason=None, headers=(), facts=None,
                redact=None, environ=False, **limits):
     """heapdump.dump(path, ...) with extra header lines and META facts.
 
-    This mirrors heapdump.dump() until it takes them itself (the proposal
-    is heapdump.dump(..., _extra_headers=, _extra_facts=)); the frames of
-    heapdump's own modules are left out of the calling thread's stack.
+    The frames of heapdump's own modules are left out of the calling
+    thread's stack.
     """
     import heapdump
 
-    unknown = set(limits) - set(heapdump.DEFAULT_LIMITS) - {"level"}
-    if unknown:
-        raise TypeError("unexpected keyword arguments: %s"
-                        % ", ".join(sorted(unknown)))
-    options = dict(heapdump.DEFAULT_LIMITS)
-    options.update(limits)
-    base_facts, base_headers = heapdump._facts_and_headers()
-    if facts:
-        base_facts.update(facts)
-    patterns = heapdump._redact_patterns(redact)
-    hidden = () if environ else heapdump._environment_objects()
     try:
-        heapdump._heapdump.dump(
-            os.fspath(path), exc=exc,
-            reason=None if reason is None else str(reason),
-            facts=base_facts, headers=list(base_headers) + list(headers),
-            skip=_skip(), redact=patterns, hidden=hidden, **options)
+        heapdump.dump(path, exc=exc, reason=reason, redact=redact,
+                      environ=environ, _skip=_skip(),
+                      _extra_headers=list(headers), _extra_facts=facts,
+                      **limits)
     except BaseException:
         # the C writer removes its temporary file; make sure of it
         try:
