@@ -2,10 +2,12 @@
 
     python -m heapdump run [options] script.py [args ...]
     python -m heapdump run [options] -m module [args ...]
+    python -m heapdump ls [DIR ...]
 
 ``run`` runs a program as ``python script.py`` (or ``python -m module``)
-would, with dumps on unhandled exceptions and fatal signals, without
-changing its code, as ``python -m pdb`` and ``-X faulthandler`` do: the
+would, with dumps on unhandled exceptions, failing unittest tests and
+fatal signals, without changing its code, as ``python -m pdb`` and
+``-X faulthandler`` do: the
 program sees the same ``sys.argv``, ``sys.path[0]`` and ``__main__``, and
 its exit status and printed traceback are those it has without heapdump
 (the runner's own frames are left out).  ``$HEAPDUMP_DIR`` is the default
@@ -305,6 +307,11 @@ def run(argv):
     except (OSError, TypeError, ValueError, RuntimeError) as e:
         sys.stderr.write("%s run: %s\n" % (PROG, e))
         return 2
+    # unittest catches a failing test's exception: dump it where unittest
+    # reports it (heapdump._unittest)
+    from heapdump import _unittest
+
+    _unittest.install()
 
     # The program gets a __main__ of its own, as with `python script.py`;
     # this module's globals stay with its functions (and this reference).
@@ -338,9 +345,149 @@ def _blank_main():
     return main
 
 
+# ----------------------------------------------------------------- ls
+
+# The header block of a dump is at most this long (docs/format.rst).
+_MAX_HEADER = 64 * 1024
+
+
+def read_headers(path):
+    """The MIME headers of a dump file (an email.message.Message), read
+    without the body; raises OSError, or ValueError saying why the file
+    is not a dump."""
+    from email.parser import BytesHeaderParser
+
+    with open(path, "rb") as f:
+        block = f.read(_MAX_HEADER + 4)
+    if not block:
+        raise ValueError("empty file")
+    end = block.find(b"\n\n")
+    crlf = block.find(b"\r\n\r\n")
+    if crlf >= 0 and (end < 0 or crlf < end):
+        end = crlf
+    if end < 0:
+        raise ValueError("no end of the headers in the first %d KiB"
+                         % (_MAX_HEADER // 1024) if len(block) > _MAX_HEADER
+                         else "truncated in its headers")
+    headers = BytesHeaderParser().parsebytes(block[:end + 2])
+    if headers.get("Heapdump-Version") is None:
+        raise ValueError("not a heapdump file")
+    return headers
+
+
+def _human(size):
+    for unit in ("B", "K", "M", "G"):
+        if size < 1024 or unit == "G":
+            return ("%d%s" % (size, unit)) if unit == "B" or size >= 100 \
+                else "%.1f%s" % (size, unit)
+        size /= 1024.0
+    return str(size)
+
+
+def _printable(text, limit=200):
+    text = "".join(c if c.isprintable() else "?" for c in str(text))
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _when(value):
+    """(seconds since the epoch, display) of a Heapdump-Time value."""
+    import datetime
+
+    try:
+        t = datetime.datetime.strptime(value.strip(),
+                                       "%Y-%m-%dT%H:%M:%S.%fZ")
+    except (AttributeError, ValueError):
+        try:
+            t = datetime.datetime.strptime(value.strip(),
+                                           "%Y-%m-%dT%H:%M:%SZ")
+        except (AttributeError, ValueError):
+            return None, None
+    t = t.replace(tzinfo=datetime.timezone.utc)
+    return t.timestamp(), t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ls_entry(path):
+    """(sort key, line) of one file."""
+    import time
+
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        return (0.0, path), "%-20s  %7s  %6s  %s  ?? unreadable: %s" % (
+            "?", "?", "?", path, e.strerror or e)
+    try:
+        headers = read_headers(path)
+    except OSError as e:
+        problem = "unreadable: %s" % (e.strerror or e)
+    except ValueError as e:
+        problem = str(e)
+    except Exception as e:          # a header the parser cannot take
+        problem = "corrupt header: %s" % type(e).__name__
+    else:
+        epoch, shown = _when(headers.get("Heapdump-Time", ""))
+        if epoch is None:
+            epoch, shown = st.st_mtime, "?"
+        pid = headers.get("Heapdump-Pid", "?")
+        exception = headers.get("Heapdump-Exception", "?")
+        reason = headers.get("Heapdump-Reason", "?")
+        extra = ""
+        if headers.get("Heapdump-Suppressed"):
+            extra = "  (+%s)" % _printable(headers["Heapdump-Suppressed"])
+        return (epoch, path), "%-20s  %7s  %6s  %s  %s  [%s]%s" % (
+            shown, _printable(pid, 10), _human(st.st_size),
+            os.path.basename(path), _printable(exception),
+            _printable(reason), extra)
+    shown = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st.st_mtime))
+    return (st.st_mtime, path), "%-20s  %7s  %6s  %s  ?? %s" % (
+        shown, "?", _human(st.st_size), os.path.basename(path),
+        _printable(problem))
+
+
+def ls(argv):
+    """`ls`: one line per dump, newest last: time (UTC), pid, size, file,
+    exception, [reason].  Files that are not dumps are marked ``??``."""
+    parser = argparse.ArgumentParser(
+        prog=PROG + " ls",
+        description="List the heap dumps in a directory, newest last: "
+                    "time (UTC), pid, size, file, exception, [reason].  "
+                    "Only the header lines of each file are read.  Files "
+                    "named *.dump that are not dumps are marked '??'.")
+    parser.add_argument("paths", nargs="*", metavar="DIR",
+                        help="a directory of dumps (default: $HEAPDUMP_DIR "
+                             "or the current directory) or a dump file")
+    ns = parser.parse_args(argv)
+    paths = ns.paths or [os.environ.get("HEAPDUMP_DIR") or os.curdir]
+    entries, status = [], 0
+    for path in paths:
+        if os.path.isdir(path):
+            try:
+                names = sorted(os.listdir(path))
+            except OSError as e:
+                sys.stderr.write("%s ls: cannot read %s: %s\n"
+                                 % (PROG, path, e.strerror or e))
+                status = 1
+                continue
+            found = [os.path.join(path, n) for n in names
+                     if n.endswith(".dump")
+                     and os.path.isfile(os.path.join(path, n))]
+            if not found:
+                sys.stderr.write("%s ls: no dumps in %s\n" % (PROG, path))
+            entries += [_ls_entry(p) for p in found]
+        elif os.path.exists(path):
+            entries.append(_ls_entry(path))
+        else:
+            sys.stderr.write("%s ls: cannot access %r: no such file or "
+                             "directory\n" % (PROG, path))
+            status = 1
+    for _, line in sorted(entries):
+        sys.stdout.write(line + "\n")
+    return status
+
+
 COMMANDS = {
     "run": (run, "run a program with dumps on unhandled exceptions and "
                  "fatal signals"),
+    "ls": (ls, "list the dumps in a directory, newest last"),
 }
 
 

@@ -57,7 +57,10 @@ _MAX_FAILURES = 1024
 
 # Our modules: their frames are left out of the calling thread's stack.
 _OWN_MODULES = frozenset(("heapdump", "heapdump._files",
-                          "heapdump._triggers"))
+                          "heapdump._triggers", "heapdump._integrations",
+                          "heapdump.wsgi", "heapdump.asgi",
+                          "heapdump.logging", "heapdump.contrib.django",
+                          "heapdump.pytest_plugin", "heapdump._unittest"))
 
 
 def warn(message):
@@ -273,14 +276,17 @@ class DumpDirectory:
             path = self.path / ("%s-%d.dump" % (stem, n))
         return path
 
-    def dump(self, exc=None, reason=None, *, limit=True, tag=None):
+    def dump(self, exc=None, reason=None, *, limit=True, tag=None,
+             hidden=()):
         """Write a dump of exc (None: of the process) here, then apply the
         retention.  Returns its path, or None when the rate limit left it
         out or it failed (the failure said in one line on stderr).  Raises
         nothing but a KeyboardInterrupt (the user's, not a failure of
         ours): this runs inside exception hooks and signal callbacks.
         limit: apply the rate limit; tag: ends the name of a dump without
-        an exception."""
+        an exception; hidden: objects written as REDACTED wherever they
+        are met (heapdump.dump's _hidden: an integration's request
+        secrets)."""
         admitted = None
         try:
             admitted = self.admit(exc) if limit else ([], {})
@@ -291,7 +297,7 @@ class DumpDirectory:
             self._remove_stale_tmp()
             path = self.new_path(exc, tag)
             write_dump(path, exc=exc, reason=reason, headers=headers,
-                       facts=facts, **self.dump_options())
+                       facts=facts, hidden=hidden, **self.dump_options())
         except BaseException as e:
             if admitted:
                 self._not_written(exc, admitted[1].get("suppressed", 0))
@@ -406,14 +412,17 @@ def _skip():
 
 
 def write_dump(path, *, exc=None, reason=None, headers=(), facts=None,
-               redact=None, environ=False, **limits):
-    """heapdump.dump(path, ...) with extra header lines and META facts.
+               redact=None, environ=False, hidden=(), **limits):
+    """heapdump.dump(path, ...) with extra header lines and META facts,
+    and hidden objects (passed as _hidden only when there are some).
 
     The frames of heapdump's own modules are left out of the calling
     thread's stack.
     """
     import heapdump
 
+    if hidden:
+        limits["_hidden"] = tuple(hidden)
     try:
         heapdump.dump(path, exc=exc, reason=reason, redact=redact,
                       environ=environ, _skip=_skip(),

@@ -1,0 +1,432 @@
+"""What the integrations share: where their dumps go, the request context,
+and one dump per failure.
+
+The web integrations (heapdump.wsgi, heapdump.asgi,
+heapdump.contrib.django) and heapdump.logging dump failures that a
+framework catches, so that the program goes on as it would without
+heapdump.  They all:
+
+- write through a ``DumpDirectory`` (heapdump._files): retention, the rate
+  limit of one failure, one line on stderr when anything goes wrong.  One
+  directory object is shared by every integration of the process that
+  names the same directory with the same options, so that the rate limit
+  counts a failure once whichever integration sees it;
+- put the request into the dump as context (``heapdump.set_context``,
+  key ``"request"``) for as long as the request runs: method, path,
+  query, headers, the user's id when the framework has it at hand.  Values
+  of headers and query parameters whose names look secret (the dump's own
+  redaction list, and always cookies and authorization) are never copied
+  into it;
+- dump one failure once: a request remembers the exceptions dumped while
+  it runs (a Django view's failure is seen by the middleware and again by
+  the logging handler when Django logs it).
+
+Building the context reads plain data only (the WSGI environ, the ASGI
+scope, instance dicts): no property, no lazy object, no database query.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import threading
+
+from heapdump import _context
+from heapdump._files import DumpDirectory, check_options, describe, warn
+
+#: The context key of the request.
+CONTEXT_KEY = "request"
+
+#: Header and query parameter names never copied into the context, even
+#: with redact=False: credentials, not something to debug with.
+ALWAYS_REDACTED = ("cookie", "set_cookie", "authorization",
+                   "proxy_authorization")
+
+#: What stands in the context for a value left out.
+REDACTED = "[redacted]"
+
+# The longest header value or query string copied into the context.
+MAX_VALUE = 4096
+# The most headers copied into the context.
+MAX_HEADERS = 100
+
+_MISSING = object()
+
+# ------------------------------------------------------------ directories
+
+_directories = {}
+_directories_lock = threading.Lock()
+
+
+def directory(directory=None, **options):
+    """The DumpDirectory of this process for directory and options (made
+    once, then shared).  Raises TypeError/ValueError for bad options."""
+    check_options(options)
+    files = DumpDirectory(directory, **options)
+    key = (str(files.path), repr(sorted(options.items())))
+    with _directories_lock:
+        shared = _directories.get(key)
+        if shared is None:
+            _directories[key] = shared = files
+    return shared
+
+
+# ----------------------------------------------------------- redaction
+
+
+def _words(name):
+    """name normalized as src/redact.c does: camelCase and runs of other
+    characters than letters and digits become "_", letters lower case."""
+    out = []
+    prev = 0                # 0 start or break, 1 lower or digit, 2 upper
+    for c in name[:255]:
+        if c < "\x80" and c.isupper():
+            cls = 2
+        elif c >= "\x80" or c.isalnum():
+            cls = 1
+        else:
+            if out and out[-1] != "_":
+                out.append("_")
+            prev = 0
+            continue
+        if cls == 2 and prev == 1 and out and out[-1] != "_":
+            out.append("_")
+        out.append(c.lower() if c < "\x80" else "x")
+        prev = cls
+    return "".join(out).strip("_")
+
+
+def redaction_patterns(redact=None):
+    """The normalized patterns of a redact= option, with ALWAYS_REDACTED."""
+    import heapdump
+
+    patterns = tuple(heapdump._redact_patterns(redact)) + ALWAYS_REDACTED
+    return tuple(p for p in {_words(p) for p in patterns} if p)
+
+
+def looks_secret(name, patterns):
+    """Whether name holds one of the (normalized) patterns as whole words,
+    as the dumper decides (src/redact.c)."""
+    words = "_" + _words(name) + "_"
+    return any("_" + p + "_" in words for p in patterns)
+
+
+def _cut(text):
+    if len(text) > MAX_VALUE:
+        return text[:MAX_VALUE] + "..."
+    return text
+
+
+def redact_query(query, patterns):
+    """The query string with the values of secret-looking parameters
+    replaced (the rest as it is)."""
+    if not query:
+        return query
+    parts = []
+    for part in query.split("&"):
+        name, sep, _ = part.partition("=")
+        if sep and looks_secret(_unquote(name), patterns):
+            part = name + "=" + REDACTED
+        parts.append(part)
+    return _cut("&".join(parts))
+
+
+def _unquote(text):
+    from urllib.parse import unquote_plus
+
+    try:
+        return unquote_plus(text)
+    except Exception:
+        return text
+
+
+def _header_name(name):
+    """Content-Type from CONTENT_TYPE, content-type or b"content-type"."""
+    return "-".join(w[:1].upper() + w[1:].lower()
+                    for w in name.replace("_", "-").split("-"))
+
+
+def _add_header(headers, name, value, patterns):
+    if name in headers:
+        if headers[name] == REDACTED:
+            return
+        value = headers[name] + ", " + value
+    elif len(headers) >= MAX_HEADERS:
+        return
+    headers[name] = REDACTED if looks_secret(name, patterns) else \
+        _cut(value)
+
+
+def _wsgi_str(value):
+    """A WSGI "bytes as str" (latin-1) value as the text it encodes."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
+# ---------------------------------------------------------- the request
+
+
+def wsgi_request(environ, patterns):
+    """The request context of a WSGI environ (or a Django request.META):
+    method, path, query, headers.  Plain dict reads only."""
+    if not isinstance(environ, dict):
+        return None
+    get = dict.get
+    headers = {}
+    for key in list(dict.keys(environ)):
+        if not isinstance(key, str):
+            continue
+        if key.startswith("HTTP_"):
+            name = key[5:]
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            name = key
+        else:
+            continue
+        value = get(environ, key)
+        if isinstance(value, str) and value:
+            name = _header_name(name)
+            _add_header(headers, name, "" if looks_secret(name, patterns)
+                        else _wsgi_str(value), patterns)
+    path = (_wsgi_str(get(environ, "SCRIPT_NAME")) or "") + \
+        (_wsgi_str(get(environ, "PATH_INFO")) or "")
+    method = get(environ, "REQUEST_METHOD")
+    scheme = get(environ, "wsgi.url_scheme")
+    return {
+        "method": method if isinstance(method, str) else None,
+        "scheme": scheme if isinstance(scheme, str) else None,
+        "path": _cut(path or "/"),
+        "query": redact_query(_wsgi_str(get(environ, "QUERY_STRING"))
+                              or "", patterns),
+        "headers": headers,
+    }
+
+
+def asgi_request(scope, patterns):
+    """The request context of an ASGI http or websocket scope."""
+    headers = {}
+    raw = scope.get("headers") if type(scope) is dict else None
+    for item in raw if isinstance(raw, (list, tuple)) else ():
+        if not (type(item) in (list, tuple) and len(item) == 2):
+            continue
+        name, value = item
+        if not (isinstance(name, (bytes, bytearray)) and
+                isinstance(value, (bytes, bytearray))):
+            continue
+        name = _header_name(bytes(name).decode("latin-1"))
+        if looks_secret(name, patterns):
+            _add_header(headers, name, "", patterns)
+        else:
+            _add_header(headers, name, bytes(value).decode("latin-1"),
+                        patterns)
+    get = scope.get if type(scope) is dict else (lambda key: None)
+    query = get("query_string")
+    query = bytes(query).decode("latin-1") \
+        if isinstance(query, (bytes, bytearray)) else ""
+    path = get("path")
+    root = get("root_path")
+    kind = get("type")
+    request = {
+        "method": get("method") if kind == "http" else "WEBSOCKET",
+        "scheme": get("scheme"),
+        "path": _cut((root if isinstance(root, str) else "") +
+                     (path if isinstance(path, str) else "") or "/"),
+        "query": redact_query(query, patterns),
+        "headers": headers,
+    }
+    return request
+
+
+def describe_request(request):
+    """GET /path, for the reason of a dump."""
+    if not isinstance(request, dict):
+        return "?"
+    return "%s %s" % (request.get("method") or "?", request.get("path")
+                      or "?")
+
+
+# The RequestScope running in this thread or task, or None.
+_SCOPE = contextvars.ContextVar("heapdump_request", default=None)
+
+
+class RequestScope:
+    """While a request runs: its context set (the previous one put back
+    at the end), the exceptions already dumped, and where its secrets are.
+
+    request: the context dict (or None).  secrets: a callable returning
+    the objects that hold the request's secrets (the values of its
+    secret-looking headers, a parsed cookie dict), called when a dump is
+    written: they are written as REDACTED wherever the dump meets them
+    (the server's own copy of the headers too, which no name tells).
+
+    Use ``enter()`` and ``exit()`` (the WSGI response outlives the call),
+    or ``with``.  exit() is idempotent."""
+
+    __slots__ = ("request", "secrets", "dumped", "_previous", "_token",
+                 "_active")
+
+    def __init__(self, request, secrets=None):
+        self.request = request
+        self.secrets = secrets
+        self.dumped = []
+        self._previous = _MISSING
+        self._token = None
+        self._active = False
+
+    def enter(self):
+        self._previous = _context.get_context().get(CONTEXT_KEY, _MISSING)
+        if self.request is not None:
+            _context.set_context(CONTEXT_KEY, self.request)
+        self._token = _SCOPE.set(self)
+        self._active = True
+        return self
+
+    def exit(self):
+        if not self._active:
+            return
+        self._active = False
+        self.dumped = []
+        try:
+            _SCOPE.reset(self._token)
+        except ValueError:
+            # exited in another context (a server calling close() from
+            # another task or thread): forget ours there
+            if _SCOPE.get() is self:
+                _SCOPE.set(None)
+        if _context.get_context().get(CONTEXT_KEY, _MISSING) is \
+                self.request:
+            if self._previous is _MISSING:
+                _context.clear_context(CONTEXT_KEY)
+            else:
+                _context.set_context(CONTEXT_KEY, self._previous)
+        self._previous = _MISSING
+
+    def hidden(self):
+        """The objects to hide in a dump written now (never raises)."""
+        if self.secrets is None:
+            return ()
+        try:
+            return tuple(self.secrets())
+        except Exception as e:
+            warn("could not find the request's secrets: %s" % describe(e))
+            return ()
+
+    def __enter__(self):
+        return self.enter()
+
+    def __exit__(self, *exc_info):
+        self.exit()
+
+
+def environ_secrets(environ, patterns):
+    """The values of the secret-looking headers of a WSGI environ (or a
+    Django request.META)."""
+    if not isinstance(environ, dict):
+        return []
+    out = []
+    for key in list(dict.keys(environ)):
+        if isinstance(key, str) and key.startswith("HTTP_") and \
+                looks_secret(key[5:], patterns):
+            value = dict.get(environ, key)
+            if isinstance(value, (str, bytes)) and value:
+                out.append(value)
+    return out
+
+
+def scope_secrets(scope, patterns):
+    """The values of the secret-looking headers of an ASGI scope."""
+    raw = dict.get(scope, "headers") if isinstance(scope, dict) else None
+    out = []
+    for item in raw if isinstance(raw, (list, tuple)) else ():
+        if type(item) in (list, tuple) and len(item) == 2:
+            name, value = item
+            if isinstance(name, (bytes, bytearray)) and value and \
+                    looks_secret(bytes(name).decode("latin-1"), patterns):
+                out.append(value)
+    return out
+
+
+def request_context(build, source, patterns):
+    """build(source, patterns), or None (said once) when that fails: a
+    broken request never costs the program anything."""
+    try:
+        return build(source, patterns)
+    except Exception as e:
+        warn("could not read the request for the dump context: %s"
+             % describe(e))
+        return None
+
+
+# ------------------------------------------------------------- dumping
+
+_busy = threading.local()
+
+
+def dump(files, exc, reason):
+    """Dump exc into files unless it was dumped already during this
+    request, hiding the request's secrets; returns the path or None.
+    Raises nothing but a KeyboardInterrupt (as DumpDirectory.dump)."""
+    if not isinstance(exc, BaseException) or \
+            getattr(_busy, "active", False):
+        return None
+    scope = _SCOPE.get()
+    hidden = ()
+    if scope is not None:
+        if any(e is exc for e in scope.dumped):
+            return None
+        scope.dumped.append(exc)
+        if hiding_supported():
+            hidden = scope.hidden()
+    _busy.active = True
+    try:
+        return files.dump(exc, reason, hidden=hidden)
+    except Exception as e:          # files.dump() does not raise
+        warn("dump failed: %s" % describe(e))
+        return None
+    finally:
+        _busy.active = False
+
+
+_hiding = None
+
+
+def hiding_supported():
+    """Whether heapdump.dump() takes _hidden (objects written as REDACTED
+    wherever they are met)."""
+    global _hiding
+    if _hiding is None:
+        import inspect
+
+        import heapdump
+
+        try:
+            _hiding = "_hidden" in inspect.signature(
+                heapdump.dump).parameters
+        except (TypeError, ValueError):
+            _hiding = False
+    return _hiding
+
+
+def options_from(mapping, what):
+    """(directory, options) from a dict of settings (Django's HEAPDUMP):
+    "directory" plus DumpDirectory's options.  Raises TypeError or
+    ValueError naming what."""
+    if mapping is None:
+        mapping = {}
+    if not isinstance(mapping, dict):
+        raise TypeError("%s must be a dict, not %s"
+                        % (what, type(mapping).__name__))
+    options = dict(mapping)
+    directory = options.pop("directory", None)
+    if directory is not None and not isinstance(directory, (str, bytes,
+                                                             os.PathLike)):
+        raise TypeError("%s['directory'] must be a path, not %s"
+                        % (what, type(directory).__name__))
+    try:
+        check_options(options)
+    except (TypeError, ValueError) as e:
+        raise type(e)("%s: %s" % (what, e)) from None
+    return directory, options
