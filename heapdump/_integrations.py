@@ -261,16 +261,19 @@ class RequestScope:
     secret-looking headers, a parsed cookie dict), called when a dump is
     written: they are written as REDACTED wherever the dump meets them
     (the server's own copy of the headers too, which no name tells).
+    refresh: a callable that updates the context dict when a dump is
+    written (what the request learnt meanwhile: the user).
 
     Use ``enter()`` and ``exit()`` (the WSGI response outlives the call),
     or ``with``.  exit() is idempotent."""
 
-    __slots__ = ("request", "secrets", "dumped", "_previous", "_token",
-                 "_active")
+    __slots__ = ("request", "secrets", "refresh", "dumped", "_previous",
+                 "_token", "_active")
 
-    def __init__(self, request, secrets=None):
+    def __init__(self, request, secrets=None, refresh=None):
         self.request = request
         self.secrets = secrets
+        self.refresh = refresh
         self.dumped = []
         self._previous = _MISSING
         self._token = None
@@ -304,6 +307,15 @@ class RequestScope:
                 _context.set_context(CONTEXT_KEY, self._previous)
         self._previous = _MISSING
 
+    def before_dump(self):
+        """Update the context (never raises)."""
+        if self.refresh is not None and self.request is not None:
+            try:
+                self.refresh(self.request)
+            except Exception as e:
+                warn("could not read the request for the dump context: %s"
+                     % describe(e))
+
     def hidden(self):
         """The objects to hide in a dump written now (never raises)."""
         if self.secrets is None:
@@ -321,31 +333,97 @@ class RequestScope:
         self.exit()
 
 
+# The shortest part of a secret header (a cookie's value, a token) that is
+# hidden wherever an equal string is met, and the most values of one
+# request hidden so.
+MIN_SECRET = 4
+MAX_SECRETS = 64
+
+
+def header_secrets(name, value, out):
+    """Append to out what hides the value of the secret header name: the
+    value object itself (the server's, wherever it is referenced) and, as
+    str and as bytes, the parts that frameworks parse out of it (each
+    cookie's value, an Authorization's credentials and Basic password).
+    heapdump.dump(_hidden=...) hides every str or bytes equal to a str or
+    bytes it is given."""
+    out.append(value)
+    if isinstance(value, (bytes, bytearray)):
+        text = bytes(value).decode("latin-1")
+    elif isinstance(value, str):
+        text = value
+    else:
+        return
+    parts = [text.strip()]
+    words = _words(name)
+    if words.endswith("cookie"):
+        for item in text.split(";"):
+            _, sep, v = item.strip().partition("=")
+            v = v.strip()
+            if sep:
+                parts.append(v)
+                if len(v) >= 2 and v[0] == v[-1] == '"':
+                    parts.append(v[1:-1])
+    elif words.endswith("authorization"):
+        scheme, _, credentials = text.strip().partition(" ")
+        credentials = credentials.strip()
+        parts.append(credentials)
+        if scheme.lower() == "basic":
+            import base64
+            import binascii
+
+            try:
+                decoded = base64.b64decode(credentials).decode("latin-1")
+            except (binascii.Error, ValueError):
+                decoded = ""
+            parts += [decoded, decoded.partition(":")[2]]
+    for part in parts:
+        if len(part) >= MIN_SECRET and len(out) < MAX_SECRETS:
+            out.append(part)
+            try:
+                out.append(part.encode("latin-1"))
+            except UnicodeError:
+                out.append(part.encode("utf-8", "surrogateescape"))
+
+
 def environ_secrets(environ, patterns):
-    """The values of the secret-looking headers of a WSGI environ (or a
+    """What hides the secret-looking headers of a WSGI environ (or a
     Django request.META)."""
-    if not isinstance(environ, dict):
-        return []
     out = []
+    if not isinstance(environ, dict):
+        return out
     for key in list(dict.keys(environ)):
         if isinstance(key, str) and key.startswith("HTTP_") and \
                 looks_secret(key[5:], patterns):
             value = dict.get(environ, key)
             if isinstance(value, (str, bytes)) and value:
-                out.append(value)
-    return out
+                header_secrets(key[5:], value, out)
+    return unique(out)
 
 
 def scope_secrets(scope, patterns):
-    """The values of the secret-looking headers of an ASGI scope."""
+    """What hides the secret-looking headers of an ASGI scope."""
     raw = dict.get(scope, "headers") if isinstance(scope, dict) else None
     out = []
     for item in raw if isinstance(raw, (list, tuple)) else ():
         if type(item) in (list, tuple) and len(item) == 2:
             name, value = item
-            if isinstance(name, (bytes, bytearray)) and value and \
-                    looks_secret(bytes(name).decode("latin-1"), patterns):
-                out.append(value)
+            if isinstance(name, (bytes, bytearray)) and value:
+                name = bytes(name).decode("latin-1")
+                if looks_secret(name, patterns):
+                    header_secrets(name, value, out)
+    return unique(out)
+
+
+def unique(objects):
+    """objects without repeats: the same object, or an equal str or
+    bytes (which hides the same)."""
+    seen, out = set(), []
+    for o in objects:
+        key = (type(o), o) if type(o) in (str, bytes) else (None, id(o))
+        if key not in seen:
+            seen.add(key)
+            out.append(o)
     return out
 
 
@@ -378,6 +456,7 @@ def dump(files, exc, reason):
         if any(e is exc for e in scope.dumped):
             return None
         scope.dumped.append(exc)
+        scope.before_dump()
         if hiding_supported():
             hidden = scope.hidden()
     _busy.active = True

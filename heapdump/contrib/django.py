@@ -104,7 +104,8 @@ class HeapdumpMiddleware:
         patterns = self._patterns
         return _i.RequestScope(
             _i.request_context(django_request, request, patterns),
-            lambda: request_secrets(request, patterns))
+            lambda: request_secrets(request, patterns),
+            lambda context: _add_user(context, request))
 
     def __call__(self, request):
         if self._async:
@@ -211,10 +212,14 @@ def django_request(request, patterns):
     method = d.get("method")
     if isinstance(method, str):
         context["method"] = method
+    _add_user(context, request)
+    return context
+
+
+def _add_user(context, request):
     uid = user_id(request)
     if uid is not None:
         context["user_id"] = uid
-    return context
 
 
 def request_secrets(request, patterns):
@@ -230,4 +235,4 @@ def request_secrets(request, patterns):
     cookies = d.get("COOKIES")
     if isinstance(cookies, dict) and cookies:
         out.append(cookies)
-    return out
+    return _i.unique(out)
