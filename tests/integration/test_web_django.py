@@ -68,6 +68,44 @@ def test_client_a_burst_of_failures_is_rate_limited(tmp_path):
         ["IndexError.dump", "ValueError.dump"]
 
 
+@w.loader_paramspec_bug
+def test_client_async_views_under_the_async_handler(tmp_path):
+    """Django's AsyncClient: the middleware runs as a coroutine, the
+    process_exception in a thread; sync views still work."""
+    import heapdump
+
+    out, _, dumps = client(tmp_path, "async")
+    assert [s for s, _ in out["responses"]] == [500, 500, 200]
+    paths = w.dumps_in(dumps)
+    assert len(paths) == 2
+    dumps_by_view = {}
+    for path in paths:
+        dump = heapdump.load(path)
+        dumps_by_view[dump.traceback.entries()[-1].frame.code.name] = path
+    w.check_view_dump(dumps_by_view["async_view"], view_file="web_django.py",
+                      view_name="async_view",
+                      reason_re=r"Django view \(GET /async/\)",
+                      request_path="/async/")
+
+
+def test_client_a_failure_outside_the_view(tmp_path):
+    """Another middleware fails: Django's got_request_exception signal."""
+    import heapdump
+
+    out, stderr, dumps = client(tmp_path, "middleware")
+    assert [s for s, _ in out["responses"]] == [500, 200]
+    assert "Internal Server Error: /mw-fail/" in stderr
+    [path] = w.dumps_in(dumps)
+    dump = heapdump.load(path)
+    assert dump.headers["Heapdump-Reason"] == \
+        "exception in a Django request (GET /mw-fail/)"
+    inner = dump.traceback.entries()[-1].frame
+    assert inner.code.name == "__call__"
+    assert inner.code.filename.endswith("web_django.py")
+    assert inner.locals["self"].__class__.__name__ == "Exploding" or \
+        "Exploding" in repr(inner.locals["self"])
+
+
 @w.needs_hiding
 def test_client_secrets_in_headers_are_not_in_the_file(tmp_path):
     out, _, dumps = client(tmp_path, "secrets")

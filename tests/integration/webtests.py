@@ -42,6 +42,11 @@ def require(module):
                     % module)
 
 
+class SecretLeaked(AssertionError):
+    """A secret is in a dump file (what the xfail marks expect, and
+    nothing else)."""
+
+
 def hiding_supported():
     """Whether heapdump.dump() takes _hidden."""
     from heapdump import _integrations
@@ -75,16 +80,27 @@ def value_hiding_supported():
 #: The secret tests need heapdump.dump(_hidden=...): the server keeps its
 #: own copy of the request headers, which no name marks as secret ...
 needs_hiding = pytest.mark.xfail(
-    "not w.hiding_supported()", strict=True,
+    "not w.hiding_supported()", strict=True, raises=SecretLeaked,
     reason="heapdump.dump() does not take _hidden yet: the server's copy "
            "of the headers is dumped")
 #: ... and frameworks parse cookies into new strings under the cookies'
 #: names (Starlette's Request.cookies): those need a str in _hidden to
 #: hide every equal str.
 needs_value_hiding = pytest.mark.xfail(
-    "not w.value_hiding_supported()", strict=True,
+    "not w.value_hiding_supported()", strict=True, raises=SecretLeaked,
     reason="a str in heapdump.dump(_hidden=...) does not hide the equal "
            "strs yet: a cookie value Starlette parsed is dumped")
+
+
+#: A loader bug (not the integrations'): on Python 3.9, typing_extensions'
+#: ParamSpec is a list subclass with a __hash__ of its own; a dict keyed by
+#: one (asgiref's and pydantic's caches) makes the whole dump fail to load
+#: with "HeapdumpError: object N (DICT record): TypeError: unhashable type:
+#: 'ParamSpec'".  Reported; the mark goes when the loader takes them.
+loader_paramspec_bug = pytest.mark.xfail(
+    sys.version_info < (3, 10), raises=heapdump.HeapdumpError, strict=True,
+    reason="the loader fails on a dict keyed by typing_extensions."
+           "ParamSpec (a list subclass) on 3.9")
 
 
 def secrets():
@@ -117,7 +133,8 @@ def assert_no_secrets(path, s):
     for name, value in s.items():
         for form in (value.encode(), value.encode("utf-16-le"),
                      value.encode("utf-32-le")):
-            assert form not in raw, "%s (%s) is in %s" % (name, value, path)
+            if form in raw:
+                raise SecretLeaked("%s (%s) is in %s" % (name, value, path))
 
 
 class Server:

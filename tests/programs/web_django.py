@@ -7,6 +7,8 @@ into $WEB_DUMPS (settings.HEAPDUMP).
     /other/     another failure (another code location)
     /missing/   Http404: a 404, not a failure
     /user/      sets a session user id, then fails
+    /async/     an async view that fails
+    /mw-fail/   a middleware (after heapdump's) fails: no view runs
 """
 
 import os
@@ -27,6 +29,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "web_django.Exploding",
 ]
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 DATABASES = {}
@@ -42,6 +45,18 @@ LOGGING = {
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.http import Http404, HttpResponse  # noqa: E402
 from django.urls import path  # noqa: E402
+
+
+class Exploding:
+    """A middleware that fails for /mw-fail/."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == "/mw-fail/":
+            raise LookupError("a middleware failed")
+        return self.get_response(request)
 
 
 def ok(request):
@@ -69,12 +84,19 @@ def user(request):
     raise RuntimeError("with a session user")
 
 
+async def async_view(request):
+    order = {"id": 42, "items": ["apple", "pear"], "note": "a view local"}
+    total = len(order["items"])
+    raise ValueError("order %d has %d items" % (order["id"], total))
+
+
 urlpatterns = [
     path("ok/", ok),
     path("fail/", fail),
     path("other/", other),
     path("missing/", missing),
     path("user/", user),
+    path("async/", async_view),
 ]
 
 application = get_wsgi_application() \

@@ -42,6 +42,24 @@ def main(scenario):
             HTTP_USER_AGENT="heapdump-tests")
         get("/ok/")
         get("/missing/")
+    elif scenario == "async":
+        import asyncio
+
+        from django.test import AsyncClient
+
+        async def run():
+            c = AsyncClient(raise_request_exception=False)
+            for path in ("/async/?q=1&token=abc", "/fail/", "/ok/"):
+                r = await c.get(path, headers={
+                    "User-Agent": "heapdump-tests",
+                    "Cookie": "sessionid=abc",
+                    "Authorization": "Bearer abc", "X-Api-Key": "abc"})
+                out["responses"].append([r.status_code, ""])
+
+        asyncio.run(run())
+    elif scenario == "middleware":
+        get("/mw-fail/")
+        get("/ok/")
     elif scenario == "user":
         get("/user/")
     elif scenario == "burst":
