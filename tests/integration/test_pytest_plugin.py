@@ -66,6 +66,9 @@ def test_same_place(n):
 def pt(pytester, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", child_env()["PYTHONPATH"])
     monkeypatch.delenv("HEAPDUMP_DIR", raising=False)
+    # the plugin comes from -p alone, also where heapdump is installed
+    # (its pytest11 entry point would register it a second time)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makepyfile(test_shop=TESTS)
     return pytester
 

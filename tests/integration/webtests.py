@@ -29,17 +29,20 @@ REQUIRE = os.environ.get("HEAPDUMP_REQUIRE_INTEGRATIONS") == "1"
 
 
 def require(module):
-    """Import a framework, or skip (fail under
-    HEAPDUMP_REQUIRE_INTEGRATIONS=1) when it is not installed."""
-    try:
-        return __import__(module)
-    except ImportError as e:
-        if REQUIRE:
-            pytest.fail("%s is not installed (HEAPDUMP_REQUIRE_INTEGRATIONS"
-                        "=1): pip install -r requirements-integrations.txt"
-                        " (%s)" % (module, e), pytrace=False)
-        pytest.skip("%s is not installed (requirements-integrations.txt)"
-                    % module)
+    """Skip (fail under HEAPDUMP_REQUIRE_INTEGRATIONS=1) when a framework
+    is not installed.  It is looked for, not imported: the frameworks run
+    in the child processes only, and what they import would be in every
+    dump the tests of this process write later."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is not None:
+        return
+    if REQUIRE:
+        pytest.fail("%s is not installed (HEAPDUMP_REQUIRE_INTEGRATIONS=1):"
+                    " pip install -r requirements-integrations.txt"
+                    % module, pytrace=False)
+    pytest.skip("%s is not installed (requirements-integrations.txt)"
+                % module)
 
 
 class SecretLeaked(AssertionError):
