@@ -16,8 +16,10 @@ removed first.
 The option takes its value attached (``--heapdump=DIR``): a bare
 ``--heapdump`` followed by a test path would take the path for DIR.
 
-Registered as the ``heapdump`` pytest11 entry point; without installing,
-``pytest -p heapdump.pytest_plugin --heapdump``.
+Registered as the ``heapdump.pytest_plugin`` pytest11 entry point (the
+module's name, so that ``-p heapdump.pytest_plugin``, which loads it from
+a source tree, is no second registration where heapdump is installed;
+``-p no:heapdump.pytest_plugin`` turns it off).
 """
 
 from __future__ import annotations

@@ -219,7 +219,11 @@ def django_request(request, patterns):
 def _add_user(context, request):
     uid = user_id(request)
     if uid is not None:
+        # before the headers, which are long: the summary shows the start
+        headers = context.pop("headers", None)
         context["user_id"] = uid
+        if headers is not None:
+            context["headers"] = headers
 
 
 def request_secrets(request, patterns):
