@@ -8,6 +8,10 @@ SHELL := /bin/bash
 PYTHONS := $(shell tools/pythons.sh)
 VERSIONS := $(foreach p,$(PYTHONS),$(shell $(p) -c 'import sys;print("%d.%d"%sys.version_info[:2])'))
 NEWEST := $(lastword $(VERSIONS))
+OLDEST := $(firstword $(VERSIONS))
+# the web integrations' tests run against the real frameworks on the oldest
+# and newest Python only (requirements-integrations.txt), to keep CI short
+INTEGRATIONS := $(sort $(OLDEST) $(NEWEST))
 VENV = .venv/py$(1)
 DEBS := pkg-config gcc libzstd-dev libmsgpack-dev zstd
 LINT_DEBS := clang-format cppcheck
@@ -28,23 +32,30 @@ venvs: deps  ## a virtualenv per supported Python, with the test requirements
 	@test -n "$(PYTHONS)" || { echo "no supported Python (3.9 to 3.13) found" >&2; exit 1; }
 	@for p in $(PYTHONS); do \
 	  v=$$($$p -c 'import sys;print("%d.%d"%sys.version_info[:2])'); d=.venv/py$$v; \
-	  if [ ! -x $$d/bin/python ] || ! cmp -s requirements-test.txt $$d/.requirements; then \
-	    echo "== venv $$d"; $$p -m venv --clear $$d && \
-	    $$d/bin/python -m pip install -q --disable-pip-version-check -r requirements-test.txt && \
-	    cp requirements-test.txt $$d/.requirements || exit 1; \
+	  reqs="-r requirements-test.txt"; want=requirements-test.txt; \
+	  case " $(INTEGRATIONS) " in *" $$v "*) \
+	    reqs="$$reqs -r requirements-integrations.txt"; \
+	    want="requirements-test.txt requirements-integrations.txt";; esac; \
+	  if [ ! -x $$d/bin/python ] || ! cat $$want | cmp -s - $$d/.requirements; then \
+	    echo "== venv $$d"; env -u PYTHONDEVMODE $$p -m venv --clear $$d && \
+	    env -u PYTHONDEVMODE $$d/bin/python -m pip install -q --disable-pip-version-check $$reqs && \
+	    cat $$want > $$d/.requirements || exit 1; \
 	  fi; \
 	done
 
 build: venvs  ## build the extension in place for every Python
 	@for v in $(VERSIONS); do \
-	  .venv/py$$v/bin/python setup.py -q build_ext --inplace 2>&1 | grep -v -E '^(running|copying|creating)' ; \
+	  env -u PYTHONDEVMODE .venv/py$$v/bin/python setup.py -q build_ext --inplace 2>&1 \
+	    | grep -v -E '^(running|copying|creating)|_BetaConfiguration|warnings.warn' ; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
 test: build  ## run the tests on every supported Python found
 	@set -e; for v in $(VERSIONS); do \
 	  echo "== tests on Python $$v"; \
-	  .venv/py$$v/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests; \
+	  case " $(INTEGRATIONS) " in *" $$v "*) req=1;; *) req=0;; esac; \
+	  HEAPDUMP_REQUIRE_INTEGRATIONS=$$req \
+	    .venv/py$$v/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests; \
 	done
 
 demo: build  ## a small program fails and dumps; print the dump's summary

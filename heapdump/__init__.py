@@ -26,6 +26,7 @@ __all__ = [
     "Dump",
     "Frame",
     "HeapdumpError",
+    "HeapdumpWarning",
     "Thread",
     "Traceback",
     "clear_context",
@@ -35,6 +36,7 @@ __all__ = [
     "dump_on_unhandled_exceptions",
     "get_context",
     "load",
+    "referents",
     "set_context",
 ]
 
@@ -202,7 +204,8 @@ def _target(file, exc):
 
 
 def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
-         _skip=0, _extra_headers=(), _extra_facts=None, **limits):
+         _skip=0, _extra_headers=(), _extra_facts=None, _hidden=(),
+         **limits):
     """Write the state of the whole process to a file and return its path.
 
     file: a path, a directory to put a new file in, or None for a new file
@@ -216,7 +219,9 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
     DEFAULT_LIMITS; None for unlimited) and level (zstd, default 3).
     The underscored arguments are heapdump's own (triggers, integrations):
     _skip more innermost frames of the calling thread, _extra_headers
-    (name, value) pairs for the header, _extra_facts for the META record.
+    (name, value) pairs for the header, _extra_facts for the META record,
+    _hidden objects written as REDACTED wherever they are met (and any str
+    or bytes equal to a str or bytes among them: a secret's copies).
 
     Callable from any thread.  While it runs, the calling thread holds the
     GIL and no Python code runs anywhere: the dump is one instant.  Raises
@@ -243,32 +248,50 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
     headers += list(_extra_headers)
     patterns = _redact_patterns(redact)
     hidden = () if environ else _environment_objects()
+    hidden = tuple(hidden) + tuple(_hidden)
     _heapdump.dump(os.fspath(path), exc=exc, reason=reason, facts=facts,
                    headers=headers, skip=1 + _skip, redact=patterns,
                    hidden=hidden, roots=_context.current_roots(), **options)
     return path
 
 
-def load(path):
+def load(path, **limits):
     """Read a dump file and return a heapdump.Dump.
 
     Raises HeapdumpError for a file that is not a dump, is of a newer
     major format version or is corrupt; a truncated file loads as far as
-    it is intact, with a warning.  Nothing from the file is executed.
+    it is intact, with a HeapdumpWarning.  Nothing from the file is
+    executed.  limits: max_record_bytes (256 MiB), max_body_bytes (2 GiB),
+    max_objects (10 million), max_ratio (200: a body that expands more than
+    that, past 64 MiB, is refused as a decompression bomb); None for none.
     """
     from heapdump._load import load as _load
 
-    return _load(path)
+    return _load(path, **limits)
+
+
+def referents(obj):
+    """What a loaded object referred to in the dumped process, a tuple:
+    for an opaque stand-in, what its type's tp_traverse visited (less its
+    type and attributes); for other stand-ins, their attribute values; for
+    a builtin value, gc.get_referents(obj)."""
+    from heapdump._surrogates import referents as _referents
+
+    return _referents(obj)
 
 
 _TRIGGERS = ("dump_on_unhandled_exceptions", "dump_on_signal", "disable")
 
 
 def __getattr__(name):
-    # the triggers live in heapdump._triggers, imported on first use so
-    # that `import heapdump` stays light
+    # the triggers and the loader's warning live in modules imported on
+    # first use, so that `import heapdump` stays light
     if name in _TRIGGERS:
         from heapdump import _triggers
 
         return getattr(_triggers, name)
+    if name == "HeapdumpWarning":
+        from heapdump._load import HeapdumpWarning
+
+        return HeapdumpWarning
     raise AttributeError("module 'heapdump' has no attribute %r" % name)

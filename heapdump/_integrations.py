@@ -457,8 +457,7 @@ def dump(files, exc, reason):
             return None
         scope.dumped.append(exc)
         scope.before_dump()
-        if hiding_supported():
-            hidden = scope.hidden()
+        hidden = scope.hidden()
     _busy.active = True
     try:
         return files.dump(exc, reason, hidden=hidden)
@@ -467,26 +466,6 @@ def dump(files, exc, reason):
         return None
     finally:
         _busy.active = False
-
-
-_hiding = None
-
-
-def hiding_supported():
-    """Whether heapdump.dump() takes _hidden (objects written as REDACTED
-    wherever they are met)."""
-    global _hiding
-    if _hiding is None:
-        import inspect
-
-        import heapdump
-
-        try:
-            _hiding = "_hidden" in inspect.signature(
-                heapdump.dump).parameters
-        except (TypeError, ValueError):
-            _hiding = False
-    return _hiding
 
 
 def options_from(mapping, what):

@@ -211,6 +211,16 @@ Py_ssize_t hd_pyversion_long_sizeof(PyObject *v);
 /* Bytes an int needs in that form. */
 size_t hd_pyversion_long_nbytes(PyObject *v);
 
+/* The loader's frames (frames.c), on frames it made with PyFrame_New:
+ * the bytes of co's bytecode; point f at the instruction at byte offset
+ * lasti (even, in range); make back (a new reference is taken, or NULL)
+ * f's caller; the fast slots f_locals is synchronized from (*n of them, 0
+ * where f_locals does not read them). */
+Py_ssize_t hd_pyversion_code_nbytes(PyCodeObject *co);
+void hd_pyversion_frame_set_lasti(PyFrameObject *f, int lasti);
+void hd_pyversion_frame_set_back(PyFrameObject *f, PyFrameObject *back);
+PyObject **hd_pyversion_frame_fast_slots(PyFrameObject *f, Py_ssize_t *n);
+
 /* 1 while the interpreter is finalizing (no thread may take the GIL). */
 int hd_pyversion_finalizing(void);
 /* 1 when the running interpreter has no GIL (free-threaded 3.13t). */
@@ -231,8 +241,9 @@ typedef struct hd_limits {
 
 /* One attribute source of a layout: a dict key object or a C member. */
 typedef struct hd_slot {
-    void *key; /* PyObject * (dict key) or PyMemberDef * */
-    int is_member;
+    void *key;           /* PyObject * (dict key) or PyMemberDef * */
+    uintptr_t is_member; /* pointer-sized: no padding, so that layouts can
+                            be compared with memcmp */
 } hd_slot;
 
 typedef struct hd_layout {

@@ -589,3 +589,85 @@ hd_pyversion_dict_object(PyObject *obj)
     PyObject **slot = pyversion_dict_slot(obj);
     return slot != NULL ? *slot : NULL;
 }
+
+/* ------------------------------------------------ frames for the loader
+ * Real frame objects rebuilt for pdb (frames.c): what has no public API.
+ * Unlike the rest of this file these write, to frames the loader just
+ * made; they never run during a dump.
+ */
+
+/* Bytes of bytecode in co (the range a valid lasti falls in). */
+Py_ssize_t
+hd_pyversion_code_nbytes(PyCodeObject *co)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return _PyCode_NBYTES(co);
+#else
+    return PyBytes_GET_SIZE(co->co_code);
+#endif
+}
+
+/* Point f's instruction pointer at the instruction at byte offset lasti of
+ * its code, so that f_lineno and f_lasti report that instruction.  lasti
+ * is in range and even (frames_frame_new checks).  Caller holds the GIL. */
+void
+hd_pyversion_frame_set_lasti(PyFrameObject *f, int lasti)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.13: instr_ptr is the instruction executing; f_lineno is computed
+     * from it (f->f_lineno is only set while tracing). */
+    _PyInterpreterFrame *iframe = f->f_frame;
+    iframe->instr_ptr = _PyCode_CODE(_PyFrame_GetCode(iframe)) + lasti / 2;
+    f->f_lineno = 0;
+#elif PY_VERSION_HEX >= 0x030B0000
+    /* 3.11, 3.12: prev_instr is the last instruction started. */
+    _PyInterpreterFrame *iframe = f->f_frame;
+    iframe->prev_instr = _PyCode_CODE(iframe->f_code) + lasti / 2;
+    f->f_lineno = 0;
+#elif PY_VERSION_HEX >= 0x030A0000
+    /* 3.10: f_lasti counts code units, and a non-zero f_lineno (which
+     * PyFrame_New sets to co_firstlineno) overrides the computed line. */
+    f->f_lasti = lasti / 2;
+    f->f_lineno = 0;
+#else
+    /* 3.9: f_lasti is a byte offset; f_lineno is read only when tracing. */
+    f->f_lasti = lasti;
+    f->f_lineno = PyCode_Addr2Line(f->f_code, lasti);
+#endif
+}
+
+/* Make back (a new reference is taken; NULL for none) f's calling frame,
+ * dropping whatever PyFrame_New linked.  Caller holds the GIL. */
+void
+hd_pyversion_frame_set_back(PyFrameObject *f, PyFrameObject *back)
+{
+    Py_XINCREF(back);
+#if PY_VERSION_HEX >= 0x030B0000
+    /* The frame owns its interpreter frame, and PyFrame_GetBack falls back
+     * to ->previous when f_back is NULL: make sure that is no stale
+     * pointer. */
+    f->f_frame->previous = NULL;
+#endif
+    Py_XSETREF(f->f_back, back);
+}
+
+/* The fast-slot array of f that f_locals is synchronized from, and its
+ * length, which is the stub code's number of local variables; *n is 0 where
+ * f_locals does not read the slots (3.13: a non-optimized frame's f_locals
+ * is its locals mapping as is).  The slots hold strong references and are
+ * released with the frame.  Caller holds the GIL. */
+PyObject **
+hd_pyversion_frame_fast_slots(PyFrameObject *f, Py_ssize_t *n)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    (void)f;
+    *n = 0;
+    return NULL;
+#elif PY_VERSION_HEX >= 0x030B0000
+    *n = f->f_frame->f_code->co_nlocalsplus;
+    return f->f_frame->localsplus;
+#else
+    *n = f->f_code->co_nlocals;
+    return f->f_localsplus;
+#endif
+}

@@ -268,6 +268,37 @@ walk_discover(hd_dumper *d, PyObject *obj, int force)
     return walk_add(d, obj);
 }
 
+/* 1 when obj is one of the hidden objects, or an exact str or bytes equal
+ * to an exact str or bytes among them (a secret's copies: a cookie's value
+ * parsed out of a header).  Compares memory only: no user code runs. */
+static int
+walk_hidden(const hd_dumper *d, PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    int is_str = tp == &PyUnicode_Type, is_bytes = tp == &PyBytes_Type;
+    for (size_t i = 0; i < d->nhidden; i++) {
+        PyObject *h = d->hidden[i];
+        if (obj == h) {
+            return 1;
+        }
+        if (Py_TYPE(h) != tp) {
+            continue;
+        }
+        if (is_str && PyUnicode_GET_LENGTH(obj) == PyUnicode_GET_LENGTH(h) &&
+            PyUnicode_KIND(obj) == PyUnicode_KIND(h) &&
+            memcmp(PyUnicode_DATA(obj), PyUnicode_DATA(h),
+                   (size_t)PyUnicode_GET_LENGTH(h) * PyUnicode_KIND(h)) == 0) {
+            return 1;
+        }
+        if (is_bytes && PyBytes_GET_SIZE(obj) == PyBytes_GET_SIZE(h) &&
+            memcmp(PyBytes_AS_STRING(obj), PyBytes_AS_STRING(h),
+                   (size_t)PyBytes_GET_SIZE(h)) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* How obj is written as a value: its id (queuing it if new), HD_DIRECT
  * when it is written in place (None, bools, UNBOUND, an unshared scalar),
  * HD_OMITTED past the budget. */
@@ -277,10 +308,8 @@ hd_walk_classify(hd_dumper *d, PyObject *obj)
     if (obj == NULL || obj == Py_None || obj == Py_True || obj == Py_False) {
         return HD_DIRECT;
     }
-    for (size_t i = 0; i < d->nhidden; i++) {
-        if (obj == d->hidden[i]) {
-            return HD_REDACTED;
-        }
+    if (d->nhidden > 0 && walk_hidden(d, obj)) {
+        return HD_REDACTED;
     }
     /* An object with one reference, the one being written, cannot be seen
      * from anywhere else: a scalar like that goes inline, without an id. */

@@ -69,10 +69,3 @@ def hdtest_dir(tmp_path_factory):
            str(TESTS / "helpers" / "hdtest.c"), "-o", str(target)]
     subprocess.run(cmd, check=True, capture_output=True)
     return out
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "integrations: against a real framework from PyPI "
-        "(requirements-integrations.txt); skips when it is not installed, "
-        "unless HEAPDUMP_REQUIRE_INTEGRATIONS=1")

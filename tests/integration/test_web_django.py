@@ -106,7 +106,6 @@ def test_client_a_failure_outside_the_view(tmp_path):
         "Exploding" in repr(inner.locals["self"])
 
 
-@w.needs_hiding
 def test_client_secrets_in_headers_are_not_in_the_file(tmp_path):
     out, _, dumps = client(tmp_path, "secrets")
     assert out["responses"][0][0] == 500
@@ -151,7 +150,6 @@ def test_gunicorn_a_failing_view_dumps_and_django_answers_500(server):
     assert dump.headers["Heapdump-Pid"] == pid
 
 
-@w.needs_hiding
 def test_gunicorn_secrets_in_headers_are_not_in_the_file(server):
     s = w.secrets()
     status, _ = server.request("/fail/", headers=w.secret_headers(s))

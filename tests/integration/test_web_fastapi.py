@@ -44,7 +44,6 @@ def test_a_failing_request_dumps_and_fastapi_answers_500(server):
                       request_path="/fail")
 
 
-@w.needs_value_hiding
 def test_secrets_in_headers_are_not_in_the_file(server):
     s = w.secrets()
     status, _ = server.request("/fail", headers=w.secret_headers(s))

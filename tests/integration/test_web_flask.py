@@ -47,7 +47,6 @@ def test_a_failing_request_dumps_and_flask_answers_500(server):
     assert dump.headers["Heapdump-Pid"] == pid
 
 
-@w.needs_hiding
 def test_secrets_in_headers_are_not_in_the_file(server):
     s = w.secrets()
     status, _ = server.request("/fail", headers=w.secret_headers(s))

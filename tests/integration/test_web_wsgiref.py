@@ -57,7 +57,6 @@ def test_a_failure_while_the_response_is_iterated(server):
     assert server.request("/ok")[0] == 200
 
 
-@w.needs_hiding
 def test_secrets_in_headers_are_not_in_the_file(server):
     s = w.secrets()
     assert server.request("/fail", headers=w.secret_headers(s))[0] == 500

@@ -46,53 +46,7 @@ def require(module):
 
 
 class SecretLeaked(AssertionError):
-    """A secret is in a dump file (what the xfail marks expect, and
-    nothing else)."""
-
-
-def hiding_supported():
-    """Whether heapdump.dump() takes _hidden."""
-    from heapdump import _integrations
-
-    return _integrations.hiding_supported()
-
-
-_value_hiding = None
-
-
-def value_hiding_supported():
-    """Whether a str given in _hidden also hides every equal str (a
-    probe: a small dump of this frame)."""
-    global _value_hiding
-    if _value_hiding is None:
-        _value_hiding = False
-        if hiding_supported():
-            import tempfile
-
-            value = "probe" + os.urandom(8).hex()
-            copy = "".join(list(value))         # equal, another object
-            assert copy is not value
-            with tempfile.TemporaryDirectory() as d:
-                path = heapdump.dump(os.path.join(d, "probe.dump"),
-                                     max_objects=5000, _hidden=[value])
-                raw = decompressed(path)
-            _value_hiding = copy.encode() not in raw
-    return _value_hiding
-
-
-#: The secret tests need heapdump.dump(_hidden=...): the server keeps its
-#: own copy of the request headers, which no name marks as secret ...
-needs_hiding = pytest.mark.xfail(
-    "not w.hiding_supported()", strict=True, raises=SecretLeaked,
-    reason="heapdump.dump() does not take _hidden yet: the server's copy "
-           "of the headers is dumped")
-#: ... and frameworks parse cookies into new strings under the cookies'
-#: names (Starlette's Request.cookies): those need a str in _hidden to
-#: hide every equal str.
-needs_value_hiding = pytest.mark.xfail(
-    "not w.value_hiding_supported()", strict=True, raises=SecretLeaked,
-    reason="a str in heapdump.dump(_hidden=...) does not hide the equal "
-           "strs yet: a cookie value Starlette parsed is dumped")
+    """A secret is in a dump file."""
 
 
 #: A loader bug (not the integrations'): on Python 3.9, typing_extensions'

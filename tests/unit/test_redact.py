@@ -10,7 +10,6 @@ import heapdump
 from records import Ext, Records, split
 
 
-
 def fresh_secret():
     """A value that appears nowhere else: not in this file's source (which
     the dump carries) nor in its globals (which it walks).  The tests keep
@@ -109,3 +108,27 @@ def test_environment_is_not_dumped_unless_asked(tmp_path):
         assert secret_value in work(environ=True, redact=False)
     finally:
         del os.environ["HEAPDUMP_TEST_ENV"]
+
+
+def test_hidden_objects_and_their_equal_copies(tmp_path):
+    # _hidden (the integrations' request secrets): the object itself, and
+    # every exact str or bytes equal to a str or bytes in it, are REDACTED;
+    # a longer string that contains it is not (only equal values hide).
+    the_secret = fresh_secret()
+
+    def work(hidden_value):
+        copy = "".join(list(hidden_value))  # equal, another object
+        as_bytes = hidden_value.encode()
+        container = {"a": copy, "b": [as_bytes], "c": "x" + hidden_value}
+        assert copy is not hidden_value
+        return heapdump.dump(tmp_path / "x.dump",
+                             _hidden=[hidden_value, hidden_value.encode()])
+
+    path = work(the_secret)
+    raw = body_bytes(path)
+    # only the longer string carries it
+    assert raw.count(the_secret.encode()) == 1
+    assert ("x" + the_secret).encode() in raw
+    found = redactions(Records(path))
+    assert ["builtins", "str"] in [f[:2] for f in found]
+    assert ["builtins", "bytes"] in [f[:2] for f in found]
