@@ -1,4 +1,5 @@
-"""Builds heapdump._heapdump from src/*.c against the system zstd and msgpack-c.
+"""Builds heapdump._heapdump from src/*.c against the system zstd and
+msgpack-c.
 
 Both libraries are found with pkg-config.  msgpack-c calls its pkg-config
 module "msgpack-c" from version 6 and "msgpack" before.  When one is missing
@@ -44,17 +45,20 @@ def pkg_config(names, package, what):
 def extension():
     cflags, libs = [], []
     for names, package, what in LIBRARIES:
-        c, l = pkg_config(names, package, what)
+        c, lib = pkg_config(names, package, what)
         cflags += c
-        libs += l
+        libs += lib
     extra = os.environ.get("HEAPDUMP_CFLAGS", "").split()
     return Extension(
         "heapdump._heapdump",
         sources=sorted(glob.glob("src/*.c")),
         depends=sorted(glob.glob("src/*.h")),
-        extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration",
-                            "-fvisibility=hidden", "-UNDEBUG"] + cflags + extra,
-        extra_link_args=libs + os.environ.get("HEAPDUMP_LDFLAGS", "").split(),
+        extra_compile_args=["-std=c11", "-Wall", "-Wextra",
+                            "-Werror=implicit-function-declaration",
+                            "-fvisibility=hidden", "-UNDEBUG"]
+        + cflags + extra,
+        extra_link_args=libs
+        + os.environ.get("HEAPDUMP_LDFLAGS", "").split(),
     )
 
 

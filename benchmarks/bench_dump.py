@@ -30,7 +30,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import time
 
 CHILD = r"""
 import gc, json, os, sys, time

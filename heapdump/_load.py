@@ -354,6 +354,14 @@ class _Builder:
             return real
         bases = bases if isinstance(bases, list) else []
         cls = _new_class(name, qualname, module, bases, base_kind)
+        if cls.__hash__ is None and isinstance(attr_names, list) and \
+                "__hash__" in attr_names:
+            # a subclass of list, dict, set... with a __hash__ of its own
+            # (typing_extensions' ParamSpec on 3.9): its instances were
+            # hashable, may be dict keys; the dumped __hash__ cannot run,
+            # identity stands in for it.  (A "__hash__ = None" is seen
+            # once the values are there: _fill_type.)
+            type.__setattr__(cls, "__hash__", object.__hash__)
         if isinstance(firstlineno, int) and not isinstance(firstlineno,
                                                            bool):
             type.__setattr__(cls, "__firstlineno__", firstlineno)
@@ -533,6 +541,8 @@ class _Builder:
             if value is S.UNBOUND:
                 continue
             attrs[name] = value
+            if name == "__hash__" and value is None:
+                type.__setattr__(cls, "__hash__", None)  # unhashable
             if not isinstance(name, str):
                 continue
             if _is_dunder(name) and name not in _DATA_DUNDERS:
@@ -746,9 +756,10 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
     Raises HeapdumpError for a file that is not a dump, is of a newer major
     format version, or is corrupt (bad zstd or checksum, invalid msgpack, a
     reference to an object no record defines, a field of the wrong type,
-    one of the limits against hostile files: see the module's docstring).  A truncated file loads as far as it is intact, with
-    a HeapdumpWarning and ``dump.truncated`` set; references to objects
-    whose records were lost read as ``heapdump._surrogates.Lost``.
+    one of the limits against hostile files: see the module's docstring).
+    A truncated file loads as far as it is intact, with a HeapdumpWarning
+    and ``dump.truncated`` set; references to objects whose records were
+    lost read as ``heapdump._surrogates.Lost``.
     Nothing from the file is executed.
     """
     path = os.fspath(path)

@@ -29,8 +29,8 @@ import threading
 from heapdump import _heapdump
 from heapdump._files import (
     DumpDirectory,
-    describe,
     check_options,
+    describe,
     ensure_directory,
     warn,
 )

@@ -348,8 +348,10 @@ signals_stop_watcher(void)
     int fd = signals_pipe[1];
     signals_pipe[1] = -1; /* handlers write nothing from now */
     (void)!write(fd, &zero, 1);
-    Py_BEGIN_ALLOW_THREADS pthread_join(signals_watcher, NULL);
-    Py_END_ALLOW_THREADS close(fd);
+    Py_BEGIN_ALLOW_THREADS
+    pthread_join(signals_watcher, NULL);
+    Py_END_ALLOW_THREADS
+    close(fd);
     close(signals_pipe[0]);
     signals_pipe[0] = -1;
     signals_watcher_running = 0;

@@ -3,7 +3,6 @@ installed version dumps the same rich state in a child process, and the
 running Python loads every file and checks the values."""
 
 import math
-import pathlib
 import subprocess
 import sys
 

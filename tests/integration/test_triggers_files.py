@@ -11,10 +11,6 @@ import sys
 import time
 
 import pytest
-
-import heapdump
-from heapdump._files import DumpDirectory
-from heapdump._load import HeapdumpWarning
 from test_triggers import (
     NAME,
     dump_files,
@@ -25,7 +21,11 @@ from test_triggers import (
     trig_env,
     with_and_without,
 )
+
+import heapdump
 from conftest import PROGRAMS, child_env
+from heapdump._files import DumpDirectory
+from heapdump._load import HeapdumpWarning
 
 BIG = {"max_items": None, "min_interval": None}
 

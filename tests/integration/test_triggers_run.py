@@ -13,9 +13,9 @@ import sys
 import time
 
 import pytest
+from test_triggers import dump_files, innermost, load, only_dump, others
 
 from conftest import PROGRAMS, child_env
-from test_triggers import dump_files, innermost, load, only_dump, others
 
 HEX = re.compile(r"0x[0-9a-fA-F]+")
 

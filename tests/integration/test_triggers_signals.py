@@ -12,8 +12,6 @@ import sys
 import time
 
 import pytest
-
-from heapdump import _triggers
 from test_triggers import (
     dump_files,
     frame_names,
@@ -25,7 +23,9 @@ from test_triggers import (
     trig_env,
     with_and_without,
 )
+
 from conftest import PROGRAMS
+from heapdump import _triggers
 
 HEX = re.compile(r"0x[0-9a-fA-F]+")
 

@@ -68,7 +68,6 @@ def test_client_a_burst_of_failures_is_rate_limited(tmp_path):
         ["IndexError.dump", "ValueError.dump"]
 
 
-@w.loader_paramspec_bug
 def test_client_async_views_under_the_async_handler(tmp_path):
     """Django's AsyncClient: the middleware runs as a coroutine, the
     process_exception in a thread; sync views still work."""

@@ -28,7 +28,6 @@ def server(tmp_path):
         s.stop()
 
 
-@w.loader_paramspec_bug
 def test_a_failing_request_dumps_and_fastapi_answers_500(server):
     status, body = server.request("/ok")
     assert status == 200

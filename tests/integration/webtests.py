@@ -49,17 +49,6 @@ class SecretLeaked(AssertionError):
     """A secret is in a dump file."""
 
 
-#: A loader bug (not the integrations'): on Python 3.9, typing_extensions'
-#: ParamSpec is a list subclass with a __hash__ of its own; a dict keyed by
-#: one (asgiref's and pydantic's caches) makes the whole dump fail to load
-#: with "HeapdumpError: object N (DICT record): TypeError: unhashable type:
-#: 'ParamSpec'".  Reported; the mark goes when the loader takes them.
-loader_paramspec_bug = pytest.mark.xfail(
-    sys.version_info < (3, 10), raises=heapdump.HeapdumpError, strict=True,
-    reason="the loader fails on a dict keyed by typing_extensions."
-           "ParamSpec (a list subclass) on 3.9")
-
-
 def secrets():
     """Fresh secret values: in no source file, only in the requests."""
     token = os.urandom(8).hex()

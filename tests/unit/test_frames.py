@@ -10,11 +10,11 @@ import sys
 import traceback
 import types
 
-import modelfactory as mf
 import pytest
-from modelfactory import clean_caches  # noqa: F401 (a fixture)
 
+import modelfactory as mf
 from heapdump import _frames, _model
+from modelfactory import clean_caches  # noqa: F401 (a fixture)
 
 _heapdump = pytest.importorskip("heapdump._heapdump")
 

@@ -333,7 +333,8 @@ def test_extra_trailing_fields_are_ignored(loadw):
 
 def test_headers_meta_trailer(loadw):
     w = Writer()
-    w.headers.append(("Heapdump-Exception", "ValueError: caf\u00e9 \\ \U0001f600"))
+    w.headers.append(("Heapdump-Exception",
+                      "ValueError: caf\u00e9 \\ \U0001f600"))
     w.headers.append(("Heapdump-Future", "x"))
     d = loadw(w)
     assert isinstance(d, Dump)

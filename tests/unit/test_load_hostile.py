@@ -202,7 +202,7 @@ def test_flipped_bytes_never_crash(tmp_path):
     header_len = data.index(b"\n\n") + 2
     rng = random.Random(1234)
     outcomes = set()
-    for i in range(300):
+    for _ in range(300):
         b = bytearray(data)
         pos = rng.randrange(header_len, len(b))
         b[pos] ^= 1 << rng.randrange(8)
@@ -523,7 +523,7 @@ def test_fuzzed_bodies(tmp_path):
     records = list(w.records)
     rng = random.Random(99)
     kinds = {"ok": 0, "error": 0}
-    for i in range(1500):
+    for _ in range(1500):
         recs = list(records)
         j = rng.randrange(len(recs))
         r = bytearray(recs[j])

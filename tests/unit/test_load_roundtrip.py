@@ -2,6 +2,7 @@
 what was there (values, identity, classes, exceptions), and nothing of
 the dumped program runs while loading."""
 
+import builtins
 import collections
 import enum
 import math
@@ -193,6 +194,8 @@ def test_instances_classes_and_exceptions(tmp_path):
 
 @pytest.mark.skipif(not PY311, reason="exception groups are 3.11+")
 def test_exception_group_roundtrip(tmp_path):
+    ExceptionGroup = builtins.ExceptionGroup
+
     def scene():
         try:
             raise ExceptionGroup("many", [ValueError(1), KeyError(2)])
@@ -269,3 +272,48 @@ def test_objects_and_addresses(tmp_path):
     assert d.objects[_load.id_of(d, got)] is got
     assert len(d.addresses) == len(d.objects) == len(d.sizes)
     assert not d.truncated and d.trailer["objects"] == len(d.objects)
+
+
+class HashedList(list):
+    """A list subclass with a __hash__ of its own (as typing_extensions'
+    ParamSpec on 3.9): its instances can be dict keys and set members."""
+
+    def __hash__(self):
+        CALLS.append("HashedList.__hash__")
+        return id(self) >> 4
+
+
+class PlainList(list):
+    pass
+
+
+class UnhashedList(HashedList):
+    __hash__ = None
+
+
+def test_hashable_subclass_of_unhashable_builtin(tmp_path):
+    # a dict keyed by instances of a hashable list subclass loads: the
+    # surrogate class hashes by identity (the dumped __hash__ never runs);
+    # subclasses that were unhashable stay so
+    def scene():
+        k1, k2 = HashedList([1]), HashedList([1])
+        keyed = {k1: "one", k2: "two"}
+        members = {k1}
+        plain, unhashed = PlainList([2]), UnhashedList([3])
+        heapdump.dump(tmp_path / "h.dump")
+        return keyed, members, plain, unhashed
+
+    scene()
+    del CALLS[:]
+    d = heapdump.load(tmp_path / "h.dump")
+    assert CALLS == []
+    f = frame_named(d, "scene")
+    k1, k2 = f.locals["k1"], f.locals["k2"]
+    assert type(k1).__qualname__ == "HashedList" and k1 == [1]
+    assert f.locals["keyed"][k1] == "one" and f.locals["keyed"][k2] == "two"
+    assert f.locals["members"] == {k1}
+    with pytest.raises(TypeError):
+        hash(f.locals["plain"])
+    with pytest.raises(TypeError):
+        hash(f.locals["unhashed"])
+    assert CALLS == []

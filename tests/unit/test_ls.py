@@ -8,8 +8,8 @@ import sys
 import pytest
 
 import heapdump
-from heapdump import __main__ as cli
 from conftest import child_env
+from heapdump import __main__ as cli
 
 pytest.importorskip("heapdump._heapdump")
 

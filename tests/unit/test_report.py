@@ -4,11 +4,11 @@ safely."""
 import re
 import sys
 
-import modelfactory as mf
 import pytest
-from modelfactory import clean_caches  # noqa: F401 (a fixture)
 
+import modelfactory as mf
 from heapdump import _model, _report
+from modelfactory import clean_caches  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("clean_caches")
 

@@ -2,12 +2,12 @@
 
 tests/integration/test_pdb_dumps.py runs the real command on real files."""
 
-import modelfactory as mf
 import pytest
-from modelfactory import clean_caches  # noqa: F401 (a fixture)
 
+import modelfactory as mf
 from heapdump import _model, _report
 from heapdump import open as hopen
+from modelfactory import clean_caches  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.usefixtures("clean_caches")
 
