@@ -335,21 +335,33 @@ def line_offset(code, line):
     return 0
 
 
-def _positioned(stub, line, position, cache):
-    """stub with the dumped columns on line (3.11+), for carets."""
-    if not _PY311 or not position or len(position) != 3:
+def _valid_position(line, position):
+    """Whether a dumped [end_lineno, col_offset, end_col_offset] is one a
+    linetable can carry for line."""
+    if not isinstance(position, (list, tuple)) or len(position) != 3:
+        return False
+    end_line, col, end_col = position
+    if not all(v is None or (isinstance(v, int) and not isinstance(v, bool)
+                             and 0 <= v <= _MAX_LINE)
+               for v in (end_line, col, end_col)):
+        return False
+    return end_line is None or line <= end_line <= line + 10000
+
+
+def _positioned(stub, positions, cache):
+    """stub with the dumped columns (line -> position) on those lines
+    (3.11+), for carets: the frame's current line and the lines its
+    traceback entries stand at."""
+    if not _PY311:
         return stub
-    key = (id(stub), line, tuple(position))
+    positions = {line: tuple(p) for line, p in positions.items()
+                 if isinstance(line, int) and _valid_position(line, p)}
+    if not positions:
+        return stub
+    key = (id(stub), tuple(sorted(positions.items())))
     found = cache.get(key)
     if found is None:
-        end_line, col, end_col = position
-        if not all(v is None or (isinstance(v, int) and 0 <= v <= _MAX_LINE)
-                   for v in (end_line, col, end_col)):
-            return stub
-        if end_line is not None and not line <= end_line <= line + 10000:
-            return stub
-        found = stub.replace(co_linetable=_linetable(
-            stub, {line: (end_line, col, end_col)}))
+        found = stub.replace(co_linetable=_linetable(stub, positions))
         cache[key] = found
     return found
 
@@ -364,6 +376,7 @@ class _Realizer:
     def __init__(self, dump):
         self.dump = dump
         self.positioned = {}
+        self.tb_positions = {}  # id(Frame) -> {line: position} of entries
         self.globals = {}      # id(loaded globals) -> dict to run with
         self.failed = []       # (Frame, error) for frames left without one
         self.failed_ids = set()
@@ -426,7 +439,10 @@ class _Realizer:
         stub = real_code(code, line)
         if line is None or not _covers(stub, line):
             line = stub.co_firstlineno
-        stub = _positioned(stub, line, f.position, self.positioned)
+        positions = dict(self.tb_positions.get(id(f), ()))
+        if f.position:
+            positions[line] = f.position
+        stub = _positioned(stub, positions, self.positioned)
         g = self.globals_for(f)
         return _frame_new(stub, g, self.locals_for(f, g), back,
                           line_offset(stub, line))
@@ -447,6 +463,12 @@ class _Realizer:
         for entries in chains:
             for entry in entries:
                 self.cover_line(entry.frame, entry.lineno)
+                line = _line_number(entry.lineno)
+                position = getattr(entry, "position", None)
+                if line is not None and position and \
+                        isinstance(entry.frame, _model.Frame):
+                    self.tb_positions.setdefault(
+                        id(entry.frame), {}).setdefault(line, position)
 
     @staticmethod
     def cover_line(f, line):

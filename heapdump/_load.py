@@ -359,8 +359,7 @@ class _Builder:
             # a subclass of list, dict, set... with a __hash__ of its own
             # (typing_extensions' ParamSpec on 3.9): its instances were
             # hashable, may be dict keys; the dumped __hash__ cannot run,
-            # identity stands in for it.  (A "__hash__ = None" is seen
-            # once the values are there: _fill_type.)
+            # identity stands in for it
             type.__setattr__(cls, "__hash__", object.__hash__)
         if isinstance(firstlineno, int) and not isinstance(firstlineno,
                                                            bool):
@@ -541,8 +540,6 @@ class _Builder:
             if value is S.UNBOUND:
                 continue
             attrs[name] = value
-            if name == "__hash__" and value is None:
-                type.__setattr__(cls, "__hash__", None)  # unhashable
             if not isinstance(name, str):
                 continue
             if _is_dunder(name) and name not in _DATA_DUNDERS:
@@ -628,12 +625,15 @@ class _Builder:
 
     def _fill_traceback(self, oid, tb, f):
         frame, lineno, lasti, next_ = f[:4]
+        position = f[4] if len(f) > 4 else None
         if not isinstance(frame, _model.Frame):
             frame = None
         if not isinstance(next_, _model.Traceback):
             next_ = None
+        position = tuple(position) if isinstance(position, list) and \
+            len(position) == 3 else None
         tb.__init__(frame, lineno if isinstance(lineno, int) else None,
-                    lasti if isinstance(lasti, int) else -1, next_)
+                    lasti if isinstance(lasti, int) else -1, next_, position)
 
     def _fill_exception(self, oid, exc, f):
         (_type, args, tb, cause, context, suppress, layout,

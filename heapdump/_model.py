@@ -81,13 +81,16 @@ class Frame:
 class Traceback:
     """One entry of a dumped traceback chain (outermost first via next)."""
 
-    __slots__ = ("frame", "lineno", "lasti", "next")
+    __slots__ = ("frame", "lineno", "lasti", "next", "position")
 
-    def __init__(self, frame, lineno, lasti, next):
+    def __init__(self, frame, lineno, lasti, next, position=None):
         self.frame = frame
         self.lineno = lineno
         self.lasti = lasti
         self.next = next
+        #: (end_lineno, col_offset, end_col_offset) of the instruction at
+        #: lasti, or None (before 3.11, or a format 1.0 file)
+        self.position = position
 
     def entries(self):
         """The chain from this entry inward, as a list."""

@@ -34,8 +34,8 @@
 
 /* Format version written in the header and the META record. */
 #define HD_FORMAT_MAJOR 1
-#define HD_FORMAT_MINOR 0
-#define HD_FORMAT_VERSION "1.0"
+#define HD_FORMAT_MINOR 1
+#define HD_FORMAT_VERSION "1.1"
 
 /* Object record kinds (docs/format.rst, "Object records"). */
 enum hd_kind {
@@ -180,6 +180,11 @@ hd_frame *hd_pyversion_frame_of(PyObject *frame_obj);
  * the handle with its low bit set (HD_TAG_FRAME). */
 void *hd_pyversion_frame_key(hd_frame *f);
 int hd_pyversion_frame_info(hd_frame *f, hd_frame_info *info);
+/* Where the instruction at byte offset lasti of co is: its line, and
+ * (3.11+) end line and columns.  0 when the columns are known; -1 when
+ * not (*lineno may still be, else -1; the others are -1). */
+int hd_pyversion_code_position(PyCodeObject *co, int lasti, int *lineno,
+                               int *end_lineno, int *col, int *end_col);
 
 /* Code objects: names in frame-slot order and their HD_CK_* kinds; the
  * names tuple is borrowed when *owned is 0. name/qualname are borrowed. */

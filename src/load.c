@@ -2158,7 +2158,8 @@ error:
  * Record fields as Python objects (for _load.py and the callbacks)
  */
 
-/* schemas: d data, v value, V [values], N [names] (str or value) */
+/* schemas: d data, v value, V [values], N [names] (str or value); the
+ * fields after a '|' came with a later minor version: nil when absent */
 static const char *
 load_schema(int kind)
 {
@@ -2182,7 +2183,7 @@ load_schema(int kind)
     case HD_K_MODULE: return "dd";
     case HD_K_CELL: return "v";
     case HD_K_FRAME: return "vvvvdddV";
-    case HD_K_TRACEBACK: return "vddv";
+    case HD_K_TRACEBACK: return "vddv|d"; /* position: 1.1 */
     case HD_K_EXCEPTION: return "vvvvvddV";
     case HD_K_GENERATOR: return "vdddvd";
     case HD_K_WEAKREF: return "vvv";
@@ -2271,8 +2272,8 @@ load_value_array(LoaderObject *L, load_cur *c, int names, int goal, int mode)
 }
 
 /* The fields of a record (after its header) decoded by schema; fields
- * past the schema are left out, missing ones are an error.  upto: decode
- * at most that many fields. */
+ * past the schema are left out, missing ones are an error but for the
+ * optional ones (None).  upto: decode at most that many fields. */
 static PyObject *
 load_decode_fields(LoaderObject *L, int kind, const unsigned char *raw,
                    const unsigned char *end, uint32_t nfields, int mode,
@@ -2283,14 +2284,16 @@ load_decode_fields(LoaderObject *L, int kind, const unsigned char *raw,
     if (schema == NULL) {
         schema = "";
     }
-    size_t ns = strlen(schema);
+    const char *bar = strchr(schema, '|');
+    size_t required = bar ? (size_t)(bar - schema) : strlen(schema);
+    size_t ns = required + (bar ? strlen(bar + 1) : 0);
     if (upto < ns) {
         ns = upto;
     }
-    if (nfields < ns) {
+    if (nfields < (ns < required ? ns : required)) {
         return load_fail(L, "a %s record has %u fields, %zu expected",
                          kind < 64 ? load_kind_name(kind) : "other", nfields,
-                         ns);
+                         required);
     }
     PyObject *list = PyList_New((Py_ssize_t)ns);
     if (list == NULL) {
@@ -2298,7 +2301,11 @@ load_decode_fields(LoaderObject *L, int kind, const unsigned char *raw,
     }
     for (size_t i = 0; i < ns; i++) {
         PyObject *v;
-        switch (schema[i]) {
+        if (i >= nfields) {
+            PyList_SET_ITEM(list, (Py_ssize_t)i, Py_NewRef(Py_None));
+            continue;
+        }
+        switch (schema[i >= required ? i + 1 : i]) {
         case 'v': v = load_value(L, &c, LOAD_READY, mode); break;
         case 'V': v = load_value_array(L, &c, 0, LOAD_READY, mode); break;
         case 'N': v = load_value_array(L, &c, 1, LOAD_READY, mode); break;

@@ -998,25 +998,40 @@ pack_code(hd_dumper *d, PyObject *obj)
     hd_walk_want_source(d, co->co_filename);
 }
 
-/* TRACEBACK: [25, addr, rc, size, frame, lineno, lasti, next] */
+/* TRACEBACK: [25, addr, rc, size, frame, lineno, lasti, next, position] */
 static void
 pack_traceback(hd_dumper *d, PyObject *obj)
 {
     PyTracebackObject *tb = (PyTracebackObject *)obj;
-    pack_obj_header(d, HD_K_TRACEBACK, 4, obj);
+    pack_obj_header(d, HD_K_TRACEBACK, 5, obj);
     hd_walk_value(d, tb->tb_frame ? (PyObject *)tb->tb_frame : Py_None);
-    int lineno = tb->tb_lineno;
-    if (lineno < 0 && tb->tb_frame != NULL) {
-        /* 3.11+ computes it lazily */
+    int lineno = tb->tb_lineno, line = -1, end_line = -1, col = -1,
+        end_col = -1;
+    if (tb->tb_frame != NULL) {
+        /* the code of a frame object outlives its execution (the frame's
+         * own code reference), so tb_lasti is read against it */
         hd_frame *f = hd_pyversion_frame_of((PyObject *)tb->tb_frame);
         hd_frame_info info;
         if (f && hd_pyversion_frame_info(f, &info) == 0) {
-            lineno = PyCode_Addr2Line(info.code, tb->tb_lasti);
+            hd_pyversion_code_position(info.code, tb->tb_lasti, &line,
+                                       &end_line, &col, &end_col);
         }
+    }
+    if (lineno < 0) {
+        lineno = line; /* 3.11+ computes it lazily */
     }
     msgpack_pack_int(PK(d), lineno);
     msgpack_pack_int(PK(d), tb->tb_lasti);
     hd_walk_value(d, tb->tb_next ? (PyObject *)tb->tb_next : Py_None);
+    if (end_line >= 0) {
+        msgpack_pack_array(PK(d), 3);
+        msgpack_pack_int(PK(d), end_line);
+        msgpack_pack_int(PK(d), col);
+        msgpack_pack_int(PK(d), end_col);
+    }
+    else {
+        msgpack_pack_nil(PK(d));
+    }
 }
 
 /* ------------------------------------------------- instances and others */

@@ -196,6 +196,29 @@ hd_pyversion_frame_key(hd_frame *handle)
 }
 
 int
+hd_pyversion_code_position(PyCodeObject *co, int lasti, int *lineno,
+                           int *end_lineno, int *col, int *end_col)
+{
+    *end_lineno = *col = *end_col = -1;
+    *lineno = -1;
+    if (lasti < 0) {
+        return -1;
+    }
+#if PY_VERSION_HEX >= 0x030B0000
+    int sl, sc, el, ec;
+    if (PyCode_Addr2Location(co, lasti, &sl, &sc, &el, &ec)) {
+        *lineno = sl;
+        *end_lineno = el;
+        *col = sc;
+        *end_col = ec;
+        return 0;
+    }
+#endif
+    *lineno = PyCode_Addr2Line(co, lasti);
+    return -1;
+}
+
+int
 hd_pyversion_frame_info(hd_frame *handle, hd_frame_info *info)
 {
     memset(info, 0, sizeof(*info));
@@ -221,16 +244,13 @@ hd_pyversion_frame_info(hd_frame *handle, hd_frame_info *info)
     }
     else {
         info->lasti = addr * (int)sizeof(_Py_CODEUNIT);
-        int sl, sc, el, ec;
-        if (PyCode_Addr2Location(co, info->lasti, &sl, &sc, &el, &ec)) {
-            info->lineno = sl >= 0 ? sl : co->co_firstlineno;
-            info->end_lineno = el;
-            info->col = sc;
-            info->end_col = ec;
+        int sl;
+        if (hd_pyversion_code_position(co, info->lasti, &sl, &info->end_lineno,
+                                       &info->col, &info->end_col) == 0 &&
+            sl < 0) {
+            sl = co->co_firstlineno;
         }
-        else {
-            info->lineno = PyCode_Addr2Line(co, info->lasti);
-        }
+        info->lineno = sl;
     }
 #else
     PyFrameObject *f = handle;

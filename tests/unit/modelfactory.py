@@ -45,11 +45,14 @@ def code_model(code):
         names, kinds)
 
 
-def _position(frame):
-    if not hasattr(frame.f_code, "co_positions") or frame.f_lasti < 0:
+def _position(frame, lasti=None):
+    """(end_lineno, col_offset, end_col_offset) of the instruction at
+    lasti (the frame's own by default) as the dumper writes it, or None."""
+    lasti = frame.f_lasti if lasti is None else lasti
+    if not hasattr(frame.f_code, "co_positions") or lasti < 0:
         return None
     for i, pos in enumerate(frame.f_code.co_positions()):
-        if i == frame.f_lasti // 2:
+        if i == lasti // 2:
             return (pos[1], pos[2], pos[3])
     return None
 
@@ -226,8 +229,9 @@ def capture(source, filename="/nonexistent/heapdump-tests/prog.py",
         entries = []
         tb = real_exc.__traceback__
         while tb is not None:
-            entries.append(_model.Traceback(frame_model(tb.tb_frame),
-                                            tb.tb_lineno, tb.tb_lasti, None))
+            entries.append(_model.Traceback(
+                frame_model(tb.tb_frame), tb.tb_lineno, tb.tb_lasti, None,
+                _position(tb.tb_frame, tb.tb_lasti)))
             tb = tb.tb_next
         for a, b in zip(entries, entries[1:]):
             a.next = b
