@@ -386,22 +386,28 @@ class Renderer:
 
     def context_lines(self, label="Context:    "):
         """The context the program attached (heapdump.set_context), one
-        line per key."""
+        line per key, and one per key of a dict value (an integration's
+        request: ``request.method = 'GET'``); at most 40 lines."""
         roots = getattr(self.dump, "roots", None)
         context = roots.get("context") if isinstance(roots, dict) else None
         if context is None:
             return []
         if type(context) is not dict:
             return [label + self.value(context)]
-        out = []
+        lines = []
+        for k, v in dict.items(context):
+            name = self.name(k)
+            if type(v) is dict and 0 < len(v) <= 40:
+                for k2, v2 in dict.items(v):
+                    lines.append("%s.%s = %s" % (name, self.name(k2),
+                                                 self.value(v2)))
+            else:
+                lines.append("%s = %s" % (name, self.value(v)))
+        if len(lines) > 40:
+            lines[39:] = ["... %d more" % (len(lines) - 39)]
         pad = " " * len(label)
-        for i, (k, v) in enumerate(dict.items(context)):
-            if i == 20:
-                out.append(pad + "... %d more" % (len(context) - 20))
-                break
-            out.append((label if i == 0 else pad) + "%s = %s" % (
-                self.name(k), self.value(v)))
-        return out
+        return [(label if i == 0 else pad) + line
+                for i, line in enumerate(lines)]
 
     def _plain(self, text):
         text = _safe_str(text)

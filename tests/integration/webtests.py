@@ -224,7 +224,8 @@ def check_view_dump(path, *, view_file, view_name="fail", reason_re,
             (name, value)
     # the summary and pdb
     out = open_summary(path)
-    assert "Context:" in out and "request = " in out, out
+    assert "Context:" in out, out
+    assert "request.path = %r" % request_path in out, out
     assert "ValueError: order 42 has 2 items" in out
     out = open_pdb(path, "p order\np total\nq\n")
     assert re.search(r"> \S*%s\(\d+\)%s\(\)" % (re.escape(view_file),

@@ -310,7 +310,7 @@ def test_context_attached_by_the_program():
     dump.roots = {"context": {"request_id": "r-42", "user": {"id": 7}}}
     lines = _report.render(dump).splitlines()
     at = lines.index("Context:    request_id = 'r-42'")
-    assert lines[at + 1] == "            user = {'id': 7}"
+    assert lines[at + 1] == "            user.id = 7"
     assert lines[at - 1] == "Exception:  none"
     dump.roots = {}
     assert not any(ln.startswith("Context:") for ln in
