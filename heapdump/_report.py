@@ -394,17 +394,19 @@ class Renderer:
             return []
         if type(context) is not dict:
             return [label + self.value(context)]
-        lines = []
+        lines, more = [], 0
         for k, v in dict.items(context):
-            name = self.name(k)
-            if type(v) is dict and 0 < len(v) <= 40:
-                for k2, v2 in dict.items(v):
-                    lines.append("%s.%s = %s" % (name, self.name(k2),
-                                                 self.value(v2)))
-            else:
-                lines.append("%s = %s" % (name, self.value(v)))
-        if len(lines) > 40:
-            lines[39:] = ["... %d more" % (len(lines) - 39)]
+            nested = type(v) is dict and 0 < len(v) <= 40
+            for k2, v2 in (dict.items(v) if nested else [(k, v)]):
+                if len(lines) == 39:
+                    more += 1       # counted, not rendered
+                    continue
+                name = self.name(k)
+                if nested:
+                    name += "." + self.name(k2)
+                lines.append("%s = %s" % (name, self.value(v2)))
+        if more:
+            lines.append("... %d more" % more)
         pad = " " * len(label)
         return [(label if i == 0 else pad) + line
                 for i, line in enumerate(lines)]

@@ -22,9 +22,6 @@
 
 #include <frameobject.h>
 
-/* The version-specific parts (the instruction pointer, f_back, the fast
- * slots) are in pyversion.c: hd_pyversion_frame_set_lasti and friends. */
-
 /* Copy the values of the code's local names found in the dict locals into
  * the frame's fast slots (see hd_pyversion_frame_fast_slots).  Names missing
  * from the dict leave their slot empty.  Returns 0, or -1 with an exception

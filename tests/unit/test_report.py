@@ -312,6 +312,11 @@ def test_context_attached_by_the_program():
     at = lines.index("Context:    request_id = 'r-42'")
     assert lines[at + 1] == "            user.id = 7"
     assert lines[at - 1] == "Exception:  none"
+    dump.roots = {"context": {"k%02d" % i: i for i in range(50)}}
+    lines = _report.render(dump).splitlines()
+    at = lines.index("Context:    k00 = 0")
+    assert lines[at + 38] == "            k38 = 38"
+    assert lines[at + 39] == "            ... 11 more"
     dump.roots = {}
     assert not any(ln.startswith("Context:") for ln in
                    _report.render(dump).splitlines())
