@@ -2,7 +2,7 @@
 # Runs the test suite against a sanitizer build of the extension.
 #
 #   tools/sanitize.sh asan PYTHON [pytest args]
-#   tools/sanitize.sh valgrind PYTHON [pytest args]
+#   tools/sanitize.sh valgrind PYTHON [pytest args]   (default tests/unit)
 #
 # The instrumented extension is built into build/<mode>/heapdump (a copy of
 # the package), never over the in-place build, and the tests run from
@@ -42,10 +42,13 @@ asan)
     "$python" -m pytest -q -p no:cacheprovider "$top/tests" "$@"
     ;;
 valgrind)
-    # the parent process only (children would take too long under it)
-    export HEAPDUMP_TEST_NO_CHILD_VALGRIND=1
+    # the pytest process only: children would take too long under it, so
+    # the tests run are the unit tests, whose dumps and loads happen in
+    # that process (the integration tests' happen in children); pytest
+    # arguments replace that choice
+    [ $# -gt 0 ] || set -- "$top/tests/unit"
     valgrind --quiet --error-exitcode=99 --errors-for-leak-kinds=none \
         --suppressions="$top/tools/valgrind-python.supp" --gen-suppressions=no \
-        "$python" -m pytest -q -p no:cacheprovider "$top/tests" "$@"
+        "$python" -m pytest -q -p no:cacheprovider "$@"
     ;;
 esac
