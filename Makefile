@@ -9,8 +9,9 @@ PYTHONS := $(shell tools/pythons.sh)
 VERSIONS := $(foreach p,$(PYTHONS),$(shell $(p) -c 'import sys;print("%d.%d"%sys.version_info[:2])'))
 NEWEST := $(lastword $(VERSIONS))
 OLDEST := $(firstword $(VERSIONS))
-# the web integrations' tests run against the real frameworks on the oldest
-# and newest Python only (requirements-integrations.txt), to keep CI short
+# the web integrations' tests (against the real frameworks of
+# requirements-integrations.txt) and the install test run on the oldest and
+# newest Python only, to keep CI short
 INTEGRATIONS := $(sort $(OLDEST) $(NEWEST))
 VENV = .venv/py$(1)
 DEBS := pkg-config gcc libzstd-dev libmsgpack-dev zstd

@@ -11,7 +11,15 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# It builds the extension once more (15 s): like the web integrations, on
+# the oldest and newest Python only, where make test requires those
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.environ.get("HEAPDUMP_REQUIRE_INTEGRATIONS") != "1",
+        reason="the install test runs where HEAPDUMP_REQUIRE_INTEGRATIONS=1 "
+               "(make test: the oldest and newest Python)"),
+]
 
 #: the source tree (not where the package under test was imported from:
 #: the sanitizer builds run a copy of it)
