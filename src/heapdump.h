@@ -204,6 +204,12 @@ typedef int (*hd_pair_visit)(PyObject *key, PyObject *value, void *arg);
 int hd_pyversion_instance_dict(PyObject *obj, hd_pair_visit visit, void *arg);
 /* obj's materialized instance dict (borrowed), or NULL. */
 PyObject *hd_pyversion_dict_object(PyObject *obj);
+/* The keys of the OrderedDict (or subclass) od in its order, which
+ * move_to_end changes without touching the dict table: at most max of them
+ * into keys.  Returns their number, or -1 when the order cannot be read
+ * (an unknown layout, more than max).  Reads memory only. */
+Py_ssize_t hd_pyversion_odict_keys(PyObject *od, PyObject **keys,
+                                   Py_ssize_t max);
 
 /* Sets: the next element after *pos (borrowed), 0 at the end. */
 int hd_pyversion_set_next(PyObject *set, Py_ssize_t *pos, PyObject **key);

@@ -833,12 +833,62 @@ pack_sequence(hd_dumper *d, PyObject *obj, int kind)
     }
 }
 
+/* An entry of the table pack_odict_order looks keys up in. */
+typedef struct pack_key_index {
+    uintptr_t key;
+    size_t index;
+} pack_key_index;
+
+static int
+pack_key_index_cmp(const void *a, const void *b)
+{
+    uintptr_t x = ((const pack_key_index *)a)->key;
+    uintptr_t y = ((const pack_key_index *)b)->key;
+    return (x > y) - (x < y);
+}
+
+/* Put the n keys and values in d->elems ([0, n) keys, [n, 2n) values, in
+ * the dict table's order, which is the whole dict) in the order of the
+ * OrderedDict obj, when it can be read (pyversion.c); else leave them.
+ * Needs 4n elems and 2n hows of room.  Keys are matched by identity (the
+ * list's keys are the table's objects): nothing is hashed or compared. */
+static void
+pack_odict_order(hd_dumper *d, PyObject *obj, size_t n)
+{
+    PyObject **order = d->elems + 2 * n; /* [2n, 3n): keys in order */
+    if (hd_pyversion_odict_keys(obj, order, (Py_ssize_t)n) != (Py_ssize_t)n) {
+        return;
+    }
+    pack_key_index *table = (pack_key_index *)d->hows; /* 2n int64s */
+    for (size_t i = 0; i < n; i++) {
+        table[i].key = (uintptr_t)d->elems[i];
+        table[i].index = i;
+    }
+    qsort(table, n, sizeof(*table), pack_key_index_cmp);
+    PyObject **values = d->elems + 3 * n; /* [3n, 4n): values in order */
+    for (size_t j = 0; j < n; j++) {
+        pack_key_index want = {(uintptr_t)order[j], 0};
+        pack_key_index *at =
+            bsearch(&want, table, n, sizeof(*table), pack_key_index_cmp);
+        if (at == NULL) {
+            return; /* not the table's keys: keep the table's order */
+        }
+        values[j] = d->elems[n + at->index];
+    }
+    memcpy(d->elems, order, 2 * n * sizeof(PyObject *));
+}
+
 /* DICT: [9, addr, rc, size, [keys], [values]] (+ MORE, [68, [keys],
- * [values]]) */
+ * [values]]).  An OrderedDict's in its own order (move_to_end). */
 static void
 pack_dict(hd_dumper *d, PyObject *obj)
 {
     size_t n = (size_t)pack_limit(d, PyDict_GET_SIZE(obj));
+    int odict = n > 1 && n == (size_t)PyDict_GET_SIZE(obj) && !d->no_alloc &&
+                PyODict_Check(obj);
+    if (odict && pack_elems_reserve(d, 4 * n) < 0) {
+        odict = 0;
+    }
     if (pack_elems_reserve(d, 2 * n) < 0) {
         n = 0;
     }
@@ -854,6 +904,9 @@ pack_dict(hd_dumper *d, PyObject *obj)
         /* a dict shorter than it said (cannot happen with the world
          * stopped, but the record must stay well formed) */
         d->elems[got] = d->elems[n + got] = Py_None;
+    }
+    if (odict) {
+        pack_odict_order(d, obj, n);
     }
     for (size_t i = 0; i < n; i++) {
         d->hows[i] = hd_walk_classify(d, d->elems[i]);

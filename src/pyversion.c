@@ -610,6 +610,46 @@ hd_pyversion_dict_object(PyObject *obj)
     return slot != NULL ? *slot : NULL;
 }
 
+/* OrderedDict's object and its linked list of keys (Objects/odictobject.c,
+ * private to that file; the same from 3.5 through 3.13).  Only od_first and
+ * the nodes' key and next are read; the size check guards the layout. */
+typedef struct pyversion_odict_node {
+    PyObject *key;
+    Py_hash_t hash;
+    struct pyversion_odict_node *next;
+    struct pyversion_odict_node *prev;
+} pyversion_odict_node;
+
+typedef struct {
+    PyDictObject od_dict;
+    pyversion_odict_node *od_first;
+    pyversion_odict_node *od_last;
+    pyversion_odict_node **od_fast_nodes;
+    Py_ssize_t od_fast_nodes_size;
+    void *od_resize_sentinel;
+    size_t od_state;
+    PyObject *od_inst_dict;
+    PyObject *od_weakreflist;
+} pyversion_odict;
+
+Py_ssize_t
+hd_pyversion_odict_keys(PyObject *od, PyObject **keys, Py_ssize_t max)
+{
+    if (PyODict_Type.tp_basicsize != (Py_ssize_t)sizeof(pyversion_odict) ||
+        !PyODict_Check(od)) {
+        return -1;
+    }
+    Py_ssize_t n = 0;
+    for (pyversion_odict_node *node = ((pyversion_odict *)od)->od_first;
+         node != NULL; node = node->next) {
+        if (n == max || node->key == NULL) {
+            return -1;
+        }
+        keys[n++] = node->key;
+    }
+    return n;
+}
+
 /* ------------------------------------------------ frames for the loader
  * Real frame objects rebuilt for pdb (frames.c): what has no public API.
  * Unlike the rest of this file these write, to frames the loader just

@@ -346,18 +346,29 @@ def test_realized_traceback_prints_as_the_live_one(tmp_path):
                    for line in ours[1:3])
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the dumper writes an "
-                   "OrderedDict in its dict table's order; move_to_end "
-                   "reorders only its private linked list")
-def test_ordered_dict_order_after_move_to_end(tmp_path):
-    def scene():
-        od = collections.OrderedDict(a=1, b=2, c=3)
-        od.move_to_end("a")
-        heapdump.dump(tmp_path / "od.dump")
-        return od
+class MyOrdered(collections.OrderedDict):
+    pass
 
-    original = scene()
+
+def test_ordered_dict_order_after_move_to_end(tmp_path):
+    # move_to_end reorders only OrderedDict's private linked list, not the
+    # dict table: the dump follows the list
+    def scene():
+        od = collections.OrderedDict((k, k.upper()) for k in "abcdef")
+        od.move_to_end("a")
+        od.move_to_end("d", last=False)
+        del od["c"]
+        od["c"] = "again"
+        sub = MyOrdered(x=1, y=2, z=3)
+        sub.move_to_end("x")
+        heapdump.dump(tmp_path / "od.dump")
+        return od, sub
+
+    original, original_sub = scene()
     got = frame_named(heapdump.load(tmp_path / "od.dump"), "scene")
-    od = got.locals["od"]
-    assert dict(od) == dict(original)           # the contents are right
-    assert list(od) == list(original)           # the order is not
+    od, sub = got.locals["od"], got.locals["sub"]
+    assert type(od) is collections.OrderedDict
+    assert list(od.items()) == list(original.items())
+    assert list(od) == ["d", "b", "e", "f", "a", "c"]
+    assert list(sub.items()) == list(original_sub.items()) == \
+        [("y", 2), ("z", 3), ("x", 1)]
