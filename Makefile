@@ -81,7 +81,7 @@ asan: venvs  ## the tests under AddressSanitizer + UBSan (newest Python)
 	@tools/deps.sh $(SAN_DEBS)
 	@tools/sanitize.sh asan .venv/py$(NEWEST)/bin/python $(PYTEST_ARGS)
 
-valgrind: venvs  ## the unit tests under valgrind memcheck (newest Python)
+valgrind: venvs  ## the unit tests but the slow ones under valgrind (newest Python)
 	@tools/deps.sh $(SAN_DEBS)
 	@tools/sanitize.sh valgrind .venv/py$(NEWEST)/bin/python $(PYTEST_ARGS)
 

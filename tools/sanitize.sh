@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs the test suite against a sanitizer build of the extension.
 #
-#   tools/sanitize.sh asan PYTHON [pytest args]
-#   tools/sanitize.sh valgrind PYTHON [pytest args]   (default tests/unit)
+#   tools/sanitize.sh asan PYTHON [pytest args]       (default: tests)
+#   tools/sanitize.sh valgrind PYTHON [pytest args]   (default: tests/unit
+#                                                      but the slow ones)
 #
 # The instrumented extension is built into build/<mode>/heapdump (a copy of
 # the package), never over the in-place build, and the tests run from
@@ -27,6 +28,28 @@ esac
 (cd "$top" && HEAPDUMP_CFLAGS="$flags" HEAPDUMP_LDFLAGS="$([ "$mode" = asan ] && echo -fsanitize=address,undefined)" \
     "$python" setup.py -q build_ext --build-lib "$out" --build-temp "$out/tmp" --force 2>&1 | grep -v -E '^(running|copying|creating)|Warning|warn|^$|\*\*\*|!!|corresp' || true)
 ls "$out"/heapdump/_heapdump*.so >/dev/null
+# pytest runs from $out: test paths given relative to the project are made
+# absolute; with none given, the mode's default tests run
+args=() paths=0
+for a in "$@"; do
+    if [ "${a#-}" = "$a" ] && [ -e "$top/${a%%::*}" ]; then
+        case $a in /*) ;; *) a=$top/$a ;; esac
+        paths=1
+    elif [ "${a#/}" != "$a" ]; then
+        paths=1
+    fi
+    args+=("$a")
+done
+if [ $paths = 0 ]; then
+    case $mode in
+    asan) args=("$top/tests" ${args[@]+"${args[@]}"}) ;;
+    # the pytest process only: children would take too long under it, so
+    # the default is the unit tests but the slow ones, whose dumps and
+    # loads happen in that process (the integration tests' happen in
+    # children, which valgrind would not see)
+    valgrind) args=("$top/tests/unit" -m "not slow" ${args[@]+"${args[@]}"}) ;;
+    esac
+fi
 cd "$out"
 export PYTHONMALLOC=malloc
 case $mode in
@@ -39,16 +62,11 @@ asan)
     export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:exitcode=86:handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:handle_abort=0:allow_user_segv_handler=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     # children inherit LD_PRELOAD: they run instrumented too
-    "$python" -m pytest -q -p no:cacheprovider "$top/tests" "$@"
+    "$python" -m pytest -q -p no:cacheprovider "${args[@]}"
     ;;
 valgrind)
-    # the pytest process only: children would take too long under it, so
-    # the tests run are the unit tests, whose dumps and loads happen in
-    # that process (the integration tests' happen in children); pytest
-    # arguments replace that choice
-    [ $# -gt 0 ] || set -- "$top/tests/unit"
     valgrind --quiet --error-exitcode=99 --errors-for-leak-kinds=none \
         --suppressions="$top/tools/valgrind-python.supp" --gen-suppressions=no \
-        "$python" -m pytest -q -p no:cacheprovider "$@"
+        "$python" -m pytest -q -p no:cacheprovider "${args[@]}"
     ;;
 esac
