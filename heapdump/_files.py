@@ -414,20 +414,18 @@ def _skip():
 def write_dump(path, *, exc=None, reason=None, headers=(), facts=None,
                redact=None, environ=False, hidden=(), **limits):
     """heapdump.dump(path, ...) with extra header lines and META facts,
-    and hidden objects (passed as _hidden only when there are some).
+    and hidden objects (its _hidden).
 
     The frames of heapdump's own modules are left out of the calling
     thread's stack.
     """
     import heapdump
 
-    if hidden:
-        limits["_hidden"] = tuple(hidden)
     try:
         heapdump.dump(path, exc=exc, reason=reason, redact=redact,
                       environ=environ, _skip=_skip(),
                       _extra_headers=list(headers), _extra_facts=facts,
-                      **limits)
+                      _hidden=hidden, **limits)
     except BaseException:
         # the C writer removes its temporary file; make sure of it
         try:

@@ -397,14 +397,17 @@ class Renderer:
         lines, more = [], 0
         for k, v in dict.items(context):
             nested = type(v) is dict and 0 < len(v) <= 40
-            for k2, v2 in (dict.items(v) if nested else [(k, v)]):
+            items = dict.items(v) if nested else [(None, v)]
+            if len(lines) == 39:
+                more += len(items)  # counted, not rendered
+                continue
+            name = self.name(k)
+            for k2, v2 in items:
                 if len(lines) == 39:
-                    more += 1       # counted, not rendered
+                    more += 1
                     continue
-                name = self.name(k)
-                if nested:
-                    name += "." + self.name(k2)
-                lines.append("%s = %s" % (name, self.value(v2)))
+                full = name + "." + self.name(k2) if nested else name
+                lines.append("%s = %s" % (full, self.value(v2)))
         if more:
             lines.append("... %d more" % more)
         pad = " " * len(label)
