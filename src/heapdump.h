@@ -159,7 +159,8 @@ typedef struct hd_frame_info {
     PyObject *globals;   /* borrowed, may be NULL */
     PyObject *locals;    /* non-optimized frames' mapping, or NULL */
     PyObject *frame_obj; /* the frame object if one exists, else NULL */
-    PyObject **values;   /* the fast slots, code_nnames of them */
+    void *slots;         /* the fast slots (read with
+                            hd_pyversion_frame_slot), nvalues of them */
     Py_ssize_t nvalues;
     int lineno;
     int lasti;                    /* byte offset, or -1 */
@@ -180,6 +181,14 @@ hd_frame *hd_pyversion_frame_of(PyObject *frame_obj);
  * the handle with its low bit set (HD_TAG_FRAME). */
 void *hd_pyversion_frame_key(hd_frame *f);
 int hd_pyversion_frame_info(hd_frame *f, hd_frame_info *info);
+/* Fast slot i of a frame read by hd_pyversion_frame_info: HD_SLOT_OBJECT
+ * with *value borrowed, HD_SLOT_EMPTY (unbound), or HD_SLOT_INT with *ival
+ * (3.14+ may keep a tagged int, no object, in a slot). */
+#define HD_SLOT_EMPTY 0
+#define HD_SLOT_OBJECT 1
+#define HD_SLOT_INT 2
+int hd_pyversion_frame_slot(const hd_frame_info *info, Py_ssize_t i,
+                            PyObject **value, int64_t *ival);
 /* Where the instruction at byte offset lasti of co is: its line, and
  * (3.11+) end line and columns.  0 when the columns are known; -1 when
  * not (*lineno may still be, else -1; the others are -1). */
@@ -196,6 +205,9 @@ PyObject *hd_pyversion_code_qualname(PyCodeObject *co);
  * finished) and a state name ("created", "suspended", "running",
  * "closed"). */
 hd_frame *hd_pyversion_gen_frame(PyObject *gen, const char **state);
+/* Their __name__ and __qualname__ (borrowed, may be NULL). */
+void hd_pyversion_gen_names(PyObject *gen, PyObject **name,
+                            PyObject **qualname);
 
 /* Instance __dict__ read without materializing it (3.11+ inline values).
  * Calls visit(key, value, arg) for each attribute in iteration order.
@@ -231,6 +243,11 @@ Py_ssize_t hd_pyversion_code_nbytes(PyCodeObject *co);
 void hd_pyversion_frame_set_lasti(PyFrameObject *f, int lasti);
 void hd_pyversion_frame_set_back(PyFrameObject *f, PyFrameObject *back);
 PyObject **hd_pyversion_frame_fast_slots(PyFrameObject *f, Py_ssize_t *n);
+
+/* The loader's tuple subclass instances: one of cls (a tuple subclass)
+ * with n items, all NULL, as tuple's tp_new leaves it before filling it.
+ * New reference, or NULL with an exception set.  Caller holds the GIL. */
+PyObject *hd_pyversion_tuple_alloc(PyTypeObject *cls, Py_ssize_t n);
 
 /* 1 while the interpreter is finalizing (no thread may take the GIL). */
 int hd_pyversion_finalizing(void);

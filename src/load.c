@@ -2587,7 +2587,7 @@ load_make_shell(LoaderObject *L, size_t id)
         else {
             /* a tuple subclass: allocated with its items NULL, filled
              * in phase 3 before anything can see it */
-            obj = cls->tp_alloc(cls, (Py_ssize_t)e->nitems);
+            obj = hd_pyversion_tuple_alloc(cls, (Py_ssize_t)e->nitems);
         }
         break;
     case HD_K_LIST:

@@ -218,8 +218,8 @@ pack_type_module_qualname(hd_dumper *d, PyTypeObject *tp, int want_module)
     }
 }
 
-void
-hd_pack_omitted(hd_dumper *d, PyObject *obj, int ext)
+static void
+pack_omitted_type(hd_dumper *d, PyTypeObject *tp, Py_ssize_t size, int ext)
 {
     /* ext 3 OMITTED, ext 4 REDACTED: [module, qualname, size] of a type, as
      * msgpack, in the ext payload: packed into a side buffer first. */
@@ -228,13 +228,20 @@ hd_pack_omitted(hd_dumper *d, PyObject *obj, int ext)
     msgpack_packer saved = d->pk;
     msgpack_packer_init(&d->pk, &sb, msgpack_sbuffer_write);
     msgpack_pack_array(PK(d), 3);
-    pack_type_module_qualname(d, Py_TYPE(obj), 1);
-    pack_type_module_qualname(d, Py_TYPE(obj), 0);
-    msgpack_pack_int64(PK(d), d->no_alloc ? pack_generic_sizeof(obj)
-                                          : hd_pack_sizeof(obj));
+    pack_type_module_qualname(d, tp, 1);
+    pack_type_module_qualname(d, tp, 0);
+    msgpack_pack_int64(PK(d), size);
     d->pk = saved;
     msgpack_pack_ext_with_body(PK(d), sb.data, sb.size, (int8_t)ext);
     msgpack_sbuffer_destroy(&sb);
+}
+
+void
+hd_pack_omitted(hd_dumper *d, PyObject *obj, int ext)
+{
+    pack_omitted_type(
+        d, Py_TYPE(obj),
+        d->no_alloc ? pack_generic_sizeof(obj) : hd_pack_sizeof(obj), ext);
 }
 
 /* ---------------------------------------------------------------- sizes */
@@ -1007,7 +1014,19 @@ pack_frame(hd_dumper *d, void *key)
     for (Py_ssize_t i = 0; i < n; i++) {
         int kind;
         PyObject *name = hd_pyversion_code_name_at(co, i, &kind);
-        PyObject *v = info.values[i];
+        PyObject *v;
+        int64_t iv;
+        if (hd_pyversion_frame_slot(&info, i, &v, &iv) == HD_SLOT_INT) {
+            /* an int held in the slot itself (no object, no size) */
+            if (hd_redact_name(&d->redact, name)) {
+                pack_omitted_type(d, &PyLong_Type, 0, HD_EXT_REDACTED);
+                d->n_redacted++;
+            }
+            else {
+                hd_pack_int64(d, iv);
+            }
+            continue;
+        }
         if (v != NULL && (kind & (HD_CK_CELL | HD_CK_FREE)) &&
             PyCell_Check(v)) {
             v = PyCell_GET(v);
@@ -1367,7 +1386,7 @@ pack_module(hd_dumper *d, PyObject *obj)
 static void
 pack_generator(hd_dumper *d, PyObject *obj)
 {
-    PyGenObject *g = (PyGenObject *)obj;
+    PyObject *name, *qualname;
     const char *state = "closed";
     hd_frame *f = hd_pyversion_gen_frame(obj, &state);
     const char *flavor = PyCoro_CheckExact(obj)       ? "coroutine"
@@ -1376,8 +1395,9 @@ pack_generator(hd_dumper *d, PyObject *obj)
     pack_obj_header(d, HD_K_GENERATOR, 6, obj);
     hd_walk_value(d, (PyObject *)Py_TYPE(obj));
     hd_pack_cstr(d, flavor);
-    pack_name(d, g->gi_name);
-    pack_name(d, g->gi_qualname);
+    hd_pyversion_gen_names(obj, &name, &qualname);
+    pack_name(d, name);
+    pack_name(d, qualname);
     hd_pack_frame_ref(d, f);
     hd_pack_cstr(d, state);
 }

@@ -28,6 +28,13 @@
 #if PY_VERSION_HEX >= 0x030D0000
 #include "internal/pycore_setobject.h"
 #endif
+#if PY_VERSION_HEX >= 0x030E0000
+/* 3.14: _PyInterpreterFrame and the generator structs moved out of
+ * pycore_frame.h / cpython/genobject.h into these (PyGenObject is an
+ * incomplete type in the public headers) */
+#include "internal/pycore_genobject.h"
+#include "internal/pycore_interpframe.h"
+#endif
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
@@ -36,7 +43,33 @@
 #define HD_IFRAMES 0 /* frames are PyFrameObject */
 #endif
 
-#if PY_VERSION_HEX >= 0x030D0000
+/* HD_INSTR: the frame's instruction pointer; HD_FCODE: its code object,
+ * or NULL when it runs something else. */
+#if PY_VERSION_HEX >= 0x030E0000
+/* 3.14: f_executable is a _PyStackRef, a tagged word: bit 0
+ * (Py_TAG_REFCNT) marks a borrowed or immortal reference and must be
+ * stripped, PyStackRef_NULL is the word 1 (not 0), and a tagged int (low
+ * bits 3) is no object at all.  The header's own tests are used. */
+static inline PyObject *
+pyversion_stackref_object(_PyStackRef ref)
+{
+    if (PyStackRef_IsNull(ref) || PyStackRef_IsTaggedInt(ref)) {
+        return NULL;
+    }
+    return PyStackRef_AsPyObjectBorrow(ref);
+}
+
+static inline PyCodeObject *
+pyversion_fcode(_PyInterpreterFrame *f)
+{
+    PyObject *ex = pyversion_stackref_object(f->f_executable);
+    return ex != NULL && PyCode_Check(ex) ? (PyCodeObject *)ex : NULL;
+}
+#define HD_INSTR(f) ((f)->instr_ptr)
+#define HD_FCODE(f) pyversion_fcode(f)
+#elif PY_VERSION_HEX >= 0x030D0000
+/* 3.13: f_executable replaces f_code and may be something other than a
+ * code object. */
 #define HD_INSTR(f) ((f)->instr_ptr)
 #define HD_FCODE(f)                                                           \
     (PyCode_Check((f)->f_executable) ? (PyCodeObject *)(f)->f_executable      \
@@ -95,15 +128,24 @@ hd_pyversion_gil_disabled(void)
 static int
 pyversion_iframe_complete(_PyInterpreterFrame *f)
 {
-    PyCodeObject *co = HD_FCODE(f);
-    if (co == NULL) {
+#if PY_VERSION_HEX >= 0x030E0000
+    /* 3.14: the interpreter's entry frames are FRAME_OWNED_BY_INTERPRETER
+     * (3), and every owner from there up (3.14's FRAME_OWNED_BY_CSTACK,
+     * 3.15's sentinel base frame at the bottom of each thread's stack)
+     * runs no Python code of the program, as _PyFrame_IsIncomplete says */
+    if (f->owner >= FRAME_OWNED_BY_INTERPRETER) {
         return 0;
     }
-#if PY_VERSION_HEX >= 0x030C0000
+#elif PY_VERSION_HEX >= 0x030C0000
+    /* 3.12, 3.13: the shim frame of a C call into the interpreter */
     if (f->owner == FRAME_OWNED_BY_CSTACK) {
         return 0;
     }
 #endif
+    PyCodeObject *co = HD_FCODE(f);
+    if (co == NULL) {
+        return 0;
+    }
     if (f->owner == FRAME_OWNED_BY_GENERATOR) {
         return 1;
     }
@@ -235,7 +277,7 @@ hd_pyversion_frame_info(hd_frame *handle, hd_frame_info *info)
     if (!(co->co_flags & CO_OPTIMIZED)) {
         info->locals = f->f_locals;
     }
-    info->values = f->localsplus;
+    info->slots = f->localsplus;
     info->nvalues = co->co_nlocalsplus;
     int addr = (int)(HD_INSTR(f) - _PyCode_CODE(co));
     if (addr < 0) {
@@ -261,7 +303,7 @@ hd_pyversion_frame_info(hd_frame *handle, hd_frame_info *info)
     if (!(co->co_flags & CO_OPTIMIZED)) {
         info->locals = f->f_locals;
     }
-    info->values = f->f_localsplus;
+    info->slots = f->f_localsplus;
     info->nvalues = hd_pyversion_code_nnames(co);
 #if PY_VERSION_HEX >= 0x030A0000
     info->lasti = f->f_lasti < 0 ? -1 : f->f_lasti * 2;
@@ -271,6 +313,30 @@ hd_pyversion_frame_info(hd_frame *handle, hd_frame_info *info)
     info->lineno = PyFrame_GetLineNumber(f);
 #endif
     return 0;
+}
+
+int
+hd_pyversion_frame_slot(const hd_frame_info *info, Py_ssize_t i,
+                        PyObject **value, int64_t *ival)
+{
+    *value = NULL;
+    *ival = 0;
+    if (i < 0 || i >= info->nvalues) {
+        return HD_SLOT_EMPTY;
+    }
+#if PY_VERSION_HEX >= 0x030E0000
+    /* 3.14: the slots are _PyStackRef (see pyversion_stackref_object); a
+     * tagged int holds its value in the word itself */
+    _PyStackRef ref = ((_PyStackRef *)info->slots)[i];
+    if (PyStackRef_IsTaggedInt(ref)) {
+        *ival = (int64_t)PyStackRef_UntagInt(ref);
+        return HD_SLOT_INT;
+    }
+    *value = pyversion_stackref_object(ref);
+#else
+    *value = ((PyObject **)info->slots)[i];
+#endif
+    return *value != NULL ? HD_SLOT_OBJECT : HD_SLOT_EMPTY;
 }
 
 /* ------------------------------------------------------------------ code */
@@ -337,13 +403,32 @@ hd_pyversion_code_qualname(PyCodeObject *co)
 
 /* ------------------------------------------------------------ generators */
 
+/* Generators, coroutines and async generators share the head of
+ * PyGenObject (_PyGenObject_HEAD): what is read here is in it. */
+void
+hd_pyversion_gen_names(PyObject *gen, PyObject **name, PyObject **qualname)
+{
+    /* 3.14: the struct is internal (pycore_interpframe_structs.h), with
+     * the same two fields */
+    PyGenObject *g = (PyGenObject *)gen;
+    *name = g->gi_name;
+    *qualname = g->gi_qualname;
+}
+
 hd_frame *
 hd_pyversion_gen_frame(PyObject *gen, const char **state)
 {
     PyGenObject *g = (PyGenObject *)gen;
 #if HD_IFRAMES
     int s = g->gi_frame_state;
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.15 renumbers the states (FRAME_CREATED is 0, FRAME_COMPLETED is
+     * gone, FRAME_CLEARED is the one finished state) and adds
+     * FRAME_SUSPENDED_YIELD_FROM_LOCKED: the macros of 3.13+ say it */
+    if (FRAME_STATE_FINISHED(s)) {
+#else
     if (s >= FRAME_COMPLETED) {
+#endif
         *state = "closed";
         return NULL;
     }
@@ -356,7 +441,13 @@ hd_pyversion_gen_frame(PyObject *gen, const char **state)
     else {
         *state = "suspended";
     }
+#if PY_VERSION_HEX >= 0x030E0000
+    /* 3.14: gi_iframe is the _PyInterpreterFrame itself, not an array of
+     * words that holds one */
+    return &g->gi_iframe;
+#else
     return (_PyInterpreterFrame *)g->gi_iframe;
+#endif
 #else
     PyFrameObject *f = g->gi_frame;
     if (f == NULL || f->f_code == NULL) {
@@ -730,4 +821,18 @@ hd_pyversion_frame_fast_slots(PyFrameObject *f, Py_ssize_t *n)
     *n = f->f_code->co_nlocals;
     return f->f_localsplus;
 #endif
+}
+
+PyObject *
+hd_pyversion_tuple_alloc(PyTypeObject *cls, Py_ssize_t n)
+{
+    PyObject *t = cls->tp_alloc(cls, n);
+#if PY_VERSION_HEX >= 0x030E0000
+    /* 3.14: tuples cache their hash in ob_hash, -1 meaning not computed
+     * yet; tp_alloc zeroes it, which would read as a cached hash of 0 */
+    if (t != NULL) {
+        ((PyTupleObject *)t)->ob_hash = -1;
+    }
+#endif
+    return t;
 }
