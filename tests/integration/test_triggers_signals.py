@@ -163,11 +163,57 @@ def test_dump_on_signal_refuses_fatal_signals(tmp_path):
 # --------------------------------------------------------- fatal signals
 
 
+C_STACK = "Current thread's C stack trace (most recent call first):\n"
+
+
+def c_stack(stderr):
+    """The frame lines of the C stack that faulthandler prints on 3.14+
+    after the Python traceback, addresses blanked ([] when none)."""
+    lines = HEX.sub("0x?", stderr).splitlines(keepends=True)
+    if C_STACK not in lines:
+        return []
+    out = []
+    for line in lines[lines.index(C_STACK) + 1:]:
+        if not line.startswith("  "):
+            break
+        out.append(line)
+    return out
+
+
 def normal(stderr):
-    """stderr without heapdump's line and with addresses blanked."""
-    return HEX.sub("0x?", "".join(
-        line for line in stderr.splitlines(keepends=True)
-        if not line.startswith("heapdump: ")))
+    """stderr without heapdump's line and 3.14's C stack frames, with
+    addresses blanked."""
+    frames = set(c_stack(stderr))
+    return "".join(
+        line for line in HEX.sub("0x?", stderr).splitlines(keepends=True)
+        if not line.startswith("heapdump: ") and line not in frames)
+
+
+def same_c_stack(plain, dumped):
+    """Whether the dumped run's C stack is the plain run's with heapdump's
+    re-raise in it: heapdump's handler dumps, puts the previous handler
+    back and raises the signal again, so faulthandler, called from there,
+    sees raise(), heapdump's handler and a second signal frame above the
+    crash.  Dropping a block of lines that ends with that signal frame
+    after heapdump's gives the plain stack (both may be cut at the same
+    depth, "<truncated rest of calls>")."""
+    def cut(frames):
+        truncated = bool(frames) and "<truncated" in frames[-1]
+        return (frames[:-1] if truncated else frames), truncated
+
+    plain, plain_cut = cut(plain)
+    dumped, dumped_cut = cut(dumped)
+    at = [i for i, line in enumerate(dumped) if "_heapdump." in line]
+    if len(at) != 1 or at[0] + 1 >= len(dumped):
+        return False
+    end = at[0] + 2
+    for start in range(1, at[0] + 1):
+        kept = dumped[:start] + dumped[end:]
+        n = min(len(kept), len(plain))
+        if n > start and kept[:n] == plain[:n] and (
+                len(kept) == len(plain) or (plain_cut and dumped_cut)):
+            return True
+    return False
 
 
 FATAL = [
@@ -194,6 +240,11 @@ def test_a_fatal_signal_dumps_then_dies_as_before(tmp_path, hdtest_dir,
     # prints its traceback
     assert "Fatal Python error" in plain.stderr
     assert normal(dumped.stderr) == normal(plain.stderr)
+    if sys.version_info >= (3, 14):
+        # and its C stack, below the Python one
+        assert c_stack(plain.stderr) and c_stack(dumped.stderr)
+        assert same_c_stack(c_stack(plain.stderr), c_stack(dumped.stderr)), \
+            (plain.stderr, dumped.stderr)
     path = only_dump(directory, signal.Signals(signum).name)
     assert [line for line in dumped.stderr.splitlines()
             if line.startswith("heapdump: ")] == ["heapdump: wrote %s" % path]
