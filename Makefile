@@ -5,16 +5,26 @@
 # test requirements (venvs), and the extension built in place (build).
 
 SHELL := /bin/bash
+# "VERSION PLACE INTERPRETER" per supported Python (tools/pythons.sh):
+# PLACE is host, or sid for 3.14 and 3.15 when this machine has no such
+# interpreter (they run in the Debian sid chroot of tools/sid-chroot.sh)
 PYTHONS := $(shell tools/pythons.sh)
-VERSIONS := $(foreach p,$(PYTHONS),$(shell $(p) -c 'import sys;print("%d.%d"%sys.version_info[:2])'))
+VERSIONS := $(shell tools/pythons.sh | cut -d' ' -f1)
 NEWEST := $(lastword $(VERSIONS))
 OLDEST := $(firstword $(VERSIONS))
 # the web integrations' tests (against the real frameworks of
-# requirements-integrations.txt) and the install test run on the oldest and
-# newest Python only, to keep CI short
-INTEGRATIONS := $(sort $(OLDEST) $(NEWEST))
-VENV = .venv/py$(1)
+# requirements-integrations.txt) and the install test run on the oldest
+# Python, on 3.14 and on the newest, to keep CI short
+INTEGRATIONS := $(sort $(OLDEST) $(filter 3.14,$(VERSIONS)) $(NEWEST))
+# the Pythons `make bench` compares: 3.13 and the ones after it
+BENCH := $(filter 3.13 3.14 3.15,$(VERSIONS))
+# the sanitizers run on the newest Python of this machine (they preload
+# the host's libasan / run the host's valgrind)
+SAN_PYTHON := $(lastword $(shell tools/pythons.sh | awk '$$2 == "host" {print $$1}'))
+# runs the project's virtualenv of a version, in the chroot if need be
+PY := tools/py.sh
 DEBS := pkg-config gcc libzstd-dev libmsgpack-dev zstd
+SID_DEBS := debootstrap
 LINT_DEBS := clang-format cppcheck
 SAN_DEBS := clang libclang-rt-14-dev valgrind
 export PYTHONDEVMODE := 1
@@ -26,64 +36,69 @@ PYTEST_ARGS ?=
 help:  ## this list
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-deps:  ## install the Debian packages the build needs (when missing)
+deps:  ## install the Debian packages the build needs (when missing), and the sid chroot for 3.14/3.15
 	@tools/deps.sh $(DEBS)
+	@if grep -q ' sid ' <<< "$$(tools/pythons.sh)"; then \
+	  tools/deps.sh $(SID_DEBS) && tools/sid-chroot.sh ensure; fi
 
 venvs: deps  ## a virtualenv per supported Python, with the test requirements
-	@test -n "$(PYTHONS)" || { echo "no supported Python (3.9 to 3.13) found" >&2; exit 1; }
-	@for p in $(PYTHONS); do \
-	  v=$$($$p -c 'import sys;print("%d.%d"%sys.version_info[:2])'); d=.venv/py$$v; \
+	@test -n "$(VERSIONS)" || { echo "no supported Python (3.9 to 3.15) found" >&2; exit 1; }
+	@tools/pythons.sh | while read -r v place p; do \
+	  d=.venv/py$$v; \
 	  reqs="-r requirements-test.txt"; want=requirements-test.txt; \
 	  case " $(INTEGRATIONS) " in *" $$v "*) \
 	    reqs="$$reqs -r requirements-integrations.txt"; \
 	    want="requirements-test.txt requirements-integrations.txt";; esac; \
-	  if [ ! -x $$d/bin/python ] || ! cat $$want | cmp -s - $$d/.requirements; then \
-	    echo "== venv $$d"; env -u PYTHONDEVMODE $$p -m venv --clear $$d && \
-	    env -u PYTHONDEVMODE $$d/bin/python -m pip install -q --disable-pip-version-check $$reqs && \
+	  if ! $(PY) $$v -c '' 2>/dev/null || ! cat $$want | cmp -s - $$d/.requirements; then \
+	    echo "== venv $$d ($$place)"; \
+	    if [ $$place = sid ]; then run="tools/sid-chroot.sh run"; else run=; fi; \
+	    $$run env -u PYTHONDEVMODE $$p -m venv --clear $$d && \
+	    env -u PYTHONDEVMODE $(PY) $$v -m pip install -q --disable-pip-version-check $$reqs && \
 	    cat $$want > $$d/.requirements || exit 1; \
 	  fi; \
 	done
 
 build: venvs  ## build the extension in place for every Python
 	@for v in $(VERSIONS); do \
-	  env -u PYTHONDEVMODE .venv/py$$v/bin/python setup.py -q build_ext --inplace 2>&1 \
+	  env -u PYTHONDEVMODE $(PY) $$v setup.py -q build_ext --inplace 2>&1 \
 	    | grep -v -E '^(running|copying|creating)|_BetaConfiguration|warnings.warn' ; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-test: build  ## run the tests on every supported Python found
+test: build  ## run the tests on every supported Python (3.9 to 3.15)
 	@set -e; for v in $(VERSIONS); do \
-	  echo "== tests on Python $$v"; \
+	  echo "== tests on Python $$v ($$($(PY) --where $$v))"; \
 	  case " $(INTEGRATIONS) " in *" $$v "*) req=1;; *) req=0;; esac; \
 	  HEAPDUMP_REQUIRE_INTEGRATIONS=$$req \
-	    .venv/py$$v/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests; \
+	    $(PY) $$v -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests; \
 	done
 
 demo: build  ## a small program fails and dumps; print the dump's summary
 	@rm -rf demo-dumps && mkdir -p demo-dumps
-	@PYTHONPATH=$(CURDIR) .venv/py$(NEWEST)/bin/python tests/programs/demo.py demo-dumps || true
-	@PYTHONPATH=$(CURDIR) .venv/py$(NEWEST)/bin/python -m heapdump.open --summary demo-dumps/*.dump
+	@PYTHONPATH=$(CURDIR) $(PY) $(NEWEST) tests/programs/demo.py demo-dumps || true
+	@PYTHONPATH=$(CURDIR) $(PY) $(NEWEST) -m heapdump.open --summary demo-dumps/*.dump
 
-bench: build  ## the speed and memory benchmark (prints figures and ratios)
-	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) .venv/py$(NEWEST)/bin/python benchmarks/bench_dump.py
+bench: build  ## the speed and memory benchmark, 3.13 beside 3.14 and 3.15 (prints figures and ratios)
+	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) $(PY) $(firstword $(BENCH)) benchmarks/bench_dump.py \
+	  $(foreach v,$(BENCH),--python $(v)="$(PY) $(v)")
 
 lint: venvs  ## clang-format, cppcheck and ruff
 	@tools/deps.sh $(LINT_DEBS)
 	clang-format --dry-run --Werror src/*.c src/*.h tests/helpers/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I src src
-	.venv/py$(NEWEST)/bin/python -m ruff check heapdump tests benchmarks setup.py
+	$(PY) $(NEWEST) -m ruff check heapdump tests benchmarks setup.py
 
 format:  ## reformat the C sources
 	clang-format -i src/*.c src/*.h tests/helpers/*.c
 
-asan: venvs  ## the tests under AddressSanitizer + UBSan (newest Python)
+asan: venvs  ## the tests under AddressSanitizer + UBSan (newest host Python)
 	@tools/deps.sh $(SAN_DEBS)
-	@tools/sanitize.sh asan .venv/py$(NEWEST)/bin/python $(PYTEST_ARGS)
+	@tools/sanitize.sh asan .venv/py$(SAN_PYTHON)/bin/python $(PYTEST_ARGS)
 
-valgrind: venvs  ## the unit tests but the slow ones under valgrind (newest Python)
+valgrind: venvs  ## the unit tests but the slow ones under valgrind (newest host Python)
 	@tools/deps.sh $(SAN_DEBS)
-	@tools/sanitize.sh valgrind .venv/py$(NEWEST)/bin/python $(PYTEST_ARGS)
+	@tools/sanitize.sh valgrind .venv/py$(SAN_PYTHON)/bin/python $(PYTEST_ARGS)
 
 clean:  ## remove build products (keeps .venv)
 	rm -rf build heapdump/*.so demo-dumps .pytest_cache

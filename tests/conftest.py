@@ -20,6 +20,24 @@ PROGRAMS = TESTS / "programs"
 sys.path.insert(0, str(TESTS))
 
 
+def project_python(version, root=None):
+    """The command (a list) that runs the project's virtualenv of a Python
+    version through tools/py.sh (in the Debian sid chroot when that is
+    where it runs), or None when `make` has not made it or when the
+    heapdump under test (root: its source tree) has no extension built
+    for that version (a sanitizer build has one for its own Python
+    only)."""
+    top = TESTS.parent
+    venv = top / ".venv" / ("py" + version) / "bin" / "python"
+    tag = "cpython-%s" % version.replace(".", "")
+    package = pathlib.Path(root or PACKAGE_ROOT) / "heapdump"
+    if not (venv.is_symlink() or venv.exists()):
+        return None
+    if not list(package.glob("_heapdump.%s-*.so" % tag)):
+        return None
+    return [str(top / "tools" / "py.sh"), version]
+
+
 def child_env(**extra):
     """The environment of a child process: heapdump importable, dev mode."""
     env = dict(os.environ)

@@ -1,8 +1,18 @@
 #!/usr/bin/env bash
-# Prints one line per supported CPython found on this machine: the path of
-# its interpreter.  Looks on PATH first, then in pyenv's versions.
+# Prints one line per supported CPython: "VERSION PLACE INTERPRETER".
+#
+#   PLACE is "host" for an interpreter that runs on this machine (looked for
+#   on PATH first, then in pyenv's versions), or "sid" for one that runs in
+#   the Debian sid chroot of tools/sid-chroot.sh (3.14 and 3.15, whose
+#   Debian packages need a newer libc than this machine's bookworm has),
+#   used only when the host has none of that version.
+#
+# A version found in neither place is left out.
 set -u
-for v in 3.9 3.10 3.11 3.12 3.13; do
+SUPPORTED="3.9 3.10 3.11 3.12 3.13 3.14 3.15"
+# the versions the sid chroot provides (tools/sid-chroot.sh's packages)
+SID="3.14 3.15"
+for v in $SUPPORTED; do
     found=""
     if cmd=$(command -v "python$v" 2>/dev/null) && "$cmd" -c 'import sys' >/dev/null 2>&1; then
         found=$("$cmd" -c 'import sys; print(sys.executable)')
@@ -15,6 +25,10 @@ for v in 3.9 3.10 3.11 3.12 3.13; do
             if "$p" -c 'import sys' >/dev/null 2>&1; then found=$p; break; fi
         done
     fi
-    [ -n "$found" ] && echo "$found"
+    if [ -n "$found" ]; then
+        echo "$v host $found"
+    elif [ "${HEAPDUMP_NO_SID:-}" != 1 ] && [[ " $SID " == *" $v "* ]]; then
+        echo "$v sid /usr/bin/python$v"
+    fi
 done
 exit 0

@@ -1,6 +1,13 @@
 """A dump written by one supported Python opens with any other: each
-installed version dumps the same rich state in a child process, and the
-running Python loads every file and checks the values."""
+supported version dumps the same rich state in a child process, and the
+running Python loads every file and checks the values.
+
+`make test` runs this file on each of the seven versions, so every pair
+(writer, reader) of 3.9 ... 3.15 is exercised once.  The writers run
+through tools/py.sh: directly where their interpreter runs, in the Debian
+sid chroot otherwise (3.14 and 3.15 on this bookworm machine); inside the
+chroot, which has the host's Python installations mounted, all of them
+run directly."""
 
 import math
 import subprocess
@@ -9,21 +16,19 @@ import sys
 import pytest
 
 import heapdump
-from conftest import PROGRAMS, TESTS, child_env
+from conftest import PROGRAMS, TESTS, child_env, project_python
 
 sys.path.insert(0, str(PROGRAMS))
 import rich_state  # noqa: E402
 
 REPO = TESTS.parent
-VERSIONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]
+VERSIONS = ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14", "3.15"]
 
 
 def interpreter(version):
-    """The project's virtualenv for that version, if `make` built it."""
-    exe = REPO / ".venv" / ("py" + version) / "bin" / "python"
-    tag = "cpython-%s" % version.replace(".", "")
-    built = list((REPO / "heapdump").glob("_heapdump.%s-*.so" % tag))
-    return exe if exe.exists() and built else None
+    """The command that runs the project's virtualenv for that version,
+    if `make` made it and built the extension for it."""
+    return project_python(version, REPO)
 
 
 def test_every_supported_python_is_built():
@@ -41,7 +46,7 @@ def test_dump_from_each_version_loads_here(version, tmp_path):
     path = tmp_path / ("rich-%s.dump" % version)
     env = child_env()
     env["PYTHONPATH"] = "%s:%s" % (REPO, TESTS)  # the in-place build
-    subprocess.run([str(exe), str(PROGRAMS / "rich_state.py"), str(path)],
+    subprocess.run(exe + [str(PROGRAMS / "rich_state.py"), str(path)],
                    check=True, env=env, timeout=120)
     dump = heapdump.load(path)
     assert dump.headers["Heapdump-Python"].startswith("CPython " + version)

@@ -18,6 +18,7 @@ import textwrap
 import pytest
 
 import heapdump
+from conftest import project_python
 
 pytest.importorskip("heapdump._heapdump")
 
@@ -631,20 +632,15 @@ POINT = textwrap.dedent('''\
         heapdump.dump(sys.argv[1])
 ''')
 
-VENVS = pathlib.Path(__file__).resolve().parent.parent.parent / ".venv"
-
-
 def other_pythons():
+    """The oldest and newest supported Pythons but this one, as commands
+    (conftest.project_python)."""
     here = "%d.%d" % sys.version_info[:2]
     found = []
-    for v in ("3.9", "3.13"):
-        exe = VENVS / ("py" + v) / "bin" / "python"
-        # the heapdump under test must have an extension built for it (a
-        # sanitizer build has one for its own Python only)
-        built = list((ROOT / "heapdump").glob(
-            "_heapdump.cpython-%s*.so" % v.replace(".", "")))
-        if v != here and exe.exists() and built:
-            found.append(pytest.param(exe, id="dumped-by-" + v))
+    for v in ("3.9", "3.15"):
+        cmd = project_python(v, ROOT)
+        if v != here and cmd is not None:
+            found.append(pytest.param(cmd, id="dumped-by-" + v))
     return found or [pytest.param(None, marks=pytest.mark.skip(
         reason="no other Python version in .venv"))]
 
@@ -655,7 +651,7 @@ def test_dump_of_another_python_version(tmp_path, writer):
     app.mkdir()
     (app / "point.py").write_text(POINT)
     out = tmp_path / "other.dump"
-    r = subprocess.run([str(writer), "point.py", str(out)], cwd=str(app),
+    r = subprocess.run(writer + ["point.py", str(out)], cwd=str(app),
                        env=env(tmp_path), capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr

@@ -105,7 +105,7 @@ def test_every_kind_of_fast_slot(tmp_path):
         def inner():
             return captured
 
-        for loop_var in range(3):
+        for loop_var in range(3):  # noqa: B007 (read from the dump)
             pass
         path = heapdump.dump(tmp_path / "x.dump")
         later = "not yet bound"         # unbound while dumping
