@@ -186,10 +186,12 @@ def make_dump(tmp_path, files, main="app.py"):
 
 def heapdump_open(tmp_path, *args, commands="", status=0):
     """python -m heapdump.open ARGS with commands on stdin, run elsewhere
-    than the deleted application."""
+    than the deleted application.  Deprecation warnings are errors: the
+    loader must not lean on what pdb deprecates (3.14: curframe_locals)."""
     cwd = tmp_path / "elsewhere"
     cwd.mkdir(exist_ok=True)
-    r = subprocess.run([sys.executable, "-m", "heapdump.open"] +
+    r = subprocess.run([sys.executable, "-W", "error::DeprecationWarning",
+                        "-m", "heapdump.open"] +
                        [str(a) for a in args], input=commands, cwd=str(cwd),
                        env=env(tmp_path), capture_output=True, text=True,
                        timeout=120)
@@ -633,11 +635,12 @@ POINT = textwrap.dedent('''\
 ''')
 
 def other_pythons():
-    """The oldest and newest supported Pythons but this one, as commands
+    """The oldest and the two newest supported Pythons but this one (so
+    that each version opens at least two others' dumps here), as commands
     (conftest.project_python)."""
     here = "%d.%d" % sys.version_info[:2]
     found = []
-    for v in ("3.9", "3.15"):
+    for v in ("3.9", "3.14", "3.15"):
         cmd = project_python(v, ROOT)
         if v != here and cmd is not None:
             found.append(pytest.param(cmd, id="dumped-by-" + v))
