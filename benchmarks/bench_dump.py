@@ -1,6 +1,7 @@
 """heapdump against pickle + zstd on the same heap: pause, size, memory, load.
 
     python benchmarks/bench_dump.py [--instances N] [--keys N] [--repeat R]
+                                    [--python VERSION=COMMAND ...]
 
 The heap (issue 2): 200,000 instances of a class with 5 attributes each
 plus a 100,000-key dict of strings, reachable from a frame: about 1.3 M
@@ -17,6 +18,14 @@ memory of one does not hide another's:
 - load: heapdump.load() against reading, zstd-decompressing and
   pickle.loads of the other's file.
 
+Each measurement runs --repeat times: the best is shown, with the spread
+(fastest to slowest) beside it.  With --python (repeatable) the children
+run on those interpreters (COMMAND is split like a shell command, so
+"tools/py.sh 3.14" runs 3.14 in the sid chroot), one table per version,
+then heapdump's figures side by side with the ratio of each version to
+the first (`make bench`: 3.13, 3.14, 3.15).  The child code runs the same
+on every version.
+
 It prints the figures and the ratios; it asserts nothing.  The targets are
 in the issue: pause at least 2x shorter, file no larger, at most 48 bytes
 of extra memory per object, load at least 1,000,000 objects/s.
@@ -27,6 +36,7 @@ import gc
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -126,7 +136,7 @@ run()
 """
 
 
-def child(args, method, path, phase):
+def child(args, python, method, path, phase):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = CHILD.replace("ROOT", repr(root)).replace(
         "ARGS", repr((args.instances, args.keys, method, path, phase)), 1)
@@ -134,17 +144,121 @@ def child(args, method, path, phase):
     # slows every allocation down
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONDEVMODE", "PYTHONMALLOC", "PYTHONFAULTHANDLER")}
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                       text=True, env=env)
+    r = subprocess.run(python + ["-c", code], capture_output=True,
+                       text=True, env=env, cwd=root)
     if r.returncode != 0:
         sys.stderr.write(r.stderr)
         raise SystemExit("benchmark child failed (%s %s)" % (method, phase))
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def best(args, method, path, phase, key):
-    runs = [child(args, method, path, phase) for _ in range(args.repeat)]
-    return min(runs, key=lambda r: r[key])
+def measure(args, python, method, path, phase, key):
+    """(best run, fastest value of key, slowest value of key)."""
+    runs = [child(args, python, method, path, phase)
+            for _ in range(args.repeat)]
+    values = [r[key] for r in runs]
+    return min(runs, key=lambda r: r[key]), min(values), max(values)
+
+
+def version_of(python):
+    r = subprocess.run(python + ["-c", "import platform; print("
+                                 "platform.python_version())"],
+                       capture_output=True, text=True, check=True)
+    return r.stdout.strip()
+
+
+def one_python(args, python, n, tmp):
+    """The figures of heapdump and pickle+zstd on one interpreter."""
+    hd_path = os.path.join(tmp, "bench.dump")
+    pk_path = os.path.join(tmp, "bench.pickle.zst")
+    hd, hd_lo, hd_hi = measure(args, python, "heapdump", hd_path, "dump",
+                               "pause")
+    pk, pk_lo, pk_hi = measure(args, python, "pickle", pk_path, "dump",
+                               "pause")
+    out = {
+        "pause": hd["pause"], "pause_spread": (hd_lo, hd_hi),
+        "pk_pause": pk["pause"], "pk_pause_spread": (pk_lo, pk_hi),
+        "size": os.path.getsize(hd_path), "pk_size": os.path.getsize(pk_path),
+        "extra": hd["extra"], "pk_extra": pk["extra"],
+        "load": None,
+    }
+    try:
+        hl, hl_lo, hl_hi = measure(args, python, "heapdump", hd_path, "load",
+                                   "load")
+        out["load"], out["load_spread"] = hl["load"], (hl_lo, hl_hi)
+    except SystemExit as e:
+        print("heapdump load failed: %s" % e)
+    pl, pl_lo, pl_hi = measure(args, python, "pickle", pk_path, "load",
+                               "load")
+    out["pk_load"], out["pk_load_spread"] = pl["load"], (pl_lo, pl_hi)
+    for p in (hd_path, pk_path):
+        os.unlink(p)
+    return out
+
+
+def spread(lo_hi):
+    return "%.3f-%.3f" % lo_hi
+
+
+def print_one(name, r, n):
+    rows = [
+        ("pause (s)", r["pause"], r["pk_pause"],
+         spread(r["pause_spread"]), spread(r["pk_pause_spread"])),
+        ("objects/s (M)", n / r["pause"] / 1e6, n / r["pk_pause"] / 1e6,
+         "", ""),
+        ("file bytes", r["size"], r["pk_size"], "", ""),
+        ("file bytes/object", r["size"] / n, r["pk_size"] / n, "", ""),
+        ("extra peak memory (MB)", r["extra"] / 1e6, r["pk_extra"] / 1e6,
+         "", ""),
+        ("extra peak bytes/object", r["extra"] / n, r["pk_extra"] / n, "",
+         ""),
+    ]
+    if r["load"] is not None:
+        rows += [("load (s)", r["load"], r["pk_load"],
+                  spread(r["load_spread"]), spread(r["pk_load_spread"])),
+                 ("load objects/s (M)", n / r["load"] / 1e6,
+                  n / r["pk_load"] / 1e6, "", "")]
+    print("Python %s" % name)
+    print("%-26s %14s %16s %8s   %s" % ("", "heapdump", "pickle+zstd3",
+                                        "ratio", "spread (heapdump, pickle)"))
+    for label, a, b, sa, sb in rows:
+        print("%-26s %14.3f %16.3f %8.2f   %s" % (
+            label, a, b, a / b if b else 0,
+            "%s, %s" % (sa, sb) if sa else ""))
+    print("targets: pause ratio <= 0.5 (%.2f), file ratio <= 1.0 (%.2f), "
+          "extra <= 48 B/object (%.1f), load >= 1.0 M objects/s (%s)" % (
+              r["pause"] / r["pk_pause"], r["size"] / r["pk_size"],
+              r["extra"] / n,
+              "%.2f" % (n / r["load"] / 1e6) if r["load"] else "n/a"))
+    print()
+
+
+def print_side_by_side(results, n):
+    """heapdump's figures of every version, with each one's ratio to the
+    first version's."""
+    names = list(results)
+    first = results[names[0]]
+    figures = [
+        ("pause (s)", lambda r: r["pause"]),
+        ("file bytes/object", lambda r: r["size"] / n),
+        ("extra peak bytes/object", lambda r: r["extra"] / n),
+        ("load (s)", lambda r: r["load"]),
+        ("load objects/s (M)", lambda r: n / r["load"] / 1e6
+         if r["load"] else None),
+    ]
+    print("heapdump on each Python (ratio to %s)" % names[0])
+    print("%-26s" % "" + "".join("%20s" % v for v in names))
+    for label, get in figures:
+        cells = []
+        for v in names:
+            x, base = get(results[v]), get(first)
+            if x is None:
+                cells.append("%20s" % "n/a")
+            elif v == names[0] or not base:
+                cells.append("%20.3f" % x)
+            else:
+                cells.append("%20s" % ("%.3f (%.2f)" % (x, x / base)))
+        print("%-26s" % label + "".join(cells))
 
 
 def main(argv=None):
@@ -153,51 +267,36 @@ def main(argv=None):
     ap.add_argument("--keys", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of each measurement; the best is kept")
+    ap.add_argument("--python", action="append", default=[],
+                    metavar="VERSION=COMMAND",
+                    help="run the children with COMMAND, shown as VERSION "
+                         "(repeatable; default: this interpreter)")
     args = ap.parse_args(argv)
+    pythons = []
+    for spec in args.python:
+        name, sep, command = spec.partition("=")
+        if not sep or not command:
+            ap.error("--python wants VERSION=COMMAND, not %r" % spec)
+        pythons.append((name, shlex.split(command)))
+    if not pythons:
+        pythons = [("%d.%d" % sys.version_info[:2], [sys.executable])]
     tmp = tempfile.mkdtemp(prefix="heapdump-bench-")
-    hd_path = os.path.join(tmp, "bench.dump")
-    pk_path = os.path.join(tmp, "bench.pickle.zst")
 
-    n = child(args, "heapdump", hd_path, "count")["objects"]
+    first = pythons[0][1]
+    n = child(args, first, "heapdump", os.path.join(tmp, "x"),
+              "count")["objects"]
     print("heap: %d instances x 5 attributes + a %d-key dict of strings = "
           "%d objects" % (args.instances, args.keys, n))
-    print("machine: %s, %s, Python %s, %d CPUs" % (
-        platform.node(), platform.machine(), platform.python_version(),
-        os.cpu_count()))
-    hd = best(args, "heapdump", hd_path, "dump", "pause")
-    pk = best(args, "pickle", pk_path, "dump", "pause")
-    hd_size = os.path.getsize(hd_path)
-    pk_size = os.path.getsize(pk_path)
-    try:
-        hl = best(args, "heapdump", hd_path, "load", "load")
-    except SystemExit as e:
-        print("heapdump load failed: %s" % e)
-        hl = None
-    pl = best(args, "pickle", pk_path, "load", "load")
-
-    rows = [
-        ("pause (s)", hd["pause"], pk["pause"]),
-        ("objects/s (M)", n / hd["pause"] / 1e6, n / pk["pause"] / 1e6),
-        ("file bytes", hd_size, pk_size),
-        ("file bytes/object", hd_size / n, pk_size / n),
-        ("extra peak memory (MB)", hd["extra"] / 1e6, pk["extra"] / 1e6),
-        ("extra peak bytes/object", hd["extra"] / n, pk["extra"] / n),
-    ]
-    if hl is not None:
-        rows += [("load (s)", hl["load"], pl["load"]),
-                 ("load objects/s (M)", n / hl["load"] / 1e6,
-                  n / pl["load"] / 1e6)]
-    print("%-26s %14s %16s %8s" % ("", "heapdump", "pickle+zstd3", "ratio"))
-    for name, a, b in rows:
-        print("%-26s %14.3f %16.3f %8.2f" % (name, a, b, a / b if b else 0))
+    print("machine: %s, %s, %d CPUs; best of %d runs" % (
+        platform.node(), platform.machine(), os.cpu_count(), args.repeat))
     print()
-    print("targets: pause ratio <= 0.5 (%.2f), file ratio <= 1.0 (%.2f), "
-          "extra <= 48 B/object (%.1f), load >= 1.0 M objects/s (%s)" % (
-              hd["pause"] / pk["pause"], hd_size / pk_size,
-              hd["extra"] / n,
-              "%.2f" % (n / hl["load"] / 1e6) if hl else "n/a"))
-    for p in (hd_path, pk_path):
-        os.unlink(p)
+    results = {}
+    for name, python in pythons:
+        full = version_of(python)
+        results[name] = one_python(args, python, n, tmp)
+        print_one("%s (%s)" % (full, " ".join(python)), results[name], n)
+    if len(results) > 1:
+        print_side_by_side(results, n)
     os.rmdir(tmp)
     return 0
 

@@ -620,7 +620,9 @@ hd_dump_run(const hd_request *req, hd_result *res)
     d->hidden = req->hidden;
     d->nhidden = req->nhidden;
     d->tstate = req->tstate;
-    /* from here the world stands still (normal mode) */
+    /* from here the world stands still (normal mode): holding the GIL,
+     * which no call below releases.  A free-threaded build would stop the
+     * other threads here (_PyEval_StopTheWorld; docs/pythons.rst). */
     if (normal) {
         gc_was = dump_gc_off();
         if (gc_was < 0) {

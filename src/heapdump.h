@@ -251,7 +251,8 @@ PyObject *hd_pyversion_tuple_alloc(PyTypeObject *cls, Py_ssize_t n);
 
 /* 1 while the interpreter is finalizing (no thread may take the GIL). */
 int hd_pyversion_finalizing(void);
-/* 1 when the running interpreter has no GIL (free-threaded 3.13t). */
+/* 1 in a free-threaded build (3.13t, 3.14t: Py_GIL_DISABLED), which
+ * module.c refuses at import. */
 int hd_pyversion_gil_disabled(void);
 
 /* Tag bit for frame keys that are not objects. */

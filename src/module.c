@@ -86,12 +86,6 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_TypeError, "facts must be a dict or None");
         goto done;
     }
-    if (hd_pyversion_gil_disabled()) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "heapdump cannot dump a free-threaded interpreter: "
-                        "it has no way yet to stop the world");
-        goto done;
-    }
     if (PySys_Audit("heapdump.dump", "O", path_bytes) < 0) {
         goto done;
     }
@@ -174,6 +168,15 @@ hd_dump_init_module(PyObject *m)
 static int
 module_exec(PyObject *m)
 {
+    if (hd_pyversion_gil_disabled()) {
+        /* docs/pythons.rst, "Free-threaded builds": what a dump there needs
+         * first (a stop-the-world in dump.c) */
+        PyErr_SetString(PyExc_ImportError,
+                        "heapdump does not support free-threaded CPython "
+                        "builds (3.13t, 3.14t): a dump must stop every "
+                        "thread, which it can do only by holding the GIL");
+        return -1;
+    }
     if (PyModule_AddStringConstant(m, "FORMAT_VERSION", HD_FORMAT_VERSION) <
         0) {
         return -1;
