@@ -12,13 +12,14 @@ import sys
 import pytest
 
 # It builds the extension once more (15 s): like the web integrations, on
-# the oldest and newest Python only, where make test requires those
+# the Pythons where make test requires those (its INTEGRATIONS: the oldest,
+# 3.14 and the newest)
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         os.environ.get("HEAPDUMP_REQUIRE_INTEGRATIONS") != "1",
         reason="the install test runs where HEAPDUMP_REQUIRE_INTEGRATIONS=1 "
-               "(make test: the oldest and newest Python)"),
+               "(make test: 3.9, 3.14 and 3.15)"),
 ]
 
 #: the source tree (not where the package under test was imported from:
