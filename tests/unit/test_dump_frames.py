@@ -221,10 +221,11 @@ def test_generators_coroutines_and_async_generators_in_each_state(
     assert state("agen") == ("async_generator", "suspended")
     assert decoded(recs, slots(recs, gens["agen"][8])["agen_local"]) == "a"
     # each suspended frame stands at its yield / await line
+    with open(__file__) as f:
+        source = f.read().splitlines()
     for name, line_of in (("leaf", "await _Suspend()"),
                           ("outer", "await inner"), ("agen", "yield 1")):
         frame = recs.objects[gens[name][8]]
-        source = open(__file__).read().splitlines()
         assert source[frame[8] - 1].strip() == line_of, name
     coro.close()
 
