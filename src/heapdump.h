@@ -251,6 +251,14 @@ PyObject *hd_pyversion_tuple_alloc(PyTypeObject *cls, Py_ssize_t n);
 
 /* 1 while the interpreter is finalizing (no thread may take the GIL). */
 int hd_pyversion_finalizing(void);
+/* The struct offsets pyversion.c was compiled with against the running
+ * interpreter's _Py_DebugOffsets (3.13+): field i's name and both values.
+ * Returns how many fields there are (0 before 3.13), or -1 when the
+ * interpreter publishes no offsets; fills the outputs only for i in
+ * range. */
+Py_ssize_t hd_pyversion_layout_field(Py_ssize_t i, const char **name,
+                                     uint64_t *built, uint64_t *running);
+
 /* 1 in a free-threaded build (3.13t, 3.14t: Py_GIL_DISABLED), which
  * module.c refuses at import. */
 int hd_pyversion_gil_disabled(void);

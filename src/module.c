@@ -150,11 +150,62 @@ done:
     return result;
 }
 
+/* _layout(): [(name, built, running)] of the offsets checked at import. */
+static PyObject *
+module_layout(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(args))
+{
+    const char *name;
+    uint64_t built, running;
+    Py_ssize_t n = hd_pyversion_layout_field(-1, &name, &built, &running);
+    PyObject *out = PyList_New(0);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        hd_pyversion_layout_field(i, &name, &built, &running);
+        PyObject *t = Py_BuildValue("(sKK)", name, (unsigned long long)built,
+                                    (unsigned long long)running);
+        if (t == NULL || PyList_Append(out, t) < 0) {
+            Py_XDECREF(t);
+            Py_CLEAR(out);
+            break;
+        }
+        Py_DECREF(t);
+    }
+    return out;
+}
+
 static PyMethodDef dump_methods[] = {
     {"dump", (PyCFunction)(void (*)(void))dump_dump,
      METH_VARARGS | METH_KEYWORDS, dump_doc},
+    {"_layout", module_layout, METH_NOARGS,
+     "_layout($module, /)\n--\n\n"
+     "[(name, built, running)]: the offsets of CPython's structures this\n"
+     "extension was compiled with, and the running interpreter's\n"
+     "(_Py_DebugOffsets, 3.13+).  Checked at import."},
     {NULL, NULL, 0, NULL},
 };
+
+/* The import fails when the extension was built against other CPython
+ * headers than the running interpreter's: every read of a frame would be
+ * at the wrong place. */
+static int
+module_check_layout(void)
+{
+    const char *name;
+    uint64_t built, running;
+    Py_ssize_t n = hd_pyversion_layout_field(-1, &name, &built, &running);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        hd_pyversion_layout_field(i, &name, &built, &running);
+        if (built != running) {
+            PyErr_Format(PyExc_ImportError,
+                         "heapdump was built against other CPython headers "
+                         "than this interpreter's (%s is at %llu, not %llu): "
+                         "rebuild it for this Python",
+                         name, (unsigned long long)running,
+                         (unsigned long long)built);
+            return -1;
+        }
+    }
+    return 0;
+}
 
 int
 hd_dump_init_module(PyObject *m)
@@ -175,6 +226,9 @@ module_exec(PyObject *m)
                         "heapdump does not support free-threaded CPython "
                         "builds (3.13t, 3.14t): a dump must stop every "
                         "thread, which it can do only by holding the GIL");
+        return -1;
+    }
+    if (module_check_layout() < 0) {
         return -1;
     }
     if (PyModule_AddStringConstant(m, "FORMAT_VERSION", HD_FORMAT_VERSION) <

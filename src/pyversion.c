@@ -28,6 +28,9 @@
 #if PY_VERSION_HEX >= 0x030D0000
 #include "internal/pycore_setobject.h"
 #endif
+#if PY_VERSION_HEX >= 0x030D0000
+#include "internal/pycore_runtime.h" /* _PyRuntime.debug_offsets */
+#endif
 #if PY_VERSION_HEX >= 0x030E0000
 /* 3.14: _PyInterpreterFrame and the generator structs moved out of
  * pycore_frame.h / cpython/genobject.h into these (PyGenObject is an
@@ -116,6 +119,72 @@ hd_pyversion_gil_disabled(void)
 #ifdef Py_GIL_DISABLED
     return 1;
 #else
+    return 0;
+#endif
+}
+
+/* ------------------------------------------------- the layout, checked */
+
+/* The offsets this file was compiled with, beside the ones the running
+ * interpreter publishes for out-of-process tools (_Py_DebugOffsets, 3.13+,
+ * in _PyRuntime): they differ only when the extension was built against
+ * other headers than the interpreter it runs in. */
+#if PY_VERSION_HEX >= 0x030D0000
+#define HD_FIELD(section, field, type, member)                                \
+    {                                                                         \
+#section "." #field, offsetof(type, member),                          \
+            offsetof(_Py_DebugOffsets, section.field)                         \
+    }
+static const struct {
+    const char *name;
+    size_t built;
+    size_t in_offsets; /* where the running value is in _Py_DebugOffsets */
+} pyversion_fields[] = {
+    HD_FIELD(thread_state, current_frame, PyThreadState, current_frame),
+    HD_FIELD(thread_state, thread_id, PyThreadState, thread_id),
+    HD_FIELD(thread_state, native_thread_id, PyThreadState, native_thread_id),
+    HD_FIELD(interpreter_frame, previous, _PyInterpreterFrame, previous),
+    HD_FIELD(interpreter_frame, executable, _PyInterpreterFrame, f_executable),
+    HD_FIELD(interpreter_frame, instr_ptr, _PyInterpreterFrame, instr_ptr),
+    HD_FIELD(interpreter_frame, localsplus, _PyInterpreterFrame, localsplus),
+    HD_FIELD(interpreter_frame, owner, _PyInterpreterFrame, owner),
+    HD_FIELD(code_object, firstlineno, PyCodeObject, co_firstlineno),
+    HD_FIELD(code_object, localsplusnames, PyCodeObject, co_localsplusnames),
+    HD_FIELD(code_object, localspluskinds, PyCodeObject, co_localspluskinds),
+    HD_FIELD(code_object, co_code_adaptive, PyCodeObject, co_code_adaptive),
+#if PY_VERSION_HEX >= 0x030E0000
+    /* 3.14 adds the generators to _Py_DebugOffsets */
+    HD_FIELD(gen_object, gi_iframe, PyGenObject, gi_iframe),
+    HD_FIELD(gen_object, gi_frame_state, PyGenObject, gi_frame_state),
+#endif
+};
+#undef HD_FIELD
+#endif
+
+Py_ssize_t
+hd_pyversion_layout_field(Py_ssize_t i, const char **name, uint64_t *built,
+                          uint64_t *running)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    Py_ssize_t n =
+        (Py_ssize_t)(sizeof(pyversion_fields) / sizeof(pyversion_fields[0]));
+    const _Py_DebugOffsets *o = &_PyRuntime.debug_offsets;
+    if (memcmp(o->cookie, _Py_Debug_Cookie, sizeof(o->cookie)) != 0) {
+        return -1;
+    }
+    if (i < 0 || i >= n) {
+        return n;
+    }
+    *name = pyversion_fields[i].name;
+    *built = pyversion_fields[i].built;
+    memcpy(running, (const char *)o + pyversion_fields[i].in_offsets,
+           sizeof(*running));
+    return n;
+#else
+    (void)i;
+    (void)name;
+    (void)built;
+    (void)running;
     return 0;
 #endif
 }

@@ -285,3 +285,22 @@ def test_instance_attributes_inline_in_a_dict_and_deleted(tmp_path):
     want.update(("x%d" % i, i) for i in range(40))
     assert vars(loc["added_late"]) == want
     assert list(vars(loc["added_late"])) == list(vars(added_late))
+
+
+def test_the_structures_read_are_where_the_interpreter_says():
+    # 3.13+ publishes the offsets of its frame, thread and code structures
+    # for out-of-process tools (_Py_DebugOffsets); the import compares them
+    # with the ones pyversion.c was compiled with, and would have failed
+    from heapdump import _heapdump
+
+    fields = _heapdump._layout()
+    if sys.version_info < (3, 13):
+        assert fields == []
+        return
+    names = {name for name, _, _ in fields}
+    assert {"thread_state.current_frame", "interpreter_frame.executable",
+            "interpreter_frame.localsplus", "interpreter_frame.owner",
+            "code_object.localsplusnames"} <= names
+    if sys.version_info >= (3, 14):
+        assert {"gen_object.gi_iframe", "gen_object.gi_frame_state"} <= names
+    assert [(n, b) for n, b, r in fields if b != r] == []
