@@ -716,8 +716,9 @@ hd_pyversion_long_sizeof(PyObject *v)
 size_t
 hd_pyversion_long_nbytes(PyObject *v)
 {
-    /* bits of |v|, plus the sign bit */
-    size_t bits = _PyLong_NumBits(v);
+    /* bits of |v|, plus the sign bit (3.14: _PyLong_NumBits returns an
+     * int64_t, -1 only on overflow, which an int in memory cannot reach) */
+    size_t bits = (size_t)_PyLong_NumBits(v);
     return bits / 8 + 1;
 }
 
