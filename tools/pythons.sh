@@ -7,7 +7,8 @@
 #   Debian packages need a newer libc than this machine's bookworm has),
 #   used only when the host has none of that version.
 #
-# A version found in neither place is left out.
+# A version found in neither place is left out; with HEAPDUMP_NO_SID=1 the
+# chroot's are too (a machine where it cannot be made: it needs root).
 set -u
 SUPPORTED="3.9 3.10 3.11 3.12 3.13 3.14 3.15"
 # the versions the sid chroot provides (tools/sid-chroot.sh's packages)
