@@ -87,6 +87,9 @@ mkdir -p dist
 rm -f dist/heapdump-$version.tar.gz dist/heapdump-$version-*.whl
 say "sdist heapdump-$version"
 $tools/bin/python -m build -q --sdist --no-isolation --outdir dist . >/dev/null
+# setuptools leaves its metadata in the tree: an entry point that pytest
+# would find there (the pytest11 plugin) when run from the tree
+rm -rf heapdump.egg-info
 sdist=$top/dist/heapdump-$version.tar.gz
 
 # -- one wheel per Python, built from the sdist
