@@ -13,10 +13,11 @@
 #   tools/sid-chroot.sh has PROGRAM   ensure, then exit 0 when PROGRAM is
 #                                     on the chroot's PATH
 #
-# Where it lives: ${HEAPDUMP_CACHE:-/var/cache/heapdump}/sid.  A stamp in
-# it names the suite and the package list it was made with; a different
-# stamp remakes it.  It is made under a temporary name and renamed when
-# complete, so a run that dies half way leaves nothing that looks usable.
+# Where it lives: the Debian root "sid-dev" of tools/debroot.sh (which
+# makes it, under a temporary name renamed when complete, and remakes it
+# when the suite or PACKAGES below change), in
+# ${HEAPDUMP_CACHE:-/var/cache/heapdump}/roots.  A lock beside it lets
+# runs share it while a remake waits for them to end.
 #
 # What `run` sees, at the same absolute paths as outside (so that paths in
 # tests, virtualenvs and build trees mean the same thing inside):
@@ -35,7 +36,7 @@
 set -eu
 
 SID_SUITE=sid
-SID_MIRROR=${HEAPDUMP_SID_MIRROR:-http://deb.debian.org/debian}
+SID_NAME=sid-dev
 # What the build and the tests need inside (the interpreters with their
 # headers and venv, the C toolchain, the libraries of setup.py, and what
 # the tests call: zstd, ps, mount for the full-disk test).
@@ -45,50 +46,29 @@ ca-certificates"
 
 sid_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 sid_cache=${HEAPDUMP_CACHE:-/var/cache/heapdump}
-sid_root=$sid_cache/sid
+sid_root=$sid_cache/roots/$SID_NAME
 
-sid_stamp() {
-    printf 'suite=%s\npackages=%s\n' "$SID_SUITE" \
-        "$(echo $SID_PACKAGES | tr ' ' '\n' | sort | tr '\n' ' ')"
-}
-
+# Whether the root is there and made with this suite and these packages
+# (the stamp tools/debroot.sh writes).
 sid_current() {
-    [ -f "$sid_root/.heapdump-stamp" ] &&
-        [ "$(cat "$sid_root/.heapdump-stamp")" = "$(sid_stamp)" ]
+    [ -f "$sid_root/.heapdump-root" ] &&
+        [ "$(cat "$sid_root/.heapdump-root")" = "$SID_SUITE $(echo $SID_PACKAGES)" ]
 }
 
-# Make the chroot under a temporary name, then rename it into place.
-# Caller holds the cache lock exclusively.
+# Make (or remake) it.  Caller holds the lock exclusively.
 sid_build() {
-    local tmp=$sid_cache/sid.new.$$ old=$sid_cache/sid.old.$$
-    "$sid_top/tools/deps.sh" debootstrap
-    # an earlier run's leftovers (it died part way)
-    rm -rf --one-file-system "$sid_cache"/sid.new.* "$sid_cache"/sid.old.*
-    echo "== making the Debian $SID_SUITE chroot in $sid_root (a few minutes, once)" >&2
-    local pkgs
-    pkgs=$(echo $SID_PACKAGES | tr ' ' ',')
-    if ! debootstrap --variant=minbase --include="$pkgs" "$SID_SUITE" \
-        "$tmp" "$SID_MIRROR" >"$sid_cache/debootstrap.log" 2>&1; then
-        tail -n 30 "$sid_cache/debootstrap.log" >&2
-        echo "sid-chroot: debootstrap failed (log: $sid_cache/debootstrap.log)" >&2
-        rm -rf --one-file-system "$tmp"
-        return 1
-    fi
-    rm -rf --one-file-system "$tmp"/var/cache/apt/archives/*.deb
-    sid_stamp >"$tmp/.heapdump-stamp"
-    if [ -e "$sid_root" ]; then
-        mv "$sid_root" "$old"
-    fi
-    mv "$tmp" "$sid_root"
-    rm -rf --one-file-system "$old"
+    echo "== the Debian $SID_SUITE chroot for CPython 3.14 and 3.15 (once)" >&2
+    # shellcheck disable=SC2086
+    "$sid_top/tools/debroot.sh" path "$SID_NAME" "$SID_SUITE" $SID_PACKAGES >/dev/null
+    rm -rf --one-file-system "$sid_root"/var/cache/apt/archives/*.deb
     echo "== chroot ready: $(chroot "$sid_root" sh -c 'python3.14 -V; python3.15 -V' | tr '\n' ' ')" >&2
 }
 
 # Open the cache lock on fd 9, shared, making or remaking the chroot first
 # (exclusively, after any run in progress ends) when it is not current.
 sid_ensure() {
-    mkdir -p "$sid_cache"
-    exec 9>"$sid_cache/sid.lock"
+    mkdir -p "$sid_cache/roots"
+    exec 9>"$sid_cache/roots/$SID_NAME.lock"
     flock -s 9
     if ! sid_current; then
         flock -u 9
