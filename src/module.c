@@ -192,6 +192,13 @@ module_check_layout(void)
     const char *name;
     uint64_t built, running;
     Py_ssize_t n = hd_pyversion_layout_field(-1, &name, &built, &running);
+    if (n < 0) {
+        PyErr_SetString(PyExc_ImportError,
+                        "heapdump cannot find this interpreter's debug "
+                        "offsets (_PyRuntime.debug_offsets): it was built "
+                        "against other CPython headers");
+        return -1;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         hd_pyversion_layout_field(i, &name, &built, &running);
         if (built != running) {

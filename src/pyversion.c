@@ -130,11 +130,11 @@ hd_pyversion_gil_disabled(void)
  * in _PyRuntime): they differ only when the extension was built against
  * other headers than the interpreter it runs in. */
 #if PY_VERSION_HEX >= 0x030D0000
+/* clang-format off */
 #define HD_FIELD(section, field, type, member)                                \
-    {                                                                         \
-#section "." #field, offsetof(type, member),                          \
-            offsetof(_Py_DebugOffsets, section.field)                         \
-    }
+    {#section "." #field, offsetof(type, member),                             \
+     offsetof(_Py_DebugOffsets, section.field)}
+/* clang-format on */
 static const struct {
     const char *name;
     size_t built;
