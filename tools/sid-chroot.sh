@@ -39,10 +39,11 @@ SID_SUITE=sid
 SID_NAME=sid-dev
 # What the build and the tests need inside (the interpreters with their
 # headers and venv, the C toolchain, the libraries of setup.py, and what
-# the tests call: zstd, ps, mount for the full-disk test).
+# the tests call: zstd, ps, mount for the full-disk test, git for the
+# sdist's).
 SID_PACKAGES="python3.14-dev python3.14-venv python3.15-dev python3.15-venv
 gcc libc6-dev libzstd-dev libmsgpack-c-dev pkg-config make zstd procps mount
-ca-certificates"
+git ca-certificates"
 
 sid_top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 sid_cache=${HEAPDUMP_CACHE:-/var/cache/heapdump}
