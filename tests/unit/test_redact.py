@@ -110,10 +110,10 @@ def test_environment_is_not_dumped_unless_asked(tmp_path):
         del os.environ["HEAPDUMP_TEST_ENV"]
 
 
-def test_hidden_objects_and_their_equal_copies(tmp_path):
-    # _hidden (the integrations' request secrets): the object itself, and
-    # every exact str or bytes equal to a str or bytes in it, are REDACTED;
-    # a longer string that contains it is not (only equal values hide).
+def test_hidden_values_their_copies_and_the_strings_holding_them(tmp_path):
+    # _hidden (the integrations' request secrets) and hide=: the object
+    # itself and every equal str or bytes are REDACTED; a longer string
+    # that holds it keeps its other pieces
     the_secret = fresh_secret()
 
     def work(hidden_value):
@@ -121,14 +121,18 @@ def test_hidden_objects_and_their_equal_copies(tmp_path):
         as_bytes = hidden_value.encode()
         container = {"a": copy, "b": [as_bytes], "c": "x" + hidden_value}
         assert copy is not hidden_value
-        return heapdump.dump(tmp_path / "x.dump",
-                             _hidden=[hidden_value, hidden_value.encode()])
+        return heapdump.dump(tmp_path / "x.dump", _hidden=[hidden_value])
 
     path = work(the_secret)
     raw = body_bytes(path)
-    # only the longer string carries it
-    assert raw.count(the_secret.encode()) == 1
-    assert ("x" + the_secret).encode() in raw
+    assert the_secret.encode() not in raw
     found = redactions(Records(path))
-    assert ["builtins", "str"] in [f[:2] for f in found]
+    assert ["builtins", "str", ] in [f[:2] for f in found]
     assert ["builtins", "bytes"] in [f[:2] for f in found]
+    # "x" + secret: the "x" is kept, the rest is a hidden piece
+    pieces = [f[4] for f in found if f[4] is not None]
+    assert [4, 1 + len(the_secret), "x", [[1, len(the_secret), "value"]]] \
+        in pieces
+    container = heapdump.load(path).current_thread.frames[0].locals[
+        "container"]
+    assert str(container["c"]) == "x[redacted]"
