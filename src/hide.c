@@ -756,6 +756,13 @@ hide_is_alnum(Py_UCS4 c)
            (c >= 'a' && c <= 'z');
 }
 
+static int
+hide_is_hex(Py_UCS4 c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+           (c >= 'A' && c <= 'F');
+}
+
 /* A character that ends the authority of a URL (or is not in one). */
 static int
 hide_url_stop(Py_UCS4 c)
@@ -797,6 +804,13 @@ hide_rule_url(const hide_view *v, Py_ssize_t e, Py_ssize_t *start,
         }
     }
     if (at < 0 || colon < 0 || colon > at || colon + 1 == at) {
+        return 0;
+    }
+    /* "%s" or "%(password)s" is a format's placeholder, no password (a
+     * password's own "%" begins two hexadecimal digits) */
+    if (hide_at(v, colon + 1) == '%' &&
+        !(at - colon > 3 && hide_is_hex(hide_at(v, colon + 2)) &&
+          hide_is_hex(hide_at(v, colon + 3)))) {
         return 0;
     }
     *start = colon + 1;

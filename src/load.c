@@ -2197,7 +2197,7 @@ load_schema(int kind)
     case HD_R_CLASS: return "vdV";
     case HD_R_CUT: return "d";
     case HD_R_THREAD: return "dddddv";
-    case HD_R_SOURCE: return "ddd";
+    case HD_R_SOURCE: return "ddd|d"; /* redactions: 1.2 */
     case HD_R_ROOT: return "dv";
     case HD_R_TRAILER: return "d";
     case HD_R_ERROR: return "d";
