@@ -211,7 +211,6 @@ class DumpDirectory:
         per-dump max_bytes is capped at max_total_bytes, so that one dump
         cannot blow the directory's budget."""
         import heapdump
-
         from heapdump import _secrets
 
         options = dict(heapdump.DEFAULT_LIMITS)

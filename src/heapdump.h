@@ -344,8 +344,14 @@ typedef struct hd_layout {
 
 /* redact.c: names that look secret. */
 typedef struct hd_redactor {
-    char **patterns; /* normalized (see redact.c), malloc'd */
+    char **patterns; /* normalized (see redact.c), malloc'd, sorted by
+                        their first byte */
     size_t n;
+    size_t *lens;         /* strlen of each, malloc'd */
+    uint32_t bucket[257]; /* patterns [bucket[c], bucket[c + 1]) begin
+                             with byte c */
+    size_t min_letters;   /* a name with fewer letters and digits than
+                             the shortest pattern matches none */
 } hd_redactor;
 
 /* Load the patterns (a sequence of str; None for none).  0 / -1 with an
@@ -593,7 +599,7 @@ typedef struct hd_srcmask {
     struct hd_srcmask_piece {
         int32_t line, col, end_line, end_col;
         int why;
-    } *pieces;
+    } * pieces;
     size_t n, cap;
 } hd_srcmask;
 
@@ -612,11 +618,11 @@ void hd_srcmask_free(hd_srcmask *m);
  * Module hooks: each adds its functions and types to the module at init
  * (multi-phase init, called from module.c's exec slot).  Return 0 / -1.
  */
-int hd_load_init_module(PyObject *m);   /* load.c */
-int hd_frames_init_module(PyObject *m); /* frames.c (the loader's frame
-                                           rebuilding for pdb) */
-int hd_dump_init_module(PyObject *m);   /* module.c's dump functions */
-int hd_hide_init_module(PyObject *m);   /* hide.c: the Hider type */
-int hd_redact_init_module(PyObject *m); /* redact.c: looks_secret() */
+int hd_load_init_module(PyObject *m);    /* load.c */
+int hd_frames_init_module(PyObject *m);  /* frames.c (the loader's frame
+                                            rebuilding for pdb) */
+int hd_dump_init_module(PyObject *m);    /* module.c's dump functions */
+int hd_hide_init_module(PyObject *m);    /* hide.c: the Hider type */
+int hd_redact_init_module(PyObject *m);  /* redact.c: looks_secret() */
 int hd_srcmask_init_module(PyObject *m); /* srcmask.c: mask_source() */
-#endif                                  /* HEAPDUMP_H */
+#endif                                   /* HEAPDUMP_H */

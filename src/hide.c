@@ -81,35 +81,35 @@ static const struct {
     unsigned char exact;
     unsigned short min;
 } hide_tokens[] = {
-    {"sk_live_", HIDE_CS_ALNUM, 0, 10},   /* Stripe */
+    {"sk_live_", HIDE_CS_ALNUM, 0, 10}, /* Stripe */
     {"rk_live_", HIDE_CS_ALNUM, 0, 10},   {"sk_test_", HIDE_CS_ALNUM, 0, 10},
     {"rk_test_", HIDE_CS_ALNUM, 0, 10},   {"whsec_", HIDE_CS_ALNUM, 0, 20},
-    {"ghp_", HIDE_CS_ALNUM, 0, 30},       /* GitHub */
+    {"ghp_", HIDE_CS_ALNUM, 0, 30}, /* GitHub */
     {"gho_", HIDE_CS_ALNUM, 0, 30},       {"ghu_", HIDE_CS_ALNUM, 0, 30},
     {"ghs_", HIDE_CS_ALNUM, 0, 30},       {"ghr_", HIDE_CS_ALNUM, 0, 30},
     {"github_pat_", HIDE_CS_WORD, 0, 40}, {"glpat-", HIDE_CS_WORD, 0, 20},
-    {"xoxb-", HIDE_CS_WORD, 0, 10},       /* Slack */
+    {"xoxb-", HIDE_CS_WORD, 0, 10}, /* Slack */
     {"xoxp-", HIDE_CS_WORD, 0, 10},       {"xoxa-", HIDE_CS_WORD, 0, 10},
     {"xoxr-", HIDE_CS_WORD, 0, 10},       {"xoxs-", HIDE_CS_WORD, 0, 10},
     {"xapp-", HIDE_CS_WORD, 0, 10},       {"AKIA", HIDE_CS_UPPER, 1, 16},
     {"ASIA", HIDE_CS_UPPER, 1, 16}, /* AWS */
     {"AIza", HIDE_CS_WORD, 0, 35},  /* Google */
-    {"npm_", HIDE_CS_ALNUM, 0, 36}, {"pypi-", HIDE_CS_WORD, 0, 50},
+    {"npm_", HIDE_CS_ALNUM, 0, 36},       {"pypi-", HIDE_CS_WORD, 0, 50},
     {"sk-proj-", HIDE_CS_WORD, 0, 20}, /* OpenAI, Anthropic */
-    {"sk-ant-", HIDE_CS_WORD, 0, 20},  {"SG.", HIDE_CS_DOTTED, 0, 40},
+    {"sk-ant-", HIDE_CS_WORD, 0, 20},     {"SG.", HIDE_CS_DOTTED, 0, 40},
     {"eyJ", HIDE_CS_DOTTED, 0, 30}, /* a JWT: two dots in the token */
 };
 
 #define HIDE_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 typedef struct hide_pattern {
-    uint32_t offset;    /* into h->bytes */
-    uint32_t len;       /* bytes */
-    uint32_t nchars;    /* bytes that start a UTF-8 character */
-    uint32_t min_value; /* the shortest value it can hide anything in */
-    int32_t next;       /* the next pattern ending in the same state */
-    unsigned char rule; /* enum hide_rule */
-    unsigned char why;  /* HD_WHY_* */
+    uint32_t offset;           /* into h->bytes */
+    uint32_t len;              /* bytes */
+    uint32_t nchars;           /* bytes that start a UTF-8 character */
+    uint32_t min_value;        /* the shortest value it can hide anything in */
+    int32_t next;              /* the next pattern ending in the same state */
+    unsigned char rule;        /* enum hide_rule */
+    unsigned char why;         /* HD_WHY_* */
     unsigned char starts_cont; /* begins with a UTF-8 continuation byte */
     unsigned char token;       /* index into hide_tokens */
 } hide_pattern;
@@ -139,7 +139,7 @@ struct hd_hider {
     int32_t *link;  /* per state: the nearest suffix state with outputs */
     hide_pattern *pats;
     size_t npats;
-    size_t nsecrets; /* SUBSTRING values among the patterns */
+    size_t nsecrets;   /* SUBSTRING values among the patterns */
     Py_ssize_t ac_min; /* no pattern finds anything in a shorter value */
     /* WHOLE values: an open-addressing table and their lengths */
     hide_whole *whole;
@@ -358,8 +358,8 @@ hide_whole_add(hd_hider *h, uint32_t offset, uint32_t len, int why)
 }
 
 static void
-hide_pattern_add(hd_hider *h, uint32_t offset, uint32_t len, int rule,
-                 int why, int token)
+hide_pattern_add(hd_hider *h, uint32_t offset, uint32_t len, int rule, int why,
+                 int token)
 {
     hide_pattern *p = &h->pats[h->npats++];
     const unsigned char *b = h->bytes + offset;
@@ -635,8 +635,8 @@ hd_hide_new(PyObject *entries, int rules)
     for (size_t i = 0; i < nvalues; i++) {
         PyObject *b = values[i].bytes;
         uint32_t len = (uint32_t)PyBytes_GET_SIZE(b);
-        int why = values[i].flags & HD_HIDE_ENVIRON ? HD_WHY_ENVIRON
-                                                    : HD_WHY_VALUE;
+        int why =
+            values[i].flags & HD_HIDE_ENVIRON ? HD_WHY_ENVIRON : HD_WHY_VALUE;
         memcpy(h->bytes + at, PyBytes_AS_STRING(b), len);
         if (values[i].flags & HD_HIDE_SUBSTRING) {
             hide_pattern_add(h, (uint32_t)at, len, HIDE_SECRET, why, 0);
@@ -902,14 +902,13 @@ hide_rule_token(const hide_view *v, Py_ssize_t b, Py_ssize_t e, int token,
 
 /* --------------------------------------------------------------- scans */
 
-typedef int (*hide_emit)(void *arg, Py_ssize_t start, Py_ssize_t end,
-                         int why);
+typedef int (*hide_emit)(void *arg, Py_ssize_t start, Py_ssize_t end, int why);
 
 /* The outputs of state st, met at the end of the value unit ci (the code
  * point or byte index that the last fed byte belongs to). */
 static int
-hide_outputs(const hd_hider *h, const hide_view *v, uint32_t st,
-             Py_ssize_t ci, hide_emit emit, void *arg)
+hide_outputs(const hd_hider *h, const hide_view *v, uint32_t st, Py_ssize_t ci,
+             hide_emit emit, void *arg)
 {
     for (int32_t s = (int32_t)st; s >= 0; s = h->link[s]) {
         for (int32_t pi = h->first[s]; pi >= 0; pi = h->pats[pi].next) {
@@ -1005,7 +1004,8 @@ hide_find_whole(const hd_hider *h, const hide_view *v)
         }
         const unsigned char *b = h->bytes + w->offset;
         if (direct) {
-            if ((Py_ssize_t)w->len == v->n && memcmp(b, v->data, w->len) == 0) {
+            if ((Py_ssize_t)w->len == v->n &&
+                memcmp(b, v->data, w->len) == 0) {
                 return w;
             }
             continue;
@@ -1220,8 +1220,8 @@ hider_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                                      &entries, &rules)) {
         return NULL;
     }
-    PyObject *seq = entries == Py_None ? PyTuple_New(0)
-                                       : PySequence_Tuple(entries);
+    PyObject *seq =
+        entries == Py_None ? PyTuple_New(0) : PySequence_Tuple(entries);
     if (seq == NULL) {
         return NULL;
     }
@@ -1371,14 +1371,10 @@ PyDoc_STRVAR(
     "every dump it is given to.");
 
 static PyType_Slot hider_slots[] = {
-    {Py_tp_new, hider_new},
-    {Py_tp_dealloc, hider_dealloc},
-    {Py_tp_traverse, hider_traverse},
-    {Py_tp_clear, hider_clear},
-    {Py_tp_methods, hider_methods},
-    {Py_tp_getset, hider_getset},
-    {Py_tp_doc, (void *)hider_doc},
-    {0, NULL},
+    {Py_tp_new, hider_new},           {Py_tp_dealloc, hider_dealloc},
+    {Py_tp_traverse, hider_traverse}, {Py_tp_clear, hider_clear},
+    {Py_tp_methods, hider_methods},   {Py_tp_getset, hider_getset},
+    {Py_tp_doc, (void *)hider_doc},   {0, NULL},
 };
 
 static PyType_Spec hider_spec = {
@@ -1407,8 +1403,7 @@ hd_hide_init_module(PyObject *m)
         PyModule_AddIntConstant(m, "HIDE_ENVIRON", HD_HIDE_ENVIRON) < 0 ||
         PyModule_AddIntConstant(m, "HIDE_MIN_SUBSTRING",
                                 HD_HIDE_MIN_SUBSTRING) < 0 ||
-        PyModule_AddStringConstant(m, "REDACTED_TEXT", HD_REDACTED_TEXT) <
-            0) {
+        PyModule_AddStringConstant(m, "REDACTED_TEXT", HD_REDACTED_TEXT) < 0) {
         return -1;
     }
     return 0;

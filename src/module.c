@@ -65,7 +65,7 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     PyObject *result = NULL, *headers_seq = NULL;
-    hd_redactor redactor = {NULL, 0};
+    hd_redactor redactor = {0};
     hd_request req;
     hd_result res;
     memset(&req, 0, sizeof(req));

@@ -5,7 +5,10 @@
  * any run of characters other than letters and digits become word breaks,
  * letters are lowercased, so "userPassword", "USER_PASSWORD" and
  * "user-password" all read "user_password" and match "password", while
- * "author" does not match "auth".
+ * "author" does not match "auth".  A match begins where a word begins:
+ * only the patterns whose first byte is that word's are compared there
+ * (they are kept sorted by it), so a name costs a few comparisons per
+ * word whatever the number of patterns.
  *
  * This is the one place the rule is written: heapdump's Python code (the
  * integrations' request context) asks looks_secret() and secret_words(),
@@ -67,6 +70,12 @@ redact_normalize_ucs4(int kind, const void *data, Py_ssize_t n, char *out,
     return len;
 }
 
+static int
+redact_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 int
 hd_redact_init(hd_redactor *r, PyObject *patterns)
 {
@@ -114,6 +123,30 @@ hd_redact_init(hd_redactor *r, PyObject *patterns)
         r->n++;
     }
     Py_DECREF(seq);
+    r->lens = malloc((r->n + 1) * sizeof(size_t));
+    if (r->lens == NULL) {
+        hd_redact_free(r);
+        PyErr_NoMemory();
+        return -1;
+    }
+    qsort(r->patterns, r->n, sizeof(char *), redact_cmp);
+    r->min_letters = (size_t)-1;
+    for (size_t i = 0; i < r->n; i++) {
+        r->lens[i] = strlen(r->patterns[i]);
+        size_t letters = 0;
+        for (size_t k = 0; k < r->lens[i]; k++) {
+            letters += r->patterns[i][k] != '_';
+        }
+        if (letters < r->min_letters) {
+            r->min_letters = letters;
+        }
+    }
+    for (int c = 0, i = 0; c <= 256; c++) {
+        while ((size_t)i < r->n && (unsigned char)r->patterns[i][0] < c) {
+            i++;
+        }
+        r->bucket[c] = (uint32_t)i;
+    }
     return 0;
 }
 
@@ -124,21 +157,26 @@ hd_redact_free(hd_redactor *r)
         free(r->patterns[i]);
     }
     free(r->patterns);
+    free(r->lens);
     r->patterns = NULL;
+    r->lens = NULL;
     r->n = 0;
 }
 
-/* Whether a normalized name holds a pattern as whole words. */
+/* Whether a normalized name holds a pattern as whole words: at each word
+ * start, the patterns that begin with its byte. */
 static int
 redact_match(const hd_redactor *r, const char *buf, size_t len)
 {
-    for (size_t i = 0; i < r->n; i++) {
-        const char *p = r->patterns[i];
-        size_t plen = strlen(p);
-        for (const char *hit = strstr(buf, p); hit != NULL;
-             hit = strstr(hit + 1, p)) {
-            size_t at = (size_t)(hit - buf);
-            if ((at == 0 || buf[at - 1] == '_') &&
+    for (size_t at = 0; at < len; at++) {
+        if (at > 0 && buf[at - 1] != '_') {
+            continue;
+        }
+        unsigned char c = (unsigned char)buf[at];
+        for (uint32_t i = r->bucket[c]; i < r->bucket[c + 1]; i++) {
+            size_t plen = r->lens[i];
+            if (at + plen <= len &&
+                memcmp(buf + at, r->patterns[i], plen) == 0 &&
                 (at + plen == len || buf[at + plen] == '_')) {
                 return 1;
             }
@@ -176,7 +214,7 @@ hd_redact_cname(const hd_redactor *r, const char *name)
 int
 hd_redact_bytes(const hd_redactor *r, const char *name, size_t n)
 {
-    if (r->n == 0 || name == NULL) {
+    if (r->n == 0 || name == NULL || n < r->min_letters) {
         return 0;
     }
     char buf[REDACT_MAX_NAME];

@@ -406,7 +406,7 @@ signals_dump_install(PyObject *module, PyObject *args)
     int signum;
     PyObject *callback, *dir_bytes = NULL, *options = NULL;
     double timeout;
-    hd_redactor redact = {NULL, 0};
+    hd_redactor redact = {0};
     (void)module;
     if (!PyArg_ParseTuple(args, "iOO&d|O!:signal_dump_install", &signum,
                           &callback, PyUnicode_FSConverter, &dir_bytes,
@@ -419,9 +419,9 @@ signals_dump_install(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_TypeError, "options['hide'] must be a Hider");
         goto done;
     }
-    if (hd_redact_init(&redact, options ? PyDict_GetItemString(options,
-                                                               "redact")
-                                        : NULL) < 0) {
+    if (hd_redact_init(&redact, options
+                                    ? PyDict_GetItemString(options, "redact")
+                                    : NULL) < 0) {
         goto done;
     }
     if (signum <= 0 || signum >= NSIG || signum == SIGKILL ||
@@ -470,8 +470,7 @@ signals_dump_install(PyObject *module, PyObject *args)
     e->timeout = timeout;
     hd_redact_free(&e->redact);
     e->redact = redact;
-    redact.patterns = NULL;
-    redact.n = 0;
+    memset(&redact, 0, sizeof(redact)); /* e's now */
     Py_XINCREF(hide == Py_None ? NULL : hide);
     Py_XSETREF(e->hide, hide == Py_None ? NULL : hide);
     if (fresh) {

@@ -47,6 +47,9 @@
 #define SM_MAX_FNEST 32
 /* A string literal longer than this is no name (a dict key). */
 #define SM_MAX_KEY 64
+/* Identifiers whose verdict is remembered: a direct-mapped table. */
+#define SM_SEEN 512
+#define SM_SEEN_NAME 30
 
 typedef struct sm_range {
     size_t start, end; /* bytes of the text */
@@ -69,10 +72,17 @@ typedef struct sm {
     unsigned char key_secret[SM_MAX_DEPTH + 1];  /* '{': the last token was
                                                     a secret-looking key */
     unsigned char masking[SM_MAX_DEPTH + 1];     /* a value being masked */
-    int active;      /* levels masking */
-    int seg_secret;  /* depth 0: the current target holds a secret name */
-    int mask_line;   /* depth 0: the rest of the statement is a value to
-                        mask */
+    /* what the name rule said of recent identifiers: the same ones come
+     * back all through a file (self, return, request...) */
+    struct sm_seen {
+        unsigned char len; /* 0: empty */
+        unsigned char secret;
+        char name[SM_SEEN_NAME];
+    } seen[SM_SEEN];
+    int active;     /* levels masking */
+    int seg_secret; /* depth 0: the current target holds a secret name */
+    int mask_line;  /* depth 0: the rest of the statement is a value to
+                       mask */
 } sm;
 
 static void
@@ -293,10 +303,28 @@ sm_string(sm *s, size_t q, int f, int mask, int level, size_t *content,
 /* ------------------------------------------------------------- the rules */
 
 static int
-sm_looks_secret(const sm *s, size_t a, size_t b)
+sm_looks_secret(sm *s, size_t a, size_t b)
 {
-    return b - a <= 256 &&
-           hd_redact_bytes(s->r, (const char *)s->p + a, b - a);
+    size_t n = b - a;
+    const char *name = (const char *)s->p + a;
+    if (n > 256 || n < s->r->min_letters) {
+        return 0;
+    }
+    if (n > SM_SEEN_NAME) {
+        return hd_redact_bytes(s->r, name, n);
+    }
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (unsigned char)name[i]) * 16777619u;
+    }
+    struct sm_seen *e = &s->seen[h & (SM_SEEN - 1)];
+    if (e->len == n && memcmp(e->name, name, n) == 0) {
+        return e->secret;
+    }
+    e->len = (unsigned char)n;
+    memcpy(e->name, name, n);
+    e->secret = (unsigned char)hd_redact_bytes(s->r, name, n);
+    return e->secret;
 }
 
 /* Whether a string token starting now is a value to mask. */
@@ -536,9 +564,9 @@ sm_single_byte(const unsigned char *p, size_t n)
                     }
                     char name[16];
                     size_t m = 0;
-                    while (v < end && m < sizeof(name) - 1 &&
-                           (sm_ident_char(p[v]) || p[v] == '-' ||
-                            p[v] == '.')) {
+                    while (
+                        v < end && m < sizeof(name) - 1 &&
+                        (sm_ident_char(p[v]) || p[v] == '-' || p[v] == '.')) {
                         name[m++] = (char)(p[v] | 0x20);
                         v++;
                     }
@@ -731,7 +759,7 @@ srcmask_mask_source(PyObject *module, PyObject *args)
 {
     Py_buffer text;
     PyObject *patterns = NULL, *hide = Py_None, *result = NULL;
-    hd_redactor r = {NULL, 0};
+    hd_redactor r = {0};
     hd_srcmask m = {NULL, 0, 0};
     (void)module;
     if (!PyArg_ParseTuple(args, "y*|OO:mask_source", &text, &patterns,

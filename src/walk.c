@@ -325,8 +325,7 @@ hd_walk_classify(hd_dumper *d, PyObject *obj)
         if (why) {
             return HD_HIDDEN - why;
         }
-        if (kind == HD_K_STR || kind == HD_K_BYTES ||
-            kind == HD_K_BYTEARRAY) {
+        if (kind == HD_K_STR || kind == HD_K_BYTES || kind == HD_K_BYTEARRAY) {
             int64_t how = walk_hide_value(d, obj, 0);
             if (how != 0) {
                 return how;
@@ -373,9 +372,8 @@ walk_is_plain(hd_dumper *d, PyObject *obj, int depth)
     Py_ssize_t n = 0;
     if (kind == HD_K_TUPLE || kind == HD_K_LIST) {
         n = kind == HD_K_TUPLE ? PyTuple_GET_SIZE(obj) : PyList_GET_SIZE(obj);
-        PyObject **items = kind == HD_K_TUPLE
-                               ? ((PyTupleObject *)obj)->ob_item
-                               : ((PyListObject *)obj)->ob_item;
+        PyObject **items = kind == HD_K_TUPLE ? ((PyTupleObject *)obj)->ob_item
+                                              : ((PyListObject *)obj)->ob_item;
         for (Py_ssize_t i = 0; i < n && i < WALK_PLAIN_ITEMS; i++) {
             if (!walk_is_plain(d, items[i], depth + 1)) {
                 return 0;
@@ -487,8 +485,8 @@ hd_walk_write(hd_dumper *d, PyObject *obj, int64_t how)
         /* the pieces again: classify's are gone when a container's
          * elements were classified before they are written */
         int what = hd_hide_value(d->hide, obj, &d->hide_ranges);
-        int why = d->hide_ranges.n > 0 ? d->hide_ranges.r[0].why
-                                       : HD_WHY_VALUE;
+        int why =
+            d->hide_ranges.n > 0 ? d->hide_ranges.r[0].why : HD_WHY_VALUE;
         hd_pack_redacted(d, obj, why,
                          what == HD_HIDE_PARTS ? &d->hide_ranges : NULL);
         d->n_redacted++;

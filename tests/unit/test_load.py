@@ -6,8 +6,6 @@ import struct
 import sys
 
 import pytest
-
-import heapdump
 from dumpwriter import (
     DICT,
     LIST,
@@ -25,6 +23,7 @@ from dumpwriter import (
     pack,
 )
 
+import heapdump
 from heapdump import _load
 from heapdump import _surrogates as S
 from heapdump._model import Dump
