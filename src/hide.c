@@ -29,8 +29,15 @@
  * Cost: the automaton is a full transition table over byte classes (the
  * bytes that occur in no pattern share one class), so one input byte is
  * one table read and an output check; the table's rows hold the next
- * row's offset, so there is no multiplication either.  A value shorter
- * than the shortest pattern, whose length no WHOLE value has, is not read.
+ * row's offset, so there is no multiplication either.  Those reads depend
+ * on each other, so a filter runs first: each pattern has one of its byte
+ * pairs chosen, the rarest in ordinary text by a crude measure (an upper
+ * case letter or a rare sign rather than two lower case letters), and a
+ * value in which no chosen pair occurs cannot hold a pattern; its reads
+ * are independent, several per cycle.  WHOLE values are looked up by a
+ * hash only when a value's length, first and last byte could be one's.  A
+ * value shorter than the shortest pattern, whose length no WHOLE value
+ * has, is not read at all.
  *
  * Contract: hd_hide_new and hd_hide_free are called with the GIL held
  * (they allocate and may raise); everything else reads the hider and the
@@ -141,12 +148,18 @@ struct hd_hider {
     size_t npats;
     size_t nsecrets;   /* SUBSTRING values among the patterns */
     Py_ssize_t ac_min; /* no pattern finds anything in a shorter value */
+    /* bit (a << 8 | b): the chosen byte pair of some pattern is a, b;
+     * pairs_all: some pattern has a single byte, the filter is off */
+    unsigned char pairs[65536 / 8];
+    unsigned char pair_first[256]; /* 1: a chosen pair begins with it */
+    int pairs_all;
     /* WHOLE values: an open-addressing table and their lengths */
     hide_whole *whole;
     size_t whole_mask, nwhole;
     unsigned char len_chars[HIDE_LEN_BITS / 8]; /* for str values */
     unsigned char len_bytes[HIDE_LEN_BITS / 8]; /* for bytes values */
     int whole_long; /* a WHOLE value of HIDE_LEN_BITS units or more */
+    unsigned char whole_ends[65536 / 8]; /* bit (first << 8 | last) */
     /* IDENTITY objects, and a filter that answers most other objects
      * with one bit test: bit (address >> 4) & 255 is set for each */
     uint64_t obj_filter[4];
@@ -179,13 +192,58 @@ hide_mix(uint64_t x)
     return x;
 }
 
-#define HIDE_FNV_BASIS 0xcbf29ce484222325ULL
-#define HIDE_FNV_PRIME 0x100000001b3ULL
+/* The hash of a WHOLE value's bytes, 8 at a time: fed a byte at a time
+ * (a str's UTF-8 made on the fly) or a run at once, it is the same. */
+typedef struct hide_hash {
+    uint64_t h, word;
+    unsigned nbytes; /* in word */
+} hide_hash;
+
+static inline void
+hide_hash_word(hide_hash *hh)
+{
+    hh->h = (hh->h ^ hh->word) * 0x9e3779b97f4a7c15ULL;
+    hh->h ^= hh->h >> 29;
+    hh->word = 0;
+    hh->nbytes = 0;
+}
+
+static inline void
+hide_hash_byte(hide_hash *hh, unsigned char b)
+{
+    hh->word |= (uint64_t)b << (8 * hh->nbytes);
+    if (++hh->nbytes == 8) {
+        hide_hash_word(hh);
+    }
+}
+
+static void
+hide_hash_run(hide_hash *hh, const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && hh->nbytes != 0) {
+        hide_hash_byte(hh, p[i++]);
+    }
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = 0;
+        for (int k = 0; k < 8; k++) {
+            w |= (uint64_t)p[i + k] << (8 * k);
+        }
+        hh->word = w;
+        hide_hash_word(hh);
+    }
+    while (i < n) {
+        hide_hash_byte(hh, p[i++]);
+    }
+}
 
 static inline uint64_t
-hide_hash_final(uint64_t h)
+hide_hash_final(hide_hash *hh, size_t len)
 {
-    h = hide_mix(h);
+    if (hh->nbytes != 0) {
+        hide_hash_word(hh);
+    }
+    uint64_t h = hide_mix(hh->h ^ len);
     return h ? h : 1; /* 0 marks an empty slot */
 }
 
@@ -322,11 +380,9 @@ static void
 hide_whole_add(hd_hider *h, uint32_t offset, uint32_t len, int why)
 {
     const unsigned char *p = h->bytes + offset;
-    uint64_t hv = HIDE_FNV_BASIS;
-    for (uint32_t i = 0; i < len; i++) {
-        hv = (hv ^ p[i]) * HIDE_FNV_PRIME;
-    }
-    hv = hide_hash_final(hv);
+    hide_hash hh = {0, 0, 0};
+    hide_hash_run(&hh, p, len);
+    uint64_t hv = hide_hash_final(&hh, len);
     size_t i = (size_t)hv & h->whole_mask;
     while (h->whole[i].hash != 0) {
         hide_whole *w = &h->whole[i];
@@ -355,6 +411,51 @@ hide_whole_add(hd_hider *h, uint32_t offset, uint32_t len, int why)
     else {
         h->whole_long = 1;
     }
+    /* the first and last bytes: a value's first and last units when
+     * those are ASCII (or it is bytes) */
+    hide_set_bit(h->whole_ends, (size_t)p[0] << 8 | p[len - 1]);
+}
+
+/* How common a byte is in ordinary text, to choose a pattern's rarest
+ * pair: lower case letters and digits are common, the signs of paths and
+ * identifiers less, upper case letters and other signs rare. */
+static int
+hide_commonness(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+        return 4;
+    }
+    if (c == '.' || c == '_' || c == '-' || c == '/' || c == ' ' || c == '@' ||
+        c == ':' || c == '=') {
+        return 2;
+    }
+    return 1;
+}
+
+static void
+hide_choose_pair(hd_hider *h, const unsigned char *p, uint32_t len)
+{
+    if (len < 2) {
+        h->pairs_all = 1;
+        return;
+    }
+    uint32_t best = 0;
+    int best_score = 1000;
+    for (uint32_t i = 0; i + 1 < len; i++) {
+        int a = hide_commonness(p[i]), b = hide_commonness(p[i + 1]);
+        int both_digits =
+            p[i] >= '0' && p[i] <= '9' && p[i + 1] >= '0' && p[i + 1] <= '9';
+        /* the first byte counts twice: the filter looks at it alone
+         * first; two digits (a number) or two letters (a word) are the
+         * usual */
+        int score = 2 * a + b + (a == 4 && b == 4 ? 1 : 0) + both_digits;
+        if (score < best_score) {
+            best_score = score;
+            best = i;
+        }
+    }
+    hide_set_bit(h->pairs, (size_t)p[best] << 8 | p[best + 1]);
+    h->pair_first[p[best]] = 1;
 }
 
 static void
@@ -363,6 +464,7 @@ hide_pattern_add(hd_hider *h, uint32_t offset, uint32_t len, int rule, int why,
 {
     hide_pattern *p = &h->pats[h->npats++];
     const unsigned char *b = h->bytes + offset;
+    hide_choose_pair(h, b, len);
     memset(p, 0, sizeof(*p));
     p->offset = offset;
     p->len = len;
@@ -974,28 +1076,50 @@ hide_run(const hd_hider *h, const hide_view *v, hide_emit emit, void *arg)
     return 0;
 }
 
+/* Whether v holds one of the chosen byte pairs (see the file's comment):
+ * if not, no pattern can be in it.  A str that is not ASCII is not
+ * filtered (its UTF-8 is made on the fly). */
+static int
+hide_may_hold(const hd_hider *h, const hide_view *v)
+{
+    if (h->pairs_all || (v->is_str && !v->ascii)) {
+        return 1;
+    }
+    const unsigned char *p = v->data, *first = h->pair_first;
+    Py_ssize_t n = v->n - 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (first[p[i]]) {
+            size_t pair = (size_t)p[i] << 8 | p[i + 1];
+            if ((h->pairs[pair >> 3] >> (pair & 7)) & 1) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* The WHOLE value v equals, or NULL. */
 static const hide_whole *
 hide_find_whole(const hd_hider *h, const hide_view *v)
 {
-    uint64_t hv = HIDE_FNV_BASIS;
+    hide_hash hh = {0, 0, 0};
+    size_t len = 0;
     int direct = v->kind == PyUnicode_1BYTE_KIND && (v->ascii || !v->is_str);
     if (direct) {
-        const unsigned char *p = v->data;
-        for (Py_ssize_t i = 0; i < v->n; i++) {
-            hv = (hv ^ p[i]) * HIDE_FNV_PRIME;
-        }
+        hide_hash_run(&hh, v->data, (size_t)v->n);
+        len = (size_t)v->n;
     }
     else {
         for (Py_ssize_t i = 0; i < v->n; i++) {
             unsigned char buf[4];
             int nb = hide_utf8(hide_at(v, i), buf);
             for (int k = 0; k < nb; k++) {
-                hv = (hv ^ buf[k]) * HIDE_FNV_PRIME;
+                hide_hash_byte(&hh, buf[k]);
             }
+            len += (size_t)nb;
         }
     }
-    hv = hide_hash_final(hv);
+    uint64_t hv = hide_hash_final(&hh, len);
     for (size_t i = (size_t)hv & h->whole_mask; h->whole[i].hash != 0;
          i = (i + 1) & h->whole_mask) {
         const hide_whole *w = &h->whole[i];
@@ -1085,7 +1209,13 @@ hd_hide_value(const hd_hider *h, PyObject *obj, hd_hide_ranges *out)
     }
     if (h->nwhole > 0) {
         const unsigned char *bits = v.is_str ? h->len_chars : h->len_bytes;
-        if (v.n < HIDE_LEN_BITS ? hide_bit(bits, v.n) : h->whole_long) {
+        Py_UCS4 first = hide_at(&v, 0), last = hide_at(&v, v.n - 1);
+        int ends = 1;
+        if (!v.is_str || (first < 0x80 && last < 0x80)) {
+            ends = hide_bit(h->whole_ends, (Py_ssize_t)(first << 8 | last));
+        }
+        if (ends &&
+            (v.n < HIDE_LEN_BITS ? hide_bit(bits, v.n) : h->whole_long)) {
             const hide_whole *w = hide_find_whole(h, &v);
             if (w != NULL) {
                 out->n = 1;
@@ -1096,7 +1226,7 @@ hd_hide_value(const hd_hider *h, PyObject *obj, hd_hide_ranges *out)
             }
         }
     }
-    if (h->npats == 0 || v.n < h->ac_min) {
+    if (h->npats == 0 || v.n < h->ac_min || !hide_may_hold(h, &v)) {
         return HD_HIDE_NONE;
     }
     if (hide_run(h, &v, hide_ranges_emit, out) < 0 && out->overflow) {
@@ -1138,6 +1268,9 @@ hd_hide_bytes(const hd_hider *h, const unsigned char *p, size_t n,
     }
     hide_view v = {PyUnicode_1BYTE_KIND, 0, 1, p, (Py_ssize_t)n};
     struct hide_bytes_arg a = {visit, arg};
+    if (!hide_may_hold(h, &v)) {
+        return 0;
+    }
     return hide_run(h, &v, hide_bytes_emit, &a);
 }
 
