@@ -192,6 +192,10 @@ class DumpDirectory:
         self.max_dumps = policy["max_dumps"]
         self.max_total_bytes = policy["max_total_bytes"]
         self.min_interval = policy["min_interval"]
+        if "hide" in options:
+            from heapdump import _secrets
+
+            options["hide"] = _secrets.check_hide(options["hide"])
         self.options = options
         self._clock = clock
         # failure key -> [monotonic time of the last dump written (or
@@ -211,12 +215,8 @@ class DumpDirectory:
         per-dump max_bytes is capped at max_total_bytes, so that one dump
         cannot blow the directory's budget."""
         import heapdump
-        from heapdump import _secrets
-
         options = dict(heapdump.DEFAULT_LIMITS)
         options.update(self.options)
-        if "hide" in options:
-            options["hide"] = _secrets.check_hide(options["hide"])
         if self.max_total_bytes is not None:
             cap = options.get("max_bytes")
             if cap is None or cap > self.max_total_bytes:

@@ -64,11 +64,12 @@ def directory(directory=None, **options):
     check_options(options)
     files = DumpDirectory(directory, **options)
     # hide's values go into the key as they are (a repr would be one more
-    # string holding them)
-    hide = options.get("hide")
+    # string holding them), objects by identity (the directory keeps them)
+    hide = files.options.get("hide") or ()
     key = (str(files.path),
            repr(sorted((k, v) for k, v in options.items() if k != "hide")),
-           tuple(hide) if isinstance(hide, (list, tuple)) else hide)
+           tuple(v if isinstance(v, (str, bytes)) else ("id", id(v))
+                 for v in hide))
     with _directories_lock:
         shared = _directories.get(key)
         if shared is None:

@@ -205,7 +205,18 @@ def test_stdlib_url_dsn_dataclass_environment_and_literals(tmp_path,
                           line)]
     assert len(masked) == 2 and all("****" in line for line in masked)
     pieces = dump.source_redactions[frame.code.filename]
-    assert len(pieces) == 2, pieces
+    assert [p[4] for p in pieces] == ["name", "token"], pieces
     status, out = vet(path)
     assert status == 0, out
     assert "masked" in out
+    # pdb: the values as the dump has them, the source where it was
+    out = w.open_pdb(path, "p dsn\np url.password\nlist 20,23\nq\n")
+    assert "'postgresql://scott:' + <redacted 24 chars: url> + " \
+        "'@db.example.internal/shop'" in out, out
+    assert "redacted: str object" in out
+    lineno = original.splitlines().index(
+        [line for line in original.splitlines()
+         if line.startswith("PAYMENT_API_SECRET")][0]) + 1
+    assert re.search(r"%d\s+PAYMENT_API_SECRET = \"\*{27}\"" % lineno,
+                     out), out
+    assert "PLAIN_SETTING = \"a harmless setting\"" in out

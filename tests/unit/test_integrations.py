@@ -558,3 +558,16 @@ def test_hide_through_a_directory_and_a_logging_handler(tmp_path):
     assert str(frames["process"].locals["line"]) == "api key: [redacted]"
     with pytest.raises(TypeError):
         HeapdumpHandler(tmp_path, hide=5)
+
+
+def test_hide_may_hold_one_value_or_objects(tmp_path):
+    # a lone str is one value, not its characters; a dict is hidden by
+    # identity (and shares no directory with another dict's)
+    secret = "one-value-%d" % id(tmp_path)
+    a = _i.directory(tmp_path, hide=secret)
+    assert a.options["hide"] == (secret,)
+    mapping = {"k": "v"}
+    b = _i.directory(tmp_path, hide=[mapping])
+    c = _i.directory(tmp_path, hide=[{"k": "v"}])
+    assert b is not c and b.options["hide"][0] is mapping
+    assert _i.directory(tmp_path, hide=[mapping]) is b
