@@ -456,7 +456,7 @@ dump_roots(hd_dumper *d, const hd_request *req, PyObject *active,
     while (req->roots != NULL &&
            PyDict_Next(req->roots, &pos, &name, &value)) {
         if (PyUnicode_Check(name)) {
-            hd_walk_root(d, value);
+            hd_walk_named_root(d, name, value);
         }
     }
     /* 2. the calling thread's frames, then 3. the other threads' */
@@ -493,7 +493,7 @@ dump_roots(hd_dumper *d, const hd_request *req, PyObject *active,
             msgpack_pack_array(&d->pk, 3);
             msgpack_pack_uint8(&d->pk, HD_R_ROOT);
             hd_pack_str(d, name, 1024);
-            hd_walk_value(d, value);
+            hd_walk_write(d, value, hd_walk_named_how(d, name, value));
             d->n_records++;
         }
     }

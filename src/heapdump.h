@@ -532,8 +532,14 @@ void hd_walk_write(hd_dumper *d, PyObject *obj, int64_t how);
 /* Queue a root frame handle (and its callers are queued as the walk meets
  * them).  Returns its id, or -1. */
 int64_t hd_walk_frame_root(hd_dumper *d, hd_frame *f);
-/* Queue an object root regardless of the budget; returns its id or -1. */
+/* Queue an object root regardless of the budget; returns its id or -1
+ * (also when the hider hides it: it is written hidden where it is met). */
 int64_t hd_walk_root(hd_dumper *d, PyObject *obj);
+/* The same for a root named name (heapdump.set_context's): not queued
+ * when it is plain data under a secret-looking name; and how its ROOT
+ * record writes it. */
+int64_t hd_walk_named_root(hd_dumper *d, PyObject *name, PyObject *obj);
+int64_t hd_walk_named_how(hd_dumper *d, PyObject *name, PyObject *obj);
 /* Write records until the queue is empty. */
 void hd_walk_run(hd_dumper *d);
 /* Id of an already queued object, or -1. */

@@ -518,7 +518,32 @@ hd_walk_value(hd_dumper *d, PyObject *obj)
 int64_t
 hd_walk_root(hd_dumper *d, PyObject *obj)
 {
+    if (d->hide != NULL && obj != NULL && hd_walk_id(d, obj) < 0) {
+        int kind = hd_pack_kind_of(d, obj);
+        if (hd_hide_object(d->hide, obj) ||
+            ((kind == HD_K_STR || kind == HD_K_BYTES ||
+              kind == HD_K_BYTEARRAY) &&
+             hd_hide_value(d->hide, obj, &d->hide_ranges) != HD_HIDE_NONE)) {
+            return -1;
+        }
+    }
     return walk_discover(d, obj, 1);
+}
+
+int64_t
+hd_walk_named_root(hd_dumper *d, PyObject *name, PyObject *obj)
+{
+    if (hd_redact_name(&d->redact, name) && walk_is_plain(d, obj, 0)) {
+        return -1;
+    }
+    return hd_walk_root(d, obj);
+}
+
+int64_t
+hd_walk_named_how(hd_dumper *d, PyObject *name, PyObject *obj)
+{
+    return hd_redact_name(&d->redact, name) ? hd_walk_secret(d, obj)
+                                            : hd_walk_classify(d, obj);
 }
 
 int64_t

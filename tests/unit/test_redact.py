@@ -369,7 +369,7 @@ def test_the_header_lines_and_facts_are_masked(tmp_path):
 
 def test_the_environment_by_value(tmp_path, monkeypatch):
     long_value = "v" + fresh_secret()
-    short_secret = fresh_secret()[:5]
+    short_secret = "~#" + fresh_secret()[:4].upper()    # nowhere else
     url_password = fresh_secret()
     monkeypatch.setenv("HEAPDUMP_TEST_CFG", long_value)
     monkeypatch.setenv("HEAPDUMP_TEST_PASSWORD", short_secret)
@@ -441,3 +441,25 @@ def test_secret_literals_in_the_dumped_sources(tmp_path):
     [source] = [r for r in recs.of("SOURCE") if r[1] == str(module)]
     assert source[4] == [[2, 14, 2, 14 + len(the_secret), "name"],
                          [3, 21, 3, 21 + len(the_secret), "url"]]
+
+
+def test_named_roots_are_redacted_and_hidden_like_values(tmp_path):
+    # roots (heapdump.set_context's, through _heapdump.dump's roots=) are
+    # not written before the hider and the names have seen them
+    from heapdump import _heapdump
+
+    secret = fresh_secret()
+    hider = _heapdump.Hider([(secret + "-v", _heapdump.HIDE_WHOLE |
+                              _heapdump.HIDE_SUBSTRING)], True)
+    path = tmp_path / "roots.dump"
+    _heapdump.dump(str(path), redact=heapdump.DEFAULT_REDACT, hide=hider,
+                   roots={"api_token": "tok-" + secret,
+                          "vault": secret + "-v",
+                          "dsn": "redis://:%s@cache/0" % secret,
+                          "kept": ["harmless"]})
+    assert secret.encode() not in body_bytes(path)
+    roots = heapdump.load(path).roots
+    assert roots["api_token"].reason == "name"
+    assert roots["vault"].reason == "value"
+    assert str(roots["dsn"]) == "redis://:[redacted]@cache/0"
+    assert roots["kept"] == ["harmless"]
