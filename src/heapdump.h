@@ -299,9 +299,12 @@ int hd_hide_active(const hd_hider *h);
 int hd_hide_object(const hd_hider *h, const void *obj);
 /* What to hide of a str, bytes or bytearray (anything else: NONE):
  * HD_HIDE_ALL (out->r[0] says why), HD_HIDE_PARTS (out's ranges) or
- * HD_HIDE_NONE.  More pieces than HD_HIDE_MAX_RANGES hide it all.  Reads
- * memory only. */
-int hd_hide_value(const hd_hider *h, PyObject *obj, hd_hide_ranges *out);
+ * HD_HIDE_NONE.  limit: only the first limit units are written (<0: all),
+ * pieces past them are not looked for.  More pieces than
+ * HD_HIDE_MAX_RANGES, or a value the rules would read more than a linear
+ * number of times, hide it all.  Reads memory only. */
+int hd_hide_value(const hd_hider *h, PyObject *obj, hd_hide_ranges *out,
+                  Py_ssize_t limit);
 /* The pieces of raw bytes (a source file) to hide: the SUBSTRING values
  * and the rules (not the WHOLE values: a file is no value).  visit returns
  * 0, or -1 to stop. */

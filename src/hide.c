@@ -59,8 +59,15 @@
 /* WHOLE values' lengths below this are kept in bitmaps; a value at least
  * this long is hashed whenever one such WHOLE value exists. */
 #define HIDE_LEN_BITS 4096
-/* How far a rule reads past its prefix. */
+/* How far a rule reads past its prefix (a PEM key's body: further). */
 #define HIDE_RULE_REACH 4096
+#define HIDE_PEM_REACH 65536
+/* What the rules may read in one value, at most: this many characters per
+ * character of the value, and a floor.  A value that would make them read
+ * more (a hostile one, made of prefixes) is hidden whole: the walk never
+ * pays more than a linear price for it. */
+#define HIDE_RULE_BUDGET 32
+#define HIDE_RULE_FLOOR 65536
 
 /* the top bit of a table entry: the state entered has outputs */
 #define HIDE_OUT 0x80000000u
@@ -148,6 +155,7 @@ struct hd_hider {
     size_t npats;
     size_t nsecrets;   /* SUBSTRING values among the patterns */
     Py_ssize_t ac_min; /* no pattern finds anything in a shorter value */
+    Py_ssize_t reach;  /* how far past its start a piece can end, at most */
     /* bit (a << 8 | b): the chosen byte pair of some pattern is a, b;
      * pairs_all: some pattern has a single byte, the filter is off */
     unsigned char pairs[65536 / 8];
@@ -277,6 +285,7 @@ typedef struct hide_view {
     int ascii; /* a str whose code points are all below 128 */
     const void *data;
     Py_ssize_t n;
+    Py_ssize_t budget; /* characters the rules may still read */
 } hide_view;
 
 static inline Py_UCS4
@@ -767,9 +776,13 @@ hd_hide_new(PyObject *entries, int rules)
             at += len;
         }
     }
+    h->reach = HIDE_PEM_REACH + 64;
     for (size_t i = 0; i < h->npats; i++) {
         if ((Py_ssize_t)h->pats[i].min_value < h->ac_min) {
             h->ac_min = (Py_ssize_t)h->pats[i].min_value;
+        }
+        if ((Py_ssize_t)h->pats[i].len > h->reach) {
+            h->reach = (Py_ssize_t)h->pats[i].len;
         }
     }
     if (h->npats > 0 && hide_build_automaton(h) < 0) {
@@ -879,8 +892,7 @@ hide_url_stop(Py_UCS4 c)
  * first character that cannot be in it; the userinfo at its last "@"; the
  * user name at the userinfo's first ":". */
 static int
-hide_rule_url(const hide_view *v, Py_ssize_t e, Py_ssize_t *start,
-              Py_ssize_t *end)
+hide_rule_url(hide_view *v, Py_ssize_t e, Py_ssize_t *start, Py_ssize_t *end)
 {
     if (e < 4) {
         return 0;
@@ -895,6 +907,7 @@ hide_rule_url(const hide_view *v, Py_ssize_t e, Py_ssize_t *start,
     }
     for (Py_ssize_t j = e; j < limit; j++) {
         Py_UCS4 c = hide_at(v, j);
+        v->budget--;
         if (hide_url_stop(c)) {
             break;
         }
@@ -923,8 +936,7 @@ hide_rule_url(const hide_view *v, Py_ssize_t e, Py_ssize_t *start,
 /* "-----BEGIN " ended at e: the body of a private key, up to its
  * "-----END" (or the end of the value). */
 static int
-hide_rule_pem(const hide_view *v, Py_ssize_t e, Py_ssize_t *start,
-              Py_ssize_t *end)
+hide_rule_pem(hide_view *v, Py_ssize_t e, Py_ssize_t *start, Py_ssize_t *end)
 {
     static const char want[] = "PRIVATE KEY";
     Py_ssize_t j = e, matched = 0, label_end = -1;
@@ -954,8 +966,13 @@ hide_rule_pem(const hide_view *v, Py_ssize_t e, Py_ssize_t *start,
         j++;
     }
     *start = j;
-    /* the end marker: "-----END" */
-    for (Py_ssize_t k = j; k + 8 <= v->n; k++) {
+    /* the end marker: "-----END", not too far */
+    Py_ssize_t limit = v->n;
+    if (limit - j > HIDE_PEM_REACH) {
+        limit = j + HIDE_PEM_REACH;
+    }
+    for (Py_ssize_t k = j; k + 8 <= limit; k++) {
+        v->budget--;
         if (hide_at(v, k) == '-' && hide_at(v, k + 1) == '-' &&
             hide_at(v, k + 2) == '-' && hide_at(v, k + 3) == '-' &&
             hide_at(v, k + 4) == '-' && hide_at(v, k + 5) == 'E' &&
@@ -964,27 +981,30 @@ hide_rule_pem(const hide_view *v, Py_ssize_t e, Py_ssize_t *start,
             return *end > *start;
         }
     }
-    *end = v->n;
+    *end = limit;
     return *end > *start;
 }
 
 /* A key prefix (p, token) ended at e and began at b: the token after it. */
 static int
-hide_rule_token(const hide_view *v, Py_ssize_t b, Py_ssize_t e, int token,
+hide_rule_token(hide_view *v, Py_ssize_t b, Py_ssize_t e, int token,
                 Py_ssize_t *start, Py_ssize_t *end)
 {
     int cs = hide_tokens[token].charset;
-    if (b > 0 && hide_is_alnum(hide_at(v, b - 1))) {
-        return 0; /* inside a longer word */
+    if (b > 0 && (hide_is_alnum(hide_at(v, b - 1)) ||
+                  hide_in_charset(hide_at(v, b - 1), cs))) {
+        /* inside a longer word, or a token whose run was read when its
+         * own prefix was met: each run is read once */
+        return 0;
     }
+    /* the whole run: a token is hidden to its end, and every run is read
+     * once (a prefix inside one is skipped above) */
     Py_ssize_t j = e, dots = 0, limit = v->n;
-    if (limit - e > HIDE_RULE_REACH) {
-        limit = e + HIDE_RULE_REACH;
-    }
     while (j < limit && hide_in_charset(hide_at(v, j), cs)) {
         dots += hide_at(v, j) == '.';
         j++;
     }
+    v->budget -= j - e + 1;
     Py_ssize_t count = j - e;
     if (count < hide_tokens[token].min) {
         return 0;
@@ -1009,7 +1029,7 @@ typedef int (*hide_emit)(void *arg, Py_ssize_t start, Py_ssize_t end, int why);
 /* The outputs of state st, met at the end of the value unit ci (the code
  * point or byte index that the last fed byte belongs to). */
 static int
-hide_outputs(const hd_hider *h, const hide_view *v, uint32_t st, Py_ssize_t ci,
+hide_outputs(const hd_hider *h, hide_view *v, uint32_t st, Py_ssize_t ci,
              hide_emit emit, void *arg)
 {
     for (int32_t s = (int32_t)st; s >= 0; s = h->link[s]) {
@@ -1037,6 +1057,9 @@ hide_outputs(const hd_hider *h, const hide_view *v, uint32_t st, Py_ssize_t ci,
             if (ok && emit(arg, rs, re, p->why) < 0) {
                 return -1;
             }
+            if (v->budget < 0) {
+                return -1; /* hd_hide_value hides the whole value */
+            }
         }
     }
     return 0;
@@ -1044,7 +1067,7 @@ hide_outputs(const hd_hider *h, const hide_view *v, uint32_t st, Py_ssize_t ci,
 
 /* Feed v to the automaton, emitting what its patterns find. */
 static int
-hide_run(const hd_hider *h, const hide_view *v, hide_emit emit, void *arg)
+hide_run(const hd_hider *h, hide_view *v, hide_emit emit, void *arg)
 {
     const uint32_t *delta = h->delta;
     const unsigned char *cls = h->cls;
@@ -1199,7 +1222,8 @@ hide_ranges_merge(hd_hide_ranges *out)
 }
 
 int
-hd_hide_value(const hd_hider *h, PyObject *obj, hd_hide_ranges *out)
+hd_hide_value(const hd_hider *h, PyObject *obj, hd_hide_ranges *out,
+              Py_ssize_t limit)
 {
     hide_view v;
     out->n = 0;
@@ -1207,6 +1231,7 @@ hd_hide_value(const hd_hider *h, PyObject *obj, hd_hide_ranges *out)
     if (!hide_view_of(obj, &v) || v.n == 0) {
         return HD_HIDE_NONE;
     }
+    Py_ssize_t n = v.n;
     if (h->nwhole > 0) {
         const unsigned char *bits = v.is_str ? h->len_chars : h->len_bytes;
         Py_UCS4 first = hide_at(&v, 0), last = hide_at(&v, v.n - 1);
@@ -1226,14 +1251,22 @@ hd_hide_value(const hd_hider *h, PyObject *obj, hd_hide_ranges *out)
             }
         }
     }
+    /* only what is written needs its pieces: the first limit units, and
+     * what a piece that begins there can reach */
+    if (limit >= 0 && limit < v.n - h->reach) {
+        v.n = limit + h->reach;
+    }
     if (h->npats == 0 || v.n < h->ac_min || !hide_may_hold(h, &v)) {
         return HD_HIDE_NONE;
     }
-    if (hide_run(h, &v, hide_ranges_emit, out) < 0 && out->overflow) {
-        int why = out->r[0].why;
+    v.budget = HIDE_RULE_BUDGET * v.n + HIDE_RULE_FLOOR;
+    if (hide_run(h, &v, hide_ranges_emit, out) < 0 &&
+        (out->overflow || v.budget < 0)) {
+        /* too many pieces, or a value the rules would read too long */
+        int why = out->n > 0 ? out->r[0].why : HD_WHY_TOKEN;
         out->n = 1;
         out->r[0].start = 0;
-        out->r[0].end = v.n;
+        out->r[0].end = n;
         out->r[0].why = why;
         return HD_HIDE_ALL;
     }
@@ -1241,7 +1274,7 @@ hd_hide_value(const hd_hider *h, PyObject *obj, hd_hide_ranges *out)
         return HD_HIDE_NONE;
     }
     hide_ranges_merge(out);
-    if (out->n == 1 && out->r[0].start == 0 && out->r[0].end == v.n) {
+    if (out->n == 1 && out->r[0].start == 0 && out->r[0].end == n) {
         return HD_HIDE_ALL;
     }
     return HD_HIDE_PARTS;
@@ -1266,7 +1299,12 @@ hd_hide_bytes(const hd_hider *h, const unsigned char *p, size_t n,
     if (h == NULL || h->npats == 0 || (Py_ssize_t)n < h->ac_min) {
         return 0;
     }
-    hide_view v = {PyUnicode_1BYTE_KIND, 0, 1, p, (Py_ssize_t)n};
+    hide_view v = {PyUnicode_1BYTE_KIND,
+                   0,
+                   1,
+                   p,
+                   (Py_ssize_t)n,
+                   HIDE_RULE_BUDGET * (Py_ssize_t)n + HIDE_RULE_FLOOR};
     struct hide_bytes_arg a = {visit, arg};
     if (!hide_may_hold(h, &v)) {
         return 0;
@@ -1280,7 +1318,7 @@ PyObject *
 hd_hide_mask_text(const hd_hider *h, PyObject *s)
 {
     hd_hide_ranges r;
-    int what = h != NULL ? hd_hide_value(h, s, &r) : HD_HIDE_NONE;
+    int what = h != NULL ? hd_hide_value(h, s, &r, -1) : HD_HIDE_NONE;
     if (what == HD_HIDE_NONE || !PyUnicode_Check(s)) {
         Py_INCREF(s);
         return s;
@@ -1427,7 +1465,7 @@ hider_scan(HiderObject *self, PyObject *value)
         !PyByteArray_Check(value)) {
         return PyList_New(0);
     }
-    hd_hide_value(self->h, value, &r);
+    hd_hide_value(self->h, value, &r, -1);
     PyObject *list = PyList_New((Py_ssize_t)r.n);
     for (size_t i = 0; list != NULL && i < r.n; i++) {
         PyObject *t = Py_BuildValue("(nnN)", r.r[i].start, r.r[i].end,

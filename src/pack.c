@@ -1827,13 +1827,14 @@ hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes)
             text = pack_read_file(path, max_bytes, &len, &why);
         }
         /* secret literals and hidden values masked (srcmask.c): the
-         * file is not written when that cannot be done */
+         * text is not written when that cannot be done (out of memory, a
+         * hostile text the rules would read too long) */
         hd_srcmask masks = {NULL, 0, 0};
         if (text != NULL &&
             hd_srcmask_run(&d->redact, d->hide, text, &len, &masks) < 0) {
             free(text);
             text = NULL;
-            why = "out of memory while masking its secrets";
+            why = "its secrets could not be masked";
         }
         msgpack_pack_array(PK(d), 5);
         msgpack_pack_uint8(PK(d), HD_R_SOURCE);

@@ -182,12 +182,16 @@ static size_t
 sm_fexpr(sm *s, size_t j, int level)
 {
     int depth = 0, spec = 0;
+    if (level > SM_MAX_FNEST) {
+        s->broken = 1;
+        return s->n;
+    }
     while (j < s->n) {
         unsigned char c = s->p[j];
         if (spec) {
             /* a format spec: literal text, with nested fields */
             if (c == '{') {
-                j = sm_fexpr(s, j + 1, level);
+                j = sm_fexpr(s, j + 1, level + 1);
                 continue;
             }
             if (c == '}') {
@@ -703,8 +707,9 @@ hd_srcmask_run(const hd_redactor *r, const hd_hider *h, char *text,
     if (r != NULL && r->n > 0) {
         sm_lex(&s);
     }
-    if (h != NULL && !s.oom) {
-        hd_hide_bytes(h, s.p, s.n, sm_hide_visit, &s);
+    if (h != NULL && !s.oom &&
+        hd_hide_bytes(h, s.p, s.n, sm_hide_visit, &s) < 0) {
+        s.oom = 1; /* the rules' budget ran out: fail, mask nothing */
     }
     if (s.oom) {
         free(s.ranges);

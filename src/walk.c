@@ -279,7 +279,8 @@ walk_discover(hd_dumper *d, PyObject *obj, int force)
 static int64_t
 walk_hide_value(hd_dumper *d, PyObject *obj, int64_t dflt)
 {
-    switch (hd_hide_value(d->hide, obj, &d->hide_ranges)) {
+    switch (
+        hd_hide_value(d->hide, obj, &d->hide_ranges, d->limits.max_string)) {
     case HD_HIDE_ALL: return HD_HIDDEN - d->hide_ranges.r[0].why;
     case HD_HIDE_PARTS: return HD_MASKED;
     default: return dflt;
@@ -484,7 +485,8 @@ hd_walk_write(hd_dumper *d, PyObject *obj, int64_t how)
     else if (how == HD_MASKED) {
         /* the pieces again: classify's are gone when a container's
          * elements were classified before they are written */
-        int what = hd_hide_value(d->hide, obj, &d->hide_ranges);
+        int what =
+            hd_hide_value(d->hide, obj, &d->hide_ranges, d->limits.max_string);
         int why =
             d->hide_ranges.n > 0 ? d->hide_ranges.r[0].why : HD_WHY_VALUE;
         hd_pack_redacted(d, obj, why,
@@ -523,7 +525,8 @@ hd_walk_root(hd_dumper *d, PyObject *obj)
         if (hd_hide_object(d->hide, obj) ||
             ((kind == HD_K_STR || kind == HD_K_BYTES ||
               kind == HD_K_BYTEARRAY) &&
-             hd_hide_value(d->hide, obj, &d->hide_ranges) != HD_HIDE_NONE)) {
+             hd_hide_value(d->hide, obj, &d->hide_ranges,
+                           d->limits.max_string) != HD_HIDE_NONE)) {
             return -1;
         }
     }

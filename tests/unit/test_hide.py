@@ -124,3 +124,15 @@ def test_entries_are_checked():
         _heapdump.Hider([("x" * (2 << 20), WHOLE | SUBSTRING)])
     # empty values hide nothing
     assert _heapdump.Hider([("", WHOLE | SUBSTRING)], False).substrings == 0
+
+
+def test_a_hostile_value_is_read_a_linear_number_of_times():
+    # prefixes over and over: each token run is read once; PEM headers
+    # without an end would be read far too often, so the value is hidden
+    h = _heapdump.Hider((), True)
+    many = "xoxb-" * 20000
+    assert h.scan(many) == [(5, len(many), "token")]
+    pem = "-----BEGIN PRIVATE KEY-----" * 40000
+    assert h.scan(pem) == [(0, len(pem), "token")]
+    urls = "a://" * 50000 + "b://u:p@h"
+    assert h.scan(urls) == [(len(urls) - 3, len(urls) - 2, "url")]

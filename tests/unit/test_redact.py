@@ -463,3 +463,21 @@ def test_named_roots_are_redacted_and_hidden_like_values(tmp_path):
     assert roots["vault"].reason == "value"
     assert str(roots["dsn"]) == "redis://:[redacted]@cache/0"
     assert roots["kept"] == ["harmless"]
+
+
+def test_a_long_value_is_looked_at_as_far_as_it_is_written(tmp_path):
+    # max_string keeps the start: a secret far past it is not looked for
+    # (it is not written either), one inside it is hidden
+    the_secret = fresh_secret()
+
+    def work(s):
+        far = "x" * 200000 + s
+        near = "y" * 10 + s + "z" * 200000
+        return heapdump.dump(tmp_path / "x.dump", hide=[s], max_string=100)
+
+    path = work(the_secret)
+    assert the_secret.encode() not in body_bytes(path)
+    _, f = frame_locals(path)
+    assert f["far"] == "x" * 100 and type(f["far"]).__name__ == "CutStr"
+    assert str(f["near"]) == "y" * 10 + "[redacted]" + "z" * 66
+    assert f["near"].complete is False

@@ -110,6 +110,7 @@ def test_unreadable_text_stops_the_rules_where_it_stops():
     assert out.splitlines()[2] == 'TOKEN = "def"'
     # brackets that never close, text that is not Python: no crash
     for junk in ("((((((" * 100, "}}}]]])))", "f'{" * 50, "\x00\xff'",
+                 "x = f'{a:" + "{b:" * 100000,
                  '"""' + "x" * 1000, "def f(:\n  password ="):
         mask(junk)
 
