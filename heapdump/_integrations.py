@@ -42,8 +42,8 @@ CONTEXT_KEY = "request"
 ALWAYS_REDACTED = ("cookie", "set_cookie", "authorization",
                    "proxy_authorization")
 
-#: What stands in the context for a value left out.
-REDACTED = "[redacted]"
+#: What stands in the context for a value left out (the dumper's mark).
+REDACTED = _heapdump.REDACTED_TEXT
 
 # The longest header value or query string copied into the context.
 MAX_VALUE = 4096

@@ -394,8 +394,9 @@ class RedactedBytearray(_RedactedValue, bytearray):
     _base = bytearray
 
 
-#: The marker that stands for a hidden piece in a partly redacted value.
-REDACTED_MARK = "[redacted]"
+#: The marker that stands for a hidden piece in a partly redacted value
+#: (the dumper's, src/heapdump.h HD_REDACTED_TEXT).
+REDACTED_MARK = _heapdump.REDACTED_TEXT
 
 
 def partly_redacted(module, qualname, size, pieces):

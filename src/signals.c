@@ -526,14 +526,14 @@ signals_dump_uninstall(PyObject *module, PyObject *args)
         signals_stop_watcher();
     }
     /* the acquirer reads e->callback only with the GIL, which we hold */
+    /* e->redact and e->hide stay until the entry is installed again, as
+     * e->directory does: a stacks-only dump of e may still be reading
+     * them in the watcher thread, without the GIL */
     pthread_mutex_lock(&signals_lock);
-    PyObject *cb = e->callback, *hide = e->hide;
+    PyObject *cb = e->callback;
     e->callback = NULL;
-    e->hide = NULL;
-    hd_redact_free(&e->redact);
     pthread_mutex_unlock(&signals_lock);
     Py_XDECREF(cb);
-    Py_XDECREF(hide);
     Py_RETURN_TRUE;
 }
 
