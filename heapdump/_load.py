@@ -318,8 +318,16 @@ class _Builder:
     def omitted(self, module, qualname, size, *rest):
         return S.Omitted(module, qualname, size)
 
-    def redacted(self, module, qualname, size, *rest):
-        return S.Redacted(module, qualname, size)
+    def redacted(self, module, qualname, size, reason=None, pieces=None,
+                 *rest):
+        # format 1.2 adds the reason and, for a value of which only some
+        # pieces were hidden, the pieces kept
+        if pieces is None:
+            return S.Redacted(module, qualname, size, reason)
+        try:
+            return S.partly_redacted(module, qualname, size, pieces)
+        except ValueError as e:
+            raise HeapdumpError("%s: %s" % (self.path, e)) from None
 
     def lost(self, oid):
         return S.Lost(oid)
@@ -729,6 +737,19 @@ def _decode_source(text):
         return text.decode("utf-8", "replace")
 
 
+def _source_redactions(pieces):
+    """The masked pieces of a SOURCE record (format 1.2): a list of
+    (line, col, end_line, end_col, reason); what is malformed is left
+    out."""
+    out = []
+    for p in pieces if isinstance(pieces, list) else ():
+        if isinstance(p, list) and len(p) >= 5 and \
+                all(type(x) is int for x in p[:4]):
+            out.append((p[0], p[1], p[2], p[3],
+                        p[4] if isinstance(p[4], str) else "?"))
+    return out
+
+
 def _thread(fields):
     ident, native_id, name, is_current, is_main, frame = fields[:6]
     frames, seen, f = [], set(), frame
@@ -789,7 +810,7 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
         builder.fill(loader)
         meta, trailer, threads, sources, roots, errors = {}, None, [], {}, \
             {}, []
-        source_errors = {}
+        source_errors, source_redactions = {}, {}
         for kind, f in loader.others():
             if kind == META and isinstance(f[0], dict) and not meta:
                 meta = f[0]
@@ -805,6 +826,9 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
                         sources[name] = text
                     else:
                         source_errors[name] = err
+                    pieces = _source_redactions(f[3] if len(f) > 3 else None)
+                    if pieces:
+                        source_redactions[name] = pieces
             elif kind == ROOT:
                 if isinstance(f[0], str):
                     roots[f[0]] = f[1]
@@ -836,6 +860,7 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
         dump.sizes = _array("Q", loader.sizes())
         dump.kinds = loader.kinds()
         dump.source_errors = source_errors
+        dump.source_redactions = source_redactions
         if loader.after_trailer:
             notes.append("%d bytes after the TRAILER record were ignored"
                          % loader.after_trailer)

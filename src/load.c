@@ -961,12 +961,16 @@ load_lost(LoaderObject *L, uint64_t id)
     return p;
 }
 
-/* ext OMITTED / REDACTED: [module, qualname, size] -> placeholder */
+/* ext OMITTED / REDACTED: [module, qualname, size, ...] -> placeholder.
+ * REDACTED's payload (format 1.2) adds the reason and the pieces kept of
+ * a partly hidden value, [kind, length, text, [[start, length, why]...]]:
+ * data three arrays deeper than the marker's own (the support object's
+ * redacted() checks them). */
 static PyObject *
 load_marker(LoaderObject *L, const load_item *it)
 {
     load_cur c = {it->data, it->data + it->u};
-    PyObject *data = load_data(L, &c, LOAD_DATA_DEPTH - 2);
+    PyObject *data = load_data(L, &c, LOAD_DATA_DEPTH - 4);
     if (data == NULL) {
         return NULL;
     }
@@ -2193,7 +2197,7 @@ load_schema(int kind)
     case HD_R_CLASS: return "vdV";
     case HD_R_CUT: return "d";
     case HD_R_THREAD: return "dddddv";
-    case HD_R_SOURCE: return "ddd";
+    case HD_R_SOURCE: return "ddd|d"; /* redactions: 1.2 */
     case HD_R_ROOT: return "dv";
     case HD_R_TRAILER: return "d";
     case HD_R_ERROR: return "d";

@@ -23,7 +23,8 @@
 # tests, virtualenvs and build trees mean the same thing inside):
 #   /proc, /sys, /dev (with /dev/pts and /dev/shm), /tmp, and the host's
 #   /etc/resolv.conf and CA bundle;
-#   the project (this script's ../), and ../shared beside it when present;
+#   the project (this script's ../), its git repository when it is a
+#   worktree, and ../shared beside it when present;
 #   the installation of every host Python that .venv/ uses (read-only), so
 #   that the host's virtualenvs run inside too.
 # The mounts are made in a private mount namespace (unshare -m): they
@@ -102,7 +103,12 @@ sid_inside() {
     mount --rbind /sys "$r/sys"
     mount --rbind /dev "$r/dev"
     mount --bind /tmp "$r/tmp"
-    for p in "$sid_top" "$(dirname "$sid_top")/shared" $(sid_host_prefixes); do
+    # a git worktree's repository lives elsewhere (its .git is a file)
+    local git=
+    if [ -f "$sid_top/.git" ]; then
+        git=$(git -C "$sid_top" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+    fi
+    for p in "$sid_top" "$(dirname "$sid_top")/shared" $git $(sid_host_prefixes); do
         [ -d "$p" ] || continue
         mkdir -p "$r$p"
         mount --rbind "$p" "$r$p"
