@@ -10,9 +10,11 @@
  *   pyversion.c  every CPython-version-specific access: thread states,
  *                frames, code objects, instance dicts, generators
  *
- * and of a load:
+ * and of a load (the reading side includes no writer header but this one):
  *
- *   load.c       zstd + msgpack -> the object table (heapdump._load drives it)
+ *   mpread.c     the bounds-checked msgpack reader (mpread.h, no Python)
+ *   stream.c     the body: zstd stream -> framed records (stream.h)
+ *   load.c       records -> the object table (heapdump._load drives it)
  *
  * Error rules: functions return 0 / -1 or a pointer / NULL.  During the walk
  * nothing may run Python code, allocate Python objects or release the GIL;
