@@ -20,6 +20,7 @@ from heapdump._model import Code, Dump, Frame, HeapdumpError, Thread, Traceback
 
 __all__ = [
     "Code",
+    "DEFAULT_HEAP_LIMITS",
     "DEFAULT_LIMITS",
     "DEFAULT_REDACT",
     "Redact",
@@ -37,6 +38,7 @@ __all__ = [
     "get_context",
     "load",
     "referents",
+    "why",
     "set_context",
 ]
 
@@ -52,6 +54,33 @@ DEFAULT_LIMITS = {
     "max_items": 10_000,        # elements of a container
     "max_source": 4 << 20,      # bytes of one source file
 }
+
+#: The limits of a heap-scope dump (``dump(scope="heap")``): a heap of tens
+#: of millions of objects stays whole, since a cut heap makes leak analysis
+#: meaningless.  No container is cut; a str or bytes longer than
+#: max_string keeps only its first characters in the file, but its size is
+#: its whole size.  The dumping process needs about 24 bytes per object
+#: while it dumps (the identity table and the queue).
+DEFAULT_HEAP_LIMITS = {
+    "max_objects": 20_000_000,
+    "max_bytes": 4 << 30,
+    "max_string": 64 * 1024,
+    "max_items": None,
+    "max_source": 4 << 20,
+}
+
+#: What a dump walks from: "frames" (the threads' frames, the exception,
+#: the context) or "heap" (also every module, builtins, sys and every
+#: object the cyclic GC tracks: the whole heap, for leak analysis).
+SCOPES = ("frames", "heap")
+
+
+def limits_for(scope):
+    """The default limits of a dump of this scope (a new dict)."""
+    if scope not in SCOPES:
+        raise ValueError("scope must be 'frames' or 'heap', not %r"
+                         % (scope,))
+    return dict(DEFAULT_HEAP_LIMITS if scope == "heap" else DEFAULT_LIMITS)
 
 #: Names whose values are replaced before anything is written: matched as
 #: whole words without regard to case, on local variable names, str dict
@@ -204,8 +233,8 @@ def _target(file, exc):
 
 
 def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
-         _skip=0, _extra_headers=(), _extra_facts=None, _hidden=(),
-         **limits):
+         scope="frames", _skip=0, _extra_headers=(), _extra_facts=None,
+         _hidden=(), **limits):
     """Write the state of the whole process to a file and return its path.
 
     file: a path, a directory to put a new file in, or None for a new file
@@ -215,6 +244,11 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
     redact: None for DEFAULT_REDACT, a list of names to add to it,
     ``Redact(names)`` to replace it, False to redact nothing.  environ: also
     dump the process environment (hidden by default).
+    scope: "frames" (the threads, the exception and what they reach) or
+    "heap" (also every module with its globals, builtins, sys, and every
+    object the cyclic GC tracks that nothing else reached: the whole heap,
+    for ``python -m heapdump.open --suspects`` and the rest of the heap
+    analysis), with the defaults of DEFAULT_HEAP_LIMITS.
     limits: max_objects, max_bytes, max_string, max_items, max_source (see
     DEFAULT_LIMITS; None for unlimited) and level (zstd, default 3).
     The underscored arguments are heapdump's own (triggers, integrations):
@@ -237,7 +271,7 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
     if unknown:
         raise TypeError("dump() got unexpected keyword arguments: %s"
                         % ", ".join(sorted(unknown)))
-    options = dict(DEFAULT_LIMITS)
+    options = limits_for(scope)
     options.update(limits)
     if reason is not None:
         reason = str(reason)
@@ -251,7 +285,8 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
     hidden = tuple(hidden) + tuple(_hidden)
     _heapdump.dump(os.fspath(path), exc=exc, reason=reason, facts=facts,
                    headers=headers, skip=1 + _skip, redact=patterns,
-                   hidden=hidden, roots=_context.current_roots(), **options)
+                   hidden=hidden, roots=_context.current_roots(),
+                   scope=scope, **options)
     return path
 
 
@@ -278,6 +313,16 @@ def referents(obj):
     from heapdump._surrogates import referents as _referents
 
     return _referents(obj)
+
+
+def why(obj, *, max_paths=3, file=None):
+    """In the pdb session of an opened dump (``python -m heapdump.open``):
+    print what keeps a loaded object alive, its retained size and its
+    shortest paths from the roots.  ``(Pdb) !heapdump.why(cache)``.
+    Returns the report as a str too."""
+    from heapdump._heap import why as _why
+
+    return _why(obj, max_paths=max_paths, file=file)
 
 
 _TRIGGERS = ("dump_on_unhandled_exceptions", "dump_on_signal", "disable")

@@ -110,6 +110,10 @@ _RUN_OPTIONS = [
                             help="elements of one container kept")),
     (("--max-source",), dict(type=_size, metavar="SIZE",
                              help="bytes of one source file kept")),
+    (("--scope",), dict(
+        choices=("frames", "heap"), help="what a dump walks: the frames "
+        "(default) or the whole heap (for leak analysis; fatal-signal "
+        "dumps walk the frames)")),
     (("--redact",), dict(
         action="append", metavar="NAME", help="also redact values under "
         "this name (repeatable)")),
@@ -167,7 +171,7 @@ def _split(argv):
 
 
 _PASSED = ("max_dumps", "max_total_bytes", "min_interval", "max_objects",
-           "max_bytes", "max_string", "max_items", "max_source")
+           "max_bytes", "max_string", "max_items", "max_source", "scope")
 
 
 def _options(ns):

@@ -39,7 +39,7 @@ DEFAULT_POLICY = {
 
 #: Options of heapdump.dump() that the triggers pass through.
 DUMP_OPTIONS = ("max_objects", "max_bytes", "max_string", "max_items",
-                "max_source", "level", "redact", "environ")
+                "max_source", "level", "redact", "environ", "scope")
 
 # heapdump-20261122T101500Z-4242[-ValueError][-2].dump: the names
 # default_filename() and _target() give, and the C writer's -stacks and
@@ -98,6 +98,10 @@ def check_options(options, allowed=DUMP_OPTIONS + tuple(DEFAULT_POLICY)):
             raise ValueError("%s must be >= %d or None, not %d"
                              % (name, 1 if name == "max_dumps" else 0,
                                 value))
+    scope = options.get("scope")
+    if scope is not None and scope not in ("frames", "heap"):
+        raise ValueError("scope must be 'frames' or 'heap', not %r"
+                         % (scope,))
     interval = options.get("min_interval")
     if interval is not None:
         if isinstance(interval, bool) or \
@@ -207,7 +211,7 @@ class DumpDirectory:
         cannot blow the directory's budget."""
         import heapdump
 
-        options = dict(heapdump.DEFAULT_LIMITS)
+        options = heapdump.limits_for(self.options.get("scope") or "frames")
         options.update(self.options)
         if self.max_total_bytes is not None:
             cap = options.get("max_bytes")

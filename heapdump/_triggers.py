@@ -284,6 +284,13 @@ def _c_options(files):
     import heapdump
 
     options = files.dump_options()
+    if options.pop("scope", None) == "heap":
+        # a fatal dump walks the frames only (reading the whole heap of a
+        # crashed process risks more faults): the frames' limits, unless
+        # given
+        for name, value in heapdump.DEFAULT_LIMITS.items():
+            if name not in files.options:
+                options[name] = value
     redact = options.pop("redact", None)
     environ = options.pop("environ", False)
     options["redact"] = tuple(heapdump._redact_patterns(redact))

@@ -1599,49 +1599,6 @@ error:
  * Record fields as Python objects (for _load.py and the callbacks)
  */
 
-/* schemas: d data, v value, V [values], N [names] (str or value); the
- * fields after a '|' came with a later minor version: nil when absent */
-static const char *
-load_schema(int kind)
-{
-    switch (kind) {
-    case HD_K_INT: return "v";
-    case HD_K_FLOAT: return "d";
-    case HD_K_COMPLEX: return "dd";
-    case HD_K_STR: return "d";
-    case HD_K_BYTES: return "d";
-    case HD_K_BYTEARRAY: return "d";
-    case HD_K_RANGE: return "vvv";
-    case HD_K_SLICE: return "vvv";
-    case HD_K_SINGLETON: return "d";
-    case HD_K_TYPE: return "dddvVdddNV";
-    case HD_K_INSTANCE: return "d";
-    case HD_K_OPAQUE: return "vdVV";
-    case HD_K_FUNCTION: return "dddvvvvdV";
-    case HD_K_METHOD: return "vv";
-    case HD_K_CFUNCTION: return "dddv";
-    case HD_K_CODE: return "dddddddddd";
-    case HD_K_MODULE: return "dd";
-    case HD_K_CELL: return "v";
-    case HD_K_FRAME: return "vvvvdddV";
-    case HD_K_TRACEBACK: return "vddv|d"; /* position: 1.1 */
-    case HD_K_EXCEPTION: return "vvvvvddV";
-    case HD_K_GENERATOR: return "vdddvd";
-    case HD_K_WEAKREF: return "vvv";
-    case HD_K_UNREADABLE: return "d";
-    case HD_R_META: return "d";
-    case HD_R_LAYOUT: return "vN";
-    case HD_R_CLASS: return "vdV";
-    case HD_R_CUT: return "d";
-    case HD_R_THREAD: return "dddddv";
-    case HD_R_SOURCE: return "ddd";
-    case HD_R_ROOT: return "dv";
-    case HD_R_TRAILER: return "d";
-    case HD_R_ERROR: return "d";
-    default: return NULL;
-    }
-}
-
 /* An array of values (V) or of names (N: str as str, else a value). */
 static PyObject *
 load_value_array(LoaderObject *L, hd_mp_cur *c, int names, int goal, int mode)
@@ -1720,7 +1677,7 @@ load_decode_fields(LoaderObject *L, int kind, const unsigned char *raw,
                    const unsigned char *end, uint32_t nfields, int mode,
                    uint32_t upto)
 {
-    const char *schema = load_schema(kind);
+    const char *schema = hd_schema_fields(kind);
     hd_mp_cur c = {raw, end};
     if (schema == NULL) {
         schema = "";

@@ -731,3 +731,131 @@ hd_pyversion_frame_fast_slots(PyFrameObject *f, Py_ssize_t *n)
     return f->f_localsplus;
 #endif
 }
+
+/* ------------------------------------------------------------- heap scope
+ * What a dump of the whole heap reads: object sizes as sys.getsizeof gives
+ * them, attribute storage, and the cyclic GC's lists of tracked objects.
+ */
+
+#if PY_VERSION_HEX < 0x030C0000
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#endif
+#include "internal/pycore_gc.h"
+#include "internal/pycore_interp.h"
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+/* What sys.getsizeof adds to __sizeof__: the GC header and (3.11+) the
+ * managed dict and weakref pointers before the object.  3.9 and 3.10 ask
+ * the object (tp_is_gc), 3.11 and 3.12 its type, 3.13 its type except for
+ * static types themselves. */
+Py_ssize_t
+hd_pyversion_preheader_size(PyObject *obj)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    if (Py_IS_TYPE(obj, &PyType_Type) &&
+        !PyType_HasFeature((PyTypeObject *)obj, Py_TPFLAGS_HEAPTYPE)) {
+        return 0;
+    }
+    return (Py_ssize_t)_PyType_PreHeaderSize(Py_TYPE(obj));
+#elif PY_VERSION_HEX >= 0x030B0000
+    return (Py_ssize_t)_PyType_PreHeaderSize(Py_TYPE(obj));
+#else
+    return PyObject_IS_GC(obj) ? (Py_ssize_t)sizeof(PyGC_Head) : 0;
+#endif
+}
+
+/* Bytes of an instance's attribute values that live outside its
+ * __sizeof__ and outside any dict object: the values array of 3.11 and
+ * 3.12 (allocated apart), the inline values of 3.13+ (inside the object,
+ * past tp_basicsize).  0 when the attributes are in a dict (the caller
+ * counts the dict) or there are none. */
+Py_ssize_t
+hd_pyversion_values_bytes(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    (void)tp;
+#if PY_VERSION_HEX >= 0x030D0000
+    if ((tp->tp_flags & Py_TPFLAGS_INLINE_VALUES) &&
+        _PyObject_GetManagedDict(obj) == NULL) {
+        return (Py_ssize_t)_PyInlineValuesSize(tp);
+    }
+#elif PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030C0000
+    PyDictValues *values = NULL;
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(obj);
+        if (_PyDictOrValues_IsValues(dorv)) {
+            values = _PyDictOrValues_GetValues(dorv);
+        }
+    }
+#else
+    PyDictValues *values = (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT)
+                               ? *_PyObject_ValuesPointer(obj)
+                               : NULL;
+#endif
+    PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+    if (values != NULL && keys != NULL) {
+        /* new_values(): a prefix of one byte per slot and two, rounded
+         * to a pointer, then a pointer per slot */
+        Py_ssize_t n = keys->dk_nentries + keys->dk_usable;
+        Py_ssize_t prefix = (n + 2 + (Py_ssize_t)sizeof(PyObject *) - 1) &
+                            ~((Py_ssize_t)sizeof(PyObject *) - 1);
+        return prefix + n * (Py_ssize_t)sizeof(PyObject *);
+    }
+#else
+    (void)obj;
+#endif
+    return 0;
+}
+
+#if PY_VERSION_HEX >= 0x030C0000
+typedef struct {
+    hd_gc_visit visit;
+    void *arg;
+} pyversion_gc_ctx;
+
+/* PyUnstable_GC_VisitObjects' callback: it holds a reference on obj */
+static int
+pyversion_gc_trampoline(PyObject *obj, void *arg)
+{
+    pyversion_gc_ctx *ctx = arg;
+    return ctx->visit(obj, 1, ctx->arg);
+}
+#endif
+
+/* Call visit(obj, extra, arg) for every object the cyclic GC tracks in
+ * interp (the current one) until visit returns 0.  extra is the reference
+ * the iteration itself holds on obj while visit runs (3.12+'s
+ * PyUnstable_GC_VisitObjects takes one): obj's reference count then is
+ * the program's plus extra.  visit may write records but must not create,
+ * track or release a GC-tracked object.  No Python code runs. */
+void
+hd_pyversion_gc_visit(hd_gc_visit visit, void *arg)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    pyversion_gc_ctx ctx = {visit, arg};
+    PyUnstable_GC_VisitObjects(pyversion_gc_trampoline, &ctx);
+#else
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    struct _gc_runtime_state *gc = &interp->gc;
+    struct gc_generation *gens[NUM_GENERATIONS + 1];
+    for (int i = 0; i < NUM_GENERATIONS; i++) {
+        gens[i] = &gc->generations[i];
+    }
+    gens[NUM_GENERATIONS] = &gc->permanent_generation;
+    for (int i = 0; i <= NUM_GENERATIONS; i++) {
+        PyGC_Head *head = &gens[i]->head;
+        for (PyGC_Head *g = _PyGCHead_NEXT(head); g != head;
+             g = _PyGCHead_NEXT(g)) {
+            if (!visit((PyObject *)(g + 1), 0, arg)) {
+                return;
+            }
+        }
+    }
+#endif
+}
