@@ -31,6 +31,7 @@ __all__ = [
     "Thread",
     "Traceback",
     "clear_context",
+    "compare",
     "disable",
     "dump",
     "dump_on_signal",
@@ -315,6 +316,16 @@ def referents(obj):
     return _referents(obj)
 
 
+def compare(a, b, by="type"):
+    """The difference between two dumps (paths, heapdump.Dump or their
+    heap()) by type or module: (rows, warnings), the rows sorted by the
+    change in shallow bytes, largest first (see heapdump._heap.compare)."""
+    from heapdump._heap import compare as _compare
+
+    rows, warnings, _ = _compare(a, b, by=by)
+    return rows, warnings
+
+
 def why(obj, *, max_paths=3, file=None):
     """In the pdb session of an opened dump (``python -m heapdump.open``):
     print what keeps a loaded object alive, its retained size and its
@@ -322,7 +333,7 @@ def why(obj, *, max_paths=3, file=None):
     Returns the report as a str too."""
     from heapdump._heap import why as _why
 
-    return _why(obj, max_paths=max_paths, file=file)
+    _why(obj, max_paths=max_paths, file=file)
 
 
 _TRIGGERS = ("dump_on_unhandled_exceptions", "dump_on_signal", "disable")

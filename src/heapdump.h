@@ -34,6 +34,16 @@
 #include <msgpack.h>
 #include <structmember.h>
 
+#if PY_VERSION_HEX < 0x030A0000
+/* 3.10's Py_NewRef, for 3.9 */
+static inline PyObject *
+Py_NewRef(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+#endif
+
 /* Format version written in the header and the META record. */
 #define HD_FORMAT_MAJOR 1
 #define HD_FORMAT_MINOR 2
@@ -563,4 +573,5 @@ int hd_load_init_module(PyObject *m);   /* load.c */
 int hd_frames_init_module(PyObject *m); /* frames.c (the loader's frame
                                            rebuilding for pdb) */
 int hd_dump_init_module(PyObject *m);   /* module.c's dump functions */
+int hd_graph_init_module(PyObject *m);  /* graph.c: the heap analysis */
 #endif                                  /* HEAPDUMP_H */

@@ -51,13 +51,6 @@
 #include <unistd.h>
 
 #if PY_VERSION_HEX < 0x030A0000
-static inline PyObject *
-Py_NewRef(PyObject *o)
-{
-    Py_INCREF(o);
-    return o;
-}
-
 static int
 PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
 {

@@ -193,7 +193,8 @@ module_exec(PyObject *m)
         return -1;
     }
     if (hd_dump_init_module(m) < 0 || hd_signals_init_module(m) < 0 ||
-        hd_load_init_module(m) < 0 || hd_frames_init_module(m) < 0) {
+        hd_load_init_module(m) < 0 || hd_frames_init_module(m) < 0 ||
+        hd_graph_init_module(m) < 0) {
         return -1;
     }
     return 0;
