@@ -3,6 +3,7 @@
     python -m heapdump run [options] script.py [args ...]
     python -m heapdump run [options] -m module [args ...]
     python -m heapdump ls [DIR ...]
+    python -m heapdump open FILE [...]     as python -m heapdump.open
 
 ``run`` runs a program as ``python script.py`` (or ``python -m module``)
 would, with dumps on unhandled exceptions, failing unittest tests and
@@ -488,7 +489,16 @@ def ls(argv):
     return status
 
 
+def open_(argv):
+    """`open`: python -m heapdump.open's command line."""
+    from heapdump import open as command
+
+    return command.main(argv)
+
+
 COMMANDS = {
+    "open": (open_, "open a dump in pdb, or report on its heap "
+                    "(--histogram, --suspects...)"),
     "run": (run, "run a program with dumps on unhandled exceptions and "
                  "fatal signals"),
     "ls": (ls, "list the dumps in a directory, newest last"),

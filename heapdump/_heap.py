@@ -371,8 +371,10 @@ class HeapGraph:
         return None if node == self.super else d
 
     def distance(self, node):
+        """References from the nearest root object (a root is 0; the
+        super-root and the root groups are not counted)."""
         self.analyze()
-        return len(self._g.path(node)) - 1
+        return max(0, len(self._g.path(node)) - 3)
 
     def obj(self, node):
         return ObjRef(self, node, self._info.get(node))
@@ -497,18 +499,17 @@ class HeapGraph:
         where = " @0x%x" % addr if isinstance(addr, int) and addr > 0 else ""
         return "%s%s%s" % (tname, extra, where)
 
-    def _describe_frames(self, nodes):
-        """describe() of nodes, and of the CODE records of the frames among
-        them (their qualname, file and line)."""
-        info = self.describe(nodes)
-        codes = {n: i["code"] for n, i in info.items()
-                 if i.get("kind") == _FRAME and isinstance(i.get("code"), int)
-                 and i["code"] < self.n}
-        if codes:
-            cinfo = self.describe(list(set(codes.values())))
-            for n, c in codes.items():
-                info[n]["code_info"] = cinfo.get(c, {})
-        return info
+    def _describe_frames(self, nodes, pairs=()):
+        """describe() of nodes with each frame's code (its qualname, file
+        and line) as "code_info"; with pairs, also locate() them: one
+        fetch (one or two passes over the records)."""
+        info, where = self._fetch(nodes, pairs)
+        for i in info.values():
+            code = i.get("code")
+            if i.get("kind") == _FRAME and isinstance(code, int) and \
+                    "code_info" not in i:
+                i["code_info"] = self._info.get(code, {})
+        return (info, where) if pairs else info
 
     # ------------------------------------------------------------ paths
 
@@ -544,12 +545,13 @@ class HeapGraph:
             return "(an attribute name)"
         return "?"
 
-    def _paths(self, chains, keys=True):
-        """Path objects of node chains [super, ..., target]."""
-        nodes = sorted({n for c in chains for n in c})
+    def _paths(self, chains, keys=True, extra=()):
+        """Path objects of node chains [super, ..., target] (extra: more
+        nodes to describe in the same fetch)."""
+        nodes = sorted({n for c in chains for n in c} | set(extra))
         pairs = sorted({(a, b) for c in chains for a, b in zip(c, c[1:])})
-        info = self._describe_frames(nodes)
-        where = self.locate(pairs)
+        info, where = self._describe_frames(nodes, pairs) if pairs else \
+            (self._describe_frames(nodes), {})
         return [Path(self._steps(chain, info, where, keys))
                 for chain in chains]
 
@@ -699,7 +701,13 @@ class HeapGraph:
 
     # --------------------------------------------------------- suspects
 
-    def suspects(self, threshold=0.10, big=0.80):
+    #: types that are the interpreter's machinery rather than data: no
+    #: group suspects
+    _MACHINERY = frozenset(("dict", "module", "frame", "type", "function",
+                            "code", "builtin_function_or_method", "cell",
+                            "method", "(singleton)"))
+
+    def suspects(self, threshold=0.10):
         """Where the memory accumulates (MAT's leak suspects, adapted):
         descending the dominator tree from the roots through every node
         that retains at least threshold of the total, the nodes none of
@@ -707,7 +715,8 @@ class HeapGraph:
         its holder (the nearest module, class, frame or thread above it),
         its shortest path, its item count and what it dominates, by type.
         Then the types whose members retain at least threshold together
-        (group suspects)."""
+        (group suspects), with the paths of their largest members.
+        Returns (points, groups), lists of dicts."""
         self.analyze()
         total = self.retained(self.super) or 1
         limit = threshold * total
@@ -721,38 +730,46 @@ class HeapGraph:
             elif v != self.super:
                 points.append(v)
         points.sort(key=lambda v: -self._g.node(v)[4])
-        chains = [self._g.path(v) for v in points if v < self.n]
-        paths = {p.target.ordinal: p for p in self._paths(chains)}
-        out = []
-        for v in points:
-            holder = self._holder(v)
-            hist = sorted(self.histogram(root=v),
-                          key=lambda r: -r["retained"])[:5]
-            ref = paths[v].target if v in paths else self.obj(v)
-            info = self.describe([v]).get(v, {}) if v < self.n else {}
-            out.append({
-                "point": ref, "retained": self._g.node(v)[4],
-                "fraction": self._g.node(v)[4] / total,
-                "lower_bound": self.is_lower_bound(v),
-                "holder": holder, "path": paths.get(v),
-                "items": info.get("len"), "dominated": hist,
-            })
-        groups = []
+        holders = {v: self._holder(v) for v in points}
+        group_rows = []
         for row in sorted(self.histogram(), key=lambda r: -r["retained"]):
-            if row["retained"] < limit or row["type"] in ("dict", "module",
-                                                          "frame", "type"):
+            if row["retained"] < limit or row["type"] in self._MACHINERY:
                 continue
             nodes = []
             for t in self.types_named(row["type"]):
-                nodes += self._g.of_type(t, 200)
+                nodes += self._g.of_type(t, 1000)
             nodes.sort(key=lambda n: -self._g.node(n)[4])
+            group_rows.append((row, nodes[:3]))
+        # every record wanted, in one fetch
+        chains = [self._g.path(v) for v in points if v < self.n]
+        chains += [self._g.path(n) for _, nodes in group_rows for n in nodes]
+        extra = [h for h in holders.values() if h is not None] + points
+        paths = self._paths(chains, extra=extra)
+        by_target = {p.target.ordinal: p for p in paths}
+        out = []
+        for v in points:
+            h = holders[v]
+            info = self._info.get(v, {})
+            hist = sorted(self.histogram(root=v),
+                          key=lambda r: -r["retained"])[:5]
+            out.append({
+                "point": self.obj(v), "retained": self._g.node(v)[4],
+                "fraction": self._g.node(v)[4] / total,
+                "lower_bound": self.is_lower_bound(v),
+                "holder": None if h is None else self.obj(h),
+                "path": by_target.get(v), "items": info.get("len"),
+                "dominated": hist,
+            })
+        groups = []
+        for row, nodes in group_rows:
             groups.append(dict(row, fraction=row["retained"] / total,
-                               paths=self._paths(
-                                   [self._g.path(n) for n in nodes[:3]])))
+                               paths=[by_target[n] for n in nodes
+                                      if n in by_target]))
         return out, groups
 
     def _holder(self, v):
-        """The nearest module, class, frame or thread that dominates v."""
+        """The nearest module, class, frame or thread that dominates v,
+        or None."""
         u = v
         while u != self.super:
             u = self._g.node(u)[5]
@@ -761,11 +778,10 @@ class HeapGraph:
             if u > self.super:
                 kind, _, _ = self._groups.get(u, ("", "", 0))
                 if kind == "thread":
-                    return self.obj(u)
+                    return u
                 continue
             if self._g.node(u)[0] in (_MODULE, _TYPE, _FRAME):
-                info = self._describe_frames([u])
-                return ObjRef(self, u, info.get(u))
+                return u
         return None
 
     # ------------------------------------------------------------- dump
@@ -775,8 +791,9 @@ class HeapGraph:
         self.analyze()
         node = self.resolve(x)
         info = self._describe_frames([node]).get(node, {})
-        kind, tix, flags, size, retained, idom, _, inline = \
-            self._g.node(node)
+        kind, tix, flags, size, retained, idom, _ = self._g.node(node)
+        own = info.get("size")
+        inline = size - own if isinstance(own, int) and own <= size else 0
         rows, wrows, unseen = self.referrers(node)
         return {
             "object": ObjRef(self, node, info), "kind": kind,

@@ -695,6 +695,12 @@ class _Builder:
             for key, value in namespace.items():
                 if isinstance(key, str) and key not in d:
                     d[key] = value
+        if mod.__name__ == "heapdump":
+            # at the pdb prompt of an opened dump, the program's
+            # heapdump.why() is the real one (heapdump._heap.why)
+            from heapdump import why
+
+            mod.__dict__["why"] = why
 
     def _fill_generator(self, oid, gen, f):
         _type, flavor, name, qualname, frame, state = f[:6]

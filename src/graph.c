@@ -393,9 +393,9 @@ Graph_groups(GraphObject *self, PyObject *Py_UNUSED(ignored))
     return list;
 }
 
-/* (kind, type, flags, size, retained, idom, bfs_parent, inline) of a
- * node (size: its own and its inline values'; inline: theirs); retained,
- * idom and bfs_parent are None before analyze(). */
+/* (kind, type, flags, size, retained, idom, bfs_parent) of a node
+ * (size: its own and its inline values'); the last three are None before
+ * analyze(). */
 static PyObject *
 Graph_node(GraphObject *self, PyObject *arg)
 {
@@ -405,10 +405,9 @@ Graph_node(GraphObject *self, PyObject *arg)
         return NULL;
     }
     if (!self->analyzed) {
-        return Py_BuildValue("(iIiKOOOK)", g->kind[v], g->tix[v], g->flags[v],
+        return Py_BuildValue("(iIiKOOO)", g->kind[v], g->tix[v], g->flags[v],
                              (unsigned long long)hd_graph_size(g, v), Py_None,
-                             Py_None, Py_None,
-                             (unsigned long long)hd_graph_inline(g, v));
+                             Py_None, Py_None);
     }
     uint32_t bp = g->bfs_parent[v];
     PyObject *parent =
@@ -416,10 +415,10 @@ Graph_node(GraphObject *self, PyObject *arg)
     if (parent == NULL) {
         return NULL;
     }
-    return Py_BuildValue("(iIiKKINK)", g->kind[v], g->tix[v], g->flags[v],
+    return Py_BuildValue("(iIiKKIN)", g->kind[v], g->tix[v], g->flags[v],
                          (unsigned long long)hd_graph_size(g, v),
                          (unsigned long long)g->retained[v], g->idom[v],
-                         parent, (unsigned long long)hd_graph_inline(g, v));
+                         parent);
 }
 
 /* ---------------------------------------------------------------------
@@ -652,7 +651,8 @@ Graph_of_type(GraphObject *self, PyObject *args)
 }
 
 /* Per type: (count, shallow, retained of its top members, whether that
- * is a lower bound), over the whole graph or a node's dominator subtree:
+ * is a lower bound), over the whole graph or a node's dominator subtree
+ * (there, shallow counts the containers' inline values in theirs):
  * a walk of the dominator tree that counts, per type, the members on the
  * current path, so that a member under another member of its type is
  * not counted twice (MAT's "minimum retained size" of a set). */
@@ -688,21 +688,10 @@ Graph_histogram(GraphObject *self, PyObject *args)
     size_t sp = 0;
     stack[sp++] = root;
     stack[sp++] = g->dom_off[root];
-    if (root == g->super) {
-        /* the values written inline: objects of their own types, held by
-         * their containers */
-        static const int kinds[4] = {HD_K_STR, HD_K_BYTES, HD_K_INT,
-                                     HD_K_FLOAT};
-        for (int i = 0; i < 4; i++) {
-            count[kinds[i]] += g->inline_count[i];
-            shallow[kinds[i]] += g->inline_bytes[i];
-            ret[kinds[i]] += g->inline_bytes[i];
-        }
-    }
     if (!(g->flags[root] & HD_GF_VIRTUAL)) {
         uint32_t t = g->tix[root];
         count[t]++;
-        shallow[t] += hd_graph_size(g, root) - hd_graph_inline(g, root);
+        shallow[t] += hd_graph_size(g, root);
         ret[t] += g->retained[root];
         lower[t] |= (g->flags[root] & HD_GF_LOWER) != 0;
         onpath[t]++;
@@ -715,7 +704,7 @@ Graph_histogram(GraphObject *self, PyObject *args)
             if (!(g->flags[w] & HD_GF_VIRTUAL)) {
                 uint32_t t = g->tix[w];
                 count[t]++;
-                shallow[t] += hd_graph_size(g, w) - hd_graph_inline(g, w);
+                shallow[t] += hd_graph_size(g, w);
                 if (onpath[t] == 0) {
                     ret[t] += g->retained[w];
                     lower[t] |= (g->flags[w] & HD_GF_LOWER) != 0;
@@ -730,6 +719,20 @@ Graph_histogram(GraphObject *self, PyObject *args)
             if (!(g->flags[v] & HD_GF_VIRTUAL)) {
                 onpath[g->tix[v]]--;
             }
+        }
+    }
+    if (root == g->super) {
+        /* the whole heap: the types' own sizes, and the values written
+         * inline as objects of their own types (held by their containers:
+         * their retained size is theirs) */
+        static const int kinds[4] = {HD_K_STR, HD_K_BYTES, HD_K_INT,
+                                     HD_K_FLOAT};
+        for (size_t t = 0; t < nt; t++) {
+            count[t] = g->types[t].count;
+            shallow[t] = g->types[t].shallow;
+        }
+        for (int i = 0; i < 4; i++) {
+            ret[kinds[i]] += g->inline_bytes[i];
         }
     }
     list = PyList_New(0);
@@ -1532,7 +1535,13 @@ graph_pass(graph_fetch *f, int second)
             if (wanted) {
                 info =
                     graph_describe((int)kind, addr, rcnt.u, sz.u, c, nfields);
-                if (info == NULL) {
+                PyObject *key = info ? PyLong_FromUnsignedLong(node) : NULL;
+                int bad = key == NULL ||
+                          (!PyDict_Contains(f->info, key) &&
+                           PyDict_SetItem(f->info, key, info) < 0);
+                Py_XDECREF(key);
+                if (bad) {
+                    Py_XDECREF(info);
                     goto done;
                 }
             }
@@ -1626,7 +1635,8 @@ done:
 
 /* fetch(nodes, pairs) -> (info, where): info maps each of nodes to a
  * dict (kind, address, refcnt, size, and by kind len, text, name,
- * qualname, code, lineno); where maps each (source, target) of pairs to
+ * qualname, code, lineno), and the CODE record of each frame among them
+ * (its "code") to its own; where maps each (source, target) of pairs to
  * how source holds target: ("field", name), ("attr", name), ("item", i),
  * ("key", i), ("value", i, key), ("index", name, i), ("local", name),
  * ("attrname", i), or None when it was not found.  Virtual nodes are
@@ -1712,6 +1722,22 @@ Graph_fetch(GraphObject *self, PyObject *args)
         }
         if (p->need != HD_NONE && p->need < g->n) {
             f.want[nwant2++] = p->need;
+        }
+    }
+    /* and the CODE records of the frames described, for their names (room:
+     * nn + np + 1 entries were allocated) */
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(f.info, &pos, &k, &v)) {
+        PyObject *code = PyDict_GetItemString(v, "code");
+        if (code != NULL && PyLong_Check(code)) {
+            unsigned long c = PyLong_AsUnsignedLong(code);
+            if (PyErr_Occurred()) {
+                PyErr_Clear();
+            }
+            else if (c < g->n && nwant2 < (size_t)nn + (size_t)np) {
+                f.want[nwant2++] = (uint32_t)c;
+            }
         }
     }
     if (nwant2 > 0) {
@@ -1828,7 +1854,7 @@ Graph_memory(GraphObject *self, PyObject *Py_UNUSED(ignored))
     uint64_t t = g->total, b = 0;
     b += (t + 1) * 4 + g->nedges * 4; /* off, tgt */
     b += t * (1 + 1 + 4 + 4);         /* kind, flags, tix, size */
-    b += g->nweak * 8 + g->nbig * 16 + g->ninl * 16 + g->arena_cap;
+    b += g->nweak * 8 + g->nbig * 16 + g->arena_cap;
     if (self->analyzed) {
         b += t * (4 + 8 + 4) + g->nleft * 4 + (t + 1) * 4 + t * 4;
     }

@@ -67,7 +67,8 @@ typedef struct hd_graph_type {
     char *name;       /* malloc'd, "module.qualname" ("dict" for builtins) */
     uint32_t ordinal; /* its TYPE record, or HD_NONE */
     uint64_t count;   /* objects of it (records and inline values) */
-    uint64_t shallow; /* their sizes */
+    uint64_t shallow; /* their own sizes (a container's inline values are
+                         counted in their types) */
     uint64_t inline_count;
 } hd_graph_type;
 
@@ -115,8 +116,6 @@ typedef struct hd_graph {
     uint32_t *size;  /* total: own size + inline values (see HD_GF_BIGSIZE) */
     hd_graph_bigsize *big;
     size_t nbig, big_cap;
-    hd_graph_bigsize *inl; /* (node, bytes of its inline values), sorted */
-    size_t ninl, inl_cap;
     uint32_t *weak; /* (source, referent) pairs of WEAKREF records */
     size_t nweak, weak_cap;
 
@@ -165,9 +164,8 @@ int hd_graph_build(hd_graph *g, const char *path, uint64_t offset,
                    const hd_graph_limits *limits, hd_graph_progress progress,
                    void *progress_arg);
 void hd_graph_free(hd_graph *g);
-/* A node's size (own + inline values), and the inline values' part. */
+/* A node's size: its own and its inline values'. */
 uint64_t hd_graph_size(const hd_graph *g, uint32_t node);
-uint64_t hd_graph_inline(const hd_graph *g, uint32_t node);
 /* The group record of a virtual node, or NULL. */
 const hd_graph_group *hd_graph_group_of(const hd_graph *g, uint32_t node);
 

@@ -544,30 +544,6 @@ build_set_size(hd_graph *g, uint32_t node, uint64_t size)
     return 0;
 }
 
-/* The entry of node in a table sorted by node, or NULL. */
-static const hd_graph_bigsize *
-build_lookup(const hd_graph_bigsize *t, size_t n, uint32_t node)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (t[mid].node < node) {
-            lo = mid + 1;
-        }
-        else {
-            hi = mid;
-        }
-    }
-    return lo < n && t[lo].node == node ? &t[lo] : NULL;
-}
-
-uint64_t
-hd_graph_inline(const hd_graph *g, uint32_t node)
-{
-    const hd_graph_bigsize *e = build_lookup(g->inl, g->ninl, node);
-    return e ? e->size : 0;
-}
-
 uint64_t
 hd_graph_size(const hd_graph *g, uint32_t node)
 {
@@ -990,18 +966,8 @@ build_other(build_ctx *c, uint64_t kind, hd_mp_cur *cur, uint32_t nfields,
         if (node == HD_NONE || add == 0) {
             return 0;
         }
-        if (g->ninl > 0 && g->inl[g->ninl - 1].node == node) {
-            g->inl[g->ninl - 1].size += add;
-        }
-        else {
-            if (build_grow(g, (void **)&g->inl, g->ninl, &g->inl_cap,
-                           sizeof(hd_graph_bigsize)) < 0) {
-                return -1;
-            }
-            g->inl[g->ninl].node = node;
-            g->inl[g->ninl].size = add;
-            g->ninl++;
-        }
+        /* the types' own sizes leave the inline values out */
+        g->types[g->tix[node]].shallow -= add;
         return build_set_size(g, node, hd_graph_size(g, node) + add);
     }
     case HD_R_THREAD: {
@@ -1221,6 +1187,13 @@ build_finish(build_ctx *c)
         }
     }
     g->off[total] = (uint32_t)g->nedges;
+    /* give back what the doubling left over (the edges' slack is up to
+     * half their array) */
+    uint32_t *tt = realloc(g->tgt, (g->nedges ? g->nedges : 1) * 4);
+    if (tt != NULL) {
+        g->tgt = tt;
+        c->edge_cap = g->nedges ? g->nedges : 1;
+    }
     return 0;
 }
 
@@ -1301,16 +1274,12 @@ hd_graph_build(hd_graph *g, const char *path, uint64_t offset,
         goto done;
     }
     /* the types' counts and sizes (records; inline values by type) */
-    size_t k = 0; /* the inline table, merged in node order */
     for (uint32_t v = 0; v < g->n; v++) {
         hd_graph_type *t = &g->types[g->tix[v]];
-        uint64_t size = hd_graph_size(g, v), inl = 0;
-        if (k < g->ninl && g->inl[k].node == v) {
-            inl = g->inl[k++].size;
-        }
         t->count++;
-        t->shallow += size - inl; /* the inline values are their types' */
-        g->shallow_total += size;
+        t->shallow += hd_graph_size(g, v); /* less the inline values: the
+                                              INLINE records took them off */
+        g->shallow_total += hd_graph_size(g, v);
     }
     static const int inline_kind[4] = {HD_K_STR, HD_K_BYTES, HD_K_INT,
                                        HD_K_FLOAT};
@@ -1354,7 +1323,6 @@ hd_graph_free(hd_graph *g)
     free(g->tix);
     free(g->size);
     free(g->big);
-    free(g->inl);
     free(g->weak);
     for (size_t i = 0; i < g->ntypes; i++) {
         free(g->types[i].name);
