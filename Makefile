@@ -21,7 +21,7 @@ export PYTHONDEVMODE := 1
 export PYTHONFAULTHANDLER := 1
 PYTEST_ARGS ?=
 
-.PHONY: help deps venvs build test demo bench lint format asan valgrind clean
+.PHONY: help deps venvs build test test-html demo bench lint format asan valgrind clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -59,13 +59,22 @@ test: build  ## run the tests on every supported Python found
 	    .venv/py$$v/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests; \
 	done
 
+test-html: build  ## the HTML report in headless Chromium (installs Debian's chromium)
+	@tools/deps.sh chromium
+	.venv/py$(NEWEST)/bin/python -m pytest -q -p no:cacheprovider tests/integration/test_heap_html.py
+	@echo "screenshot: build/test-artifacts/heap-report.png"
+
 demo: build  ## a small program fails and dumps; print the dump's summary
 	@rm -rf demo-dumps && mkdir -p demo-dumps
 	@PYTHONPATH=$(CURDIR) .venv/py$(NEWEST)/bin/python tests/programs/demo.py demo-dumps || true
 	@PYTHONPATH=$(CURDIR) .venv/py$(NEWEST)/bin/python -m heapdump.open --summary demo-dumps/*.dump
 
-bench: build  ## the speed and memory benchmark (prints figures and ratios)
+bench: build  ## the speed and memory benchmarks (print figures and ratios)
 	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) .venv/py$(NEWEST)/bin/python benchmarks/bench_dump.py
+	@cmp -s requirements-bench.txt .venv/py$(NEWEST)/.bench-requirements || { \
+	  env -u PYTHONDEVMODE .venv/py$(NEWEST)/bin/python -m pip install -q --disable-pip-version-check -r requirements-bench.txt && \
+	  cp requirements-bench.txt .venv/py$(NEWEST)/.bench-requirements; }
+	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) .venv/py$(NEWEST)/bin/python benchmarks/bench_heap.py $(BENCH_ARGS)
 
 lint: venvs  ## clang-format, cppcheck and ruff
 	@tools/deps.sh $(LINT_DEBS)

@@ -199,14 +199,12 @@ class Path:
     """A path from a root: steps [(label, ObjRef)], the first label the
     root's.  str() renders it on one line."""
 
-    __slots__ = ("steps",)
+    __slots__ = ("steps", "target")
 
-    def __init__(self, steps):
+    def __init__(self, steps, target):
         self.steps = steps
-
-    @property
-    def target(self):
-        return self.steps[-1][1]
+        #: the ObjRef the path leads to
+        self.target = target
 
     def labels(self):
         return [label for label, _ in self.steps]
@@ -552,7 +550,8 @@ class HeapGraph:
         pairs = sorted({(a, b) for c in chains for a, b in zip(c, c[1:])})
         info, where = self._describe_frames(nodes, pairs) if pairs else \
             (self._describe_frames(nodes), {})
-        return [Path(self._steps(chain, info, where, keys))
+        return [Path(self._steps(chain, info, where, keys),
+                     ObjRef(self, chain[-1], info.get(chain[-1])))
                 for chain in chains]
 
     def _steps(self, chain, info, where, keys):

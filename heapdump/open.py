@@ -81,7 +81,7 @@ def parser():
                    help="compare with another dump (FILE is the earlier)")
     a.add_argument("--html", metavar="OUT",
                    help="write a self-contained HTML report (with --diff: "
-                        "the comparison too)")
+                        "of OTHER, with what changed since FILE)")
     a.add_argument("--json", action="store_true",
                    help="the report as JSON (docs/analysis-schema.json)")
     a.add_argument("--bytes", action="store_true",
@@ -130,8 +130,12 @@ def report(args, out=None):
         if args.html is not None:
             from heapdump import _html
 
-            other = _heap.HeapGraph(args.diff) if args.diff else None
-            size = _html.write(graph, args.html, other=other, keys=keys)
+            if args.diff:
+                # the later dump's report, with what changed since FILE
+                size = _html.write(_heap.HeapGraph(args.diff), args.html,
+                                   before=graph, keys=keys)
+            else:
+                size = _html.write(graph, args.html, keys=keys)
             sys.stderr.write("%s: wrote %s (%s)\n" % (
                 PROG, args.html, _heap.human(size)))
             return 0
