@@ -34,6 +34,7 @@ __all__ = [
     "compare",
     "disable",
     "dump",
+    "dump_on_memory",
     "dump_on_signal",
     "dump_on_unhandled_exceptions",
     "get_context",
@@ -336,7 +337,8 @@ def why(obj, *, max_paths=3, file=None):
     _why(obj, max_paths=max_paths, file=file)
 
 
-_TRIGGERS = ("dump_on_unhandled_exceptions", "dump_on_signal", "disable")
+_TRIGGERS = ("dump_on_unhandled_exceptions", "dump_on_signal",
+             "dump_on_memory", "disable")
 
 
 def __getattr__(name):

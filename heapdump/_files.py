@@ -205,14 +205,17 @@ class DumpDirectory:
 
     # --------------------------------------------------------- dumping
 
-    def dump_options(self):
-        """The limits and redaction a dump here is written with: the
-        per-dump max_bytes is capped at max_total_bytes, so that one dump
-        cannot blow the directory's budget."""
+    def dump_options(self, scope=None):
+        """The limits and redaction a dump here is written with (of
+        scope, or the directory's): the per-dump max_bytes is capped at
+        max_total_bytes, so that one dump cannot blow the directory's
+        budget."""
         import heapdump
 
-        options = heapdump.limits_for(self.options.get("scope") or "frames")
-        options.update(self.options)
+        scope = scope or self.options.get("scope") or "frames"
+        options = heapdump.limits_for(scope)
+        options.update(self.options)        # what was given wins
+        options["scope"] = scope
         if self.max_total_bytes is not None:
             cap = options.get("max_bytes")
             if cap is None or cap > self.max_total_bytes:
@@ -281,7 +284,7 @@ class DumpDirectory:
         return path
 
     def dump(self, exc=None, reason=None, *, limit=True, tag=None,
-             hidden=()):
+             hidden=(), scope=None):
         """Write a dump of exc (None: of the process) here, then apply the
         retention.  Returns its path, or None when the rate limit left it
         out or it failed (the failure said in one line on stderr).  Raises
@@ -290,7 +293,8 @@ class DumpDirectory:
         limit: apply the rate limit; tag: ends the name of a dump without
         an exception; hidden: objects written as REDACTED wherever they
         are met (heapdump.dump's _hidden: an integration's request
-        secrets)."""
+        secrets); scope: this dump's ("heap" for a MemoryError), instead
+        of the directory's option."""
         admitted = None
         try:
             admitted = self.admit(exc) if limit else ([], {})
@@ -300,8 +304,9 @@ class DumpDirectory:
             ensure_directory(self.path)
             self._remove_stale_tmp()
             path = self.new_path(exc, tag)
+            options = self.dump_options(scope)
             write_dump(path, exc=exc, reason=reason, headers=headers,
-                       facts=facts, hidden=hidden, **self.dump_options())
+                       facts=facts, hidden=hidden, **options)
         except BaseException as e:
             if admitted:
                 self._not_written(exc, admitted[1].get("suppressed", 0))
