@@ -21,7 +21,7 @@ export PYTHONDEVMODE := 1
 export PYTHONFAULTHANDLER := 1
 PYTEST_ARGS ?=
 
-.PHONY: help deps venvs build test test-html demo bench lint format asan valgrind clean
+.PHONY: help deps venvs build test test-html demo bench lint format asan valgrind fuzz clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -78,13 +78,13 @@ bench: build  ## the speed and memory benchmarks (print figures and ratios)
 
 lint: venvs  ## clang-format, cppcheck and ruff
 	@tools/deps.sh $(LINT_DEBS)
-	clang-format --dry-run --Werror src/*.c src/*.h tests/helpers/*.c
+	clang-format --dry-run --Werror src/*.c src/*.h tests/helpers/*.c tests/fuzz/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I src src
 	.venv/py$(NEWEST)/bin/python -m ruff check heapdump tests benchmarks setup.py
 
 format:  ## reformat the C sources
-	clang-format -i src/*.c src/*.h tests/helpers/*.c
+	clang-format -i src/*.c src/*.h tests/helpers/*.c tests/fuzz/*.c
 
 asan: venvs  ## the tests under AddressSanitizer + UBSan (newest Python)
 	@tools/deps.sh $(SAN_DEBS)
@@ -93,6 +93,15 @@ asan: venvs  ## the tests under AddressSanitizer + UBSan (newest Python)
 valgrind: venvs  ## the unit tests but the slow ones under valgrind (newest Python)
 	@tools/deps.sh $(SAN_DEBS)
 	@tools/sanitize.sh valgrind .venv/py$(NEWEST)/bin/python $(PYTEST_ARGS)
+
+FUZZ_SECONDS ?= 60
+fuzz:  ## the msgpack reader under libFuzzer + ASan/UBSan for FUZZ_SECONDS (60)
+	@tools/deps.sh $(SAN_DEBS)
+	@mkdir -p build/fuzz-corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -I src src/mpread.c tests/fuzz/fuzz_mpread.c -o build/fuzz_mpread
+	build/fuzz_mpread -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  build/fuzz-corpus tests/fuzz/corpus
 
 clean:  ## remove build products (keeps .venv)
 	rm -rf build heapdump/*.so demo-dumps .pytest_cache
