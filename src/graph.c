@@ -1536,9 +1536,9 @@ graph_pass(graph_fetch *f, int second)
                 info =
                     graph_describe((int)kind, addr, rcnt.u, sz.u, c, nfields);
                 PyObject *key = info ? PyLong_FromUnsignedLong(node) : NULL;
-                int bad = key == NULL ||
-                          (!PyDict_Contains(f->info, key) &&
-                           PyDict_SetItem(f->info, key, info) < 0);
+                int bad =
+                    key == NULL || (!PyDict_Contains(f->info, key) &&
+                                    PyDict_SetItem(f->info, key, info) < 0);
                 Py_XDECREF(key);
                 if (bad) {
                     Py_XDECREF(info);

@@ -15,6 +15,13 @@
  *   mpread.c     the bounds-checked msgpack reader (mpread.h, no Python)
  *   stream.c     the body: zstd stream -> framed records (stream.h)
  *   load.c       records -> the object table (heapdump._load drives it)
+ *   schema.c     the field types of each record kind (load.c, graph.c)
+ *
+ * and of the heap analysis (graph.h, no Python but in graph.c):
+ *
+ *   graph_build.c  records -> the object graph, in one streaming pass
+ *   dominators.c   dominators (SEMI-NCA), retained sizes, shortest paths
+ *   graph.c        heapdump._heapdump.Graph: queries, labels read back
  *
  * Error rules: functions return 0 / -1 or a pointer / NULL.  During the walk
  * nothing may run Python code, allocate Python objects or release the GIL;
@@ -209,6 +216,8 @@ typedef struct hd_frame_info {
  * every GC-tracked object, to visit(obj, extra, arg) until it returns 0
  * (extra: references the iteration holds on obj meanwhile). */
 Py_ssize_t hd_pyversion_preheader_size(PyObject *obj);
+/* str.__sizeof__ without the int it makes; -1 for a legacy str. */
+Py_ssize_t hd_pyversion_str_sizeof(PyObject *s);
 Py_ssize_t hd_pyversion_values_bytes(PyObject *obj);
 typedef int (*hd_gc_visit)(PyObject *obj, int extra, void *arg);
 void hd_pyversion_gc_visit(hd_gc_visit visit, void *arg);

@@ -316,6 +316,23 @@ hd_pack_sizeof(PyObject *obj)
 {
     PyTypeObject *tp = Py_TYPE(obj);
     PyCFunction f = NULL;
+    /* the commonest types without the int their __sizeof__ makes (the
+     * same arithmetic as theirs); str and int have no GC header */
+    if (tp == &PyUnicode_Type) {
+        Py_ssize_t size = hd_pyversion_str_sizeof(obj);
+        if (size >= 0) {
+            return size;
+        }
+    }
+    else if (tp == &PyLong_Type) {
+        return hd_pyversion_long_sizeof(obj);
+    }
+    else if (tp == &PyList_Type) {
+        return tp->tp_basicsize +
+               ((PyListObject *)obj)->allocated *
+                   (Py_ssize_t)sizeof(PyObject *) +
+               hd_pyversion_preheader_size(obj);
+    }
     if (PyDict_Check(obj)) {
         f = sizeof_dict;
     }

@@ -859,3 +859,37 @@ hd_pyversion_gc_visit(hd_gc_visit visit, void *arg)
     }
 #endif
 }
+
+/* A str's size as str.__sizeof__ computes it, without making the int it
+ * returns: the object and its characters, its UTF-8 copy when it has one
+ * apart, and (before 3.12) its wchar_t copy.  -1 for a legacy (not
+ * compact) str, which the caller sizes by calling __sizeof__. */
+Py_ssize_t
+hd_pyversion_str_sizeof(PyObject *s)
+{
+    Py_ssize_t size, len = PyUnicode_GET_LENGTH(s);
+    if (PyUnicode_IS_COMPACT_ASCII(s)) {
+        size = (Py_ssize_t)sizeof(PyASCIIObject) + len + 1;
+    }
+    else if (PyUnicode_IS_COMPACT(s)) {
+        PyCompactUnicodeObject *c = (PyCompactUnicodeObject *)s;
+        size = (Py_ssize_t)sizeof(PyCompactUnicodeObject) +
+               (len + 1) * (Py_ssize_t)PyUnicode_KIND(s);
+        if (c->utf8 != NULL && c->utf8 != PyUnicode_DATA(s)) {
+            size += c->utf8_length + 1;
+        }
+    }
+    else {
+        return -1;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    PyASCIIObject *a = (PyASCIIObject *)s;
+    if (a->wstr != NULL && (void *)a->wstr != PyUnicode_DATA(s)) {
+        Py_ssize_t wlen = PyUnicode_IS_COMPACT_ASCII(s)
+                              ? len
+                              : ((PyCompactUnicodeObject *)s)->wstr_length;
+        size += (wlen + 1) * (Py_ssize_t)sizeof(wchar_t);
+    }
+#endif
+    return size;
+}

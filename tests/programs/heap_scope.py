@@ -53,7 +53,10 @@ SAMPLES = {
     "range": range(3, 30, 3),
     "slice": slice(1, 9, 2),
     "type_dict": dict,
+    "str_with_utf8": "".join(["\xf1", "ame"]),
 }
+# a str whose UTF-8 copy is kept beside it (a class name is one): counted
+type(SAMPLES["str_with_utf8"], (), {})
 SAMPLES_AGAIN = list(SAMPLES.values())
 
 # values held once, by this list only: written inline, sized by INLINE
