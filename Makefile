@@ -21,7 +21,7 @@ export PYTHONDEVMODE := 1
 export PYTHONFAULTHANDLER := 1
 PYTEST_ARGS ?=
 
-.PHONY: help deps venvs build test test-html demo bench lint format asan valgrind fuzz clean
+.PHONY: help deps venvs build test test-html demo wheels bench lint format asan valgrind fuzz clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -51,11 +51,16 @@ build: venvs  ## build the extension in place for every Python
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
 
-test: build  ## run the tests on every supported Python found
+# the binary wheels are tried on clean Debian roots by the tests of one
+# Python of this machine (tests/integration/test_wheels.py)
+WHEELS_TESTER := $(NEWEST)
+
+test: build wheels  ## run the tests on every supported Python found
 	@set -e; for v in $(VERSIONS); do \
 	  echo "== tests on Python $$v"; \
 	  case " $(INTEGRATIONS) " in *" $$v "*) req=1;; *) req=0;; esac; \
-	  HEAPDUMP_REQUIRE_INTEGRATIONS=$$req \
+	  wheels=; [ $$v = $(WHEELS_TESTER) ] && wheels=$(CURDIR)/dist; \
+	  HEAPDUMP_REQUIRE_INTEGRATIONS=$$req HEAPDUMP_WHEELS=$$wheels \
 	    .venv/py$$v/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests; \
 	done
 
@@ -64,10 +69,27 @@ test-html: build  ## the HTML report in headless Chromium (installs Debian's chr
 	.venv/py$(NEWEST)/bin/python -m pytest -q -p no:cacheprovider tests/integration/test_heap_html.py
 	@echo "screenshot: build/test-artifacts/heap-report.png"
 
-demo: build  ## a small program fails and dumps; print the dump's summary
+# the demo needs one Python and no test requirements: a virtualenv of its
+# own with setuptools alone, so that it is quick on a fresh machine
+DEMO_PYTHON := $(lastword $(PYTHONS))
+
+demo: deps  ## a small program fails and dumps; print the dump's summary
+	@test -n "$(DEMO_PYTHON)" || { echo "no supported Python found" >&2; exit 1; }
+	@if [ ! -x .venv/demo/bin/python ]; then \
+	  echo "== venv .venv/demo ($(DEMO_PYTHON))"; \
+	  env -u PYTHONDEVMODE $(DEMO_PYTHON) -m venv .venv/demo && \
+	  env -u PYTHONDEVMODE .venv/demo/bin/python -m pip install -q \
+	    --disable-pip-version-check 'setuptools>=77' || exit 1; fi
+	@env -u PYTHONDEVMODE .venv/demo/bin/python setup.py -q build_ext --inplace 2>&1 \
+	  | grep -v -E '^(running|copying|creating)|_BetaConfiguration|warnings.warn'; \
+	  test $${PIPESTATUS[0]} -eq 0
 	@rm -rf demo-dumps && mkdir -p demo-dumps
-	@PYTHONPATH=$(CURDIR) .venv/py$(NEWEST)/bin/python tests/programs/demo.py demo-dumps || true
-	@PYTHONPATH=$(CURDIR) .venv/py$(NEWEST)/bin/python -m heapdump.open --summary demo-dumps/*.dump
+	@PYTHONPATH=$(CURDIR) .venv/demo/bin/python tests/programs/demo.py demo-dumps || true
+	@PYTHONPATH=$(CURDIR) .venv/demo/bin/python -m heapdump.open --summary demo-dumps/*.dump
+
+wheels: venvs  ## the sdist and a manylinux wheel per supported Python, into dist/
+	@HEAPDUMP_TOOLS_PYTHON=$(lastword $(PYTHONS)) \
+	  tools/wheels.sh $(foreach v,$(VERSIONS),.venv/py$(v)/bin/python)
 
 bench: build  ## the speed and memory benchmarks (print figures and ratios)
 	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) .venv/py$(NEWEST)/bin/python benchmarks/bench_dump.py
@@ -104,4 +126,4 @@ fuzz:  ## the msgpack reader under libFuzzer + ASan/UBSan for FUZZ_SECONDS (60)
 	  build/fuzz-corpus tests/fuzz/corpus
 
 clean:  ## remove build products (keeps .venv)
-	rm -rf build heapdump/*.so demo-dumps .pytest_cache
+	rm -rf build dist heapdump/*.so demo-dumps .pytest_cache

@@ -1,9 +1,16 @@
-"""Builds heapdump._heapdump from src/*.c against the system zstd and
-msgpack-c.
+"""Builds heapdump._heapdump from src/*.c against zstd and msgpack-c.
 
-Both libraries are found with pkg-config.  msgpack-c calls its pkg-config
-module "msgpack-c" from version 6 and "msgpack" before.  When one is missing
-the build stops and names the Debian package to install.
+From source (an sdist, a clone): both libraries are the system's, found
+with pkg-config.  msgpack-c calls its pkg-config module "msgpack-c" from
+version 6 and "msgpack" before.  When one is missing the build stops and
+names the Debian package to install.  heapdump uses msgpack-c's packer,
+which is all inline in its headers: only zstd is linked.
+
+For the binary wheels (``make wheels``, tools/wheels.sh), HEAPDUMP_BUNDLE
+names a directory that holds zstd compiled as one object (zstd.o, from
+zstd's single-file source) and the headers of both libraries (include/):
+zstd is then linked statically and nothing is asked of pkg-config, so the
+wheel needs no library of the system but libc.
 """
 
 import glob
@@ -42,12 +49,27 @@ def pkg_config(names, package, what):
              % (what, " or ".join(names), package))
 
 
+def bundled(directory):
+    """(cflags, link arguments) of a HEAPDUMP_BUNDLE directory."""
+    obj = os.path.join(directory, "zstd.o")
+    include = os.path.join(directory, "include")
+    for path in (obj, os.path.join(include, "zstd.h"),
+                 os.path.join(include, "msgpack.h")):
+        if not os.path.exists(path):
+            sys.exit("heapdump: HEAPDUMP_BUNDLE=%s has no %s (made by "
+                     "tools/wheels.sh)" % (directory, path))
+    return ["-I" + include], [obj, "-lpthread"]
+
+
 def extension():
     cflags, libs = [], []
-    for names, package, what in LIBRARIES:
-        c, lib = pkg_config(names, package, what)
-        cflags += c
-        libs += lib
+    if os.environ.get("HEAPDUMP_BUNDLE"):
+        cflags, libs = bundled(os.environ["HEAPDUMP_BUNDLE"])
+    else:
+        for names, package, what in LIBRARIES:
+            c, lib = pkg_config(names, package, what)
+            cflags += c
+            libs += lib
     extra = os.environ.get("HEAPDUMP_CFLAGS", "").split()
     return Extension(
         "heapdump._heapdump",

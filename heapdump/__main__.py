@@ -4,6 +4,7 @@
     python -m heapdump run [options] -m module [args ...]
     python -m heapdump ls [DIR ...]
     python -m heapdump open FILE [...]     as python -m heapdump.open
+    python -m heapdump --version
 
 ``run`` runs a program as ``python script.py`` (or ``python -m module``)
 would, with dumps on unhandled exceptions, failing unittest tests and
@@ -507,12 +508,18 @@ COMMANDS = {
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("-V", "--version"):
+        from heapdump import __version__
+
+        sys.stdout.write("heapdump %s\n" % __version__)
+        return 0
     if not argv or argv[0] in ("-h", "--help"):
         out = sys.stdout if argv else sys.stderr
         out.write("usage: %s COMMAND ...\n\ncommands:\n" % PROG)
         for name, (_, text) in COMMANDS.items():
             out.write("  %-6s %s\n" % (name, text))
-        out.write("\n%s COMMAND --help for a command's options.\n" % PROG)
+        out.write("\n%s COMMAND --help for a command's options; "
+                  "%s --version for the version.\n" % (PROG, PROG))
         return 0 if argv else 2
     command = COMMANDS.get(argv[0])
     if command is None:
