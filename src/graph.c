@@ -150,6 +150,24 @@ graph_plain(hd_mp_cur *c, int depth)
     return graph_plain_item(c, &it, depth);
 }
 
+/* graph_plain, or NULL with no exception when the bytes do not decode (a
+ * damaged name: the description leaves it out).  c is then past the item
+ * when it could be framed. */
+static PyObject *
+graph_plain_quiet(hd_mp_cur *c)
+{
+    const unsigned char *start = c->p;
+    PyObject *v = graph_plain(c, 0);
+    if (v == NULL) {
+        PyErr_Clear();
+        c->p = start;
+        if (hd_mpread_skip(c) < 0) {
+            c->p = c->end;
+        }
+    }
+    return v;
+}
+
 /* ---------------------------------------------------------------------
  * Building
  */
@@ -358,12 +376,20 @@ Graph_types(GraphObject *self, PyObject *Py_UNUSED(ignored))
         PyObject *ord = t->ordinal == HD_NONE
                             ? Py_NewRef(Py_None)
                             : PyLong_FromUnsignedLong(t->ordinal);
-        PyObject *row =
-            ord ? Py_BuildValue("(sNKKK)", t->name, ord,
-                                (unsigned long long)t->count,
-                                (unsigned long long)t->shallow,
-                                (unsigned long long)t->inline_count)
+        /* names come from the file: a damaged one is not UTF-8 */
+        PyObject *name =
+            ord ? PyUnicode_DecodeUTF8(t->name, (Py_ssize_t)strlen(t->name),
+                                       "replace")
                 : NULL;
+        if (name == NULL) {
+            Py_XDECREF(ord);
+        }
+        PyObject *row =
+            name ? Py_BuildValue("(NNKKK)", name, ord,
+                                 (unsigned long long)t->count,
+                                 (unsigned long long)t->shallow,
+                                 (unsigned long long)t->inline_count)
+                 : NULL;
         if (row == NULL) {
             Py_CLEAR(list);
             break;
@@ -382,8 +408,12 @@ Graph_groups(GraphObject *self, PyObject *Py_UNUSED(ignored))
     PyObject *list = PyList_New((Py_ssize_t)g->ngroups);
     for (size_t i = 0; list != NULL && i < g->ngroups; i++) {
         hd_graph_group *gr = &g->groups[i];
-        PyObject *row = Py_BuildValue("(ssKI)", kinds[gr->kind], gr->name,
-                                      (unsigned long long)gr->info, gr->node);
+        PyObject *name = PyUnicode_DecodeUTF8(
+            gr->name, (Py_ssize_t)strlen(gr->name), "replace");
+        PyObject *row =
+            name ? Py_BuildValue("(sNKI)", kinds[gr->kind], name,
+                                 (unsigned long long)gr->info, gr->node)
+                 : NULL;
         if (row == NULL) {
             Py_CLEAR(list);
             break;
@@ -1242,7 +1272,7 @@ graph_locate_fields(graph_fetch *f, int kind, hd_mp_cur *c, uint32_t nfields,
                     return -1;
                 }
             }
-            if (kind == HD_K_FRAME && i == 0 && info != NULL) {
+            if (kind == HD_K_FRAME && i == 0 && info != NULL && it.u < g->n) {
                 if (graph_set(info, "code",
                               PyLong_FromUnsignedLongLong(it.u)) < 0) {
                     return -1;
@@ -1369,9 +1399,8 @@ graph_describe(int kind, int64_t addr, uint64_t refcnt, uint64_t size,
     case HD_K_INT:
     case HD_K_FLOAT:
         if (nfields >= 1) {
-            PyObject *v = graph_plain(&c, 0);
+            PyObject *v = graph_plain_quiet(&c);
             if (v == NULL) {
-                PyErr_Clear();
                 break;
             }
             if (graph_set(d, "value", v) < 0) {
@@ -1386,12 +1415,9 @@ graph_describe(int kind, int64_t addr, uint64_t refcnt, uint64_t size,
     case HD_K_TYPE:
     case HD_K_CODE: {
         /* name, qualname (module, filename...) */
-        PyObject *name = nfields >= 1 ? graph_plain(&c, 0) : NULL;
-        PyObject *qual = name && nfields >= 2 ? graph_plain(&c, 0) : NULL;
-        PyObject *third = qual && nfields >= 3 ? graph_plain(&c, 0) : NULL;
-        if (name == NULL || (nfields >= 2 && qual == NULL)) {
-            PyErr_Clear();
-        }
+        PyObject *name = nfields >= 1 ? graph_plain_quiet(&c) : NULL;
+        PyObject *qual = nfields >= 2 ? graph_plain_quiet(&c) : NULL;
+        PyObject *third = nfields >= 3 ? graph_plain_quiet(&c) : NULL;
         if (name != NULL && PyDict_SetItemString(d, "name", name) < 0) {
             goto fail;
         }
@@ -1402,11 +1428,8 @@ graph_describe(int kind, int64_t addr, uint64_t refcnt, uint64_t size,
             goto fail;
         }
         if (kind == HD_K_CODE && nfields >= 4) {
-            PyObject *line = graph_plain(&c, 0);
-            if (line == NULL) {
-                PyErr_Clear();
-            }
-            else if (graph_set(d, "firstlineno", line) < 0) {
+            PyObject *line = graph_plain_quiet(&c);
+            if (line != NULL && graph_set(d, "firstlineno", line) < 0) {
                 goto fail;
             }
         }
@@ -1712,8 +1735,12 @@ Graph_fetch(GraphObject *self, PyObject *args)
             PyObject *info = key ? PyDict_GetItemWithError(f.info, key) : NULL;
             Py_XDECREF(key);
             PyObject *code = info ? PyDict_GetItemString(info, "code") : NULL;
-            if (code != NULL) {
-                p->need = (uint32_t)PyLong_AsUnsignedLong(code);
+            unsigned long c = code != NULL ? PyLong_AsUnsignedLong(code) : 0;
+            if (code != NULL && PyErr_Occurred()) {
+                PyErr_Clear();
+            }
+            else if (code != NULL && c < g->n) {
+                p->need = (uint32_t)c;
                 if (p->where == NULL) {
                     p->where = Py_BuildValue("(sK)", "localindex",
                                              (unsigned long long)p->need_idx);

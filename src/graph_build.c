@@ -471,17 +471,12 @@ build_roots_group(build_ctx *c, const char *name, size_t *index)
 
 /* ------------------------------------------------------------ records */
 
-/* Room for one more node; its arrays zeroed. */
+/* Room in the node arrays for one more node than there are (the first
+ * call makes them: they exist even for a file of no object). */
 static int
-build_node(build_ctx *c, uint32_t *node)
+build_reserve(build_ctx *c)
 {
     hd_graph *g = c->g;
-    if ((uint64_t)g->n >= c->limits->max_objects || g->n >= HD_NONE - 64) {
-        return build_fail(g,
-                          "the file holds more than max_objects (%llu) "
-                          "objects; pass a larger max_objects to analyze it",
-                          (unsigned long long)c->limits->max_objects);
-    }
     if (g->n == c->node_cap) {
         size_t cap = c->node_cap ? c->node_cap * 2 : 1 << 14;
         void *a = realloc(g->off, (cap + 1) * sizeof(uint32_t));
@@ -506,6 +501,23 @@ build_node(build_ctx *c, uint32_t *node)
         }
         g->size = s;
         c->node_cap = cap;
+    }
+    return 0;
+}
+
+/* Room for one more node; its arrays zeroed. */
+static int
+build_node(build_ctx *c, uint32_t *node)
+{
+    hd_graph *g = c->g;
+    if ((uint64_t)g->n >= c->limits->max_objects || g->n >= HD_NONE - 64) {
+        return build_fail(g,
+                          "the file holds more than max_objects (%llu) "
+                          "objects; pass a larger max_objects to analyze it",
+                          (unsigned long long)c->limits->max_objects);
+    }
+    if (build_reserve(c) < 0) {
+        return -1;
     }
     *node = g->n++;
     if (g->nedges > UINT32_MAX) {
@@ -1233,6 +1245,9 @@ hd_graph_build(hd_graph *g, const char *path, uint64_t offset,
         if (build_add_type(g, build_kind_types[k], HD_NONE) < 0) {
             goto done;
         }
+    }
+    if (build_reserve(&c) < 0) {
+        goto done;
     }
     if (hd_stream_open(&s, path, offset) < 0) {
         goto stream_error;
