@@ -37,9 +37,10 @@ def test_the_watcher_dumps_the_heap_once_over_the_limit(python, tmp_path):
     assert h["Heapdump-Reason"].startswith("memory: ")
     assert "over the limit" in h["Heapdump-Reason"]
     recs = Records(str(path))
-    # the ballast is in it: 160 bytearrays of a MiB
+    # the ballast that took it over the limit is in it (the watcher may
+    # look before the last of the 160 bytearrays of a MiB are made)
     big = [o for o in recs.objects if o[0] == 6 and o[3] >= 1 << 20]
-    assert len(big) == 160
+    assert 48 <= len(big) <= 160
 
 
 def test_disable_stops_the_watcher(python, tmp_path):
