@@ -131,20 +131,6 @@ def _redact_patterns(redact):
     return DEFAULT_REDACT + names
 
 
-def _environment_objects():
-    """The objects that hold the process environment, hidden from dumps
-    unless environ=True."""
-    hidden = []
-    data = getattr(os.environ, "_data", None)
-    if isinstance(data, dict):
-        hidden.append(data)
-    posix = sys.modules.get("posix") or sys.modules.get("nt")
-    initial = getattr(posix, "environ", None)
-    if isinstance(initial, dict):
-        hidden.append(initial)
-    return hidden
-
-
 _static_facts = None
 
 
@@ -235,8 +221,8 @@ def _target(file, exc):
 
 
 def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
-         scope="frames", _skip=0, _extra_headers=(), _extra_facts=None,
-         _hidden=(), **limits):
+         hide=(), scope="frames", _skip=0, _extra_headers=(),
+         _extra_facts=None, _hidden=(), **limits):
     """Write the state of the whole process to a file and return its path.
 
     file: a path, a directory to put a new file in, or None for a new file
@@ -244,8 +230,12 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
     exc: the exception to record; by default the one being handled by the
     calling thread, if any.  reason: why (in the header).
     redact: None for DEFAULT_REDACT, a list of names to add to it,
-    ``Redact(names)`` to replace it, False to redact nothing.  environ: also
-    dump the process environment (hidden by default).
+    ``Redact(names)`` to replace it, False to redact nothing (no names,
+    no URL passwords, no key formats).  environ: also dump the process
+    environment (hidden by default, by identity and by value).
+    hide: values to hide wherever they are met (a key loaded from a
+    vault): a str, bytes or bytearray by value, inside longer ones too
+    when it has 8 characters or more; any other object by identity.
     scope: "frames" (the threads, the exception and what they reach) or
     "heap" (also every module with its globals, builtins, sys, and every
     object the cyclic GC tracks that nothing else reached: the whole heap,
@@ -256,14 +246,16 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
     The underscored arguments are heapdump's own (triggers, integrations):
     _skip more innermost frames of the calling thread, _extra_headers
     (name, value) pairs for the header, _extra_facts for the META record,
-    _hidden objects written as REDACTED wherever they are met (and any str
-    or bytes equal to a str or bytes among them: a secret's copies).
+    _hidden more values to hide, as hide (an integration's request
+    secrets).
 
     Callable from any thread.  While it runs, the calling thread holds the
     GIL and no Python code runs anywhere: the dump is one instant.  Raises
     OSError when the file cannot be written (nothing half-written is left),
     TypeError/ValueError for bad arguments.
     """
+    from heapdump import _secrets
+
     if exc is None:
         exc = sys.exc_info()[1]
     elif not isinstance(exc, BaseException):
@@ -275,19 +267,20 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
                         % ", ".join(sorted(unknown)))
     options = limits_for(scope)
     options.update(limits)
+    patterns = _redact_patterns(redact)
+    hider = _secrets.hider(patterns, hide=hide, hidden=_hidden,
+                           environ=environ)
     if reason is not None:
-        reason = str(reason)
+        reason = hider.mask(str(reason))
     path = _target(file, exc)
     facts, headers = _facts_and_headers()
     if _extra_facts:
         facts.update(_extra_facts)
     headers += list(_extra_headers)
-    patterns = _redact_patterns(redact)
-    hidden = () if environ else _environment_objects()
-    hidden = tuple(hidden) + tuple(_hidden)
+    facts, headers = _secrets.mask_facts(hider, facts, headers)
     _heapdump.dump(os.fspath(path), exc=exc, reason=reason, facts=facts,
                    headers=headers, skip=1 + _skip, redact=patterns,
-                   hidden=hidden, roots=_context.current_roots(),
+                   hide=hider, roots=_context.current_roots(),
                    scope=scope, **options)
     return path
 

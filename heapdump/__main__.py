@@ -123,6 +123,10 @@ _RUN_OPTIONS = [
                             help="redact nothing")),
     (("--environ",), dict(action="store_true",
                           help="dump the environment variables too")),
+    (("--hide-env",), dict(
+        action="append", metavar="NAME", help="hide the value of the "
+        "environment variable NAME wherever a dump meets it, whatever its "
+        "length (repeatable)")),
     (("--no-fatal-signals",), dict(
         action="store_true", help="no dumps on SIGSEGV, SIGBUS, SIGFPE, "
         "SIGILL, SIGABRT")),
@@ -188,6 +192,9 @@ def _options(ns):
         options["redact"] = list(ns.redact)
     if ns.environ:
         options["environ"] = True
+    if ns.hide_env:
+        options["hide"] = [os.environ[name] for name in ns.hide_env
+                           if os.environ.get(name)]
     return options
 
 

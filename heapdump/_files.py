@@ -39,7 +39,8 @@ DEFAULT_POLICY = {
 
 #: Options of heapdump.dump() that the triggers pass through.
 DUMP_OPTIONS = ("max_objects", "max_bytes", "max_string", "max_items",
-                "max_source", "level", "redact", "environ", "scope")
+                "max_source", "level", "redact", "environ", "hide",
+                "scope")
 
 # heapdump-20261122T101500Z-4242[-ValueError][-2].dump: the names
 # default_filename() and _target() give, and the C writer's -stacks and
@@ -102,6 +103,10 @@ def check_options(options, allowed=DUMP_OPTIONS + tuple(DEFAULT_POLICY)):
     if scope is not None and scope not in ("frames", "heap"):
         raise ValueError("scope must be 'frames' or 'heap', not %r"
                          % (scope,))
+    if "hide" in options:
+        from heapdump import _secrets
+
+        _secrets.check_hide(options["hide"])
     interval = options.get("min_interval")
     if interval is not None:
         if isinstance(interval, bool) or \
@@ -178,7 +183,8 @@ class DumpDirectory:
     directory: as for heapdump.dump() (None: $HEAPDUMP_DIR or the current
     directory), resolved when this object is made.  max_dumps,
     max_total_bytes, min_interval: the policy (DEFAULT_POLICY; None for no
-    limit).  The rest (redact, environ, max_objects, ...) go to the dumper.
+    limit).  The rest (redact, environ, hide, max_objects, ...) go to the
+    dumper.
     clock: a monotonic clock, for the tests.
     """
 
@@ -191,6 +197,10 @@ class DumpDirectory:
         self.max_dumps = policy["max_dumps"]
         self.max_total_bytes = policy["max_total_bytes"]
         self.min_interval = policy["min_interval"]
+        if "hide" in options:
+            from heapdump import _secrets
+
+            options["hide"] = _secrets.check_hide(options["hide"])
         self.options = options
         self._clock = clock
         # failure key -> [monotonic time of the last dump written (or
@@ -291,10 +301,10 @@ class DumpDirectory:
         nothing but a KeyboardInterrupt (the user's, not a failure of
         ours): this runs inside exception hooks and signal callbacks.
         limit: apply the rate limit; tag: ends the name of a dump without
-        an exception; hidden: objects written as REDACTED wherever they
-        are met (heapdump.dump's _hidden: an integration's request
-        secrets); scope: this dump's ("heap" for a MemoryError), instead
-        of the directory's option."""
+        an exception; hidden: more values hidden wherever they are met
+        (heapdump.dump's _hidden: an integration's secrets); scope: this
+        dump's ("heap" for a MemoryError), instead of the directory's
+        option."""
         admitted = None
         try:
             admitted = self.admit(exc) if limit else ([], {})
@@ -421,9 +431,9 @@ def _skip():
 
 
 def write_dump(path, *, exc=None, reason=None, headers=(), facts=None,
-               redact=None, environ=False, hidden=(), **limits):
+               redact=None, environ=False, hide=(), hidden=(), **limits):
     """heapdump.dump(path, ...) with extra header lines and META facts,
-    and hidden objects (its _hidden).
+    and more values to hide (its _hidden).
 
     The frames of heapdump's own modules are left out of the calling
     thread's stack.
@@ -432,7 +442,7 @@ def write_dump(path, *, exc=None, reason=None, headers=(), facts=None,
 
     try:
         heapdump.dump(path, exc=exc, reason=reason, redact=redact,
-                      environ=environ, _skip=_skip(),
+                      environ=environ, hide=hide, _skip=_skip(),
                       _extra_headers=list(headers), _extra_facts=facts,
                       _hidden=hidden, **limits)
     except BaseException:

@@ -31,7 +31,7 @@ import contextvars
 import os
 import threading
 
-from heapdump import _context
+from heapdump import _context, _heapdump
 from heapdump._files import DumpDirectory, check_options, describe, warn
 
 #: The context key of the request.
@@ -42,8 +42,8 @@ CONTEXT_KEY = "request"
 ALWAYS_REDACTED = ("cookie", "set_cookie", "authorization",
                    "proxy_authorization")
 
-#: What stands in the context for a value left out.
-REDACTED = "[redacted]"
+#: What stands in the context for a value left out (the dumper's mark).
+REDACTED = _heapdump.REDACTED_TEXT
 
 # The longest header value or query string copied into the context.
 MAX_VALUE = 4096
@@ -63,7 +63,13 @@ def directory(directory=None, **options):
     once, then shared).  Raises TypeError/ValueError for bad options."""
     check_options(options)
     files = DumpDirectory(directory, **options)
-    key = (str(files.path), repr(sorted(options.items())))
+    # hide's values go into the key as they are (a repr would be one more
+    # string holding them), objects by identity (the directory keeps them)
+    hide = files.options.get("hide") or ()
+    key = (str(files.path),
+           repr(sorted((k, v) for k, v in options.items() if k != "hide")),
+           tuple(v if isinstance(v, (str, bytes)) else ("id", id(v))
+                 for v in hide))
     with _directories_lock:
         shared = _directories.get(key)
         if shared is None:
@@ -74,41 +80,18 @@ def directory(directory=None, **options):
 # ----------------------------------------------------------- redaction
 
 
-def _words(name):
-    """name normalized as src/redact.c does: camelCase and runs of other
-    characters than letters and digits become "_", letters lower case."""
-    out = []
-    prev = 0                # 0 start or break, 1 lower or digit, 2 upper
-    for c in name[:255]:
-        if c < "\x80" and c.isupper():
-            cls = 2
-        elif c >= "\x80" or c.isalnum():
-            cls = 1
-        else:
-            if out and out[-1] != "_":
-                out.append("_")
-            prev = 0
-            continue
-        if cls == 2 and prev == 1 and out and out[-1] != "_":
-            out.append("_")
-        out.append(c.lower() if c < "\x80" else "x")
-        prev = cls
-    return "".join(out).strip("_")
+#: The secret-name rule (src/redact.c): whether a name holds one of the
+#: patterns (a tuple of str) as whole words, and a name as the rule reads
+#: it ("userPassword" -> "user_password").
+looks_secret = _heapdump.looks_secret
+secret_words = _heapdump.secret_words
 
 
 def redaction_patterns(redact=None):
-    """The normalized patterns of a redact= option, with ALWAYS_REDACTED."""
+    """The patterns of a redact= option, with ALWAYS_REDACTED."""
     import heapdump
 
-    patterns = tuple(heapdump._redact_patterns(redact)) + ALWAYS_REDACTED
-    return tuple(p for p in {_words(p) for p in patterns} if p)
-
-
-def looks_secret(name, patterns):
-    """Whether name holds one of the (normalized) patterns as whole words,
-    as the dumper decides (src/redact.c)."""
-    words = "_" + _words(name) + "_"
-    return any("_" + p + "_" in words for p in patterns)
+    return tuple(heapdump._redact_patterns(redact)) + ALWAYS_REDACTED
 
 
 def _cut(text):
@@ -345,8 +328,8 @@ def header_secrets(name, value, out):
     value object itself (the server's, wherever it is referenced) and, as
     str and as bytes, the parts that frameworks parse out of it (each
     cookie's value, an Authorization's credentials and Basic password).
-    heapdump.dump(_hidden=...) hides every str or bytes equal to a str or
-    bytes it is given."""
+    heapdump.dump(_hidden=...) hides a str or bytes it is given wherever
+    it appears (inside longer ones too from 8 characters on)."""
     out.append(value)
     if isinstance(value, (bytes, bytearray)):
         text = bytes(value).decode("latin-1")
@@ -355,7 +338,7 @@ def header_secrets(name, value, out):
     else:
         return
     parts = [text.strip()]
-    words = _words(name)
+    words = secret_words(name)
     if words.endswith("cookie"):
         for item in text.split(";"):
             _, sep, v = item.strip().partition("=")
@@ -427,6 +410,56 @@ def unique(objects):
     return out
 
 
+#: The words that make a setting's name secret (Django's settings, Flask's
+#: config): narrower than the dump's names, which also blank sessions,
+#: cookies and authentication, whose settings are configuration
+#: (SESSION_ENGINE, AUTH_USER_MODEL, CSRF_COOKIE_NAME).
+SETTING_SECRET_WORDS = ("secret", "secret_key", "password", "passwd",
+                        "passphrase", "token", "api_key", "apikey",
+                        "access_key", "private_key", "privatekey",
+                        "credentials", "credential")
+
+_DOTTED = None
+
+
+def _is_dotted_name(value):
+    """A dotted Python path ("django.contrib.auth.hashers.X"): a name in
+    configuration, not a secret."""
+    global _DOTTED
+    if _DOTTED is None:
+        import re
+
+        _DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+    return isinstance(value, str) and _DOTTED.match(value) is not None
+
+
+def config_secrets(items, always=(), words=SETTING_SECRET_WORDS):
+    """The secret values of a configuration, to hide by value: items are
+    (name, value) pairs (the settings); the str and bytes under a name in
+    always or one that looks secret (words), and those under a
+    secret-looking key at any depth of the dicts and lists of the others
+    (DATABASES["default"]["PASSWORD"]).  Dotted Python paths are names,
+    not secrets, and are left out."""
+    out = []
+
+    def leaves(value, secret, depth):
+        if isinstance(value, (str, bytes)):
+            if secret and value and not _is_dotted_name(value):
+                out.append(value)
+        elif depth < 6 and isinstance(value, dict):
+            for k, v in list(value.items()):
+                leaves(v, secret or (isinstance(k, str) and
+                                     looks_secret(k, words)), depth + 1)
+        elif depth < 6 and isinstance(value, (list, tuple)):
+            for v in value:
+                leaves(v, secret, depth + 1)
+
+    for name, value in items:
+        if isinstance(name, str):
+            leaves(value, name in always or looks_secret(name, words), 0)
+    return unique(out)
+
+
 def request_context(build, source, patterns):
     """build(source, patterns), or None (said once) when that fails: a
     broken request never costs the program anything."""
@@ -443,21 +476,22 @@ def request_context(build, source, patterns):
 _busy = threading.local()
 
 
-def dump(files, exc, reason):
+def dump(files, exc, reason, secrets=()):
     """Dump exc into files unless it was dumped already during this
-    request, hiding the request's secrets; returns the path or None.
+    request, hiding the request's secrets and secrets (what the
+    integration knows: a framework's keys); returns the path or None.
     Raises nothing but a KeyboardInterrupt (as DumpDirectory.dump)."""
     if not isinstance(exc, BaseException) or \
             getattr(_busy, "active", False):
         return None
     scope = _SCOPE.get()
-    hidden = ()
+    hidden = tuple(secrets)
     if scope is not None:
         if any(e is exc for e in scope.dumped):
             return None
         scope.dumped.append(exc)
         scope.before_dump()
-        hidden = scope.hidden()
+        hidden += scope.hidden()
     _busy.active = True
     try:
         return files.dump(exc, reason, hidden=hidden)

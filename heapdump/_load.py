@@ -318,8 +318,16 @@ class _Builder:
     def omitted(self, module, qualname, size, *rest):
         return S.Omitted(module, qualname, size)
 
-    def redacted(self, module, qualname, size, *rest):
-        return S.Redacted(module, qualname, size)
+    def redacted(self, module, qualname, size, reason=None, pieces=None,
+                 *rest):
+        # format 1.2 adds the reason and, for a value of which only some
+        # pieces were hidden, the pieces kept
+        if pieces is None:
+            return S.Redacted(module, qualname, size, reason)
+        try:
+            return S.partly_redacted(module, qualname, size, pieces)
+        except ValueError as e:
+            raise HeapdumpError("%s: %s" % (self.path, e)) from None
 
     def lost(self, oid):
         return S.Lost(oid)
@@ -687,7 +695,7 @@ class _Builder:
         mod.__init__(name if isinstance(name, str) else "?")
         if file is not None:
             mod.__file__ = file
-        # 1.2, heap scope: the globals (the str-named ones; the module's
+        # 1.3, heap scope: the globals (the str-named ones; the module's
         # own __name__ and __file__ stay those above)
         namespace = f[2] if len(f) > 2 else None
         if isinstance(namespace, dict):
@@ -741,6 +749,19 @@ def _decode_source(text):
         return text.decode(encoding, "replace")
     except LookupError:
         return text.decode("utf-8", "replace")
+
+
+def _source_redactions(pieces):
+    """The masked pieces of a SOURCE record (format 1.2): a list of
+    (line, col, end_line, end_col, reason); what is malformed is left
+    out."""
+    out = []
+    for p in pieces if isinstance(pieces, list) else ():
+        if isinstance(p, list) and len(p) >= 5 and \
+                all(type(x) is int for x in p[:4]):
+            out.append((p[0], p[1], p[2], p[3],
+                        p[4] if isinstance(p[4], str) else "?"))
+    return out
 
 
 def _thread(fields):
@@ -803,7 +824,7 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
         builder.fill(loader)
         meta, trailer, threads, sources, roots, errors = {}, None, [], {}, \
             {}, []
-        source_errors = {}
+        source_errors, source_redactions = {}, {}
         for kind, f in loader.others():
             if kind == META and isinstance(f[0], dict) and not meta:
                 meta = f[0]
@@ -819,6 +840,9 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
                         sources[name] = text
                     else:
                         source_errors[name] = err
+                    pieces = _source_redactions(f[3] if len(f) > 3 else None)
+                    if pieces:
+                        source_redactions[name] = pieces
             elif kind == ROOT:
                 if isinstance(f[0], str):
                     roots[f[0]] = f[1]
@@ -850,6 +874,7 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
         dump.sizes = _array("Q", loader.sizes())
         dump.kinds = loader.kinds()
         dump.source_errors = source_errors
+        dump.source_redactions = source_redactions
         if loader.after_trailer:
             notes.append("%d bytes after the TRAILER record were ignored"
                          % loader.after_trailer)

@@ -138,7 +138,14 @@ class Dump:
     ``warnings``: what the loader noticed (truncation, writer errors).
     ``cuts``: id -> original length of each shortened value.
     ``errors``: the writer's ERROR messages.
+    ``source_errors``: file name -> why its source is not in the file.
+    ``source_redactions``: file name -> [(line, col, end_line, end_col,
+    reason)] of the pieces of its text masked by the writer (format 1.2:
+    secret literals, hidden values).
     """
+
+    source_errors = {}
+    source_redactions = {}
 
     def __init__(self, path, headers, meta, threads, exception, traceback,
                  objects, sources, trailer, truncated, warnings, cuts,

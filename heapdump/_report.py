@@ -112,10 +112,11 @@ class Renderer:
             return self._container(v, t, depth)
         kinds = _surrogate_kinds()
         if kinds is not None:
-            placeholder, cut_classes = kinds
-            if isinstance(v, placeholder):
-                # Omitted, Redacted, Lost, UnknownObject: heapdump's own
-                # repr says what is missing and why.
+            placeholder, cut_classes, redacted_classes = kinds
+            if isinstance(v, placeholder) or t in redacted_classes:
+                # Omitted, Redacted, Lost, UnknownObject, and values of
+                # which pieces were hidden: heapdump's own repr says what
+                # is missing and why.
                 return _guarded_repr(v)
             if t in cut_classes:
                 text = self._cut_value(v, depth)
@@ -587,13 +588,15 @@ _KINDS = []
 
 
 def _surrogate_kinds():
-    """(Placeholder base, set of Cut* classes) of heapdump._surrogates, or
+    """(Placeholder base, Cut* classes, Redacted* value classes) of
+    heapdump._surrogates, or
     None when it cannot be imported (no C extension)."""
     if not _KINDS:
         try:
             from heapdump import _surrogates
             _KINDS.append((_surrogates.Placeholder,
-                           frozenset(_surrogates.CUT_CLASSES.values())))
+                           frozenset(_surrogates.CUT_CLASSES.values()),
+                           frozenset(_surrogates.REDACTED_CLASSES)))
         except ImportError:
             _KINDS.append(None)
     return _KINDS[0]

@@ -57,6 +57,9 @@ __all__ = [
     "Opaque",
     "Placeholder",
     "Redacted",
+    "RedactedBytearray",
+    "RedactedBytes",
+    "RedactedStr",
     "Surrogate",
     "UnknownObject",
     "Unreadable",
@@ -254,12 +257,34 @@ class Omitted(Placeholder):
             self.why)
 
 
-class Redacted(Omitted):
-    """A value replaced because its name looks secret."""
+#: Why a value was redacted (the REDACTED marker's reason, format 1.2),
+#: in words.
+REDACTED_WHY = {
+    "name": "its name looks secret",
+    "value": "it holds a secret known by value",
+    "environ": "it holds the environment",
+    "url": "a URL password",
+    "token": "a known key format",
+}
 
-    __slots__ = ()
+
+class Redacted(Omitted):
+    """A value replaced because its name looks secret, or because it
+    holds a secret known by value or the environment (``reason``: "name",
+    "value", "environ"; None in files before format 1.2)."""
+
+    __slots__ = ("reason",)
     what = "redacted"
-    why = "its name looks secret"
+
+    def __init__(self, module, qualname, size, reason=None):
+        super().__init__(module, qualname, size)
+        self.reason = reason if isinstance(reason, str) else None
+
+    @property
+    def why(self):
+        if self.reason is None:
+            return "its name looks secret, or it holds the environment"
+        return REDACTED_WHY.get(self.reason, self.reason)
 
 
 class Lost(Placeholder):
@@ -322,6 +347,107 @@ class _Sentinel:
 UNBOUND = _Sentinel("UNBOUND")
 #: A reference to an object not built yet (only while loading).
 PENDING = _Sentinel("PENDING")
+
+
+# ------------------------------------------------------ partly redacted
+
+class _RedactedValue:
+    """Mixed into the str, bytes and bytearray whose hidden pieces the
+    dump left out (format 1.2): the value holds the kept pieces with
+    ``[redacted]`` where each hidden one was.  ``redacted``: ((start,
+    length, reason), ...) of the hidden pieces in the original value;
+    ``original_length``; ``dumped_type``: the original's module and
+    qualname; ``complete``: False when the dump kept only the start of the
+    value (max_string)."""
+
+    __slots__ = ()
+
+    def _pieces(self):
+        return self.__dict__.get("pieces", ())
+
+    def __repr__(self):
+        parts = []
+        for piece in self._pieces():
+            if isinstance(piece, tuple):
+                n, reason = piece
+                unit = "chars" if isinstance(self, str) else "bytes"
+                parts.append("<redacted %d %s: %s>" % (n, unit, reason))
+            elif piece:
+                parts.append(type(piece).__repr__(piece))
+        if not parts:
+            parts.append(self._base.__repr__(self._base()))
+        text = " + ".join(parts)
+        if not self.__dict__.get("complete", True):
+            text += " ... (cut: %s of %s)" % (
+                "the start", self.__dict__.get("original_length"))
+        return text
+
+
+class RedactedStr(_RedactedValue, str):
+    _base = str
+
+
+class RedactedBytes(_RedactedValue, bytes):
+    _base = bytes
+
+
+class RedactedBytearray(_RedactedValue, bytearray):
+    _base = bytearray
+
+
+#: The marker that stands for a hidden piece in a partly redacted value
+#: (the dumper's, src/heapdump.h HD_REDACTED_TEXT).
+REDACTED_MARK = _heapdump.REDACTED_TEXT
+
+
+def partly_redacted(module, qualname, size, pieces):
+    """The stand-in for a value whose hidden pieces were left out:
+    pieces is [kind, length, text, [[start, length, reason]...]] (format
+    1.2); raises ValueError when they do not fit together."""
+    if not (isinstance(pieces, list) and len(pieces) >= 4):
+        raise ValueError("malformed REDACTED pieces")
+    kind, length, text, holes = pieces[:4]
+    classes = {4: (RedactedStr, str), 5: (RedactedBytes, bytes),
+               6: (RedactedBytearray, bytes)}
+    if kind not in classes or type(length) is not int or length < 0 or \
+            not isinstance(holes, list):
+        raise ValueError("malformed REDACTED pieces")
+    cls, text_type = classes[kind]
+    if type(text) is not text_type:
+        raise ValueError("REDACTED pieces: the kept text of a %s is no %s"
+                         % (cls._base.__name__, text_type.__name__))
+    mark = REDACTED_MARK if text_type is str else REDACTED_MARK.encode()
+    out, parts, redacted = [], [], []
+    at = used = hidden = 0
+    for hole in holes:
+        if not (isinstance(hole, list) and len(hole) >= 3 and
+                type(hole[0]) is int and type(hole[1]) is int and
+                hole[0] >= at and hole[1] > 0 and
+                hole[0] + hole[1] <= length):
+            raise ValueError("REDACTED pieces: bad hidden piece %r"
+                             % (hole,))
+        start, n, reason = hole[:3]
+        kept = text[used:used + start - at]
+        used += start - at
+        out += [kept, mark]
+        parts += [kept, (n, reason if isinstance(reason, str) else "?")]
+        redacted.append((start, n, reason))
+        at = start + n
+        hidden += n
+    if len(text) + hidden > length:
+        raise ValueError("REDACTED pieces: more text than the value had")
+    rest = text[used:]
+    out.append(rest)
+    parts.append(rest)
+    value = cls(text_type().join(out))
+    value.__dict__.update(
+        pieces=tuple(parts), redacted=tuple(redacted),
+        original_length=length, dumped_type=(module, qualname),
+        size=size, complete=len(text) + hidden == length)
+    return value
+
+
+REDACTED_CLASSES = (RedactedStr, RedactedBytes, RedactedBytearray)
 
 
 # ------------------------------------------------------------ cut values

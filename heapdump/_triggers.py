@@ -285,8 +285,11 @@ def _unhook_asyncio():
 
 def _c_options(files):
     """The dump options of files as the C signal functions take them:
-    the limits, and the redaction patterns already expanded."""
+    the limits, the redaction patterns already expanded and the Hider of
+    what is hidden by value (the environment as it is now: a fatal dump
+    cannot read it)."""
     import heapdump
+    from heapdump import _secrets
 
     # a fatal dump walks the frames only (reading the whole heap of a
     # crashed process risks more faults): the frames' limits, unless given
@@ -294,9 +297,10 @@ def _c_options(files):
     del options["scope"]
     redact = options.pop("redact", None)
     environ = options.pop("environ", False)
+    hide = options.pop("hide", ())
     options["redact"] = tuple(heapdump._redact_patterns(redact))
-    if not environ:
-        options["hidden"] = tuple(heapdump._environment_objects())
+    options["hide"] = _secrets.hider(options["redact"], hide=hide,
+                                     environ=environ)
     return options
 
 
@@ -310,12 +314,15 @@ def _install_fatal(files):
         warn("this build of heapdump cannot dump on fatal signals "
              "(heapdump._heapdump.fatal_install is missing)")
         return
-    facts, headers = heapdump._facts_and_headers()
+    from heapdump import _secrets
+
+    options = _c_options(files)
+    facts, headers = _secrets.mask_facts(options["hide"],
+                                         *heapdump._facts_and_headers())
     if _state.fatal:
         _heapdump.fatal_uninstall()
         _state.fatal = False
-    _heapdump.fatal_install(os.fspath(files.path), headers, facts,
-                            _c_options(files))
+    _heapdump.fatal_install(os.fspath(files.path), headers, facts, options)
     _state.fatal = True
 
 
@@ -346,8 +353,10 @@ def dump_on_unhandled_exceptions(directory=None, *, fatal_signals=True,
     $HEAPDUMP_DIR or the current directory, fixed now).  options:
     max_dumps, max_total_bytes, min_interval (heapdump._files
     DEFAULT_POLICY: the directory's retention and the rate limit of one
-    failure), and the options of heapdump.dump(): redact, environ,
+    failure), and the options of heapdump.dump(): redact, environ, hide,
     max_objects, max_bytes, max_string, max_items, max_source, level.
+    What hide and the environment hide is fixed now for fatal signals
+    (their handler cannot run Python), per dump otherwise.
 
     Calling it again replaces the options and keeps the hooks; disable()
     undoes it.  Raises TypeError/ValueError for bad options; a directory
@@ -439,7 +448,8 @@ def dump_on_signal(signum=signal.SIGUSR1, directory=None, *, timeout=10.0,
             _heapdump.signal_dump_uninstall(signum)
             del _state.signals[signum]
         _heapdump.signal_dump_install(signum, callback,
-                                      os.fspath(files.path), float(timeout))
+                                      os.fspath(files.path), float(timeout),
+                                      _c_options(files))
         _state.signals[signum] = files
 
 

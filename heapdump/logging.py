@@ -34,7 +34,7 @@ class HeapdumpHandler(logging.Handler):
     """Dump the exception of each record at level or above that has one.
 
     directory and options as for heapdump.dump_on_unhandled_exceptions()
-    (max_dumps, max_total_bytes, min_interval, redact, environ, the
+    (max_dumps, max_total_bytes, min_interval, redact, environ, hide, the
     limits).  The handler formats nothing: the record's message template,
     not the formatted message, goes into the dump's reason.
     """

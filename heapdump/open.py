@@ -1,10 +1,14 @@
-"""python -m heapdump.open FILE [--summary] [--thread ID] [report flags]
+"""python -m heapdump.open FILE [--summary] [--thread ID] [--secrets]
+                             [report flags]
 
 Reopens a heap dump in stock pdb, as if the program had just stopped there:
 at the innermost frame of the dumped exception's traceback, or of the thread
 that called ``heapdump.dump()`` when there was no exception.  ``--thread``
 picks a thread (by ident or native id) instead; ``--summary`` prints a
-report of the dump and exits.
+report of the dump and exits; ``--secrets`` lists what the dump redacted
+and flags what still looks like a credential (heapdump._vet), with exit
+status 0 when nothing is flagged, 1 when something is, 2 when the file
+cannot be read.
 
 Everything pdb shows comes from the file: the frames are real frame objects
 rebuilt from the dumped ones (heapdump._frames), the sources are the dumped
@@ -59,6 +63,11 @@ def parser():
     p.add_argument("--thread", metavar="ID", type=_parse_thread_id,
                    help="debug this thread (ident or native id) rather "
                         "than the exception")
+    p.add_argument("--secrets", action="store_true",
+                   help="list what the dump redacted (where, type, size; "
+                        "never a value) and flag the strings that still "
+                        "look like credentials, then exit: status 0 when "
+                        "nothing is flagged, 1 when something is")
     a = p.add_argument_group(
         "heap analysis (what holds the memory; docs/analysis.rst)",
         "Each prints a report and exits.  ID: an address as pdb prints it "
@@ -182,13 +191,19 @@ def main(argv=None):
     args = parser().parse_args(argv)
     if _wants_report(args):
         return report(args)
+    # --secrets says 1 for "flagged": a file it cannot read is 2
+    failed = 2 if args.secrets else 1
     try:
         dump = _load(args.file)
     except _model.HeapdumpError as e:
-        return _error("%s: %s" % (args.file, e))
+        return _error("%s: %s" % (args.file, e)) and failed
     except OSError as e:
         return _error("cannot read %s: %s" % (
-            args.file, e.strerror or e))
+            args.file, e.strerror or e)) and failed
+    if args.secrets:
+        from heapdump import _vet
+
+        return _vet.main(dump, args.file, sys.stdout)
     thread = None
     if args.thread is not None:
         try:
@@ -222,7 +237,8 @@ def _own_frame(frame):
 
 
 _OWN_FILES = {"__init__.py", "open.py", "_frames.py", "_load.py",
-              "_report.py", "_model.py", "_surrogates.py"}
+              "_report.py", "_model.py", "_surrogates.py", "_secrets.py",
+              "_vet.py"}
 
 
 def _thread_frames(thread):

@@ -11,7 +11,9 @@ so that a failure in CI can be opened later with
 ``python -m heapdump.open FILE``.  Skips and expected failures (xfail) are
 not failures.  At most ``--heapdump-max`` dumps are written in one run
 (default 50); the directory keeps at most 1 GiB of dumps, the oldest
-removed first.
+removed first.  ``--heapdump-hide-env NAME`` hides the value of an
+environment variable (a CI token shorter than the 8 characters from which
+the environment's values are hidden anyway) wherever a dump meets it.
 
 The option takes its value attached (``--heapdump=DIR``): a bare
 ``--heapdump`` followed by a test path would take the path for DIR.
@@ -51,19 +53,26 @@ def pytest_addoption(parser):
         metavar="N", dest="heapdump_max",
         help="write at most N dumps in one run (default %d)"
              % DEFAULT_MAX)
+    group.addoption(
+        "--heapdump-hide-env", action="append", default=[], metavar="NAME",
+        dest="heapdump_hide_env",
+        help="hide the value of the environment variable NAME wherever "
+             "the dumps meet it, whatever its length (repeatable; the "
+             "environment's values of 8 characters or more are hidden "
+             "anyway)")
 
 
 class _Plugin:
     """The state of one run: where the dumps go, what was written."""
 
-    def __init__(self, directory, max_dumps):
+    def __init__(self, directory, max_dumps, hide=()):
         from heapdump._files import DumpDirectory
 
         # no rate limit: one dump per failing test, even when many fail
         # at the same place (parametrized); retention by size only, so
         # that this run's dumps stay
         self.files = DumpDirectory(directory, max_dumps=None,
-                                   min_interval=None)
+                                   min_interval=None, hide=tuple(hide))
         self.max = max_dumps
         self.written = []           # (nodeid, path)
         self.left_out = 0
@@ -118,7 +127,10 @@ def pytest_configure(config):
     max_dumps = config.getoption("heapdump_max")
     if max_dumps is None or max_dumps < 0:
         raise pytest.UsageError("--heapdump-max must be >= 0")
-    plugin = _Plugin(value, max_dumps)
+    hide = [os.environ[name] for name in
+            config.getoption("heapdump_hide_env") or ()
+            if os.environ.get(name)]
+    plugin = _Plugin(value, max_dumps, hide)
     config.pluginmanager.register(plugin, _KEY)
 
 

@@ -16,7 +16,9 @@ Flask turns a view's failure into its own 500 response, so nothing reaches
 a WSGI middleware: wrapping a Flask application (``HeapdumpMiddleware(app)``
 or, as Flask documents for middleware, ``app.wsgi_app =
 HeapdumpMiddleware(app.wsgi_app)``) also subscribes to Flask's
-``got_request_exception`` signal, which Flask sends in its except block.
+``got_request_exception`` signal, which Flask sends in its except block,
+and hides Flask's ``secret_key`` and the config values whose names look
+secret by value in every dump.
 """
 
 from __future__ import annotations
@@ -34,8 +36,9 @@ class HeapdumpMiddleware:
     directory: where the dumps go (default $HEAPDUMP_DIR or the current
     directory).  options: max_dumps, max_total_bytes, min_interval (the
     directory's retention and the rate limit of one failure; see
-    heapdump.dump_on_unhandled_exceptions), redact, environ and the limits
-    of heapdump.dump().  Raises TypeError/ValueError for bad options.
+    heapdump.dump_on_unhandled_exceptions), redact, environ, hide and the
+    limits of heapdump.dump().  Raises TypeError/ValueError for bad
+    options.
     """
 
     def __init__(self, app, directory=None, **options):
@@ -45,6 +48,7 @@ class HeapdumpMiddleware:
         self.app = app
         self.files = _i.directory(directory, **options)
         self._patterns = _i.redaction_patterns(options.get("redact"))
+        self.secrets = ()
         self._flask = _hook_flask(self, app)
 
     def __repr__(self):
@@ -63,7 +67,8 @@ class HeapdumpMiddleware:
         try:
             result = self.app(environ, start_response)
         except Exception as e:
-            _i.dump(self.files, e, self._reason(scope.request, "call"))
+            _i.dump(self.files, e, self._reason(scope.request, "call"),
+                    self.secrets)
             scope.exit()
             raise
         except BaseException:
@@ -123,7 +128,8 @@ class _Response:
 
     def _failed(self, exc, when):
         _i.dump(self._mw.files, exc,
-                self._mw._reason(self._scope.request, "in its " + when))
+                self._mw._reason(self._scope.request, "in its " + when),
+                self._mw.secrets)
 
 
 # ---------------------------------------------------------------- Flask
@@ -147,7 +153,16 @@ def _hook_flask(middleware, app):
             scope_request = _i._context.get_context().get(_i.CONTEXT_KEY)
             _i.dump(middleware.files, exception,
                     "exception in a Flask view (%s)"
-                    % _i.describe_request(scope_request))
+                    % _i.describe_request(scope_request),
+                    middleware.secrets)
+
+    # Flask's secrets: its secret_key and the config values whose names
+    # look secret, hidden by value in every dump of the middleware
+    config = getattr(target, "config", None)
+    items = list(config.items()) if isinstance(config, dict) else []
+    items.append(("SECRET_KEY", getattr(target, "secret_key", None)))
+    middleware.secrets = tuple(_i.config_secrets(
+        items, always=("SECRET_KEY", "SECRET_KEY_FALLBACKS")))
 
     # a strong reference: the receiver lives as long as the middleware
     middleware._flask_receiver = got_request_exception

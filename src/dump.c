@@ -488,7 +488,7 @@ dump_roots(hd_dumper *d, const hd_request *req, PyObject *active,
     while (req->roots != NULL &&
            PyDict_Next(req->roots, &pos, &name, &value)) {
         if (PyUnicode_Check(name)) {
-            hd_walk_root(d, value);
+            hd_walk_named_root(d, name, value);
         }
     }
     /* 2. the calling thread's frames, then 3. the other threads' */
@@ -525,7 +525,7 @@ dump_roots(hd_dumper *d, const hd_request *req, PyObject *active,
             msgpack_pack_array(&d->pk, 3);
             msgpack_pack_uint8(&d->pk, HD_R_ROOT);
             hd_pack_str(d, name, 1024);
-            hd_walk_value(d, value);
+            hd_walk_write(d, value, hd_walk_named_how(d, name, value));
             d->n_records++;
         }
     }
@@ -541,7 +541,7 @@ dump_trailer(hd_dumper *d, Py_ssize_t nthreads, int64_t walk_ns)
 {
     msgpack_pack_array(&d->pk, 2);
     msgpack_pack_uint8(&d->pk, HD_R_TRAILER);
-    msgpack_pack_map(&d->pk, 14);
+    msgpack_pack_map(&d->pk, 15);
     d->n_records++;
     dump_kv_int(d, "objects", (int64_t)d->nqueued);
     dump_kv_int(d, "inline", (int64_t)d->n_inline);
@@ -551,6 +551,7 @@ dump_trailer(hd_dumper *d, Py_ssize_t nthreads, int64_t walk_ns)
     dump_kv_int(d, "omitted", (int64_t)d->n_omitted);
     dump_kv_int(d, "errors", (int64_t)d->n_errors);
     dump_kv_int(d, "redacted", (int64_t)d->n_redacted);
+    dump_kv_int(d, "source_redacted", (int64_t)d->n_source_redacted);
     dump_kv_int(d, "threads", nthreads);
     dump_kv_int(d, "frames", (int64_t)d->n_frames);
     dump_kv_int(d, "shallow_bytes", (int64_t)d->shallow_bytes);
@@ -655,8 +656,7 @@ hd_dump_run(const hd_request *req, hd_result *res)
     if (req->redact != NULL) {
         d->redact = *req->redact; /* borrowed: not freed here */
     }
-    d->hidden = req->hidden;
-    d->nhidden = req->nhidden;
+    d->hide = hd_hide_active(req->hide) ? req->hide : NULL;
     d->tstate = req->tstate;
     d->scope = req->scope;
     /* from here the world stands still (normal mode) */
@@ -673,6 +673,10 @@ hd_dump_run(const hd_request *req, hd_result *res)
     }
     if (normal) {
         summary = dump_exception_summary(req->exc);
+        if (summary != NULL && d->hide != NULL) {
+            /* the message may hold a secret the body hides */
+            Py_SETREF(summary, hd_hide_mask_text(d->hide, summary));
+        }
         if (summary == NULL) {
             goto done;
         }

@@ -5,7 +5,11 @@
  *   module.c     dump() entry: argument parsing, the freeze (GIL held, GC
  *                off), the order of the stages
  *   walk.c       roots and the breadth-first walk; identity, budget, layouts
+ *   redact.c     names that look secret
+ *   hide.c       values hidden wherever they are met (secrets known by
+ *                value, the environment, URL passwords, known key formats)
  *   pack.c       one object -> its msgpack record (docs/format.rst)
+ *   srcmask.c    secret literals masked in the embedded source text
  *   container.c  MIME header, zstd stream, atomic file (tmp + rename, 0600)
  *   pyversion.c  every CPython-version-specific access: thread states,
  *                frames, code objects, instance dicts, generators
@@ -53,8 +57,8 @@ Py_NewRef(PyObject *o)
 
 /* Format version written in the header and the META record. */
 #define HD_FORMAT_MAJOR 1
-#define HD_FORMAT_MINOR 2
-#define HD_FORMAT_VERSION "1.2"
+#define HD_FORMAT_MINOR 3
+#define HD_FORMAT_VERSION "1.3"
 
 /* Object record kinds (docs/format.rst, "Object records"). */
 enum hd_kind {
@@ -98,8 +102,8 @@ enum hd_kind {
     HD_R_ROOT = 71,
     HD_R_TRAILER = 72,
     HD_R_ERROR = 73,
-    HD_R_ROOTS = 74,  /* 1.2: more roots, e.g. the unreached GC objects */
-    HD_R_INLINE = 75, /* 1.2: sizes of the values written inline */
+    HD_R_ROOTS = 74,  /* 1.3: more roots, e.g. the unreached GC objects */
+    HD_R_INLINE = 75, /* 1.3: sizes of the values written inline */
 };
 
 /* What a dump walks from (docs/format.rst, "Scope"). */
@@ -297,6 +301,81 @@ int hd_pyversion_gil_disabled(void);
 #define HD_TAG_FRAME ((uintptr_t)1)
 
 /* ------------------------------------------------------------------------
+ * hide.c: values hidden wherever they are met (see hide.c).
+ */
+/* flags of a hide entry, (value, flags) */
+#define HD_HIDE_IDENTITY 1  /* the object itself */
+#define HD_HIDE_WHOLE 2     /* an equal str, bytes or bytearray */
+#define HD_HIDE_SUBSTRING 4 /* wherever it appears inside one */
+#define HD_HIDE_ENVIRON 8   /* a value of the environment */
+/* A secret given by value is hidden inside longer values when it has at
+ * least this many characters (bytes for bytes), else where an equal value
+ * is met: heapdump/_secrets.py applies the rule. */
+#define HD_HIDE_MIN_SUBSTRING 8
+/* What stands for a hidden piece in text heapdump writes itself (header
+ * lines, META facts) and in the loader's stand-ins. */
+#define HD_REDACTED_TEXT "[redacted]"
+
+/* Why a value was hidden (the REDACTED marker's reason). */
+enum hd_why {
+    HD_WHY_NAME = 1, /* under a secret-looking name */
+    HD_WHY_VALUE,    /* holds a secret the program named by value */
+    HD_WHY_ENVIRON,  /* the environment, or one of its values */
+    HD_WHY_URL,      /* the password of a URL */
+    HD_WHY_TOKEN,    /* the token of a known key format */
+};
+const char *hd_hide_why_name(int why);
+
+typedef struct hd_hider hd_hider;
+
+/* Pieces of a value to hide, [start, end): code points of a str, bytes
+ * otherwise; sorted, disjoint. */
+typedef struct hd_hide_range {
+    Py_ssize_t start, end;
+    int why;
+} hd_hide_range;
+#define HD_HIDE_MAX_RANGES 32
+typedef struct hd_hide_ranges {
+    size_t n;
+    int overflow;
+    hd_hide_range r[HD_HIDE_MAX_RANGES];
+} hd_hide_ranges;
+
+/* what hd_hide_value found */
+enum { HD_HIDE_NONE = 0, HD_HIDE_ALL = 1, HD_HIDE_PARTS = 2 };
+
+/* Make a hider from (value, flags) entries; rules: URL passwords and known
+ * key formats too.  GIL held; NULL with an exception set. */
+hd_hider *hd_hide_new(PyObject *entries, int rules);
+void hd_hide_free(hd_hider *h);
+/* Whether h hides anything at all. */
+int hd_hide_active(const hd_hider *h);
+/* The reason (HD_WHY_*) obj is hidden by identity, or 0.  A few
+ * instructions when it is not: a filter answers most objects. */
+int hd_hide_object(const hd_hider *h, const void *obj);
+/* What to hide of a str, bytes or bytearray (anything else: NONE):
+ * HD_HIDE_ALL (out->r[0] says why), HD_HIDE_PARTS (out's ranges) or
+ * HD_HIDE_NONE.  limit: only the first limit units are written (<0: all),
+ * pieces past them are not looked for.  More pieces than
+ * HD_HIDE_MAX_RANGES, or a value the rules would read more than a linear
+ * number of times, hide it all.  Reads memory only. */
+int hd_hide_value(const hd_hider *h, PyObject *obj, hd_hide_ranges *out,
+                  Py_ssize_t limit);
+/* The pieces of raw bytes (a source file) to hide: the SUBSTRING values
+ * and the rules (not the WHOLE values: a file is no value).  visit returns
+ * 0, or -1 to stop. */
+typedef int (*hd_hide_visit)(void *arg, size_t start, size_t end, int why);
+int hd_hide_bytes(const hd_hider *h, const unsigned char *p, size_t n,
+                  hd_hide_visit visit, void *arg);
+/* s (a str) with its hidden pieces as HD_REDACTED_TEXT: a new reference.
+ * GIL held, normal mode. */
+PyObject *hd_hide_mask_text(const hd_hider *h, PyObject *s);
+/* The hider of a heapdump._heapdump.Hider object (NULL for None or
+ * anything else); whether obj is one (or None). */
+const hd_hider *hd_hide_of(PyObject *obj);
+int hd_hide_check(PyObject *obj);
+
+/* ------------------------------------------------------------------------
  * walk.c + pack.c: the dumper.
  */
 typedef struct hd_limits {
@@ -324,8 +403,14 @@ typedef struct hd_layout {
 
 /* redact.c: names that look secret. */
 typedef struct hd_redactor {
-    char **patterns; /* normalized (see redact.c), malloc'd */
+    char **patterns; /* normalized (see redact.c), malloc'd, sorted by
+                        their first byte */
     size_t n;
+    size_t *lens;         /* strlen of each, malloc'd */
+    uint32_t bucket[257]; /* patterns [bucket[c], bucket[c + 1]) begin
+                             with byte c */
+    size_t min_letters;   /* a name with fewer letters and digits than
+                             the shortest pattern matches none */
 } hd_redactor;
 
 /* Load the patterns (a sequence of str; None for none).  0 / -1 with an
@@ -335,6 +420,11 @@ void hd_redact_free(hd_redactor *r);
 /* Whether a name (a str; anything else is not secret) looks secret. */
 int hd_redact_name(const hd_redactor *r, PyObject *name);
 int hd_redact_cname(const hd_redactor *r, const char *name);
+/* The same for n bytes (ASCII, or UTF-8 read a byte at a time). */
+int hd_redact_bytes(const hd_redactor *r, const char *name, size_t n);
+/* Whether a header name looks secret: a str, bytes or bytearray (the
+ * first element of a (name, value) pair). */
+int hd_redact_header(const hd_redactor *r, PyObject *name);
 
 /* A set of pointers (walk.c). */
 typedef struct hd_pset {
@@ -348,10 +438,16 @@ typedef struct hd_dumper {
     msgpack_packer pk;
     hd_limits limits;
     hd_redactor redact;
-    /* objects written as REDACTED wherever they are met (the process
-     * environment), borrowed */
-    PyObject **hidden;
-    size_t nhidden;
+    /* what is hidden by value (borrowed; NULL: nothing), and the pieces
+     * of the value being classified or written */
+    const hd_hider *hide;
+    hd_hide_ranges hide_ranges;
+    /* tuple subclasses (namedtuples) and the bits of their fields whose
+     * names look secret: a direct-mapped cache, no allocation */
+    struct {
+        PyTypeObject *type;
+        uint64_t secret;
+    } field_cache[64];
 
     /* identity and the BFS queue: queue[id] is the object (or tagged frame
      * handle) with that id; ids are assigned at discovery, records written
@@ -425,6 +521,7 @@ typedef struct hd_dumper {
     uint64_t n_omitted;
     uint64_t n_errors;
     uint64_t n_redacted;
+    uint64_t n_source_redacted; /* pieces masked in SOURCE texts */
     uint64_t n_frames;
 
     /* the thread that dumps, shown as current (NULL: none) */
@@ -468,9 +565,8 @@ typedef struct hd_request {
     Py_ssize_t max_source;
     int level;                 /* zstd level */
     const hd_redactor *redact; /* borrowed, or NULL */
-    PyObject **hidden;         /* borrowed objects written REDACTED */
-    size_t nhidden;
-    int scope; /* enum hd_scope */
+    const hd_hider *hide;      /* borrowed, or NULL */
+    int scope;                 /* enum hd_scope */
 } hd_request;
 
 typedef struct hd_result {
@@ -507,14 +603,31 @@ void hd_walk_free(hd_dumper *d);
 void hd_walk_value(hd_dumper *d, PyObject *obj);
 #define HD_DIRECT (-1)
 #define HD_OMITTED (-2)
-#define HD_REDACTED (-3)
+#define HD_REDACTED (-3) /* under a secret-looking name */
+#define HD_MASKED (-4)   /* a str/bytes/bytearray with hidden pieces */
+/* hidden whole by value: HD_HIDDEN - why (hd_why) */
+#define HD_HIDDEN (-16)
 int64_t hd_walk_classify(hd_dumper *d, PyObject *obj);
+/* How a value under a secret-looking name is written: REDACTED when it is
+ * plain data (a scalar, or containers of scalars: a credential pair, a
+ * dict of settings), else as any value (a rich object is walked, its own
+ * secrets caught at their names). */
+int64_t hd_walk_secret(hd_dumper *d, PyObject *obj);
+/* The bits (i < 64) of the fields of a tuple subclass whose names look
+ * secret (a namedtuple's _fields), cached per type. */
+uint64_t hd_walk_field_secrets(hd_dumper *d, PyTypeObject *type);
 void hd_walk_write(hd_dumper *d, PyObject *obj, int64_t how);
 /* Queue a root frame handle (and its callers are queued as the walk meets
  * them).  Returns its id, or -1. */
 int64_t hd_walk_frame_root(hd_dumper *d, hd_frame *f);
-/* Queue an object root regardless of the budget; returns its id or -1. */
+/* Queue an object root regardless of the budget; returns its id or -1
+ * (also when the hider hides it: it is written hidden where it is met). */
 int64_t hd_walk_root(hd_dumper *d, PyObject *obj);
+/* The same for a root named name (heapdump.set_context's): not queued
+ * when it is plain data under a secret-looking name; and how its ROOT
+ * record writes it. */
+int64_t hd_walk_named_root(hd_dumper *d, PyObject *name, PyObject *obj);
+int64_t hd_walk_named_how(hd_dumper *d, PyObject *name, PyObject *obj);
 /* Write records until the queue is empty (from the first one not written
  * yet: it may be called again after more roots were queued). */
 void hd_walk_run(hd_dumper *d);
@@ -565,8 +678,12 @@ void hd_pack_int(hd_dumper *d, PyObject *v);
 void hd_pack_int64(hd_dumper *d, int64_t v);
 /* Write a float as float 32 when exact, else float 64. */
 void hd_pack_double(hd_dumper *d, double v);
-/* Write the ext 3 OMITTED / ext 4 REDACTED marker for obj. */
+/* Write the ext 3 OMITTED marker for obj. */
 void hd_pack_omitted(hd_dumper *d, PyObject *obj, int ext);
+/* Write the ext 4 REDACTED marker for obj, hidden whole for why
+ * (HD_WHY_*), or with ranges (not NULL) its other pieces kept. */
+void hd_pack_redacted(hd_dumper *d, PyObject *obj, int why,
+                      const hd_hide_ranges *ranges);
 /* Shallow size of obj as sys.getsizeof reports it, from its C layout (no
  * __sizeof__ override is called): the C __sizeof__ of its builtin type
  * plus the GC pre-header. */
@@ -575,12 +692,39 @@ Py_ssize_t hd_pack_sizeof(PyObject *obj);
 void hd_pack_type_names(hd_dumper *d, PyTypeObject *tp);
 
 /* ------------------------------------------------------------------------
+ * srcmask.c: secret literals masked in a source file's text.
+ */
+typedef struct hd_srcmask {
+    /* one per masked piece: 1-based lines, 0-based code point columns,
+     * the end exclusive, and why (HD_WHY_*) */
+    struct hd_srcmask_piece {
+        int32_t line, col, end_line, end_col;
+        int why;
+    } * pieces;
+    size_t n, cap;
+} hd_srcmask;
+
+/* Mask, in text (len bytes, changed in place; *len may shrink), the
+ * string literals assigned to secret-looking names (r) and what h hides
+ * in it (h may be NULL): every masked code point becomes '*' but quotes,
+ * backslashes, braces of f-strings and line breaks, so lines and columns
+ * stay where they were.  The pieces go into out (malloc'd; free with
+ * hd_srcmask_free).  Returns 0, or -1 out of memory (text unchanged).
+ * No Python object is touched: the signal modes call it. */
+int hd_srcmask_run(const hd_redactor *r, const hd_hider *h, char *text,
+                   size_t *len, hd_srcmask *out);
+void hd_srcmask_free(hd_srcmask *m);
+
+/* ------------------------------------------------------------------------
  * Module hooks: each adds its functions and types to the module at init
  * (multi-phase init, called from module.c's exec slot).  Return 0 / -1.
  */
-int hd_load_init_module(PyObject *m);   /* load.c */
-int hd_frames_init_module(PyObject *m); /* frames.c (the loader's frame
-                                           rebuilding for pdb) */
-int hd_dump_init_module(PyObject *m);   /* module.c's dump functions */
-int hd_graph_init_module(PyObject *m);  /* graph.c: the heap analysis */
-#endif                                  /* HEAPDUMP_H */
+int hd_load_init_module(PyObject *m);    /* load.c */
+int hd_frames_init_module(PyObject *m);  /* frames.c (the loader's frame
+                                            rebuilding for pdb) */
+int hd_dump_init_module(PyObject *m);    /* module.c's dump functions */
+int hd_hide_init_module(PyObject *m);    /* hide.c: the Hider type */
+int hd_redact_init_module(PyObject *m);  /* redact.c: looks_secret() */
+int hd_srcmask_init_module(PyObject *m); /* srcmask.c: mask_source() */
+int hd_graph_init_module(PyObject *m);   /* graph.c: the heap analysis */
+#endif                                   /* HEAPDUMP_H */

@@ -573,12 +573,16 @@ load_lost(LoaderObject *L, uint64_t id)
     return p;
 }
 
-/* ext OMITTED / REDACTED: [module, qualname, size] -> placeholder */
+/* ext OMITTED / REDACTED: [module, qualname, size, ...] -> placeholder.
+ * REDACTED's payload (format 1.2) adds the reason and the pieces kept of
+ * a partly hidden value, [kind, length, text, [[start, length, why]...]]:
+ * data three arrays deeper than the marker's own (the support object's
+ * redacted() checks them). */
 static PyObject *
 load_marker(LoaderObject *L, const hd_mp_item *it)
 {
     hd_mp_cur c = {it->data, it->data + it->u};
-    PyObject *data = load_data(L, &c, LOAD_DATA_DEPTH - 2);
+    PyObject *data = load_data(L, &c, LOAD_DATA_DEPTH - 4);
     if (data == NULL) {
         return NULL;
     }

@@ -30,15 +30,16 @@ PyDoc_STRVAR(
     "dump($module, /, path, *, exc=None, reason=None, facts=None,\n"
     "     headers=(), skip=0, max_objects=None, max_bytes=None,\n"
     "     max_string=None, max_items=None, max_source=None, level=3,\n"
-    "     redact=None, hidden=(), roots=None, scope='frames')\n"
+    "     redact=None, hide=None, roots=None, scope='frames')\n"
     "--\n\n"
     "Write the state of every thread to path (docs/format.rst) and return\n"
     "a dict of totals.  heapdump.dump() is the public entry; this is the\n"
     "freeze: no Python code runs between the first root and the rename.\n"
     "skip: innermost frames of the calling thread to leave out (the\n"
     "wrapper's).  headers: (name, value) pairs for the MIME header.\n"
-    "redact: name patterns whose values are written as REDACTED; hidden:\n"
-    "objects written as REDACTED wherever they are met.  roots: more\n"
+    "redact: name patterns whose values are written as REDACTED (and the\n"
+    "secret literals of the sources masked); hide: a Hider, what is hidden\n"
+    "by value wherever it is met.  roots: more\n"
     "named roots (a dict), walked right after the exception.  scope:\n"
     "'frames', or 'heap' for every module, builtins, sys and every\n"
     "GC-tracked object besides (docs/format.rst, Scope).");
@@ -49,13 +50,13 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
     static char *kwlist[] = {
         "path",       "exc",         "reason",    "facts",      "headers",
         "skip",       "max_objects", "max_bytes", "max_string", "max_items",
-        "max_source", "level",       "redact",    "hidden",     "roots",
+        "max_source", "level",       "redact",    "hide",       "roots",
         "scope",      NULL};
     PyObject *path_bytes = NULL, *exc = Py_None, *reason = Py_None;
     PyObject *facts = Py_None, *headers = NULL;
     PyObject *o_objects = Py_None, *o_bytes = Py_None, *o_string = Py_None;
     PyObject *o_items = Py_None, *o_source = Py_None;
-    PyObject *redact = Py_None, *hidden = NULL, *roots = Py_None;
+    PyObject *redact = Py_None, *hide = Py_None, *roots = Py_None;
     int skip = 0, level = 3;
     const char *scope = "frames";
     (void)module;
@@ -63,11 +64,11 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
             args, kwargs, "O&|$OOOOiOOOOOiOOOs:dump", kwlist,
             PyUnicode_FSConverter, &path_bytes, &exc, &reason, &facts,
             &headers, &skip, &o_objects, &o_bytes, &o_string, &o_items,
-            &o_source, &level, &redact, &hidden, &roots, &scope)) {
+            &o_source, &level, &redact, &hide, &roots, &scope)) {
         return NULL;
     }
-    PyObject *result = NULL, *headers_seq = NULL, *hidden_seq = NULL;
-    hd_redactor redactor = {NULL, 0};
+    PyObject *result = NULL, *headers_seq = NULL;
+    hd_redactor redactor = {0};
     hd_request req;
     hd_result res;
     memset(&req, 0, sizeof(req));
@@ -100,6 +101,10 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
         PyErr_SetString(PyExc_TypeError, "facts must be a dict or None");
         goto done;
     }
+    if (!hd_hide_check(hide)) {
+        PyErr_SetString(PyExc_TypeError, "hide must be a Hider or None");
+        goto done;
+    }
     if (hd_pyversion_gil_disabled()) {
         PyErr_SetString(PyExc_RuntimeError,
                         "heapdump cannot dump a free-threaded interpreter: "
@@ -123,9 +128,7 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
     if (headers_seq == NULL) {
         goto done;
     }
-    hidden_seq = hidden ? PySequence_Fast(hidden, "hidden must be a sequence")
-                        : PyTuple_New(0);
-    if (hidden_seq == NULL || hd_redact_init(&redactor, redact) < 0) {
+    if (hd_redact_init(&redactor, redact) < 0) {
         goto done;
     }
     req.path = PyBytes_AS_STRING(path_bytes);
@@ -145,8 +148,7 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
     req.headers = headers_seq;
     req.level = level;
     req.redact = &redactor;
-    req.hidden = PySequence_Fast_ITEMS(hidden_seq);
-    req.nhidden = (size_t)PySequence_Fast_GET_SIZE(hidden_seq);
+    req.hide = hd_hide_of(hide);
     if (hd_dump_run(&req, &res) < 0) {
         goto done;
     }
@@ -165,7 +167,6 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
 done:
     hd_redact_free(&redactor);
     Py_XDECREF(headers_seq);
-    Py_XDECREF(hidden_seq);
     Py_XDECREF(path_bytes);
     return result;
 }
@@ -194,7 +195,8 @@ module_exec(PyObject *m)
     }
     if (hd_dump_init_module(m) < 0 || hd_signals_init_module(m) < 0 ||
         hd_load_init_module(m) < 0 || hd_frames_init_module(m) < 0 ||
-        hd_graph_init_module(m) < 0) {
+        hd_hide_init_module(m) < 0 || hd_redact_init_module(m) < 0 ||
+        hd_srcmask_init_module(m) < 0 || hd_graph_init_module(m) < 0) {
         return -1;
     }
     return 0;

@@ -99,30 +99,28 @@ hd_pack_cstr(hd_dumper *d, const char *s)
     msgpack_pack_str_with_body(PK(d), s, n);
 }
 
-void
-hd_pack_str(hd_dumper *d, PyObject *s, Py_ssize_t max)
+/* Bytes the UTF-8 (surrogatepass) of code points [start, end) takes. */
+static size_t
+pack_utf8_size(int kind, const void *data, Py_ssize_t start, Py_ssize_t end)
 {
-    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
-    if (max >= 0 && n > max) {
-        n = max;
-    }
-    if (PyUnicode_IS_ASCII(s)) {
-        msgpack_pack_str_with_body(PK(d), PyUnicode_DATA(s), (size_t)n);
-        return;
-    }
-    /* UTF-8 with lone surrogates kept (surrogatepass), written in pieces
-     * through a small buffer: first the exact byte count. */
-    int kind = PyUnicode_KIND(s);
-    const void *data = PyUnicode_DATA(s);
     size_t total = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
+    for (Py_ssize_t i = start; i < end; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         total += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
     }
-    msgpack_pack_str(PK(d), total);
+    return total;
+}
+
+/* The UTF-8 (surrogatepass) of code points [start, end) as the body of a
+ * msgpack str whose header was written, in pieces through a small
+ * buffer. */
+static void
+pack_utf8_body(hd_dumper *d, int kind, const void *data, Py_ssize_t start,
+               Py_ssize_t end)
+{
     unsigned char buf[1024];
     size_t len = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
+    for (Py_ssize_t i = start; i < end; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
         if (len > sizeof(buf) - 4) {
             msgpack_pack_str_body(PK(d), buf, len);
@@ -147,7 +145,28 @@ hd_pack_str(hd_dumper *d, PyObject *s, Py_ssize_t max)
             buf[len++] = (unsigned char)(0x80 | (c & 0x3f));
         }
     }
-    msgpack_pack_str_body(PK(d), buf, len);
+    if (len > 0) {
+        msgpack_pack_str_body(PK(d), buf, len);
+    }
+}
+
+void
+hd_pack_str(hd_dumper *d, PyObject *s, Py_ssize_t max)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(s);
+    if (max >= 0 && n > max) {
+        n = max;
+    }
+    if (PyUnicode_IS_ASCII(s)) {
+        msgpack_pack_str_with_body(PK(d), PyUnicode_DATA(s), (size_t)n);
+        return;
+    }
+    /* UTF-8 with lone surrogates kept (surrogatepass): first the exact
+     * byte count */
+    int kind = PyUnicode_KIND(s);
+    const void *data = PyUnicode_DATA(s);
+    msgpack_pack_str(PK(d), pack_utf8_size(kind, data, 0, n));
+    pack_utf8_body(d, kind, data, 0, n);
 }
 
 /* A metadata string: a str object written inline, or nil. */
@@ -226,22 +245,154 @@ pack_type_module_qualname(hd_dumper *d, PyTypeObject *tp, int want_module)
     }
 }
 
-void
-hd_pack_omitted(hd_dumper *d, PyObject *obj, int ext)
+/* A msgpack packer that only counts the bytes it would write: an ext's
+ * payload is packed twice, once to learn its length for the ext header,
+ * then for real, so that no buffer is allocated (the fatal mode writes
+ * markers too). */
+static int
+pack_count_bytes(void *data, const char *buf, size_t len)
 {
-    /* ext 3 OMITTED, ext 4 REDACTED: [module, qualname, size] of a type, as
-     * msgpack, in the ext payload: packed into a side buffer first. */
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer saved = d->pk;
-    msgpack_packer_init(&d->pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_array(PK(d), 3);
+    (void)buf;
+    *(size_t *)data += len;
+    return 0;
+}
+
+/* OMITTED / REDACTED payloads begin [module, qualname, size] of obj. */
+static void
+pack_marker_head(hd_dumper *d, PyObject *obj, size_t n)
+{
+    msgpack_pack_array(PK(d), n);
     pack_type_module_qualname(d, Py_TYPE(obj), 1);
     pack_type_module_qualname(d, Py_TYPE(obj), 0);
     msgpack_pack_int64(PK(d), pack_size(d, obj));
+}
+
+void
+hd_pack_omitted(hd_dumper *d, PyObject *obj, int ext)
+{
+    /* ext 3 OMITTED: [module, qualname, size] of a type, as msgpack, in
+     * the ext payload */
+    size_t len = 0;
+    msgpack_packer saved = d->pk;
+    msgpack_packer_init(&d->pk, &len, pack_count_bytes);
+    pack_marker_head(d, obj, 3);
     d->pk = saved;
-    msgpack_pack_ext_with_body(PK(d), sb.data, sb.size, (int8_t)ext);
-    msgpack_sbuffer_destroy(&sb);
+    msgpack_pack_ext(PK(d), len, (int8_t)ext);
+    pack_marker_head(d, obj, 3);
+}
+
+/* The pieces of a partly hidden value: [kind, length, text, [[start,
+ * length, why]...]].  text is what is kept, the pieces between the
+ * hidden ones in order, of the first max_string code points (bytes) of
+ * the value. */
+static void
+pack_masked(hd_dumper *d, PyObject *obj, const hd_hide_ranges *r)
+{
+    int is_str = PyUnicode_Check(obj), kind = 0;
+    const void *data;
+    Py_ssize_t n;
+    int record;
+    if (is_str) {
+        kind = PyUnicode_KIND(obj);
+        data = PyUnicode_DATA(obj);
+        n = PyUnicode_GET_LENGTH(obj);
+        record = HD_K_STR;
+    }
+    else if (PyBytes_Check(obj)) {
+        data = PyBytes_AS_STRING(obj);
+        n = PyBytes_GET_SIZE(obj);
+        record = HD_K_BYTES;
+    }
+    else {
+        data = PyByteArray_AS_STRING(obj);
+        n = PyByteArray_GET_SIZE(obj);
+        record = HD_K_BYTEARRAY;
+    }
+    Py_ssize_t limit = n;
+    if (d->limits.max_string >= 0 && n > d->limits.max_string) {
+        limit = d->limits.max_string;
+    }
+    msgpack_pack_array(PK(d), 4);
+    msgpack_pack_uint8(PK(d), (uint8_t)record);
+    msgpack_pack_int64(PK(d), n);
+    /* the kept pieces, [at, r[i].start) then past the last hidden one */
+    size_t total = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        Py_ssize_t at = 0;
+        if (pass == 1) {
+            if (is_str) {
+                msgpack_pack_str(PK(d), total);
+            }
+            else {
+                msgpack_pack_bin(PK(d), total);
+            }
+        }
+        for (size_t i = 0; i <= r->n && at < limit; i++) {
+            Py_ssize_t end = i < r->n ? r->r[i].start : limit;
+            if (end > limit) {
+                end = limit;
+            }
+            if (end > at && pass == 0) {
+                total += is_str ? pack_utf8_size(kind, data, at, end)
+                                : (size_t)(end - at);
+            }
+            else if (end > at && is_str) {
+                pack_utf8_body(d, kind, data, at, end);
+            }
+            else if (end > at) {
+                msgpack_pack_bin_body(PK(d), (const char *)data + at,
+                                      (size_t)(end - at));
+            }
+            if (i < r->n) {
+                at = r->r[i].end;
+            }
+        }
+    }
+    size_t holes = 0;
+    while (holes < r->n && r->r[holes].start < limit) {
+        holes++;
+    }
+    msgpack_pack_array(PK(d), holes);
+    for (size_t i = 0; i < holes; i++) {
+        msgpack_pack_array(PK(d), 3);
+        msgpack_pack_int64(PK(d), r->r[i].start);
+        msgpack_pack_int64(PK(d), r->r[i].end - r->r[i].start);
+        hd_pack_cstr(d, hd_hide_why_name(r->r[i].why));
+    }
+}
+
+static void
+pack_redacted_payload(hd_dumper *d, PyObject *obj, int why,
+                      const hd_hide_ranges *ranges)
+{
+    pack_marker_head(d, obj, 5);
+    hd_pack_cstr(d, hd_hide_why_name(why));
+    if (ranges != NULL) {
+        pack_masked(d, obj, ranges);
+    }
+    else {
+        msgpack_pack_nil(PK(d));
+    }
+}
+
+void
+hd_pack_redacted(hd_dumper *d, PyObject *obj, int why,
+                 const hd_hide_ranges *ranges)
+{
+    /* ext 4 REDACTED: [module, qualname, size, why, pieces] */
+    size_t len = 0;
+    msgpack_packer saved = d->pk;
+    msgpack_packer_init(&d->pk, &len, pack_count_bytes);
+    pack_redacted_payload(d, obj, why, ranges);
+    d->pk = saved;
+    msgpack_pack_ext(PK(d), len, HD_EXT_REDACTED);
+    pack_redacted_payload(d, obj, why, ranges);
+    if (ranges != NULL && d->limits.max_string >= 0) {
+        Py_ssize_t n = PyUnicode_Check(obj) ? PyUnicode_GET_LENGTH(obj)
+                       : PyBytes_Check(obj) ? PyBytes_GET_SIZE(obj)
+                                            : PyByteArray_GET_SIZE(obj);
+        d->n_cuts += n > d->limits.max_string;
+    }
 }
 
 /* ---------------------------------------------------------------- sizes */
@@ -622,14 +773,15 @@ pack_layout_values(hd_dumper *d, PyObject *obj, const hd_layout *l)
         const hd_slot *s = &l->slots[i];
         PyObject *v = d->scratch_vals[i];
         if (l->secret[i] && s->is_member && v == NULL) {
-            /* a C scalar under a secret name: REDACTED ["", "member", 0] */
-            static const char payload[] = "\x93\xa0\xa6member\x00";
+            /* a C scalar under a secret name: REDACTED ["", "member", 0,
+             * "name", nil] */
+            static const char payload[] = "\x95\xa0\xa6member\x00\xa4name\xc0";
             msgpack_pack_ext_with_body(PK(d), payload, sizeof(payload) - 1,
                                        HD_EXT_REDACTED);
             d->n_redacted++;
         }
         else if (l->secret[i]) {
-            hd_walk_write(d, v, HD_REDACTED);
+            hd_walk_write(d, v, hd_walk_secret(d, v));
         }
         else if (s->is_member && v == NULL) {
             pack_member_scalar(d, obj, (const PyMemberDef *)s->key);
@@ -887,8 +1039,20 @@ pack_sequence(hd_dumper *d, PyObject *obj, int kind)
         }
         d->elems[i] = item ? item : Py_None;
     }
+    /* elements whose names look secret: a namedtuple's fields, the value
+     * of a (name, value) pair such as ("Authorization", "Bearer ...") */
+    uint64_t secret = 0;
+    if (kind == HD_K_TUPLE && Py_TYPE(obj) != &PyTuple_Type) {
+        secret = hd_walk_field_secrets(d, Py_TYPE(obj));
+    }
+    if ((kind == HD_K_TUPLE || kind == HD_K_LIST) && n == 2 &&
+        hd_redact_header(&d->redact, d->elems[0])) {
+        secret |= 2;
+    }
     for (size_t i = 0; i < n; i++) {
-        d->hows[i] = hd_walk_classify(d, d->elems[i]);
+        d->hows[i] = i < 64 && (secret >> i) & 1
+                         ? hd_walk_secret(d, d->elems[i])
+                         : hd_walk_classify(d, d->elems[i]);
     }
     for (size_t i = 0; i == 0 || i < n; i += HD_MAX_RECORD_ITEMS) {
         size_t end = n - i < HD_MAX_RECORD_ITEMS ? n : i + HD_MAX_RECORD_ITEMS;
@@ -983,7 +1147,7 @@ pack_dict(hd_dumper *d, PyObject *obj)
     }
     for (size_t i = 0; i < n; i++) {
         d->hows[n + i] = hd_redact_name(&d->redact, d->elems[i])
-                             ? HD_REDACTED
+                             ? hd_walk_secret(d, d->elems[n + i])
                              : hd_walk_classify(d, d->elems[n + i]);
     }
     for (size_t i = 0; i == 0 || i < n; i += HD_MAX_RECORD_ITEMS) {
@@ -1083,7 +1247,7 @@ pack_frame(hd_dumper *d, void *key)
             v = PyCell_GET(v);
         }
         if (v != NULL && hd_redact_name(&d->redact, name)) {
-            hd_walk_write(d, v, HD_REDACTED);
+            hd_walk_write(d, v, hd_walk_secret(d, v));
         }
         else {
             hd_walk_value(d, v); /* NULL: ext 2 UNBOUND */
@@ -1357,7 +1521,7 @@ pack_type(hd_dumper *d, PyObject *obj)
                 }
             }
             else if (hd_redact_name(&d->redact, k)) {
-                hd_walk_write(d, v, HD_REDACTED);
+                hd_walk_write(d, v, hd_walk_secret(d, v));
             }
             else {
                 hd_walk_value(d, v);
@@ -1751,7 +1915,7 @@ pack_fs_name(PyObject *name, char *out, size_t cap)
 void
 hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes)
 {
-    /* SOURCE: [70, filename, text, error] */
+    /* SOURCE: [70, filename, text, error, [redactions]] */
     char path[4096];
     for (size_t i = 0; i < d->nfiles; i++) {
         PyObject *name = d->files[i];
@@ -1768,7 +1932,17 @@ hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes)
         else {
             text = pack_read_file(path, max_bytes, &len, &why);
         }
-        msgpack_pack_array(PK(d), 4);
+        /* secret literals and hidden values masked (srcmask.c): the
+         * text is not written when that cannot be done (out of memory, a
+         * hostile text the rules would read too long) */
+        hd_srcmask masks = {NULL, 0, 0};
+        if (text != NULL &&
+            hd_srcmask_run(&d->redact, d->hide, text, &len, &masks) < 0) {
+            free(text);
+            text = NULL;
+            why = "its secrets could not be masked";
+        }
+        msgpack_pack_array(PK(d), 5);
         msgpack_pack_uint8(PK(d), HD_R_SOURCE);
         hd_pack_str(d, name, -1);
         if (text != NULL) {
@@ -1779,6 +1953,19 @@ hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes)
             msgpack_pack_nil(PK(d));
             hd_pack_cstr(d, why ? why : "unreadable");
         }
+        /* the masked pieces: [[line, col, end_line, end_col, why]...] */
+        msgpack_pack_array(PK(d), masks.n);
+        for (size_t k = 0; k < masks.n; k++) {
+            const struct hd_srcmask_piece *m = &masks.pieces[k];
+            msgpack_pack_array(PK(d), 5);
+            msgpack_pack_int32(PK(d), m->line);
+            msgpack_pack_int32(PK(d), m->col);
+            msgpack_pack_int32(PK(d), m->end_line);
+            msgpack_pack_int32(PK(d), m->end_col);
+            hd_pack_cstr(d, hd_hide_why_name(m->why));
+        }
+        d->n_source_redacted += masks.n;
+        hd_srcmask_free(&masks);
         free(text);
         d->n_records++;
     }

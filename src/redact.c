@@ -5,11 +5,19 @@
  * any run of characters other than letters and digits become word breaks,
  * letters are lowercased, so "userPassword", "USER_PASSWORD" and
  * "user-password" all read "user_password" and match "password", while
- * "author" does not match "auth".
+ * "author" does not match "auth".  A match begins where a word begins:
+ * only the patterns whose first byte is that word's are compared there
+ * (they are kept sorted by it), so a name costs a few comparisons per
+ * word whatever the number of patterns.
+ *
+ * This is the one place the rule is written: heapdump's Python code (the
+ * integrations' request context) asks looks_secret() and secret_words(),
+ * exported below.
  *
  * Contract: hd_redact_init and hd_redact_free are called with the GIL held
- * before and after a dump; hd_redact_name runs during the walk and only
- * reads the name's characters (no Python call, no allocation).
+ * before and after a dump; hd_redact_name, _cname, _bytes and _header run
+ * during the walk and only read the name's characters (no Python call, no
+ * allocation).
  */
 #include "heapdump.h"
 
@@ -62,6 +70,12 @@ redact_normalize_ucs4(int kind, const void *data, Py_ssize_t n, char *out,
     return len;
 }
 
+static int
+redact_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 int
 hd_redact_init(hd_redactor *r, PyObject *patterns)
 {
@@ -109,6 +123,30 @@ hd_redact_init(hd_redactor *r, PyObject *patterns)
         r->n++;
     }
     Py_DECREF(seq);
+    r->lens = malloc((r->n + 1) * sizeof(size_t));
+    if (r->lens == NULL) {
+        hd_redact_free(r);
+        PyErr_NoMemory();
+        return -1;
+    }
+    qsort(r->patterns, r->n, sizeof(char *), redact_cmp);
+    r->min_letters = (size_t)-1;
+    for (size_t i = 0; i < r->n; i++) {
+        r->lens[i] = strlen(r->patterns[i]);
+        size_t letters = 0;
+        for (size_t k = 0; k < r->lens[i]; k++) {
+            letters += r->patterns[i][k] != '_';
+        }
+        if (letters < r->min_letters) {
+            r->min_letters = letters;
+        }
+    }
+    for (int c = 0, i = 0; c <= 256; c++) {
+        while ((size_t)i < r->n && (unsigned char)r->patterns[i][0] < c) {
+            i++;
+        }
+        r->bucket[c] = (uint32_t)i;
+    }
     return 0;
 }
 
@@ -119,21 +157,26 @@ hd_redact_free(hd_redactor *r)
         free(r->patterns[i]);
     }
     free(r->patterns);
+    free(r->lens);
     r->patterns = NULL;
+    r->lens = NULL;
     r->n = 0;
 }
 
-/* Whether a normalized name holds a pattern as whole words. */
+/* Whether a normalized name holds a pattern as whole words: at each word
+ * start, the patterns that begin with its byte. */
 static int
 redact_match(const hd_redactor *r, const char *buf, size_t len)
 {
-    for (size_t i = 0; i < r->n; i++) {
-        const char *p = r->patterns[i];
-        size_t plen = strlen(p);
-        for (const char *hit = strstr(buf, p); hit != NULL;
-             hit = strstr(hit + 1, p)) {
-            size_t at = (size_t)(hit - buf);
-            if ((at == 0 || buf[at - 1] == '_') &&
+    for (size_t at = 0; at < len; at++) {
+        if (at > 0 && buf[at - 1] != '_') {
+            continue;
+        }
+        unsigned char c = (unsigned char)buf[at];
+        for (uint32_t i = r->bucket[c]; i < r->bucket[c + 1]; i++) {
+            size_t plen = r->lens[i];
+            if (at + plen <= len &&
+                memcmp(buf + at, r->patterns[i], plen) == 0 &&
                 (at + plen == len || buf[at + plen] == '_')) {
                 return 1;
             }
@@ -166,4 +209,111 @@ hd_redact_cname(const hd_redactor *r, const char *name)
         redact_normalize_ucs4(PyUnicode_1BYTE_KIND, name,
                               (Py_ssize_t)strlen(name), buf, sizeof(buf));
     return redact_match(r, buf, len);
+}
+
+int
+hd_redact_bytes(const hd_redactor *r, const char *name, size_t n)
+{
+    if (r->n == 0 || name == NULL || n < r->min_letters) {
+        return 0;
+    }
+    char buf[REDACT_MAX_NAME];
+    size_t len = redact_normalize_ucs4(PyUnicode_1BYTE_KIND, name,
+                                       (Py_ssize_t)n, buf, sizeof(buf));
+    return redact_match(r, buf, len);
+}
+
+/* Header names are short; a longer first element of a pair is no name. */
+#define REDACT_MAX_HEADER 64
+
+int
+hd_redact_header(const hd_redactor *r, PyObject *name)
+{
+    if (r->n == 0 || name == NULL) {
+        return 0;
+    }
+    if (PyUnicode_Check(name)) {
+        return PyUnicode_GET_LENGTH(name) <= REDACT_MAX_HEADER &&
+               hd_redact_name(r, name);
+    }
+    if (PyBytes_Check(name)) {
+        return PyBytes_GET_SIZE(name) <= REDACT_MAX_HEADER &&
+               hd_redact_bytes(r, PyBytes_AS_STRING(name),
+                               (size_t)PyBytes_GET_SIZE(name));
+    }
+    if (PyByteArray_CheckExact(name)) {
+        return PyByteArray_GET_SIZE(name) <= REDACT_MAX_HEADER &&
+               hd_redact_bytes(r, PyByteArray_AS_STRING(name),
+                               (size_t)PyByteArray_GET_SIZE(name));
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------ the Python side */
+
+/* The patterns looks_secret() was called with last, and their redactor:
+ * the integrations pass the same tuple for every header of a request.
+ * Protected by the GIL. */
+static PyObject *redact_last_patterns;
+static hd_redactor redact_last;
+
+PyDoc_STRVAR(looks_secret_doc,
+             "looks_secret($module, name, patterns, /)\n--\n\n"
+             "Whether name (a str) holds one of patterns (a tuple of str) "
+             "as whole\nwords, as the dumper decides: camelCase and runs of "
+             "characters other\nthan letters and digits are word breaks, "
+             "case does not matter.");
+
+static PyObject *
+redact_looks_secret(PyObject *module, PyObject *args)
+{
+    PyObject *name, *patterns;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "UO!:looks_secret", &name, &PyTuple_Type,
+                          &patterns)) {
+        return NULL;
+    }
+    if (patterns != redact_last_patterns) {
+        hd_redactor fresh;
+        if (hd_redact_init(&fresh, patterns) < 0) {
+            return NULL;
+        }
+        hd_redact_free(&redact_last);
+        redact_last = fresh;
+        Py_INCREF(patterns);
+        Py_XSETREF(redact_last_patterns, patterns);
+    }
+    return PyBool_FromLong(hd_redact_name(&redact_last, name));
+}
+
+PyDoc_STRVAR(secret_words_doc,
+             "secret_words($module, name, /)\n--\n\n"
+             "name as the rule reads it: words joined by \"_\", lower case "
+             "(\"userPassword\"\n-> \"user_password\").");
+
+static PyObject *
+redact_secret_words(PyObject *module, PyObject *name)
+{
+    (void)module;
+    if (!PyUnicode_Check(name)) {
+        PyErr_SetString(PyExc_TypeError, "secret_words() takes a str");
+        return NULL;
+    }
+    char buf[REDACT_MAX_NAME];
+    size_t len =
+        redact_normalize_ucs4(PyUnicode_KIND(name), PyUnicode_DATA(name),
+                              PyUnicode_GET_LENGTH(name), buf, sizeof(buf));
+    return PyUnicode_FromStringAndSize(buf, (Py_ssize_t)len);
+}
+
+static PyMethodDef redact_methods[] = {
+    {"looks_secret", redact_looks_secret, METH_VARARGS, looks_secret_doc},
+    {"secret_words", redact_secret_words, METH_O, secret_words_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+int
+hd_redact_init_module(PyObject *m)
+{
+    return PyModule_AddFunctions(m, redact_methods);
 }

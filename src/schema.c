@@ -23,7 +23,7 @@ hd_schema_fields(int kind)
     case HD_K_METHOD: return "vv";
     case HD_K_CFUNCTION: return "dddv";
     case HD_K_CODE: return "dddddddddd";
-    case HD_K_MODULE: return "dd|v"; /* dict: 1.2 */
+    case HD_K_MODULE: return "dd|v"; /* dict: 1.3 */
     case HD_K_CELL: return "v";
     case HD_K_FRAME: return "vvvvdddV";
     case HD_K_TRACEBACK: return "vddv|d"; /* position: 1.1 */
@@ -36,7 +36,7 @@ hd_schema_fields(int kind)
     case HD_R_CLASS: return "vdV";
     case HD_R_CUT: return "d";
     case HD_R_THREAD: return "dddddv";
-    case HD_R_SOURCE: return "ddd";
+    case HD_R_SOURCE: return "ddd|d"; /* redactions: 1.2 */
     case HD_R_ROOT: return "dv";
     case HD_R_TRAILER: return "d";
     case HD_R_ERROR: return "d";

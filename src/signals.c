@@ -95,6 +95,10 @@ typedef struct signals_entry {
     PyObject *callback; /* strong */
     char *directory;    /* malloc'd */
     double timeout;
+    /* what a stacks-only dump masks in its sources: the redaction names
+     * and a Hider (strong, or NULL), set at install */
+    hd_redactor redact;
+    PyObject *hide;
 } signals_entry;
 
 static signals_entry signals_entries[SIGNALS_MAX];
@@ -196,6 +200,8 @@ signals_stacks_dump(signals_entry *e, double waited)
     req.limits.max_string = req.limits.max_items = -1;
     req.max_source = 4 << 20;
     req.level = 3;
+    req.redact = &e->redact;
+    req.hide = hd_hide_of(e->hide);
     if (hd_dump_run(&req, &res) < 0) {
         signals_say("heapdump: the stacks-only dump to ");
         signals_say(path);
@@ -388,24 +394,36 @@ signals_facts_and_headers(PyObject **facts, PyObject **headers)
 
 PyDoc_STRVAR(signal_dump_install_doc,
              "signal_dump_install($module, signum, callback, directory, "
-             "timeout, /)\n--\n\n"
+             "timeout,\n                    options=None, /)\n--\n\n"
              "On signum, call callback() with the GIL from a thread of "
              "heapdump's; if\nthe GIL cannot be had within timeout seconds, "
-             "write a stacks-only dump\ninto directory instead.");
+             "write a stacks-only dump\ninto directory instead, its sources "
+             "masked as options say ('redact'\npatterns, a 'hide' Hider).");
 
 static PyObject *
 signals_dump_install(PyObject *module, PyObject *args)
 {
     int signum;
-    PyObject *callback, *dir_bytes = NULL;
+    PyObject *callback, *dir_bytes = NULL, *options = NULL;
     double timeout;
+    hd_redactor redact = {0};
     (void)module;
-    if (!PyArg_ParseTuple(args, "iOO&d:signal_dump_install", &signum,
+    if (!PyArg_ParseTuple(args, "iOO&d|O!:signal_dump_install", &signum,
                           &callback, PyUnicode_FSConverter, &dir_bytes,
-                          &timeout)) {
+                          &timeout, &PyDict_Type, &options)) {
         return NULL;
     }
     PyObject *result = NULL;
+    PyObject *hide = options ? PyDict_GetItemString(options, "hide") : NULL;
+    if (hide != NULL && !hd_hide_check(hide)) {
+        PyErr_SetString(PyExc_TypeError, "options['hide'] must be a Hider");
+        goto done;
+    }
+    if (hd_redact_init(&redact, options
+                                    ? PyDict_GetItemString(options, "redact")
+                                    : NULL) < 0) {
+        goto done;
+    }
     if (signum <= 0 || signum >= NSIG || signum == SIGKILL ||
         signum == SIGSTOP || signum == SIGSEGV || signum == SIGBUS ||
         signum == SIGFPE || signum == SIGILL) {
@@ -450,6 +468,11 @@ signals_dump_install(PyObject *module, PyObject *args)
     free(e->directory);
     e->directory = directory;
     e->timeout = timeout;
+    hd_redact_free(&e->redact);
+    e->redact = redact;
+    memset(&redact, 0, sizeof(redact)); /* e's now */
+    Py_XINCREF(hide == Py_None ? NULL : hide);
+    Py_XSETREF(e->hide, hide == Py_None ? NULL : hide);
     if (fresh) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
@@ -468,6 +491,7 @@ signals_dump_install(PyObject *module, PyObject *args)
     Py_INCREF(Py_None);
     result = Py_None;
 done:
+    hd_redact_free(&redact);
     Py_XDECREF(dir_bytes);
     return result;
 }
@@ -502,6 +526,9 @@ signals_dump_uninstall(PyObject *module, PyObject *args)
         signals_stop_watcher();
     }
     /* the acquirer reads e->callback only with the GIL, which we hold */
+    /* e->redact and e->hide stay until the entry is installed again, as
+     * e->directory does: a stacks-only dump of e may still be reading
+     * them in the watcher thread, without the GIL */
     pthread_mutex_lock(&signals_lock);
     PyObject *cb = e->callback;
     e->callback = NULL;
@@ -519,7 +546,9 @@ static struct sigaction fatal_old_alarm;
 static int fatal_installed;
 static stack_t fatal_stack, fatal_old_stack;
 static char *fatal_directory;
-static PyObject *fatal_facts, *fatal_headers, *fatal_hidden;
+/* the Hider (strong, or NULL): built when the handlers are installed, so
+ * that the handler allocates nothing to hide the same values */
+static PyObject *fatal_facts, *fatal_headers, *fatal_hide;
 static hd_redactor fatal_redact;
 static hd_limits fatal_limits;
 static Py_ssize_t fatal_max_source;
@@ -604,10 +633,7 @@ fatal_handler(int signum, siginfo_t *info, void *ucontext)
     req.max_source = fatal_max_source;
     req.level = 1;
     req.redact = &fatal_redact;
-    if (fatal_hidden != NULL) {
-        req.hidden = PySequence_Fast_ITEMS(fatal_hidden);
-        req.nhidden = (size_t)PySequence_Fast_GET_SIZE(fatal_hidden);
-    }
+    req.hide = hd_hide_of(fatal_hide);
     if (hd_dump_run(&req, &res) == 0) {
         signals_say("heapdump: wrote ");
         signals_say(path);
@@ -631,7 +657,7 @@ PyDoc_STRVAR(fatal_install_doc,
              "\n--\n\n"
              "Dump on SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT, then die "
              "as\nwithout heapdump.  headers and facts are precomputed; "
-             "options holds the\nlimits, 'redact' patterns, 'hidden' objects "
+             "options holds the\nlimits, 'redact' patterns, a 'hide' Hider "
              "and 'timeout' (seconds).");
 
 static int
@@ -654,7 +680,7 @@ fatal_clear(void)
     fatal_directory = NULL;
     Py_CLEAR(fatal_facts);
     Py_CLEAR(fatal_headers);
-    Py_CLEAR(fatal_hidden);
+    Py_CLEAR(fatal_hide);
     hd_redact_free(&fatal_redact);
 }
 
@@ -690,17 +716,22 @@ fatal_install(PyObject *module, PyObject *args)
     }
     fatal_timeout = timeout > 0 ? (unsigned int)timeout : 10;
     PyObject *redact = PyDict_GetItemString(options, "redact");
-    PyObject *hidden = PyDict_GetItemString(options, "hidden");
+    PyObject *hide = PyDict_GetItemString(options, "hide");
+    if (hide != NULL && !hd_hide_check(hide)) {
+        PyErr_SetString(PyExc_TypeError, "options['hide'] must be a Hider");
+        goto done;
+    }
     if (hd_redact_init(&fatal_redact, redact) < 0) {
         goto done;
     }
-    fatal_hidden = hidden != NULL && hidden != Py_None
-                       ? PySequence_Fast(hidden, "hidden must be a sequence")
-                       : PyTuple_New(0);
+    if (hide != NULL && hide != Py_None) {
+        Py_INCREF(hide);
+        fatal_hide = hide;
+    }
     fatal_headers = PySequence_Fast(headers, "headers must be a sequence");
     fatal_facts = PyDict_Copy(facts);
     fatal_directory = strdup(PyBytes_AS_STRING(dir_bytes));
-    if (fatal_hidden == NULL || fatal_headers == NULL || fatal_facts == NULL ||
+    if (fatal_headers == NULL || fatal_facts == NULL ||
         fatal_directory == NULL) {
         if (!PyErr_Occurred()) {
             PyErr_NoMemory();

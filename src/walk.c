@@ -251,16 +251,11 @@ walk_over_budget(hd_dumper *d)
     return 0;
 }
 
-/* The id of obj, queuing it if new; -1 if it is past the budget (the
- * caller writes OMITTED) or on failure. */
+/* The id of obj, which has none yet and is written as kind, queuing it;
+ * -1 if it is past the budget (the caller writes OMITTED) or on failure. */
 static int64_t
-walk_discover(hd_dumper *d, PyObject *obj, int force)
+walk_discover_new(hd_dumper *d, PyObject *obj, int kind, int force)
 {
-    int64_t id = hd_walk_id(d, obj);
-    if (id >= 0) {
-        return id;
-    }
-    int kind = hd_pack_kind_of(d, obj);
     if (!force && !walk_exempt(kind) && walk_over_budget(d)) {
         return -1;
     }
@@ -274,51 +269,44 @@ walk_discover(hd_dumper *d, PyObject *obj, int force)
     return walk_add(d, obj);
 }
 
-/* 1 when obj is one of the hidden objects, or an exact str or bytes equal
- * to an exact str or bytes among them (a secret's copies: a cookie's value
- * parsed out of a header).  Compares memory only: no user code runs. */
-static int
-walk_hidden(const hd_dumper *d, PyObject *obj)
+/* The id of obj, queuing it if new (see walk_discover_new). */
+static int64_t
+walk_discover(hd_dumper *d, PyObject *obj, int force)
 {
-    PyTypeObject *tp = Py_TYPE(obj);
-    int is_str = tp == &PyUnicode_Type, is_bytes = tp == &PyBytes_Type;
-    for (size_t i = 0; i < d->nhidden; i++) {
-        PyObject *h = d->hidden[i];
-        if (obj == h) {
-            return 1;
-        }
-        if (Py_TYPE(h) != tp) {
-            continue;
-        }
-        if (is_str && PyUnicode_GET_LENGTH(obj) == PyUnicode_GET_LENGTH(h) &&
-            PyUnicode_KIND(obj) == PyUnicode_KIND(h) &&
-            memcmp(PyUnicode_DATA(obj), PyUnicode_DATA(h),
-                   (size_t)PyUnicode_GET_LENGTH(h) * PyUnicode_KIND(h)) == 0) {
-            return 1;
-        }
-        if (is_bytes && PyBytes_GET_SIZE(obj) == PyBytes_GET_SIZE(h) &&
-            memcmp(PyBytes_AS_STRING(obj), PyBytes_AS_STRING(h),
-                   (size_t)PyBytes_GET_SIZE(h)) == 0) {
-            return 1;
-        }
+    int64_t id = hd_walk_id(d, obj);
+    if (id >= 0) {
+        return id;
     }
-    return 0;
+    return walk_discover_new(d, obj, hd_pack_kind_of(d, obj), force);
+}
+
+/* How a str, bytes or bytearray is written when the hider finds something
+ * in it (HD_HIDDEN - why, HD_MASKED), or dflt.  Reads memory only. */
+static int64_t
+walk_hide_value(hd_dumper *d, PyObject *obj, int64_t dflt)
+{
+    switch (
+        hd_hide_value(d->hide, obj, &d->hide_ranges, d->limits.max_string)) {
+    case HD_HIDE_ALL: return HD_HIDDEN - d->hide_ranges.r[0].why;
+    case HD_HIDE_PARTS: return HD_MASKED;
+    default: return dflt;
+    }
 }
 
 /* How obj is written as a value: its id (queuing it if new), HD_DIRECT
  * when it is written in place (None, bools, UNBOUND, an unshared scalar),
- * HD_OMITTED past the budget. */
+ * HD_OMITTED past the budget, HD_HIDDEN - why or HD_MASKED when the hider
+ * hides it or some of it.  An object with an id was looked at by the
+ * hider when it got it, so the hider only sees new objects. */
 int64_t
 hd_walk_classify(hd_dumper *d, PyObject *obj)
 {
     if (obj == NULL || obj == Py_None || obj == Py_True || obj == Py_False) {
         return HD_DIRECT;
     }
-    if (d->nhidden > 0 && walk_hidden(d, obj)) {
-        return HD_REDACTED;
-    }
     /* An object with one reference, the one being written, cannot be seen
-     * from anywhere else: a scalar like that goes inline, without an id. */
+     * from anywhere else: a scalar like that goes inline, without an id
+     * (and is not one of the hider's objects, which it holds). */
     if (Py_REFCNT(obj) == 1) {
         PyTypeObject *tp = Py_TYPE(obj);
         if ((tp == &PyUnicode_Type &&
@@ -326,13 +314,155 @@ hd_walk_classify(hd_dumper *d, PyObject *obj)
               PyUnicode_GET_LENGTH(obj) <= d->limits.max_string)) ||
             (tp == &PyBytes_Type &&
              (d->limits.max_string < 0 ||
-              PyBytes_GET_SIZE(obj) <= d->limits.max_string)) ||
-            tp == &PyLong_Type || tp == &PyFloat_Type) {
+              PyBytes_GET_SIZE(obj) <= d->limits.max_string))) {
+            return d->hide != NULL ? walk_hide_value(d, obj, HD_DIRECT)
+                                   : HD_DIRECT;
+        }
+        if (tp == &PyLong_Type || tp == &PyFloat_Type) {
             return HD_DIRECT;
         }
     }
-    int64_t id = walk_discover(d, obj, 0);
+    int64_t id = hd_walk_id(d, obj);
+    if (id >= 0) {
+        return id;
+    }
+    int kind = hd_pack_kind_of(d, obj);
+    if (d->hide != NULL) {
+        int why = hd_hide_object(d->hide, obj);
+        if (why) {
+            return HD_HIDDEN - why;
+        }
+        if (kind == HD_K_STR || kind == HD_K_BYTES || kind == HD_K_BYTEARRAY) {
+            int64_t how = walk_hide_value(d, obj, 0);
+            if (how != 0) {
+                return how;
+            }
+        }
+    }
+    id = walk_discover_new(d, obj, kind, 0);
     return id >= 0 ? id : HD_OMITTED;
+}
+
+/* Elements of a container looked at to decide whether it is plain data,
+ * and how deep; past either, it counts as data (it is hidden: when in
+ * doubt, hide). */
+#define WALK_PLAIN_ITEMS 256
+#define WALK_PLAIN_DEPTH 3
+
+/* Whether obj is plain data: None, a bool, number, str, bytes or
+ * bytearray (or a subclass), or a tuple, list, dict, set or frozenset of
+ * plain data.  Type checks and container reads only. */
+static int
+walk_is_plain(hd_dumper *d, PyObject *obj, int depth)
+{
+    if (obj == NULL || obj == Py_None || obj == Py_True || obj == Py_False) {
+        return 1;
+    }
+    int kind = hd_pack_kind_of(d, obj);
+    switch (kind) {
+    case HD_K_INT:
+    case HD_K_FLOAT:
+    case HD_K_COMPLEX:
+    case HD_K_STR:
+    case HD_K_BYTES:
+    case HD_K_BYTEARRAY: return 1;
+    case HD_K_TUPLE:
+    case HD_K_LIST:
+    case HD_K_DICT:
+    case HD_K_SET:
+    case HD_K_FROZENSET: break;
+    default: return 0;
+    }
+    if (depth >= WALK_PLAIN_DEPTH) {
+        return 1;
+    }
+    Py_ssize_t n = 0;
+    if (kind == HD_K_TUPLE || kind == HD_K_LIST) {
+        n = kind == HD_K_TUPLE ? PyTuple_GET_SIZE(obj) : PyList_GET_SIZE(obj);
+        PyObject **items = kind == HD_K_TUPLE ? ((PyTupleObject *)obj)->ob_item
+                                              : ((PyListObject *)obj)->ob_item;
+        for (Py_ssize_t i = 0; i < n && i < WALK_PLAIN_ITEMS; i++) {
+            if (!walk_is_plain(d, items[i], depth + 1)) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    Py_ssize_t pos = 0, seen = 0;
+    PyObject *k, *v;
+    if (kind == HD_K_DICT) {
+        while (seen++ < WALK_PLAIN_ITEMS && PyDict_Next(obj, &pos, &k, &v)) {
+            if (!walk_is_plain(d, k, depth + 1) ||
+                !walk_is_plain(d, v, depth + 1)) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    while (seen++ < WALK_PLAIN_ITEMS && hd_pyversion_set_next(obj, &pos, &k)) {
+        if (!walk_is_plain(d, k, depth + 1)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int64_t
+hd_walk_secret(hd_dumper *d, PyObject *obj)
+{
+    if (obj == NULL || obj == Py_None || obj == Py_True || obj == Py_False) {
+        return HD_DIRECT; /* nothing to hide: not one bit in a bool */
+    }
+    return walk_is_plain(d, obj, 0) ? HD_REDACTED : hd_walk_classify(d, obj);
+}
+
+/* The _fields tuple of a namedtuple class (in its dict or a base's), read
+ * from the class dicts; borrowed, or NULL. */
+static PyObject *
+walk_fields_of(PyTypeObject *type)
+{
+    PyObject *mro = type->tp_mro;
+    Py_ssize_t n = mro && PyTuple_Check(mro) ? PyTuple_GET_SIZE(mro) : 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTypeObject *tp = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!PyType_Check(tp) || !(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) ||
+            tp->tp_dict == NULL) {
+            continue;
+        }
+        Py_ssize_t pos = 0;
+        PyObject *k, *v;
+        while (PyDict_Next(tp->tp_dict, &pos, &k, &v)) {
+            if (PyUnicode_CheckExact(k) &&
+                PyUnicode_CompareWithASCIIString(k, "_fields") == 0) {
+                return PyTuple_CheckExact(v) ? v : NULL;
+            }
+        }
+    }
+    return NULL;
+}
+
+uint64_t
+hd_walk_field_secrets(hd_dumper *d, PyTypeObject *type)
+{
+    if (d->redact.n == 0) {
+        return 0;
+    }
+    size_t slot = (size_t)(walk_hash(type) & 63);
+    if (d->field_cache[slot].type == type) {
+        return d->field_cache[slot].secret;
+    }
+    uint64_t secret = 0;
+    PyObject *fields = walk_fields_of(type);
+    Py_ssize_t n = fields ? PyTuple_GET_SIZE(fields) : 0;
+    for (Py_ssize_t i = 0; i < n && i < 64; i++) {
+        if (hd_redact_name(&d->redact, PyTuple_GET_ITEM(fields, i))) {
+            secret |= (uint64_t)1 << i;
+        }
+    }
+    /* types do not go away during a dump: the world stands still */
+    d->field_cache[slot].type = type;
+    d->field_cache[slot].secret = secret;
+    return secret;
 }
 
 void
@@ -346,14 +476,28 @@ hd_walk_write(hd_dumper *d, PyObject *obj, int64_t how)
         hd_pack_omitted(d, obj, HD_EXT_OMITTED);
         d->n_omitted++;
     }
-    else if (how == HD_REDACTED) {
+    else if (how == HD_REDACTED || how <= HD_HIDDEN) {
         if (obj == NULL || obj == Py_None) {
             msgpack_pack_nil(pk); /* nothing to hide */
         }
         else {
-            hd_pack_omitted(d, obj, HD_EXT_REDACTED);
+            hd_pack_redacted(d, obj,
+                             how == HD_REDACTED ? HD_WHY_NAME
+                                                : (int)(HD_HIDDEN - how),
+                             NULL);
             d->n_redacted++;
         }
+    }
+    else if (how == HD_MASKED) {
+        /* the pieces again: classify's are gone when a container's
+         * elements were classified before they are written */
+        int what =
+            hd_hide_value(d->hide, obj, &d->hide_ranges, d->limits.max_string);
+        int why =
+            d->hide_ranges.n > 0 ? d->hide_ranges.r[0].why : HD_WHY_VALUE;
+        hd_pack_redacted(d, obj, why,
+                         what == HD_HIDE_PARTS ? &d->hide_ranges : NULL);
+        d->n_redacted++;
     }
     else if (obj == NULL) {
         msgpack_pack_ext_with_body(pk, "\0", 1, HD_EXT_UNBOUND);
@@ -382,7 +526,33 @@ hd_walk_value(hd_dumper *d, PyObject *obj)
 int64_t
 hd_walk_root(hd_dumper *d, PyObject *obj)
 {
+    if (d->hide != NULL && obj != NULL && hd_walk_id(d, obj) < 0) {
+        int kind = hd_pack_kind_of(d, obj);
+        if (hd_hide_object(d->hide, obj) ||
+            ((kind == HD_K_STR || kind == HD_K_BYTES ||
+              kind == HD_K_BYTEARRAY) &&
+             hd_hide_value(d->hide, obj, &d->hide_ranges,
+                           d->limits.max_string) != HD_HIDE_NONE)) {
+            return -1;
+        }
+    }
     return walk_discover(d, obj, 1);
+}
+
+int64_t
+hd_walk_named_root(hd_dumper *d, PyObject *name, PyObject *obj)
+{
+    if (hd_redact_name(&d->redact, name) && walk_is_plain(d, obj, 0)) {
+        return -1;
+    }
+    return hd_walk_root(d, obj);
+}
+
+int64_t
+hd_walk_named_how(hd_dumper *d, PyObject *name, PyObject *obj)
+{
+    return hd_redact_name(&d->redact, name) ? hd_walk_secret(d, obj)
+                                            : hd_walk_classify(d, obj);
 }
 
 int64_t

@@ -33,7 +33,7 @@ INT, FLOAT, COMPLEX, STR, BYTES, BYTEARRAY = 1, 2, 3, 4, 5, 6
 TUPLE, LIST, DICT, SET, FROZENSET, RANGE, SLICE = 7, 8, 9, 10, 11, 12, 13
 SINGLETON, TYPE, INSTANCE, OPAQUE, FUNCTION, METHOD = 14, 15, 16, 17, 18, 19
 CFUNCTION, CODE, MODULE, CELL, FRAME, TRACEBACK = 20, 21, 22, 23, 24, 25
-EXCEPTION, GENERATOR, WEAKREF = 26, 27, 28
+EXCEPTION, GENERATOR, WEAKREF, UNREADABLE = 26, 27, 28, 29
 # other records
 META, LAYOUT, CLASS, CUT, MORE, THREAD = 64, 65, 66, 67, 68, 69
 SOURCE, ROOT, TRAILER, ERROR, ROOTS, INLINE = 70, 71, 72, 73, 74, 75
@@ -85,7 +85,34 @@ class Omitted:
 
 
 class Redacted(Omitted):
-    pass
+    """ext 4 REDACTED: [module, qualname, size] (1.0, 1.1), with the
+    reason and the pieces kept of a partly hidden value since 1.2:
+    ``Redacted(..., reason="url", pieces=[4, 37, "kept", [[19, 5, "url"]]])``
+    or ``Redacted.partly("postgresql://u:tiger@h", [(15, 20, "url")])``."""
+
+    def __init__(self, module, qualname, size, reason=None, pieces=None,
+                 extra=()):
+        super().__init__(module, qualname, size)
+        if reason is not None or pieces is not None or extra:
+            self.payload += [reason, pieces] + list(extra)
+
+    @classmethod
+    def partly(cls, value, holes, size=0):
+        """The marker of value (str, bytes or bytearray) with the pieces
+        [start, end) of holes, (start, end, reason) triples, hidden."""
+        kind = STR if isinstance(value, str) else \
+            BYTES if isinstance(value, bytes) else BYTEARRAY
+        kept, at = [], 0
+        for start, end, _ in holes:
+            kept.append(value[at:start])
+            at = end
+        kept.append(value[at:])
+        text = "".join(kept) if kind == STR else b"".join(
+            bytes(k) for k in kept)
+        qualname = {STR: "str", BYTES: "bytes", BYTEARRAY: "bytearray"}[kind]
+        return cls("builtins", qualname, size, holes[0][2] if holes else
+                   "value", [kind, len(value), text,
+                             [[a, b - a, r] for a, b, r in holes]])
 
 
 class Run:
@@ -400,7 +427,7 @@ class Writer:
                         **kw)
 
     def module(self, name, file=None, *more, **kw):
-        """MODULE; *more: the 1.2 ``dict`` field (a reference or None)."""
+        """MODULE; *more: the 1.3 ``dict`` field (a reference or None)."""
         return self.obj(MODULE, name, file, *more, **kw)
 
     def cell(self, value=UNBOUND, **kw):
@@ -453,20 +480,26 @@ class Writer:
         self.other(THREAD, ident, native_id if native_id is not None
                    else ident, name, is_current, is_main, frame)
 
-    def source(self, filename, text=None, error=None):
+    def source(self, filename, text=None, error=None, redactions=None):
+        """A SOURCE record; redactions (1.2): [line, col, end_line,
+        end_col, reason] of each masked piece."""
         if isinstance(text, str):
             text = text.encode("utf-8")
-        self.other(SOURCE, filename, text, error)
+        if redactions is None:
+            self.other(SOURCE, filename, text, error)
+        else:
+            self.other(SOURCE, filename, text, error,
+                       [list(r) for r in redactions])
 
     def root(self, name, value):
         self.other(ROOT, name, value)
 
     def roots(self, name, *values):
-        """ROOTS (1.2): more roots of that name."""
+        """ROOTS (1.3): more roots of that name."""
         self.other(ROOTS, name, *values)
 
     def inline(self, str_=0, bytes_=0, int_=0, float_=0):
-        """INLINE (1.2): the sizes of the previous object's inline
+        """INLINE (1.3): the sizes of the previous object's inline
         values, by type."""
         self.other(INLINE, str_, bytes_, int_, float_)
 

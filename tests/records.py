@@ -15,10 +15,9 @@ KINDS = {
     16: "INSTANCE", 17: "OPAQUE", 18: "FUNCTION", 19: "METHOD",
     20: "CFUNCTION", 21: "CODE", 22: "MODULE", 23: "CELL", 24: "FRAME",
     25: "TRACEBACK", 26: "EXCEPTION", 27: "GENERATOR", 28: "WEAKREF",
-    29: "UNREADABLE",
-    64: "META", 65: "LAYOUT", 66: "CLASS", 67: "CUT", 68: "MORE",
-    69: "THREAD", 70: "SOURCE", 71: "ROOT", 72: "TRAILER", 73: "ERROR",
-    74: "ROOTS", 75: "INLINE",
+    29: "UNREADABLE", 64: "META", 65: "LAYOUT", 66: "CLASS", 67: "CUT",
+    68: "MORE", 69: "THREAD", 70: "SOURCE", 71: "ROOT", 72: "TRAILER",
+    73: "ERROR", 74: "ROOTS", 75: "INLINE",
 }
 
 
@@ -52,6 +51,24 @@ def _ext(code, data):
         return Ext("RUN", tuple(u))
     return Ext({3: "OMITTED", 4: "REDACTED"}.get(code, "EXT%d" % code),
                msgpack.unpackb(data, raw=False))
+
+
+def redacted_text(payload):
+    """The value a partly hidden REDACTED marker stands for (format 1.2:
+    payload [module, qualname, size, reason, [kind, length, text, holes]]),
+    with None in place of each hidden piece: a list of the kept pieces
+    and Nones, in order; None when the whole value was hidden."""
+    if len(payload) < 5 or payload[4] is None:
+        return None
+    kind, length, text, holes = payload[4][:4]
+    out, at, used = [], 0, 0
+    for start, n, _ in holes:
+        out.append(text[used:used + start - at])
+        used += start - at
+        out.append(None)
+        at = start + n
+    out.append(text[used:])
+    return out
 
 
 def split(path):

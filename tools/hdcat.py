@@ -21,10 +21,9 @@ KINDS = {
     16: "INSTANCE", 17: "OPAQUE", 18: "FUNCTION", 19: "METHOD",
     20: "CFUNCTION", 21: "CODE", 22: "MODULE", 23: "CELL", 24: "FRAME",
     25: "TRACEBACK", 26: "EXCEPTION", 27: "GENERATOR", 28: "WEAKREF",
-    29: "UNREADABLE",
-    64: "META", 65: "LAYOUT", 66: "CLASS", 67: "CUT", 68: "MORE",
-    69: "THREAD", 70: "SOURCE", 71: "ROOT", 72: "TRAILER", 73: "ERROR",
-    74: "ROOTS", 75: "INLINE",
+    29: "UNREADABLE", 64: "META", 65: "LAYOUT", 66: "CLASS", 67: "CUT",
+    68: "MORE", 69: "THREAD", 70: "SOURCE", 71: "ROOT", 72: "TRAILER",
+    73: "ERROR", 74: "ROOTS", 75: "INLINE",
 }
 
 
@@ -37,7 +36,14 @@ def ext_hook(code, data):
         u = msgpack.Unpacker()
         u.feed(data)
         return ("RUN", *list(u))
-    return ("EXT%d" % code, msgpack.unpackb(data, raw=False))
+    payload = msgpack.unpackb(data, raw=False)
+    if code == 3:
+        return ("OMITTED", *payload)
+    if code == 4:
+        # [module, qualname, size] + (1.2) reason, pieces: the kept text
+        # and the hidden pieces' places, never what they were
+        return ("REDACTED", *payload)
+    return ("EXT%d" % code, payload)
 
 
 def records(path):

@@ -20,9 +20,16 @@ multipart body) are not failures and are not dumped.
 ``HEAPDUMP`` holds ``directory`` (default $HEAPDUMP_DIR or the current
 directory), ``max_dumps``, ``max_total_bytes``, ``min_interval`` (the
 directory's retention and the rate limit of one failure; see
-heapdump.dump_on_unhandled_exceptions), ``redact``, ``environ``,
+heapdump.dump_on_unhandled_exceptions), ``redact``, ``environ``, ``hide``,
 ``max_objects``, ``max_bytes``, ``max_string``, ``max_items``,
 ``max_source``, ``level``; and ``enabled`` (default True).
+
+The settings' secrets are hidden by value in every dump the middleware
+writes, wherever they are met: ``SECRET_KEY``, ``SECRET_KEY_FALLBACKS``,
+every setting whose name looks secret and what is under a secret-looking
+key inside the others (each database's ``PASSWORD``), gathered when
+Django makes the middleware.  So are the request's cookies and
+credentials.
 
 The request context (method, path, query, headers without cookies and
 credentials, the user's id) is read from ``request.META`` and instance
@@ -57,9 +64,11 @@ __all__ = ["HeapdumpMiddleware"]
 NOT_FAILURES = (Http404, PermissionDenied, BadRequest, SuspiciousOperation,
                 MultiPartParserError)
 
-# The directory of the middleware made last, for failures that reach the
-# got_request_exception signal (sent without the middleware).
+# The directory of the middleware made last, and the settings' secrets,
+# for failures that reach the got_request_exception signal (sent without
+# the middleware).
 _signal_files = None
+_signal_secrets = []
 
 
 class HeapdumpMiddleware:
@@ -88,6 +97,7 @@ class HeapdumpMiddleware:
             raise MiddlewareNotUsed("HEAPDUMP['enabled'] is false")
         self.files = _i.directory(directory, **options)
         self._patterns = _i.redaction_patterns(options.get("redact"))
+        self.secrets = _signal_secrets[:] = settings_secrets()
         self._async = iscoroutinefunction(get_response)
         if self._async:
             markcoroutinefunction(self)
@@ -122,7 +132,8 @@ class HeapdumpMiddleware:
         exception: dump it, return None so that Django handles it."""
         if isinstance(exception, Exception) and \
                 not isinstance(exception, NOT_FAILURES):
-            _i.dump(self.files, exception, _reason(request, "view"))
+            _i.dump(self.files, exception, _reason(request, "view"),
+                    self.secrets)
         return None
 
 
@@ -141,7 +152,28 @@ def _got_request_exception(sender, request=None, **kwargs):
     if files is None or not isinstance(exc, Exception) or \
             isinstance(exc, NOT_FAILURES):
         return
-    _i.dump(files, exc, _reason(request, "request"))
+    _i.dump(files, exc, _reason(request, "request"), tuple(_signal_secrets))
+
+
+# ------------------------------------------------------ the settings
+
+
+def settings_secrets():
+    """The secrets of the settings, hidden by value in every dump of the
+    middleware (gathered once, when Django makes it): SECRET_KEY,
+    SECRET_KEY_FALLBACKS, every setting whose name looks secret and what is
+    under a secret-looking key inside the others (each database's
+    PASSWORD).  Django keeps copies no name tells: the message
+    middleware's signer holds b"django.http.cookies" + SECRET_KEY."""
+    items = []
+    for name in dir(settings):
+        if name.isupper():
+            try:
+                items.append((name, getattr(settings, name)))
+            except Exception:
+                continue
+    return _i.config_secrets(items,
+                             always=("SECRET_KEY", "SECRET_KEY_FALLBACKS"))
 
 
 # ------------------------------------------------------- the request

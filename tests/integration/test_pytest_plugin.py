@@ -3,6 +3,7 @@ pytester: ``pytest --heapdump=DIR`` writes one dump per failing or
 erroring test and names it in the failure report.  Each run is a child
 pytest (runpytest_subprocess): its dumps are of that process."""
 
+import os
 import re
 import sys
 
@@ -154,3 +155,34 @@ def test_at_most_heapdump_max_dumps(pt):
     out = result.stdout.str()
     assert "no dump: --heapdump-max=2 dumps were written" in out
     assert "4 more failures not dumped (--heapdump-max=2)" in out
+
+
+def test_hide_env_hides_a_short_ci_token(pt, monkeypatch):
+    # 6 characters: shorter than the environment's rule, hidden by name
+    token = "t%05d" % (os.getpid() % 100000)
+    monkeypatch.setenv("CI_JOB_KEY", token)
+    pt.makepyfile(test_token='''
+import os
+
+
+def test_uses_it():
+    header = os.environ["CI_JOB_KEY"]
+    copy = "".join(list(header))
+    assert copy == "other"
+''')
+    dumps = pt.path / "dumps"
+    pt.runpytest_subprocess("-p", "heapdump.pytest_plugin",
+                            "--heapdump=%s" % dumps,
+                            "--heapdump-hide-env=CI_JOB_KEY", "test_token.py")
+    [path] = dumps.glob("heapdump-*.dump")
+    frames = {e.frame.code.name: e.frame
+              for e in heapdump.load(path).traceback.entries()}
+    assert frames["test_uses_it"].locals["copy"].reason == "value"
+    # without the option, a 6-character value is no secret
+    other = pt.path / "other"
+    pt.runpytest_subprocess("-p", "heapdump.pytest_plugin",
+                            "--heapdump=%s" % other, "test_token.py")
+    [path] = other.glob("heapdump-*.dump")
+    frames = {e.frame.code.name: e.frame
+              for e in heapdump.load(path).traceback.entries()}
+    assert frames["test_uses_it"].locals["copy"] == token

@@ -181,6 +181,24 @@ def test_options_reach_the_policy(tmp_path):
     assert load(files[-1]).meta["limits"]["max_string"] == 8
 
 
+def test_hide_env_hides_a_value_whatever_its_length(tmp_path):
+    (tmp_path / "app.py").write_text(
+        "import os\n"
+        "def main():\n"
+        "    copy = ''.join(list(os.environ['APP_PIN']))\n"
+        "    raise ValueError('failed')\n"
+        "main()\n")
+    run = heapdump_run("-d", "d", "--hide-env", "APP_PIN", "app.py",
+                       cwd=tmp_path, env={"APP_PIN": "4321"})
+    assert run.returncode == 1
+    path = only_dump(tmp_path / "d", "ValueError")
+    assert innermost(load(path)).locals["copy"].reason == "value"
+    run = heapdump_run("-d", "e", "app.py", cwd=tmp_path,
+                       env={"APP_PIN": "4321"})
+    path = only_dump(tmp_path / "e", "ValueError")
+    assert innermost(load(path)).locals["copy"] == "4321"
+
+
 @pytest.mark.parametrize("args, message", [
     ([], "usage: python -m heapdump COMMAND"),
     (["frobnicate"], "unknown command 'frobnicate'"),

@@ -13,6 +13,7 @@ import time
 
 import pytest
 from test_triggers import (
+    bodies,
     dump_files,
     frame_names,
     load,
@@ -136,6 +137,10 @@ def test_a_thread_holding_the_gil_forever_gives_a_stacks_only_dump(
     # (without the GIL, threading's names are not read: no is_main)
     assert len(d.threads) == 1, d.threads
     assert frame_names(d.threads[0].frames) == ["spin_in_c", "<module>"]
+    # its sources are masked as a normal dump's are, without the GIL
+    source = d.sources[str(PROGRAMS / "trig_signal.py")]
+    assert 'API_TOKEN = "%s"' % ("*" * 28) in source
+    assert b"literal-token-of-trig-signal" not in bodies(path)
 
 
 def test_disable_gives_the_signal_back(tmp_path):
@@ -206,6 +211,27 @@ def test_a_fatal_signal_dumps_then_dies_as_before(tmp_path, hdtest_dir,
     crash = crashed.frames[names.index("crash")]
     assert crash.locals["kind"] == kind
     assert crash.locals["invoice"] == {"number": 1234, "amount": 99.5}
+
+
+def test_a_fatal_dump_hides_what_was_known_when_it_was_installed(tmp_path):
+    # hide= and the environment are read when the handler is installed
+    # (the handler cannot run Python): the same values are hidden
+    held, env_secret = os.urandom(12).hex(), "cfg-" + os.urandom(12).hex()
+    directory = tmp_path / "dumps"
+    r = run_prog("trig_fatal.py", "ctypes", directory=directory,
+                 options={"hide": [held]}, preexec_fn=no_core,
+                 env={"TRIG_HELD": held, "TRIG_ENV_CFG": env_secret})
+    assert r.returncode == -signal.SIGSEGV
+    path = only_dump(directory, "SIGSEGV")
+    raw = bodies(path)
+    assert held.encode() not in raw and env_secret.encode() not in raw
+    d = load(path)
+    module = [f for f in d.current_thread.frames
+              if f.code.name == "<module>"][0]
+    assert str(module.locals["HELD"]) == "token=[redacted];"
+    environment = module.locals["ENVIRONMENT"]
+    assert environment["TRIG_ENV_CFG"].reason == "environ"
+    assert environment["PATH"] == os.environ["PATH"]
 
 
 def no_core():

@@ -85,21 +85,29 @@ def assert_no_secrets(path, s):
 
 class Server:
     """A server in a child process (its own process group) on a loopback
-    socket bound here and passed down as a file descriptor."""
+    socket bound here and passed down as a file descriptor ("{fd}" in
+    argv), or, for a server that binds its own ("{port}" in argv, Django's
+    runserver), on a free port found here."""
 
     def __init__(self, argv, *, cwd, env=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.sock.set_inheritable(True)
         self.port = self.sock.getsockname()[1]
+        if any("{port}" in a for a in argv):
+            # the child binds it: free it (another process could take it
+            # meanwhile; wait_ready would then fail loudly)
+            self.sock.close()
+            argv = [a.replace("{port}", str(self.port)) for a in argv]
+        else:
+            self.sock.listen(128)
+            self.sock.set_inheritable(True)
         fd = self.sock.fileno()
         argv = [a.replace("{fd}", str(fd)) for a in argv]
         self.log = open(os.path.join(cwd, "server.log"), "w+")
         self.proc = subprocess.Popen(
             argv, cwd=cwd, env=env or child_env(), stdout=self.log,
-            stderr=subprocess.STDOUT, pass_fds=(fd,),
+            stderr=subprocess.STDOUT, pass_fds=(fd,) if fd >= 0 else (),
             start_new_session=True)
         # the child has it; ours only keeps the port taken until then
         self.sock.close()
@@ -109,14 +117,18 @@ class Server:
         self.log.seek(0)
         return self.log.read()
 
-    def request(self, path, headers=None, timeout=30):
-        """(status, body text) of a GET."""
+    def request(self, path, headers=None, timeout=30, response=False):
+        """(status, body text) of a GET; with response, (status, body,
+        the response's headers as a list of pairs)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port,
                                           timeout=timeout)
         try:
             conn.request("GET", path, headers=headers or {})
             r = conn.getresponse()
-            return r.status, r.read().decode("utf-8", "replace")
+            body = r.read().decode("utf-8", "replace")
+            if response:
+                return r.status, body, r.getheaders()
+            return r.status, body
         finally:
             conn.close()
 

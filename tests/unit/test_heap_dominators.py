@@ -14,7 +14,7 @@ from heapdump._heap import HeapGraph
 def write_graph(tmp_path, succ, sizes, roots=(0,), weak=None, name="g"):
     """A file whose object i is a LIST record holding references to
     succ[i] (weak[i]: a WEAKREF to it instead), ROOT "r" -> roots."""
-    w = Writer(version="1.2", scope="heap")
+    w = Writer(version="1.3", scope="heap")
     wr_type = None
     if weak:
         wr_type = len(succ)          # after the nodes
@@ -179,7 +179,7 @@ def test_weak_references_never_retain(tmp_path):
 
 
 def test_inline_values_are_retained_by_their_container(tmp_path):
-    w = Writer(version="1.2", scope="heap")
+    w = Writer(version="1.3", scope="heap")
     w.obj(LIST, 1, "an inline str", Int(10 ** 20), size=72)
     w.inline(str_=62, int_=36)
     w.obj(LIST, "x", size=64)
@@ -196,7 +196,7 @@ def test_inline_values_are_retained_by_their_container(tmp_path):
 
 
 def test_a_cut_makes_every_retained_size_above_it_a_lower_bound(tmp_path):
-    w = Writer(version="1.2", scope="heap")
+    w = Writer(version="1.3", scope="heap")
     w.obj(LIST, 1, 2, size=10)
     w.obj(LIST, 3, size=10)
     w.cut(50000)
@@ -210,7 +210,7 @@ def test_a_cut_makes_every_retained_size_above_it_a_lower_bound(tmp_path):
 
 
 def test_hostile_references_are_dropped_not_followed(tmp_path):
-    w = Writer(version="1.2", scope="heap")
+    w = Writer(version="1.3", scope="heap")
     w.obj(LIST, 1, 99999, 2 ** 40, size=8)
     w.obj(LIST, 0, size=8)
     w.root("r", 0)
@@ -230,7 +230,7 @@ def test_damaged_files_fail_cleanly_or_build(tmp_path):
     from heapdump._model import HeapdumpError
 
     rng = random.Random(7)
-    w = Writer(version="1.2", scope="heap", meta=True)
+    w = Writer(version="1.3", scope="heap", meta=True)
     t = w.type_("Item", module="app", size=400)
     lay = w.layout(t, ["a", "b"])
     items = [w.instance(lay, [Int(i), "x" * (i % 7)], size=56)
@@ -248,7 +248,7 @@ def test_damaged_files_fail_cleanly_or_build(tmp_path):
         for _ in range(rng.randint(1, 6)):
             damaged[rng.randrange(len(damaged))] = rng.randrange(256)
         path = tmp_path / ("d%d.dump" % i)
-        path.write_bytes(file_with_body(bytes(damaged), version="1.2"))
+        path.write_bytes(file_with_body(bytes(damaged), version="1.3"))
         try:
             h = HeapGraph(path, progress=lambda text: None).analyze()
         except HeapdumpError:

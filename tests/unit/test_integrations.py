@@ -491,3 +491,83 @@ def test_logging_the_module_is_heapdumps():
     assert logging.__name__ == "logging"
     with pytest.raises(TypeError):
         HeapdumpHandler(max_dumps="x")
+
+
+# ----------------------------------------------------------- secrets
+
+
+def test_the_name_rule_is_the_dumpers():
+    # one rule, written in C (src/redact.c): the integrations ask it
+    from heapdump import _heapdump
+
+    assert _i.looks_secret is _heapdump.looks_secret
+    assert not hasattr(_i, "_words")
+    assert _i.secret_words("userPassword") == "user_password"
+    assert _i.secret_words("X-CSRFToken") == "x_csrftoken"
+    assert _i.secret_words("HTTP_SET_COOKIE") == "http_set_cookie"
+    patterns = _i.redaction_patterns()
+    assert _i.looks_secret("db_password", patterns)
+    assert not _i.looks_secret("author", patterns)
+    with pytest.raises(TypeError):
+        _i.looks_secret("x", ["password"])     # a tuple, made once
+
+
+def test_the_secrets_of_a_configuration():
+    key = "k" * 50
+    items = [
+        ("SECRET_KEY", key), ("SECRET_KEY_FALLBACKS", ["old-key-1"]),
+        ("DATABASES", {"default": {"PASSWORD": "pw1", "HOST": "db",
+                                   "OPTIONS": {"password": "pw2"}}}),
+        ("EMAIL_HOST_PASSWORD", "mailpw"), ("AWS_SECRET_ACCESS_KEY", "aws"),
+        ("API_TOKEN", None), ("TIME_ZONE", "UTC"),
+        # configuration, not secrets: class paths, names, numbers
+        ("PASSWORD_HASHERS",
+         ["django.contrib.auth.hashers.PBKDF2PasswordHasher"]),
+        ("AUTH_PASSWORD_VALIDATORS", [{"NAME": "django.contrib.auth."
+                                       "password_validation.X"}]),
+        ("SESSION_ENGINE", "django.contrib.sessions.backends.db"),
+        ("CSRF_COOKIE_NAME", "csrftoken"), ("PASSWORD_RESET_TIMEOUT", 3),
+    ]
+    assert _i.config_secrets(items, always=("SECRET_KEY",
+                                            "SECRET_KEY_FALLBACKS")) == \
+        [key, "old-key-1", "pw1", "pw2", "mailpw", "aws"]
+
+
+def test_hide_through_a_directory_and_a_logging_handler(tmp_path):
+    import os
+
+    secret = os.urandom(12).hex()
+    logger = logging.getLogger("heapdump.tests.hide")
+    logger.propagate = False
+    handler = HeapdumpHandler(tmp_path, hide=[secret], min_interval=None)
+    logger.addHandler(handler)
+    try:
+        def process(value):
+            line = "api key: " + value
+            try:
+                raise KeyError("missing")
+            except KeyError:
+                logger.exception("failed")
+
+        process(secret)
+    finally:
+        logger.removeHandler(handler)
+    [path] = dumps_in(tmp_path)
+    frames = {f.code.name: f for f in
+              heapdump.load(path).current_thread.frames}
+    assert str(frames["process"].locals["line"]) == "api key: [redacted]"
+    with pytest.raises(TypeError):
+        HeapdumpHandler(tmp_path, hide=5)
+
+
+def test_hide_may_hold_one_value_or_objects(tmp_path):
+    # a lone str is one value, not its characters; a dict is hidden by
+    # identity (and shares no directory with another dict's)
+    secret = "one-value-%d" % id(tmp_path)
+    a = _i.directory(tmp_path, hide=secret)
+    assert a.options["hide"] == (secret,)
+    mapping = {"k": "v"}
+    b = _i.directory(tmp_path, hide=[mapping])
+    c = _i.directory(tmp_path, hide=[{"k": "v"}])
+    assert b is not c and b.options["hide"][0] is mapping
+    assert _i.directory(tmp_path, hide=[mapping]) is b

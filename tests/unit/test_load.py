@@ -23,6 +23,7 @@ from dumpwriter import (
     pack,
 )
 
+import heapdump
 from heapdump import _load
 from heapdump import _surrogates as S
 from heapdump._model import Dump
@@ -276,9 +277,92 @@ def test_omitted_and_redacted(loadw):
     assert (om.module, om.qualname, om.size) == ("myapp.models", "Big", 4096)
     assert repr(om) == ("<omitted: myapp.models.Big object, 4096 bytes "
                         "(a dump limit was reached)>")
+    # a 1.0 / 1.1 marker says no reason
+    assert red.reason is None
     assert repr(red) == ("<redacted: str object, 60 bytes (its name looks "
-                         "secret)>")
+                         "secret, or it holds the environment)>")
     assert not om and not red
+
+
+def test_redacted_reasons_and_partly_redacted_values(loadw):
+    w = Writer(version="1.2")
+    url = "postgresql://scott:tiger@db.example/shop"
+    lst = w.list_([
+        Redacted("builtins", "str", 60, "name", None),
+        Redacted("builtins", "dict", 64, "environ", None, extra=["later"]),
+        Redacted.partly(url, [(19, 24, "url")], size=81),
+        Redacted.partly(b"django.http.cookies" + b"K" * 50,
+                        [(19, 69, "value")]),
+        Redacted.partly(bytearray(b"a SECRET b"), [(2, 8, "value")]),
+        Redacted.partly("xSECRETySECRETz", [(1, 7, "value"),
+                                            (8, 14, "token")]),
+    ])
+    d = w.dict_([(Redacted.partly("k-SECRET", [(2, 8, "value")]), 1)])
+    w.root("l", lst)
+    w.root("d", d)
+    dump = loadw(w)
+    name, env, s, b, ba, two = dump.roots["l"]
+    assert (name.reason, name.why) == ("name", "its name looks secret")
+    assert (env.reason, env.qualname) == ("environ", "dict")
+    assert env.why == "it holds the environment"
+    assert type(s) is S.RedactedStr and isinstance(s, str)
+    assert s == "postgresql://scott:[redacted]@db.example/shop"
+    assert s.redacted == ((19, 5, "url"),) and s.original_length == len(url)
+    assert s.dumped_type == ("builtins", "str") and s.complete
+    assert repr(s) == ("'postgresql://scott:' + <redacted 5 chars: url> + "
+                       "'@db.example/shop'")
+    assert type(b) is S.RedactedBytes and b == b"django.http.cookies" \
+        b"[redacted]"
+    assert repr(b) == "b'django.http.cookies' + <redacted 50 bytes: value>"
+    assert type(ba) is S.RedactedBytearray and ba == bytearray(
+        b"a [redacted] b")
+    assert two == "x[redacted]y[redacted]z"
+    assert [r[2] for r in two.redacted] == ["value", "token"]
+    [key] = dump.roots["d"]
+    assert key == "k-[redacted]" and type(key) is S.RedactedStr
+
+
+def test_a_partly_redacted_value_that_was_cut(loadw):
+    w = Writer(version="1.2")
+    # 100 characters, the first 10 kept: a hidden piece at 4, 3 long
+    marker = Redacted("builtins", "str", 149, "value",
+                      [4, 100, "abcdefg", [[4, 3, "value"]]])
+    w.root("v", w.list_([marker]))
+    [v] = loadw(w).roots["v"]
+    assert v == "abcd[redacted]efg" and v.complete is False
+    assert v.original_length == 100
+    assert "cut" in repr(v)
+
+
+@pytest.mark.parametrize("pieces", [
+    [9, 10, "text", []],                          # no such kind
+    [4, 10, b"text", []],                         # bytes for a str
+    [5, 10, "text", []],                          # a str for bytes
+    [4, 10, "text", [[8, 5, "value"]]],           # past the end
+    [4, 10, "abc", [[4, 2, "v"], [5, 1, "v"]]],   # overlapping
+    [4, 10, "abc", [[-1, 2, "v"]]],               # before the start
+    [4, 10, "abc", [[2, 0, "v"]]],                # empty
+    [4, 5, "abcdef", []],                         # more text than length
+    [4, 10, "abc", [["2", 1, "v"]]],              # not ints
+    [4, 10, "abc"],                               # too short
+    "pieces",                                     # not an array
+])
+def test_malformed_redacted_pieces_are_refused(loadw, pieces):
+    w = Writer(version="1.2")
+    w.root("v", w.list_([Redacted("builtins", "str", 50, "value", pieces)]))
+    with pytest.raises(heapdump.HeapdumpError, match="REDACTED"):
+        loadw(w)
+
+
+def test_source_redactions(loadw):
+    w = Writer(version="1.2")
+    w.source("/srv/app/settings.py", "API_KEY = '***'\n",
+             redactions=[[1, 11, 1, 14, "name"], ["bad"], [2, 0, 2, 3]])
+    w.source("/srv/app/old.py", "x = 1\n")         # as 1.1 writes it
+    dump = loadw(w)
+    assert dump.source_redactions == {
+        "/srv/app/settings.py": [(1, 11, 1, 14, "name")]}
+    assert dump.sources["/srv/app/old.py"] == "x = 1\n"
 
 
 # ------------------------------------------------- kinds and other records
@@ -495,7 +579,7 @@ def test_a_1_1_module_without_its_dict_still_loads(loadw):
 
 
 def test_a_heap_scope_file_loads_with_module_globals(loadw):
-    w = Writer(version="1.2", scope="heap")
+    w = Writer(version="1.3", scope="heap")
     key = w.str_("STORE")
     store = w.list_([Int(1), "x"])
     w.inline(str_=50, int_=28)

@@ -265,8 +265,14 @@ def test_loader_placeholders_and_cut_values():
     r = renderer()
     assert r.value(s.Omitted("mod", "Big", 4096)) == \
         "<omitted: mod.Big object, 4096 bytes (a dump limit was reached)>"
-    assert r.value(s.Redacted("builtins", "str", 60)) == \
+    assert r.value(s.Redacted("builtins", "str", 60, "name")) == \
         "<redacted: str object, 60 bytes (its name looks secret)>"
+    assert r.value(s.Redacted("builtins", "dict", 64, "environ")) == \
+        "<redacted: dict object, 64 bytes (it holds the environment)>"
+    masked = s.partly_redacted("builtins", "str", 73, [
+        4, 32, "postgresql://scott:@db/shop", [[19, 5, "url"]]])
+    assert r.value(masked) == \
+        "'postgresql://scott:' + <redacted 5 chars: url> + '@db/shop'"
     assert r.value(s.Lost(12)) == \
         "<lost: object 12 (the file is truncated)>"
     text = s.CutStr("abc")
