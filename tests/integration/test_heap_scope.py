@@ -41,7 +41,8 @@ def by_address(recs):
 def test_heap_scope_is_said_in_header_and_meta(heap):
     path, recs, _ = heap
     assert headers(path)["Heapdump-Scope"] == "heap"
-    assert headers(path)["Heapdump-Version"] == heapdump.FORMAT_VERSION == "1.3"
+    version = headers(path)["Heapdump-Version"]
+    assert version == heapdump.FORMAT_VERSION == "1.3"
     assert recs.meta()["scope"] == "heap"
 
 
