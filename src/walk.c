@@ -523,8 +523,10 @@ hd_walk_value(hd_dumper *d, PyObject *obj)
     hd_walk_write(d, obj, hd_walk_classify(d, obj));
 }
 
-int64_t
-hd_walk_root(hd_dumper *d, PyObject *obj)
+/* 1 when the hider hides obj (not yet queued) from a root's place: it is
+ * written hidden where it is met, never as a root of its own. */
+static int
+walk_root_hidden(hd_dumper *d, PyObject *obj)
 {
     if (d->hide != NULL && obj != NULL && hd_walk_id(d, obj) < 0) {
         int kind = hd_pack_kind_of(d, obj);
@@ -533,8 +535,17 @@ hd_walk_root(hd_dumper *d, PyObject *obj)
               kind == HD_K_BYTEARRAY) &&
              hd_hide_value(d->hide, obj, &d->hide_ranges,
                            d->limits.max_string) != HD_HIDE_NONE)) {
-            return -1;
+            return 1;
         }
+    }
+    return 0;
+}
+
+int64_t
+hd_walk_root(hd_dumper *d, PyObject *obj)
+{
+    if (walk_root_hidden(d, obj)) {
+        return -1;
     }
     return walk_discover(d, obj, 1);
 }
@@ -770,7 +781,7 @@ walk_root(hd_dumper *d, PyObject *obj, int extra)
     if (d->error != NULL || d->w.err_what != NULL || d->stopped) {
         return 0;
     }
-    if (hd_walk_id(d, obj) >= 0) {
+    if (hd_walk_id(d, obj) >= 0 || walk_root_hidden(d, obj)) {
         return 1;
     }
     int64_t id = walk_discover(d, obj, 0);

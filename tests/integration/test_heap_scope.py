@@ -10,7 +10,7 @@ import pytest
 
 import heapdump
 from conftest import PROGRAMS, child_env
-from records import KINDS, Records, expand, headers
+from records import KINDS, Records, expand, headers, split
 
 
 def dump_child(python, tmp_path, scope="heap"):
@@ -191,3 +191,28 @@ def test_run_and_the_hooks_take_the_scope(python, tmp_path):
     assert headers(path)["Heapdump-Scope"] == "heap"
     with pytest.raises(ValueError, match="scope"):
         heapdump.dump_on_unhandled_exceptions(tmp_path, scope="nope")
+
+
+def test_a_heap_dump_hides_the_environment_and_what_is_hidden(python,
+                                                              tmp_path):
+    # the GC's unreached objects are roots, but never what is hidden: the
+    # process environment's dicts, a value given to hide=
+    out = tmp_path / "env.dump"
+    secret = "env-secret-0123456789abcdef"
+    vault = "vault-key-fedcba9876543210"
+    python("""
+        import sys, heapdump
+        # hidden by identity: a list the cyclic GC tracks, so the heap
+        # scope's pass over the GC's objects meets it too
+        VAULT = ["".join(["vault-key-", "fedcba9876543210"]), [1, 2]]
+        heapdump.dump(sys.argv[1], scope="heap", hide=[VAULT])
+    """, args=[out], env=child_env(HEAPDUMP_TEST_ENV=secret))
+    import io
+
+    import zstandard
+
+    _, body = split(str(out))
+    raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body)).read()
+    assert secret.encode() not in raw
+    assert vault.encode() not in raw
+    assert Records(str(out)).roots("unreached")
