@@ -18,9 +18,11 @@ OLDEST := $(firstword $(VERSIONS))
 INTEGRATIONS := $(sort $(OLDEST) $(filter 3.14,$(VERSIONS)) $(NEWEST))
 # the Pythons `make bench` compares: 3.13 and the ones after it
 BENCH := $(filter 3.13 3.14 3.15,$(VERSIONS))
-# the sanitizers run on the newest Python of this machine (they preload
-# the host's libasan / run the host's valgrind)
-SAN_PYTHON := $(lastword $(shell tools/pythons.sh | awk '$$2 == "host" {print $$1}'))
+# the newest Python of this machine (not the chroot's)
+HOST_NEWEST := $(lastword $(shell tools/pythons.sh | awk '$$2 == "host" {print $$1}'))
+# the sanitizers run on it (they preload the host's libasan / run the
+# host's valgrind)
+SAN_PYTHON := $(HOST_NEWEST)
 # the interpreters of this machine (not the chroot's), newest last
 HOST_PYTHONS := $(shell tools/pythons.sh | awk '$$2 == "host" {print $$3}')
 # runs the project's virtualenv of a version, in the chroot if need be
@@ -33,7 +35,7 @@ export PYTHONDEVMODE := 1
 export PYTHONFAULTHANDLER := 1
 PYTEST_ARGS ?=
 
-.PHONY: help deps venvs build test demo wheels bench lint format asan valgrind clean
+.PHONY: help deps venvs build test test-html demo wheels bench lint format asan valgrind fuzz clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -70,7 +72,7 @@ build: venvs  ## build the extension in place for every Python
 # the binary wheels are tried on clean Debian roots by the tests of one
 # Python of this machine (tests/integration/test_wheels.py: they make and
 # enter those roots, which the sid chroot cannot)
-WHEELS_TESTER := $(SAN_PYTHON)
+WHEELS_TESTER := $(HOST_NEWEST)
 
 test: build wheels  ## run the tests on every supported Python (3.9 to 3.15)
 	@set -e; for v in $(VERSIONS); do \
@@ -80,6 +82,11 @@ test: build wheels  ## run the tests on every supported Python (3.9 to 3.15)
 	  HEAPDUMP_REQUIRE_INTEGRATIONS=$$req HEAPDUMP_WHEELS=$$wheels \
 	    $(PY) $$v -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests; \
 	done
+
+test-html: build  ## the HTML report in headless Chromium (installs Debian's chromium)
+	@tools/deps.sh chromium
+	.venv/py$(HOST_NEWEST)/bin/python -m pytest -q -p no:cacheprovider tests/integration/test_heap_html.py
+	@echo "screenshot: build/test-artifacts/heap-report.png"
 
 # the demo needs one Python and no test requirements: a virtualenv of its
 # own with setuptools alone, so that it is quick on a fresh machine
@@ -103,19 +110,23 @@ wheels: venvs  ## the sdist and a manylinux wheel per supported Python, into dis
 	@HEAPDUMP_TOOLS_PYTHON=$(lastword $(HOST_PYTHONS)) \
 	  tools/wheels.sh $(foreach v,$(VERSIONS),"$(PY) $(v)")
 
-bench: build  ## the speed and memory benchmark, 3.13 beside 3.14 and 3.15 (prints figures and ratios)
+bench: build  ## the speed and memory benchmarks: the dumper on 3.13 beside 3.14 and 3.15, the heap analysis (print figures and ratios)
 	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) $(PY) $(firstword $(BENCH)) benchmarks/bench_dump.py \
 	  $(foreach v,$(BENCH),--python $(v)="$(PY) $(v)")
+	@cmp -s requirements-bench.txt .venv/py$(HOST_NEWEST)/.bench-requirements || { \
+	  env -u PYTHONDEVMODE .venv/py$(HOST_NEWEST)/bin/python -m pip install -q --disable-pip-version-check -r requirements-bench.txt && \
+	  cp requirements-bench.txt .venv/py$(HOST_NEWEST)/.bench-requirements; }
+	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) .venv/py$(HOST_NEWEST)/bin/python benchmarks/bench_heap.py $(BENCH_ARGS)
 
 lint: venvs  ## clang-format, cppcheck and ruff
 	@tools/deps.sh $(LINT_DEBS)
-	clang-format --dry-run --Werror src/*.c src/*.h tests/helpers/*.c
+	clang-format --dry-run --Werror src/*.c src/*.h tests/helpers/*.c tests/fuzz/*.c
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I src src
 	$(PY) $(NEWEST) -m ruff check heapdump tests benchmarks setup.py
 
 format:  ## reformat the C sources
-	clang-format -i src/*.c src/*.h tests/helpers/*.c
+	clang-format -i src/*.c src/*.h tests/helpers/*.c tests/fuzz/*.c
 
 asan: venvs  ## the tests under AddressSanitizer + UBSan (newest host Python)
 	@tools/deps.sh $(SAN_DEBS)
@@ -124,6 +135,15 @@ asan: venvs  ## the tests under AddressSanitizer + UBSan (newest host Python)
 valgrind: venvs  ## the unit tests but the slow ones under valgrind (newest host Python)
 	@tools/deps.sh $(SAN_DEBS)
 	@tools/sanitize.sh valgrind .venv/py$(SAN_PYTHON)/bin/python $(PYTEST_ARGS)
+
+FUZZ_SECONDS ?= 60
+fuzz:  ## the msgpack reader under libFuzzer + ASan/UBSan for FUZZ_SECONDS (60)
+	@tools/deps.sh $(SAN_DEBS)
+	@mkdir -p build/fuzz-corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -I src src/mpread.c tests/fuzz/fuzz_mpread.c -o build/fuzz_mpread
+	build/fuzz_mpread -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	  build/fuzz-corpus tests/fuzz/corpus
 
 clean:  ## remove build products (keeps .venv)
 	rm -rf build dist heapdump/*.so demo-dumps .pytest_cache

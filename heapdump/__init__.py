@@ -20,6 +20,7 @@ from heapdump._model import Code, Dump, Frame, HeapdumpError, Thread, Traceback
 
 __all__ = [
     "Code",
+    "DEFAULT_HEAP_LIMITS",
     "DEFAULT_LIMITS",
     "DEFAULT_REDACT",
     "Redact",
@@ -30,13 +31,16 @@ __all__ = [
     "Thread",
     "Traceback",
     "clear_context",
+    "compare",
     "disable",
     "dump",
+    "dump_on_memory",
     "dump_on_signal",
     "dump_on_unhandled_exceptions",
     "get_context",
     "load",
     "referents",
+    "why",
     "set_context",
 ]
 
@@ -52,6 +56,33 @@ DEFAULT_LIMITS = {
     "max_items": 10_000,        # elements of a container
     "max_source": 4 << 20,      # bytes of one source file
 }
+
+#: The limits of a heap-scope dump (``dump(scope="heap")``): a heap of tens
+#: of millions of objects stays whole, since a cut heap makes leak analysis
+#: meaningless.  No container is cut; a str or bytes longer than
+#: max_string keeps only its first characters in the file, but its size is
+#: its whole size.  The dumping process needs about 24 bytes per object
+#: while it dumps (the identity table and the queue).
+DEFAULT_HEAP_LIMITS = {
+    "max_objects": 20_000_000,
+    "max_bytes": 4 << 30,
+    "max_string": 64 * 1024,
+    "max_items": None,
+    "max_source": 4 << 20,
+}
+
+#: What a dump walks from: "frames" (the threads' frames, the exception,
+#: the context) or "heap" (also every module, builtins, sys and every
+#: object the cyclic GC tracks: the whole heap, for leak analysis).
+SCOPES = ("frames", "heap")
+
+
+def limits_for(scope):
+    """The default limits of a dump of this scope (a new dict)."""
+    if scope not in SCOPES:
+        raise ValueError("scope must be 'frames' or 'heap', not %r"
+                         % (scope,))
+    return dict(DEFAULT_HEAP_LIMITS if scope == "heap" else DEFAULT_LIMITS)
 
 #: Names whose values are replaced before anything is written: matched as
 #: whole words without regard to case, on local variable names, str dict
@@ -190,8 +221,8 @@ def _target(file, exc):
 
 
 def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
-         hide=(), _skip=0, _extra_headers=(), _extra_facts=None, _hidden=(),
-         **limits):
+         hide=(), scope="frames", _skip=0, _extra_headers=(),
+         _extra_facts=None, _hidden=(), **limits):
     """Write the state of the whole process to a file and return its path.
 
     file: a path, a directory to put a new file in, or None for a new file
@@ -205,6 +236,11 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
     hide: values to hide wherever they are met (a key loaded from a
     vault): a str, bytes or bytearray by value, inside longer ones too
     when it has 8 characters or more; any other object by identity.
+    scope: "frames" (the threads, the exception and what they reach) or
+    "heap" (also every module with its globals, builtins, sys, and every
+    object the cyclic GC tracks that nothing else reached: the whole heap,
+    for ``python -m heapdump.open --suspects`` and the rest of the heap
+    analysis), with the defaults of DEFAULT_HEAP_LIMITS.
     limits: max_objects, max_bytes, max_string, max_items, max_source (see
     DEFAULT_LIMITS; None for unlimited) and level (zstd, default 3).
     The underscored arguments are heapdump's own (triggers, integrations):
@@ -229,7 +265,7 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
     if unknown:
         raise TypeError("dump() got unexpected keyword arguments: %s"
                         % ", ".join(sorted(unknown)))
-    options = dict(DEFAULT_LIMITS)
+    options = limits_for(scope)
     options.update(limits)
     patterns = _redact_patterns(redact)
     hider = _secrets.hider(patterns, hide=hide, hidden=_hidden,
@@ -244,7 +280,8 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
     facts, headers = _secrets.mask_facts(hider, facts, headers)
     _heapdump.dump(os.fspath(path), exc=exc, reason=reason, facts=facts,
                    headers=headers, skip=1 + _skip, redact=patterns,
-                   hide=hider, roots=_context.current_roots(), **options)
+                   hide=hider, roots=_context.current_roots(),
+                   scope=scope, **options)
     return path
 
 
@@ -273,7 +310,28 @@ def referents(obj):
     return _referents(obj)
 
 
-_TRIGGERS = ("dump_on_unhandled_exceptions", "dump_on_signal", "disable")
+def compare(a, b, by="type"):
+    """The difference between two dumps (paths, heapdump.Dump or their
+    heap()) by type or module: (rows, warnings), the rows sorted by the
+    change in shallow bytes, largest first (see heapdump._heap.compare)."""
+    from heapdump._heap import compare as _compare
+
+    rows, warnings, _ = _compare(a, b, by=by)
+    return rows, warnings
+
+
+def why(obj, *, max_paths=3, file=None):
+    """In the pdb session of an opened dump (``python -m heapdump.open``):
+    print what keeps a loaded object alive, its retained size and its
+    shortest paths from the roots.  ``(Pdb) !heapdump.why(cache)``.
+    Returns the report as a str too."""
+    from heapdump._heap import why as _why
+
+    _why(obj, max_paths=max_paths, file=file)
+
+
+_TRIGGERS = ("dump_on_unhandled_exceptions", "dump_on_signal",
+             "dump_on_memory", "disable")
 
 
 def __getattr__(name):

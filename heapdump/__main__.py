@@ -3,6 +3,7 @@
     python -m heapdump run [options] script.py [args ...]
     python -m heapdump run [options] -m module [args ...]
     python -m heapdump ls [DIR ...]
+    python -m heapdump open FILE [...]     as python -m heapdump.open
     python -m heapdump --version
 
 ``run`` runs a program as ``python script.py`` (or ``python -m module``)
@@ -111,6 +112,10 @@ _RUN_OPTIONS = [
                             help="elements of one container kept")),
     (("--max-source",), dict(type=_size, metavar="SIZE",
                              help="bytes of one source file kept")),
+    (("--scope",), dict(
+        choices=("frames", "heap"), help="what a dump walks: the frames "
+        "(default) or the whole heap (for leak analysis; fatal-signal "
+        "dumps walk the frames)")),
     (("--redact",), dict(
         action="append", metavar="NAME", help="also redact values under "
         "this name (repeatable)")),
@@ -172,7 +177,7 @@ def _split(argv):
 
 
 _PASSED = ("max_dumps", "max_total_bytes", "min_interval", "max_objects",
-           "max_bytes", "max_string", "max_items", "max_source")
+           "max_bytes", "max_string", "max_items", "max_source", "scope")
 
 
 def _options(ns):
@@ -492,7 +497,16 @@ def ls(argv):
     return status
 
 
+def open_(argv):
+    """`open`: python -m heapdump.open's command line."""
+    from heapdump import open as command
+
+    return command.main(argv)
+
+
 COMMANDS = {
+    "open": (open_, "open a dump in pdb, or report on its heap "
+                    "(--histogram, --suspects...)"),
     "run": (run, "run a program with dumps on unhandled exceptions and "
                  "fatal signals"),
     "ls": (ls, "list the dumps in a directory, newest last"),

@@ -39,7 +39,8 @@ DEFAULT_POLICY = {
 
 #: Options of heapdump.dump() that the triggers pass through.
 DUMP_OPTIONS = ("max_objects", "max_bytes", "max_string", "max_items",
-                "max_source", "level", "redact", "environ", "hide")
+                "max_source", "level", "redact", "environ", "hide",
+                "scope")
 
 # heapdump-20261122T101500Z-4242[-ValueError][-2].dump: the names
 # default_filename() and _target() give, and the C writer's -stacks and
@@ -98,6 +99,10 @@ def check_options(options, allowed=DUMP_OPTIONS + tuple(DEFAULT_POLICY)):
             raise ValueError("%s must be >= %d or None, not %d"
                              % (name, 1 if name == "max_dumps" else 0,
                                 value))
+    scope = options.get("scope")
+    if scope is not None and scope not in ("frames", "heap"):
+        raise ValueError("scope must be 'frames' or 'heap', not %r"
+                         % (scope,))
     if "hide" in options:
         from heapdump import _secrets
 
@@ -210,13 +215,17 @@ class DumpDirectory:
 
     # --------------------------------------------------------- dumping
 
-    def dump_options(self):
-        """The limits and redaction a dump here is written with: the
-        per-dump max_bytes is capped at max_total_bytes, so that one dump
-        cannot blow the directory's budget."""
+    def dump_options(self, scope=None):
+        """The limits and redaction a dump here is written with (of
+        scope, or the directory's): the per-dump max_bytes is capped at
+        max_total_bytes, so that one dump cannot blow the directory's
+        budget."""
         import heapdump
-        options = dict(heapdump.DEFAULT_LIMITS)
-        options.update(self.options)
+
+        scope = scope or self.options.get("scope") or "frames"
+        options = heapdump.limits_for(scope)
+        options.update(self.options)        # what was given wins
+        options["scope"] = scope
         if self.max_total_bytes is not None:
             cap = options.get("max_bytes")
             if cap is None or cap > self.max_total_bytes:
@@ -285,7 +294,7 @@ class DumpDirectory:
         return path
 
     def dump(self, exc=None, reason=None, *, limit=True, tag=None,
-             hidden=()):
+             hidden=(), scope=None):
         """Write a dump of exc (None: of the process) here, then apply the
         retention.  Returns its path, or None when the rate limit left it
         out or it failed (the failure said in one line on stderr).  Raises
@@ -293,7 +302,9 @@ class DumpDirectory:
         ours): this runs inside exception hooks and signal callbacks.
         limit: apply the rate limit; tag: ends the name of a dump without
         an exception; hidden: more values hidden wherever they are met
-        (heapdump.dump's _hidden: an integration's secrets)."""
+        (heapdump.dump's _hidden: an integration's secrets); scope: this
+        dump's ("heap" for a MemoryError), instead of the directory's
+        option."""
         admitted = None
         try:
             admitted = self.admit(exc) if limit else ([], {})
@@ -303,8 +314,9 @@ class DumpDirectory:
             ensure_directory(self.path)
             self._remove_stale_tmp()
             path = self.new_path(exc, tag)
+            options = self.dump_options(scope)
             write_dump(path, exc=exc, reason=reason, headers=headers,
-                       facts=facts, hidden=hidden, **self.dump_options())
+                       facts=facts, hidden=hidden, **options)
         except BaseException as e:
             if admitted:
                 self._not_written(exc, admitted[1].get("suppressed", 0))

@@ -695,6 +695,20 @@ class _Builder:
         mod.__init__(name if isinstance(name, str) else "?")
         if file is not None:
             mod.__file__ = file
+        # 1.3, heap scope: the globals (the str-named ones; the module's
+        # own __name__ and __file__ stay those above)
+        namespace = f[2] if len(f) > 2 else None
+        if isinstance(namespace, dict):
+            d = mod.__dict__
+            for key, value in namespace.items():
+                if isinstance(key, str) and key not in d:
+                    d[key] = value
+        if mod.__name__ == "heapdump":
+            # at the pdb prompt of an opened dump, the program's
+            # heapdump.why() is the real one (heapdump._heap.why)
+            from heapdump import why
+
+            mod.__dict__["why"] = why
 
     def _fill_generator(self, oid, gen, f):
         _type, flavor, name, qualname, frame, state = f[:6]

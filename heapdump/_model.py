@@ -166,6 +166,20 @@ class Dump:
         self._tracebacks = tracebacks
         self.roots = roots
 
+    def heap(self, **limits):
+        """The object graph of this dump for heap analysis (a
+        heapdump._heap.HeapGraph: histogram, retained sizes, dominators,
+        paths to roots, referrers, leak suspects), built from the file on
+        first use, without the loaded objects; loaded objects of this dump
+        can be passed to its queries."""
+        graph = self.__dict__.get("_heap")
+        if graph is None or limits:
+            from heapdump._heap import HeapGraph
+
+            graph = HeapGraph(self.path, dump=self, **limits)
+            self.__dict__["_heap"] = graph
+        return graph
+
     @property
     def context(self):
         """What heapdump.set_context() attached in the thread or task that

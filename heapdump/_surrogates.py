@@ -215,8 +215,9 @@ class WeakRef(Surrogate):
 
 
 class DumpedModule(types.ModuleType):
-    """A module of the dumped process: its name and file, not an import
-    (its namespace is not in the dump)."""
+    """A module of the dumped process: its name and file, not an import.
+    In a heap-scope dump its namespace is in the file too: its globals are
+    the module's attributes (the loaded values)."""
 
     def __repr__(self):
         d = object.__getattribute__(self, "__dict__")

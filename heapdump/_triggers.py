@@ -34,8 +34,10 @@ from heapdump._files import (
     ensure_directory,
     warn,
 )
+from heapdump._memory import dump_on_memory
 
-__all__ = ["disable", "dump_on_signal", "dump_on_unhandled_exceptions"]
+__all__ = ["disable", "dump_on_memory", "dump_on_signal",
+           "dump_on_unhandled_exceptions"]
 
 #: The fatal signals the C side dumps on (for the documentation and the
 #: tests; the list that counts is src/signals.c's).
@@ -83,12 +85,15 @@ def _fatal_available():
 
 
 def _dump(exc, reason):
-    """Dump exc for a hook; never raises."""
+    """Dump exc for a hook; never raises.  A MemoryError dumps the whole
+    heap (what took the memory is the question)."""
     files = _state.files
     if files is None or getattr(_busy, "active", False):
         return None
     _busy.active = True
     try:
+        if isinstance(exc, MemoryError):
+            return files.dump(exc, reason, scope="heap")
         return files.dump(exc, reason)
     except Exception as e:               # files.dump() does not raise
         warn("dump failed: %s" % describe(e))
@@ -286,7 +291,10 @@ def _c_options(files):
     import heapdump
     from heapdump import _secrets
 
-    options = files.dump_options()
+    # a fatal dump walks the frames only (reading the whole heap of a
+    # crashed process risks more faults): the frames' limits, unless given
+    options = files.dump_options("frames")
+    del options["scope"]
     redact = options.pop("redact", None)
     environ = options.pop("environ", False)
     hide = options.pop("hide", ())
@@ -448,6 +456,9 @@ def dump_on_signal(signum=signal.SIGUSR1, directory=None, *, timeout=10.0,
 def _disable_unlocked(signals=True):
     # a hook that someone installed over ours keeps calling ours, which
     # then only calls the one it replaced (files is None)
+    from heapdump import _memory
+
+    _memory.stop()
     _state.files = None
     if _state.sys_hooked and sys.excepthook is _sys_excepthook:
         sys.excepthook = _state.sys_previous
@@ -467,7 +478,8 @@ def _disable_unlocked(signals=True):
 
 
 def disable():
-    """Undo dump_on_unhandled_exceptions() and dump_on_signal(): every
-    hook, method and signal handler they replaced is put back."""
+    """Undo dump_on_unhandled_exceptions(), dump_on_signal() and
+    dump_on_memory(): every hook, method and signal handler they replaced
+    is put back, the memory watcher stops."""
     with _lock:
         _disable_unlocked()

@@ -1,4 +1,5 @@
 """python -m heapdump.open FILE [--summary] [--thread ID] [--secrets]
+                             [report flags]
 
 Reopens a heap dump in stock pdb, as if the program had just stopped there:
 at the innermost frame of the dumped exception's traceback, or of the thread
@@ -14,11 +15,18 @@ rebuilt from the dumped ones (heapdump._frames), the sources are the dumped
 copies, so nothing needs to be importable or present on this machine.  On
 Python 3.13 and later pdb gets the exception itself, so its ``exceptions``
 command walks the dumped exception chain.
+
+The heap analysis' report flags (``--histogram``, ``--top``,
+``--dominators``, ``--paths-to``, ``--referrers``, ``--object``,
+``--suspects``, ``--diff``, ``--html``; docs/analysis.rst) print a report
+and exit instead of starting pdb; each takes ``--json``.  In pdb,
+``!heapdump.why(obj)`` shows what keeps a loaded object alive.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pdb
 import sys
@@ -60,7 +68,118 @@ def parser():
                         "never a value) and flag the strings that still "
                         "look like credentials, then exit: status 0 when "
                         "nothing is flagged, 1 when something is")
+    a = p.add_argument_group(
+        "heap analysis (what holds the memory; docs/analysis.rst)",
+        "Each prints a report and exits.  ID: an address as pdb prints it "
+        "(0x7f3a...) or @id; TYPE: module.qualname.")
+    a.add_argument("--histogram", action="store_true",
+                   help="the types: count, shallow and retained bytes")
+    a.add_argument("--top", nargs="?", type=int, const=10, metavar="N",
+                   help="the N objects that retain the most (default 10)")
+    a.add_argument("--dominators", nargs="?", const="", metavar="ID",
+                   help="the dominator tree (from the roots, or from ID)")
+    a.add_argument("--paths-to", metavar="ID|TYPE",
+                   help="why is it alive: shortest paths from the roots")
+    a.add_argument("--referrers", metavar="ID",
+                   help="what refers to an object, and the references the "
+                        "dump does not hold")
+    a.add_argument("--object", metavar="ID", help="all about one object")
+    a.add_argument("--suspects", action="store_true",
+                   help="where the memory accumulates (leak suspects)")
+    a.add_argument("--diff", metavar="OTHER",
+                   help="compare with another dump (FILE is the earlier)")
+    a.add_argument("--html", metavar="OUT",
+                   help="write a self-contained HTML report (with --diff: "
+                        "of OTHER, with what changed since FILE)")
+    a.add_argument("--json", action="store_true",
+                   help="the report as JSON (docs/analysis-schema.json)")
+    a.add_argument("--bytes", action="store_true",
+                   help="exact byte counts instead of KiB/MiB")
+    a.add_argument("--by", choices=("type", "module"), default="type",
+                   help="--histogram, --diff: group by type or module")
+    a.add_argument("--sort", choices=("retained", "shallow", "count"),
+                   default="retained", help="--histogram's order")
+    a.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="rows shown (0: all; default 40)")
+    a.add_argument("--min-size", type=int, default=0, metavar="BYTES",
+                   help="leave out what is smaller")
+    a.add_argument("--depth", type=int, default=3, metavar="D",
+                   help="--dominators: levels shown")
+    a.add_argument("--max", type=int, default=3, metavar="K",
+                   help="--paths-to: paths shown")
+    a.add_argument("--include-weak", action="store_true",
+                   help="--paths-to: through weak references too")
+    a.add_argument("--no-keys", action="store_true",
+                   help="dict keys shown as [...] in paths (privacy)")
+    a.add_argument("--threshold", type=float, default=0.10,
+                   help="--suspects: the share of the heap (0.10)")
     return p
+
+
+_REPORTS = ("histogram", "top", "dominators", "paths_to", "referrers",
+            "object", "suspects", "diff", "html")
+
+
+def _wants_report(args):
+    return any(getattr(args, name) not in (None, False)
+               for name in _REPORTS)
+
+
+def report(args, out=None):
+    """Print the heap analysis report the flags ask for.  Returns the
+    exit status."""
+    from heapdump import _heap
+    from heapdump import _heapreport as R
+
+    out = out or sys.stdout
+    keys = not args.no_keys
+    limit = 40 if args.limit is None else (args.limit or None)
+    try:
+        graph = _heap.HeapGraph(args.file)
+        if args.html is not None:
+            from heapdump import _html
+
+            if args.diff:
+                # the later dump's report, with what changed since FILE
+                size = _html.write(_heap.HeapGraph(args.diff), args.html,
+                                   before=graph, keys=keys)
+            else:
+                size = _html.write(graph, args.html, keys=keys)
+            sys.stderr.write("%s: wrote %s (%s)\n" % (
+                PROG, args.html, _heap.human(size)))
+            return 0
+        if args.diff is not None:
+            d = R.diff_report(graph, args.diff, by=args.by, limit=limit)
+        elif args.histogram:
+            d = R.histogram_report(graph, by=args.by, sort=args.sort,
+                                   limit=limit, min_size=args.min_size)
+        elif args.top is not None:
+            d = R.top_report(graph, args.top, keys=keys)
+        elif args.dominators is not None:
+            d = R.dominators_report(graph, args.dominators or None,
+                                    depth=args.depth,
+                                    min_size=args.min_size)
+        elif args.paths_to is not None:
+            d = R.paths_report(graph, args.paths_to, max_paths=args.max,
+                               weak=args.include_weak, keys=keys)
+        elif args.referrers is not None:
+            d = R.referrers_report(graph, args.referrers, keys=keys)
+        elif args.object is not None:
+            d = R.object_report(graph, args.object, keys=keys)
+        else:
+            d = R.suspects_report(graph, threshold=args.threshold,
+                                  keys=keys)
+    except _model.HeapdumpError as e:
+        return _error("%s: %s" % (args.file, e))
+    except OSError as e:
+        return _error("cannot read %s: %s" % (
+            e.filename or args.file, e.strerror or e))
+    if args.json:
+        json.dump(d, out, indent=1, ensure_ascii=False)
+        out.write("\n")
+    else:
+        out.write(R.render(d, exact=args.bytes))
+    return 0
 
 
 def _load(path):
@@ -70,6 +189,8 @@ def _load(path):
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    if _wants_report(args):
+        return report(args)
     # --secrets says 1 for "flagged": a file it cannot read is 2
     failed = 2 if args.secrets else 1
     try:
@@ -243,12 +364,16 @@ def debug(dump, thread=None, *, out=None):
         out.write(line + "\n")
     out.flush()
     restore = _stand_in_main(modules.get("__main__"))
+    from heapdump import _heap
+
+    _heap.current_dump = dump       # for heapdump.why() at the prompt
     try:
         if exc is not None and sys.version_info >= (3, 13):
             pdb.post_mortem(exc)
         else:
             pdb.post_mortem(tb)
     finally:
+        _heap.current_dump = None
         restore()
         for name in added:
             sys.modules.pop(name, None)

@@ -319,6 +319,12 @@ dump_kv_limit(hd_dumper *d, const char *k, Py_ssize_t v)
     }
 }
 
+static const char *
+dump_scope_name(int scope)
+{
+    return scope == HD_SCOPE_HEAP ? "heap" : "frames";
+}
+
 /* META: [64, {facts}] */
 static void
 dump_meta(hd_dumper *d, const hd_request *req, const char *iso, int64_t ns,
@@ -327,7 +333,7 @@ dump_meta(hd_dumper *d, const hd_request *req, const char *iso, int64_t ns,
     msgpack_pack_array(&d->pk, 2);
     msgpack_pack_uint8(&d->pk, HD_R_META);
     Py_ssize_t n = req->facts ? PyDict_GET_SIZE(req->facts) : 0;
-    msgpack_pack_map(&d->pk, (size_t)n + 9);
+    msgpack_pack_map(&d->pk, (size_t)n + 10);
     Py_ssize_t pos = 0;
     PyObject *k, *v;
     while (req->facts && PyDict_Next(req->facts, &pos, &k, &v)) {
@@ -354,6 +360,7 @@ dump_meta(hd_dumper *d, const hd_request *req, const char *iso, int64_t ns,
                 req->mode == HD_MODE_NORMAL   ? "normal"
                 : req->mode == HD_MODE_STACKS ? "stacks"
                                               : "fatal");
+    dump_kv_str(d, "scope", dump_scope_name(d->scope));
     hd_pack_cstr(d, "limits");
     msgpack_pack_map(&d->pk, 4);
     dump_kv_limit(d, "max_objects", d->limits.max_objects);
@@ -411,6 +418,31 @@ dump_thread_record(hd_dumper *d, PyThreadState *ts, hd_frame *top,
     dump_pack_bool(d, dump_ulong(main_ident, &v) && v == ts->thread_id);
     hd_pack_frame_ref(d, top);
     d->n_records++;
+}
+
+/* ROOT: [71, name, v] for the heap scope's named roots: sys.modules,
+ * the builtins dict, the sys module.  Queued regardless of the budget. */
+static void
+dump_heap_root(hd_dumper *d, const char *name, PyObject *obj)
+{
+    if (obj == NULL) {
+        return;
+    }
+    hd_walk_root(d, obj);
+    msgpack_pack_array(&d->pk, 3);
+    msgpack_pack_uint8(&d->pk, HD_R_ROOT);
+    hd_pack_cstr(d, name);
+    hd_walk_value(d, obj);
+    d->n_records++;
+}
+
+static void
+dump_heap_roots(hd_dumper *d)
+{
+    PyObject *modules = PyImport_GetModuleDict(); /* borrowed, no call */
+    dump_heap_root(d, "modules", modules);
+    dump_heap_root(d, "builtins", PyEval_GetBuiltins());
+    dump_heap_root(d, "sys", dump_dict_get(modules, "sys"));
 }
 
 /* The roots in the order of docs/format.rst ("Order"), and the THREAD
@@ -497,6 +529,9 @@ dump_roots(hd_dumper *d, const hd_request *req, PyObject *active,
             d->n_records++;
         }
     }
+    if (d->scope == HD_SCOPE_HEAP) {
+        dump_heap_roots(d);
+    }
     return 0;
 }
 
@@ -506,7 +541,7 @@ dump_trailer(hd_dumper *d, Py_ssize_t nthreads, int64_t walk_ns)
 {
     msgpack_pack_array(&d->pk, 2);
     msgpack_pack_uint8(&d->pk, HD_R_TRAILER);
-    msgpack_pack_map(&d->pk, 13);
+    msgpack_pack_map(&d->pk, 15);
     d->n_records++;
     dump_kv_int(d, "objects", (int64_t)d->nqueued);
     dump_kv_int(d, "inline", (int64_t)d->n_inline);
@@ -519,6 +554,8 @@ dump_trailer(hd_dumper *d, Py_ssize_t nthreads, int64_t walk_ns)
     dump_kv_int(d, "source_redacted", (int64_t)d->n_source_redacted);
     dump_kv_int(d, "threads", nthreads);
     dump_kv_int(d, "frames", (int64_t)d->n_frames);
+    dump_kv_int(d, "shallow_bytes", (int64_t)d->shallow_bytes);
+    dump_kv_int(d, "unreached", (int64_t)d->n_unreached);
     int64_t rss = dump_rss();
     hd_pack_cstr(d, "rss");
     if (rss < 0) {
@@ -569,6 +606,7 @@ dump_header(struct dump_buf *b, const hd_request *req, PyObject *summary,
     if (req->extra_headers != NULL) {
         dump_buf_add(b, req->extra_headers);
     }
+    dump_header_cline(b, "Heapdump-Scope", dump_scope_name(req->scope));
     dump_header_cline(b, "Heapdump-Time", iso);
     char nbuf[32];
     snprintf(nbuf, sizeof(nbuf), "%zd", nthreads);
@@ -620,6 +658,7 @@ hd_dump_run(const hd_request *req, hd_result *res)
     }
     d->hide = hd_hide_active(req->hide) ? req->hide : NULL;
     d->tstate = req->tstate;
+    d->scope = req->scope;
     /* from here the world stands still (normal mode): holding the GIL,
      * which no call below releases.  A free-threaded build would stop the
      * other threads here (_PyEval_StopTheWorld; docs/pythons.rst). */
@@ -684,6 +723,9 @@ hd_dump_run(const hd_request *req, hd_result *res)
         d->error = "out of memory";
     }
     hd_walk_run(d);
+    if (d->scope == HD_SCOPE_HEAP && !d->no_alloc) {
+        hd_walk_unreached(d);
+    }
     if (d->error != NULL) {
         hd_walk_note_error(d, "the walk stopped: %s", d->error);
     }

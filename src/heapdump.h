@@ -14,9 +14,18 @@
  *   pyversion.c  every CPython-version-specific access: thread states,
  *                frames, code objects, instance dicts, generators
  *
- * and of a load:
+ * and of a load (the reading side includes no writer header but this one):
  *
- *   load.c       zstd + msgpack -> the object table (heapdump._load drives it)
+ *   mpread.c     the bounds-checked msgpack reader (mpread.h, no Python)
+ *   stream.c     the body: zstd stream -> framed records (stream.h)
+ *   load.c       records -> the object table (heapdump._load drives it)
+ *   schema.c     the field types of each record kind (load.c, graph.c)
+ *
+ * and of the heap analysis (graph.h, no Python but in graph.c):
+ *
+ *   graph_build.c  records -> the object graph, in one streaming pass
+ *   dominators.c   dominators (SEMI-NCA), retained sizes, shortest paths
+ *   graph.c        heapdump._heapdump.Graph: queries, labels read back
  *
  * Error rules: functions return 0 / -1 or a pointer / NULL.  During the walk
  * nothing may run Python code, allocate Python objects or release the GIL;
@@ -36,10 +45,20 @@
 #include <msgpack.h>
 #include <structmember.h>
 
+#if PY_VERSION_HEX < 0x030A0000
+/* 3.10's Py_NewRef, for 3.9 */
+static inline PyObject *
+Py_NewRef(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+#endif
+
 /* Format version written in the header and the META record. */
 #define HD_FORMAT_MAJOR 1
-#define HD_FORMAT_MINOR 2
-#define HD_FORMAT_VERSION "1.2"
+#define HD_FORMAT_MINOR 3
+#define HD_FORMAT_VERSION "1.3"
 
 /* Object record kinds (docs/format.rst, "Object records"). */
 enum hd_kind {
@@ -83,7 +102,32 @@ enum hd_kind {
     HD_R_ROOT = 71,
     HD_R_TRAILER = 72,
     HD_R_ERROR = 73,
+    HD_R_ROOTS = 74,  /* 1.3: more roots, e.g. the unreached GC objects */
+    HD_R_INLINE = 75, /* 1.3: sizes of the values written inline */
 };
+
+/* What a dump walks from (docs/format.rst, "Scope"). */
+enum hd_scope {
+    HD_SCOPE_FRAMES = 0, /* the threads, the exception, the context */
+    HD_SCOPE_HEAP = 1,   /* and the modules, builtins, sys, and every
+                            GC-tracked object nothing else reached */
+};
+
+/* The Python types of inline values, the fields of an INLINE record. */
+enum hd_inline_type {
+    HD_INL_STR = 0,
+    HD_INL_BYTES = 1,
+    HD_INL_INT = 2,
+    HD_INL_FLOAT = 3,
+    HD_INL_N = 4,
+};
+
+/* The field types of every record kind: d data, v value, V [values],
+ * N [names] (str, else a value); the fields after a '|' came with a later
+ * minor version.  Container kinds (TUPLE...DICT), INSTANCE's values and
+ * ROOTS are not described (their fields are all values).  NULL for a kind
+ * this version does not know.  schema.c. */
+const char *hd_schema_fields(int kind);
 
 /* msgpack ext types used in values. */
 enum hd_ext {
@@ -170,6 +214,18 @@ typedef struct hd_frame_info {
     int lasti;                    /* byte offset, or -1 */
     int end_lineno, col, end_col; /* -1 when unknown */
 } hd_frame_info;
+
+/* Heap scope (at the end of pyversion.c): what sys.getsizeof adds to
+ * __sizeof__ (the GC header, 3.11+'s managed pointers); the bytes of an
+ * instance's attribute values kept outside __sizeof__ and outside a dict;
+ * every GC-tracked object, to visit(obj, extra, arg) until it returns 0
+ * (extra: references the iteration holds on obj meanwhile). */
+Py_ssize_t hd_pyversion_preheader_size(PyObject *obj);
+/* str.__sizeof__ without the int it makes; -1 for a legacy str. */
+Py_ssize_t hd_pyversion_str_sizeof(PyObject *s);
+Py_ssize_t hd_pyversion_values_bytes(PyObject *obj);
+typedef int (*hd_gc_visit)(PyObject *obj, int extra, void *arg);
+void hd_pyversion_gc_visit(hd_gc_visit visit, void *arg);
 
 /* Threads of the interpreter of tstate. */
 PyThreadState *hd_pyversion_thread_first(PyInterpreterState *interp);
@@ -396,6 +452,12 @@ int hd_redact_bytes(const hd_redactor *r, const char *name, size_t n);
  * first element of a (name, value) pair). */
 int hd_redact_header(const hd_redactor *r, PyObject *name);
 
+/* A set of pointers (walk.c). */
+typedef struct hd_pset {
+    uintptr_t *slots;
+    size_t cap, n;
+} hd_pset;
+
 typedef struct hd_dumper {
     /* output */
     hd_writer w;
@@ -455,6 +517,28 @@ typedef struct hd_dumper {
 
     /* addr delta base */
     uintptr_t last_addr;
+    /* the next queue entry whose record hd_walk_run writes */
+    size_t next_record;
+
+    /* heap scope (walk.c, "unreached"): the object the GC iteration holds
+     * an extra reference on while its record may be written, and the ids
+     * of unreached roots not yet written in a ROOTS record */
+    int scope;
+    PyObject *visiting;
+    Py_ssize_t visiting_extra;
+    uint32_t roots_buf[1024];
+    size_t nroots_buf;
+    uint64_t n_unreached;
+    hd_pset folded;  /* dicts written as their owners' attributes */
+    hd_pset marked;  /* objects an unwritten object refers to */
+    PyObject **left; /* what is left after the entries, borrowed */
+    size_t nleft, left_cap;
+
+    /* inline values of the record being written: bytes per
+     * hd_inline_type (the INLINE record after it) */
+    uint64_t inline_bytes[HD_INL_N];
+    /* sum of the object records' sizes and the inline values' */
+    uint64_t shallow_bytes;
 
     /* stats for the trailer */
     uint64_t n_records;
@@ -508,6 +592,7 @@ typedef struct hd_request {
     int level;                 /* zstd level */
     const hd_redactor *redact; /* borrowed, or NULL */
     const hd_hider *hide;      /* borrowed, or NULL */
+    int scope;                 /* enum hd_scope */
 } hd_request;
 
 typedef struct hd_result {
@@ -569,8 +654,13 @@ int64_t hd_walk_root(hd_dumper *d, PyObject *obj);
  * record writes it. */
 int64_t hd_walk_named_root(hd_dumper *d, PyObject *name, PyObject *obj);
 int64_t hd_walk_named_how(hd_dumper *d, PyObject *name, PyObject *obj);
-/* Write records until the queue is empty. */
+/* Write records until the queue is empty (from the first one not written
+ * yet: it may be called again after more roots were queued). */
 void hd_walk_run(hd_dumper *d);
+/* Heap scope, after the walk from the other roots: every GC-tracked object
+ * not written yet becomes a root (ROOTS records, "unreached"), and what it
+ * reaches is walked right after it. */
+void hd_walk_unreached(hd_dumper *d);
 /* Id of an already queued object, or -1. */
 int64_t hd_walk_id(hd_dumper *d, const void *key);
 /* The layout for obj's attributes (dict items, slots, C members), written
@@ -620,7 +710,9 @@ void hd_pack_omitted(hd_dumper *d, PyObject *obj, int ext);
  * (HD_WHY_*), or with ranges (not NULL) its other pieces kept. */
 void hd_pack_redacted(hd_dumper *d, PyObject *obj, int why,
                       const hd_hide_ranges *ranges);
-/* Shallow size of obj from its C layout (no __sizeof__ call). */
+/* Shallow size of obj as sys.getsizeof reports it, from its C layout (no
+ * __sizeof__ override is called): the C __sizeof__ of its builtin type
+ * plus the GC pre-header. */
 Py_ssize_t hd_pack_sizeof(PyObject *obj);
 /* The module and qualname of a type as C strings / str objects. */
 void hd_pack_type_names(hd_dumper *d, PyTypeObject *tp);
@@ -660,4 +752,5 @@ int hd_dump_init_module(PyObject *m);    /* module.c's dump functions */
 int hd_hide_init_module(PyObject *m);    /* hide.c: the Hider type */
 int hd_redact_init_module(PyObject *m);  /* redact.c: looks_secret() */
 int hd_srcmask_init_module(PyObject *m); /* srcmask.c: mask_source() */
+int hd_graph_init_module(PyObject *m);   /* graph.c: the heap analysis */
 #endif                                   /* HEAPDUMP_H */

@@ -2,8 +2,9 @@
  *
  * heapdump/_load.py reads the MIME header block and drives a Loader:
  *
- *   1. read()   stream the body: read(2) -> ZSTD_decompressStream into a
- *               window -> one msgpack record at a time.  Scalars (str, int,
+ *   1. read()   stream the body (stream.c: read(2) -> zstd -> one framed
+ *               msgpack record at a time, read with mpread.c's bounds-
+ *               checked reader).  Scalars (str, int,
  *               float, bytes...) become objects at once; every other record
  *               keeps its bytes in an arena for the later phases, since a
  *               record may reference objects whose records come later.
@@ -21,14 +22,9 @@
  *      attributes...) from fields(id), which decodes a record with its
  *      references resolved.
  *
- * Why a msgpack reader of our own rather than msgpack-c's unpacker: that
- * one allocates an array of the size an array header announces before it
- * has seen the elements (a hostile "array of 4 billion" costs 64 GiB), and
- * it builds an intermediate object tree we would only walk once.  Here
- * every length is checked against the bytes that remain before anything is
- * allocated, a record is first framed by an allocation-free skip that needs
- * no stack (a count of items still to skip), and values are decoded
- * straight into their Python objects.
+ * The msgpack is read with mpread.c's bounds-checked reader (why one of
+ * our own: mpread.c), and values are decoded straight into their Python
+ * objects.
  *
  * Safety rules: nothing from the file is executed.  The only Python code
  * called is heapdump's own (_load/_surrogates callbacks); objects are made
@@ -44,6 +40,8 @@
  * Threading: a Loader is used by one thread at a time, with the GIL held.
  */
 #include "heapdump.h"
+#include "mpread.h"
+#include "stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,16 +50,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <zstd.h>
-
 #if PY_VERSION_HEX < 0x030A0000
-static inline PyObject *
-Py_NewRef(PyObject *o)
-{
-    Py_INCREF(o);
-    return o;
-}
-
 static int
 PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
 {
@@ -78,21 +67,12 @@ PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
  * Constants
  */
 
-#define LOAD_IN_CHUNK ((size_t)1 << 17)   /* compressed bytes per read */
-#define LOAD_WINDOW_MIN ((size_t)1 << 20) /* decompressed window, first */
 #define LOAD_ARENA_CHUNK ((size_t)1 << 20)
 #define LOAD_DATA_DEPTH 32 /* nesting of plain data */
 /* Tuples (and frozensets, slices) nested deeper than this are refused:
  * hashing them recurses in C once per level. */
 #define LOAD_MAX_IMMUTABLE_DEPTH 1000
 #define LOAD_NO_ID UINT64_MAX
-/* msgpack items in one record: a container record holds at most
- * HD_MAX_RECORD_ITEMS elements, keys and values; anything beyond this is
- * refused at its header, before its bytes are buffered. */
-#define LOAD_MAX_RECORD_MSGPACK_ITEMS ((uint64_t)1 << 20)
-/* The decompression ratio beyond which a body is taken for a zstd bomb,
- * once it is past LOAD_RATIO_FLOOR bytes. */
-#define LOAD_RATIO_FLOOR ((uint64_t)64 << 20)
 
 /* entry states and flags */
 #define LOAD_F_CUT 0x01      /* a CUT record preceded it */
@@ -110,374 +90,6 @@ PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
 #define LOAD_DFS 0    /* build what is missing (phase c, top level) */
 #define LOAD_STRICT 1 /* everything needed must already be there */
 #define LOAD_SOFT 2   /* what is not there yet decodes as PENDING */
-
-/* ---------------------------------------------------------------------
- * A bounds-checked msgpack reader
- */
-
-typedef struct {
-    const unsigned char *p;
-    const unsigned char *end;
-} load_cur;
-
-enum {
-    MP_NIL,
-    MP_BOOL,
-    MP_UINT,
-    MP_NEG,
-    MP_FLOAT,
-    MP_STR,
-    MP_BIN,
-    MP_ARRAY,
-    MP_MAP,
-    MP_EXT,
-};
-
-typedef struct {
-    int type;
-    uint64_t u; /* uint, bool, array/map count, str/bin/ext length */
-    int64_t i;  /* negative int */
-    double f;   /* float */
-    const unsigned char *data; /* str/bin/ext payload */
-    int ext;                   /* ext type */
-} load_item;
-
-static inline uint16_t
-load_be16(const unsigned char *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t
-load_be32(const unsigned char *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-           ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-
-static inline uint64_t
-load_be64(const unsigned char *p)
-{
-    return ((uint64_t)load_be32(p) << 32) | load_be32(p + 4);
-}
-
-/* Read the header of the next item at c into it, advancing c past the
- * header, and past the payload of str/bin/ext (it->data points at it).
- * Arrays and maps: only the header (it->u is the count).  Returns 0, or
- * -1 if the bytes end first or the byte is not msgpack (0xc1); nothing is
- * raised. */
-static int
-load_next(load_cur *c, load_item *it)
-{
-    const unsigned char *p = c->p;
-    size_t left = (size_t)(c->end - p);
-    size_t len;
-    if (left < 1) {
-        return -1;
-    }
-    unsigned int b = *p++;
-    left--;
-#define NEED(n)                                                               \
-    do {                                                                      \
-        if (left < (size_t)(n)) {                                             \
-            return -1;                                                        \
-        }                                                                     \
-    } while (0)
-    if (b <= 0x7f) {
-        it->type = MP_UINT;
-        it->u = b;
-    }
-    else if (b >= 0xe0) {
-        it->type = MP_NEG;
-        it->i = (int64_t)(int8_t)b;
-    }
-    else if (b >= 0xa0 && b <= 0xbf) {
-        len = b & 0x1f;
-        goto str;
-    }
-    else if (b >= 0x90 && b <= 0x9f) {
-        it->type = MP_ARRAY;
-        it->u = b & 0x0f;
-    }
-    else if (b >= 0x80 && b <= 0x8f) {
-        it->type = MP_MAP;
-        it->u = b & 0x0f;
-    }
-    else {
-        switch (b) {
-        case 0xc0: it->type = MP_NIL; break;
-        case 0xc2:
-        case 0xc3:
-            it->type = MP_BOOL;
-            it->u = b == 0xc3;
-            break;
-        case 0xc4:
-            NEED(1);
-            len = p[0];
-            p += 1, left -= 1;
-            goto bin;
-        case 0xc5:
-            NEED(2);
-            len = load_be16(p);
-            p += 2, left -= 2;
-            goto bin;
-        case 0xc6:
-            NEED(4);
-            len = load_be32(p);
-            p += 4, left -= 4;
-            goto bin;
-        case 0xc7:
-            NEED(2);
-            len = p[0];
-            it->ext = (int8_t)p[1];
-            p += 2, left -= 2;
-            goto ext;
-        case 0xc8:
-            NEED(3);
-            len = load_be16(p);
-            it->ext = (int8_t)p[2];
-            p += 3, left -= 3;
-            goto ext;
-        case 0xc9:
-            NEED(5);
-            len = load_be32(p);
-            it->ext = (int8_t)p[4];
-            p += 5, left -= 5;
-            goto ext;
-        case 0xca: {
-            NEED(4);
-            uint32_t u = load_be32(p);
-            float f;
-            memcpy(&f, &u, 4);
-            it->type = MP_FLOAT;
-            it->f = f;
-            p += 4;
-            break;
-        }
-        case 0xcb: {
-            NEED(8);
-            uint64_t u = load_be64(p);
-            double d;
-            memcpy(&d, &u, 8);
-            it->type = MP_FLOAT;
-            it->f = d;
-            p += 8;
-            break;
-        }
-        case 0xcc:
-            NEED(1);
-            it->type = MP_UINT;
-            it->u = p[0];
-            p += 1;
-            break;
-        case 0xcd:
-            NEED(2);
-            it->type = MP_UINT;
-            it->u = load_be16(p);
-            p += 2;
-            break;
-        case 0xce:
-            NEED(4);
-            it->type = MP_UINT;
-            it->u = load_be32(p);
-            p += 4;
-            break;
-        case 0xcf:
-            NEED(8);
-            it->type = MP_UINT;
-            it->u = load_be64(p);
-            p += 8;
-            break;
-        case 0xd0:
-            NEED(1);
-            it->i = (int8_t)p[0];
-            p += 1;
-            goto sint;
-        case 0xd1:
-            NEED(2);
-            it->i = (int16_t)load_be16(p);
-            p += 2;
-            goto sint;
-        case 0xd2:
-            NEED(4);
-            it->i = (int32_t)load_be32(p);
-            p += 4;
-            goto sint;
-        case 0xd3:
-            NEED(8);
-            it->i = (int64_t)load_be64(p);
-            p += 8;
-            goto sint;
-        case 0xd4:
-        case 0xd5:
-        case 0xd6:
-        case 0xd7:
-        case 0xd8:
-            NEED(1);
-            len = (size_t)1 << (b - 0xd4);
-            it->ext = (int8_t)p[0];
-            p += 1, left -= 1;
-            goto ext;
-        case 0xd9:
-            NEED(1);
-            len = p[0];
-            p += 1, left -= 1;
-            goto str;
-        case 0xda:
-            NEED(2);
-            len = load_be16(p);
-            p += 2, left -= 2;
-            goto str;
-        case 0xdb:
-            NEED(4);
-            len = load_be32(p);
-            p += 4, left -= 4;
-            goto str;
-        case 0xdc:
-            NEED(2);
-            it->type = MP_ARRAY;
-            it->u = load_be16(p);
-            p += 2;
-            break;
-        case 0xdd:
-            NEED(4);
-            it->type = MP_ARRAY;
-            it->u = load_be32(p);
-            p += 4;
-            break;
-        case 0xde:
-            NEED(2);
-            it->type = MP_MAP;
-            it->u = load_be16(p);
-            p += 2;
-            break;
-        case 0xdf:
-            NEED(4);
-            it->type = MP_MAP;
-            it->u = load_be32(p);
-            p += 4;
-            break;
-        default: /* 0xc1: never used */ return -1;
-        }
-    }
-    c->p = p;
-    return 0;
-sint:
-    /* a signed encoding of a non-negative number is still a number */
-    if (it->i >= 0) {
-        it->type = MP_UINT;
-        it->u = (uint64_t)it->i;
-    }
-    else {
-        it->type = MP_NEG;
-    }
-    c->p = p;
-    return 0;
-str:
-    NEED(len);
-    it->type = MP_STR;
-    goto payload;
-bin:
-    NEED(len);
-    it->type = MP_BIN;
-    goto payload;
-ext:
-    NEED(len);
-    it->type = MP_EXT;
-payload:
-    it->u = len;
-    it->data = p;
-    c->p = p + len;
-    return 0;
-#undef NEED
-}
-
-/* Skip one complete item (with everything nested in it) at c.  No stack:
- * a count of the items still to skip.  Returns 0, or -1 when the bytes end
- * first or are not msgpack. */
-static int
-load_skip(load_cur *c)
-{
-    uint64_t todo = 1;
-    load_item it;
-    while (todo > 0) {
-        if (load_next(c, &it) < 0) {
-            return -1;
-        }
-        todo--;
-        if (it.type == MP_ARRAY) {
-            todo += it.u;
-        }
-        else if (it.type == MP_MAP) {
-            todo += 2 * it.u;
-        }
-        /* each item takes at least a byte: more to skip than bytes left
-         * means the bytes end first */
-        if (todo > (uint64_t)(c->end - c->p)) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Frame one record at the start of [p, p + avail): its length into *len.
- * Returns 1 (complete), 0 (incomplete: more bytes are needed), -1 (not
- * msgpack, or not an array), -2 (bigger than max bytes), -3 (more msgpack
- * items than LOAD_MAX_RECORD_MSGPACK_ITEMS). */
-static int
-load_frame_record(const unsigned char *p, size_t avail, size_t max,
-                  size_t *len)
-{
-    load_cur c = {p, p + avail};
-    load_item it;
-    uint64_t todo = 1;
-    int first = 1;
-    while (todo > 0) {
-        const unsigned char *start = c.p;
-        if (load_next(&c, &it) < 0) {
-            /* the bytes end inside this item (or it is 0xc1): is it one
-             * that more bytes could complete, and within max? */
-            size_t have = (size_t)(p + avail - start);
-            if (have == 0) {
-                return avail >= max ? -2 : 0;
-            }
-            unsigned int b = *start;
-            if (b == 0xc1) {
-                return -1;
-            }
-            if ((b == 0xc6 || b == 0xdb || b == 0xc9) && have >= 5 &&
-                load_be32(start + 1) > max) {
-                return -2; /* a 32-bit length beyond max */
-            }
-            return avail >= max ? -2 : 0;
-        }
-        if (first) {
-            if (it.type != MP_ARRAY) {
-                return -1;
-            }
-            first = 0;
-        }
-        todo--;
-        if (it.type == MP_ARRAY) {
-            todo += it.u;
-        }
-        else if (it.type == MP_MAP) {
-            todo += 2 * it.u;
-        }
-        /* each item still to come takes at least one byte */
-        if (todo > (uint64_t)max) {
-            return -2;
-        }
-        if (todo > LOAD_MAX_RECORD_MSGPACK_ITEMS) {
-            return -3;
-        }
-    }
-    *len = (size_t)(c.p - p);
-    if (*len > max) {
-        return -2;
-    }
-    return 1;
-}
 
 /* ---------------------------------------------------------------------
  * The loader's state
@@ -751,7 +363,7 @@ load_int_bytes(const unsigned char *p, size_t n)
  * UTF-8 raises UnicodeDecodeError, which load_wrap() and _load turn into
  * HeapdumpError. */
 static PyObject *
-load_str(const load_item *it)
+load_str(const hd_mp_item *it)
 {
     return PyUnicode_DecodeUTF8((const char *)it->data, (Py_ssize_t)it->u,
                                 "surrogatepass");
@@ -762,28 +374,28 @@ load_str(const load_item *it)
  */
 
 static PyObject *
-load_data(LoaderObject *L, load_cur *c, int depth)
+load_data(LoaderObject *L, hd_mp_cur *c, int depth)
 {
-    load_item it;
-    if (load_next(c, &it) < 0) {
+    hd_mp_item it;
+    if (hd_mpread_next(c, &it) < 0) {
         return load_fail(L, "malformed msgpack data");
     }
     switch (it.type) {
-    case MP_NIL: Py_RETURN_NONE;
-    case MP_BOOL: return PyBool_FromLong((long)it.u);
-    case MP_UINT: return PyLong_FromUnsignedLongLong(it.u);
-    case MP_NEG: return PyLong_FromLongLong(it.i);
-    case MP_FLOAT: return PyFloat_FromDouble(it.f);
-    case MP_STR: return load_str(&it);
-    case MP_BIN:
+    case HD_MP_NIL: Py_RETURN_NONE;
+    case HD_MP_BOOL: return PyBool_FromLong((long)it.u);
+    case HD_MP_UINT: return PyLong_FromUnsignedLongLong(it.u);
+    case HD_MP_NEG: return PyLong_FromLongLong(it.i);
+    case HD_MP_FLOAT: return PyFloat_FromDouble(it.f);
+    case HD_MP_STR: return load_str(&it);
+    case HD_MP_BIN:
         return PyBytes_FromStringAndSize((const char *)it.data,
                                          (Py_ssize_t)it.u);
-    case MP_EXT:
+    case HD_MP_EXT:
         if (it.ext == HD_EXT_INT) {
             return load_int_bytes(it.data, (size_t)it.u);
         }
         return load_fail(L, "unexpected msgpack ext type %d in data", it.ext);
-    case MP_ARRAY: {
+    case HD_MP_ARRAY: {
         if (depth >= LOAD_DATA_DEPTH) {
             return load_fail(L, "data nested too deep");
         }
@@ -804,7 +416,7 @@ load_data(LoaderObject *L, load_cur *c, int depth)
         }
         return list;
     }
-    case MP_MAP: {
+    case HD_MP_MAP: {
         if (depth >= LOAD_DATA_DEPTH) {
             return load_fail(L, "data nested too deep");
         }
@@ -839,18 +451,18 @@ load_data(LoaderObject *L, load_cur *c, int depth)
 
 /* Read a non-negative integer field; -1 with HeapdumpError otherwise. */
 static int
-load_uint_field(LoaderObject *L, load_cur *c, uint64_t *out, const char *what)
+load_uint_field(LoaderObject *L, hd_mp_cur *c, uint64_t *out, const char *what)
 {
-    load_item it;
-    if (load_next(c, &it) < 0) {
+    hd_mp_item it;
+    if (hd_mpread_next(c, &it) < 0) {
         load_fail(L, "malformed msgpack in %s", what);
         return -1;
     }
-    if (it.type == MP_UINT) {
+    if (it.type == HD_MP_UINT) {
         *out = it.u;
         return 0;
     }
-    if (it.type == MP_EXT && it.ext == HD_EXT_INT && it.u <= 8) {
+    if (it.type == HD_MP_EXT && it.ext == HD_EXT_INT && it.u <= 8) {
         PyObject *v = load_int_bytes(it.data, (size_t)it.u);
         if (v == NULL) {
             return -1;
@@ -869,26 +481,26 @@ load_uint_field(LoaderObject *L, load_cur *c, uint64_t *out, const char *what)
 
 /* A signed integer field (msgpack int or ext INT of at most 8 bytes). */
 static int
-load_int_field(LoaderObject *L, load_cur *c, int64_t *out, const char *what)
+load_int_field(LoaderObject *L, hd_mp_cur *c, int64_t *out, const char *what)
 {
-    load_item it;
-    if (load_next(c, &it) < 0) {
+    hd_mp_item it;
+    if (hd_mpread_next(c, &it) < 0) {
         load_fail(L, "malformed msgpack in %s", what);
         return -1;
     }
-    if (it.type == MP_UINT && it.u <= INT64_MAX) {
+    if (it.type == HD_MP_UINT && it.u <= INT64_MAX) {
         *out = (int64_t)it.u;
         return 0;
     }
-    if (it.type == MP_UINT) {
+    if (it.type == HD_MP_UINT) {
         *out = (int64_t)it.u; /* an address delta wraps */
         return 0;
     }
-    if (it.type == MP_NEG) {
+    if (it.type == HD_MP_NEG) {
         *out = it.i;
         return 0;
     }
-    if (it.type == MP_EXT && it.ext == HD_EXT_INT && it.u <= 8) {
+    if (it.type == HD_MP_EXT && it.ext == HD_EXT_INT && it.u <= 8) {
         uint64_t u = 0;
         size_t n = (size_t)it.u;
         for (size_t i = 0; i < n; i++) {
@@ -967,9 +579,9 @@ load_lost(LoaderObject *L, uint64_t id)
  * data three arrays deeper than the marker's own (the support object's
  * redacted() checks them). */
 static PyObject *
-load_marker(LoaderObject *L, const load_item *it)
+load_marker(LoaderObject *L, const hd_mp_item *it)
 {
-    load_cur c = {it->data, it->data + it->u};
+    hd_mp_cur c = {it->data, it->data + it->u};
     PyObject *data = load_data(L, &c, LOAD_DATA_DEPTH - 4);
     if (data == NULL) {
         return NULL;
@@ -1043,18 +655,18 @@ load_ref(LoaderObject *L, uint64_t id, int goal, int mode)
 /* The value of an item already read (load_next); a new reference, or
  * NULL.  ext UNBOUND decodes as L->unbound, which callers check for. */
 static PyObject *
-load_value_item(LoaderObject *L, const load_item *it, int goal, int mode)
+load_value_item(LoaderObject *L, const hd_mp_item *it, int goal, int mode)
 {
     switch (it->type) {
-    case MP_UINT: return load_ref(L, it->u, goal, mode);
-    case MP_STR: return load_str(it);
-    case MP_NIL: Py_RETURN_NONE;
-    case MP_BOOL: return PyBool_FromLong((long)it->u);
-    case MP_FLOAT: return PyFloat_FromDouble(it->f);
-    case MP_BIN:
+    case HD_MP_UINT: return load_ref(L, it->u, goal, mode);
+    case HD_MP_STR: return load_str(it);
+    case HD_MP_NIL: Py_RETURN_NONE;
+    case HD_MP_BOOL: return PyBool_FromLong((long)it->u);
+    case HD_MP_FLOAT: return PyFloat_FromDouble(it->f);
+    case HD_MP_BIN:
         return PyBytes_FromStringAndSize((const char *)it->data,
                                          (Py_ssize_t)it->u);
-    case MP_EXT:
+    case HD_MP_EXT:
         switch (it->ext) {
         case HD_EXT_INT: return load_int_bytes(it->data, (size_t)it->u);
         case HD_EXT_UNBOUND: return Py_NewRef(L->unbound);
@@ -1066,7 +678,7 @@ load_value_item(LoaderObject *L, const load_item *it, int goal, int mode)
             return load_fail(L, "unknown msgpack ext type %d in a value",
                              it->ext);
         }
-    case MP_NEG:
+    case HD_MP_NEG:
         return load_fail(L, "a negative integer where a value belongs");
     default:
         return load_fail(L, "a msgpack array or map where a value belongs");
@@ -1075,10 +687,10 @@ load_value_item(LoaderObject *L, const load_item *it, int goal, int mode)
 
 /* Decode one value at c (advancing it); a new reference, or NULL. */
 static PyObject *
-load_value(LoaderObject *L, load_cur *c, int goal, int mode)
+load_value(LoaderObject *L, hd_mp_cur *c, int goal, int mode)
 {
-    load_item it;
-    if (load_next(c, &it) < 0) {
+    hd_mp_item it;
+    if (hd_mpread_next(c, &it) < 0) {
         return load_fail(L, "malformed msgpack value");
     }
     return load_value_item(L, &it, goal, mode);
@@ -1086,13 +698,13 @@ load_value(LoaderObject *L, load_cur *c, int goal, int mode)
 
 /* ext 5 RUN's payload: first id and count. */
 static int
-load_run(LoaderObject *L, const load_item *it, uint64_t *first,
+load_run(LoaderObject *L, const hd_mp_item *it, uint64_t *first,
          uint64_t *count)
 {
-    load_cur c = {it->data, it->data + it->u};
-    load_item a, b;
-    if (load_next(&c, &a) < 0 || load_next(&c, &b) < 0 || a.type != MP_UINT ||
-        b.type != MP_UINT) {
+    hd_mp_cur c = {it->data, it->data + it->u};
+    hd_mp_item a, b;
+    if (hd_mpread_next(&c, &a) < 0 || hd_mpread_next(&c, &b) < 0 ||
+        a.type != HD_MP_UINT || b.type != HD_MP_UINT) {
         load_fail(L, "malformed RUN value");
         return -1;
     }
@@ -1108,33 +720,33 @@ load_run(LoaderObject *L, const load_item *it, uint64_t *first,
 
 /* Skip a value, reporting its reference (id) if it is one. */
 static int
-load_value_ref(LoaderObject *L, load_cur *c, uint64_t *id)
+load_value_ref(LoaderObject *L, hd_mp_cur *c, uint64_t *id)
 {
-    load_item it;
+    hd_mp_item it;
     const unsigned char *start = c->p;
-    if (load_next(c, &it) < 0) {
+    if (hd_mpread_next(c, &it) < 0) {
         load_fail(L, "malformed msgpack value");
         return -1;
     }
-    if (it.type == MP_ARRAY || it.type == MP_MAP) {
+    if (it.type == HD_MP_ARRAY || it.type == HD_MP_MAP) {
         c->p = start;
-        if (load_skip(c) < 0) {
+        if (hd_mpread_skip(c) < 0) {
             load_fail(L, "malformed msgpack value");
             return -1;
         }
         *id = LOAD_NO_ID;
         return 0;
     }
-    *id = it.type == MP_UINT ? it.u : LOAD_NO_ID;
+    *id = it.type == HD_MP_UINT ? it.u : LOAD_NO_ID;
     return 0;
 }
 
 /* Skip n fields of a record. */
 static int
-load_skip_fields(LoaderObject *L, load_cur *c, uint32_t n)
+load_skip_fields(LoaderObject *L, hd_mp_cur *c, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
-        if (load_skip(c) < 0) {
+        if (hd_mpread_skip(c) < 0) {
             load_fail(L, "malformed msgpack record");
             return -1;
         }
@@ -1146,7 +758,7 @@ load_skip_fields(LoaderObject *L, load_cur *c, uint32_t n)
  * (TUPLE, LIST, SET, FROZENSET) or its [keys] or [values] array (DICT),
  * then those of its MORE records; a RUN stands for its references. */
 typedef struct {
-    load_cur cur;      /* the raw values of the current segment */
+    hd_mp_cur cur;     /* the raw values of the current segment */
     uint32_t left;     /* raw values left in it */
     uint64_t run_next; /* a RUN being expanded: its next id */
     uint64_t run_left; /* and how many are left */
@@ -1160,7 +772,7 @@ static int
 load_items_enter(LoaderObject *L, load_items *it, const unsigned char *raw,
                  const unsigned char *end, uint32_t nfields, uint32_t skip)
 {
-    load_item a;
+    hd_mp_item a;
     it->cur.p = raw;
     it->cur.end = end;
     if (it->which == 0) {
@@ -1173,7 +785,7 @@ load_items_enter(LoaderObject *L, load_items *it, const unsigned char *raw,
     }
     if (nfields < 2 ||
         (it->which == 2 && load_skip_fields(L, &it->cur, 1) < 0) ||
-        load_next(&it->cur, &a) < 0 || a.type != MP_ARRAY ||
+        hd_mpread_next(&it->cur, &a) < 0 || a.type != HD_MP_ARRAY ||
         a.u > (uint64_t)(it->cur.end - it->cur.p)) {
         if (!PyErr_Occurred()) {
             load_fail(L, "a DICT record without its [keys] and [values]");
@@ -1196,14 +808,14 @@ load_items_init(LoaderObject *L, load_items *it, size_t id, int which,
     return load_items_enter(L, it, e->raw, e->raw_end, e->nfields, skip);
 }
 
-/* The next element into *out (a RUN's references come as MP_UINT
+/* The next element into *out (a RUN's references come as HD_MP_UINT
  * items).  Returns 1, 0 at the end, -1 on error. */
 static int
-load_items_next(LoaderObject *L, load_items *it, load_item *out)
+load_items_next(LoaderObject *L, load_items *it, hd_mp_item *out)
 {
     for (;;) {
         if (it->run_left > 0) {
-            out->type = MP_UINT;
+            out->type = HD_MP_UINT;
             out->u = it->run_next++;
             it->run_left--;
             return 1;
@@ -1224,15 +836,15 @@ load_items_next(LoaderObject *L, load_items *it, load_item *out)
             continue;
         }
         it->left--;
-        if (load_next(&it->cur, out) < 0) {
+        if (hd_mpread_next(&it->cur, out) < 0) {
             load_fail(L, "malformed msgpack in the elements of a container");
             return -1;
         }
-        if (out->type == MP_ARRAY || out->type == MP_MAP) {
+        if (out->type == HD_MP_ARRAY || out->type == HD_MP_MAP) {
             load_fail(L, "a msgpack array or map where a value belongs");
             return -1;
         }
-        if (out->type == MP_EXT && out->ext == HD_EXT_RUN) {
+        if (out->type == HD_MP_EXT && out->ext == HD_EXT_RUN) {
             if (load_run(L, out, &it->run_next, &it->run_left) < 0) {
                 return -1;
             }
@@ -1245,26 +857,26 @@ load_items_next(LoaderObject *L, load_items *it, load_item *out)
 /* How many elements the values at c hold (n raw values, RUNs counted as
  * their length), checking that they are values. */
 static int
-load_count_values(LoaderObject *L, load_cur *c, uint64_t n, uint64_t *count)
+load_count_values(LoaderObject *L, hd_mp_cur *c, uint64_t n, uint64_t *count)
 {
-    load_item it;
+    hd_mp_item it;
     uint64_t total = 0;
     for (uint64_t i = 0; i < n; i++) {
         const unsigned char *start = c->p;
-        if (load_next(c, &it) < 0) {
+        if (hd_mpread_next(c, &it) < 0) {
             load_fail(L, "malformed msgpack in the elements of a container");
             return -1;
         }
-        if (it.type == MP_EXT && it.ext == HD_EXT_RUN) {
+        if (it.type == HD_MP_EXT && it.ext == HD_EXT_RUN) {
             uint64_t first, len;
             if (load_run(L, &it, &first, &len) < 0) {
                 return -1;
             }
             total += len;
         }
-        else if (it.type == MP_ARRAY || it.type == MP_MAP) {
+        else if (it.type == HD_MP_ARRAY || it.type == HD_MP_MAP) {
             c->p = start;
-            if (load_skip(c) < 0) {
+            if (hd_mpread_skip(c) < 0) {
                 load_fail(L, "malformed msgpack");
                 return -1;
             }
@@ -1281,7 +893,7 @@ load_count_values(LoaderObject *L, load_cur *c, uint64_t n, uint64_t *count)
 /* The elements of one container record or MORE (fields at c): their
  * count, checked against the limit per record and the body budget. */
 static int
-load_count_elements(LoaderObject *L, int kind, load_cur *c, uint32_t nfields,
+load_count_elements(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t nfields,
                     uint64_t *count)
 {
     if (kind != HD_K_DICT) {
@@ -1290,11 +902,12 @@ load_count_elements(LoaderObject *L, int kind, load_cur *c, uint32_t nfields,
         }
     }
     else {
-        load_item a;
+        hd_mp_item a;
         uint64_t nk = 0, nv = 0;
-        if (nfields < 2 || load_next(c, &a) < 0 || a.type != MP_ARRAY ||
-            load_count_values(L, c, a.u, &nk) < 0 || load_next(c, &a) < 0 ||
-            a.type != MP_ARRAY || load_count_values(L, c, a.u, &nv) < 0) {
+        if (nfields < 2 || hd_mpread_next(c, &a) < 0 ||
+            a.type != HD_MP_ARRAY || load_count_values(L, c, a.u, &nk) < 0 ||
+            hd_mpread_next(c, &a) < 0 || a.type != HD_MP_ARRAY ||
+            load_count_values(L, c, a.u, &nv) < 0) {
             if (!PyErr_Occurred()) {
                 load_fail(L,
                           "record %llu: a DICT (or its MORE) without its "
@@ -1335,149 +948,6 @@ load_count_elements(LoaderObject *L, int kind, load_cur *c, uint32_t nfields,
 }
 
 /* ---------------------------------------------------------------------
- * Phase 1: the stream
- */
-
-typedef struct {
-    int fd;
-    ZSTD_DStream *ds;
-    unsigned char *in;
-    size_t in_len, in_pos;
-    unsigned char *buf; /* the decompressed window */
-    size_t cap, len, pos;
-    int eof;        /* read(2) returned 0 */
-    int frame_open; /* inside a zstd frame */
-} load_stream;
-
-static void
-load_stream_close(load_stream *s)
-{
-    if (s->fd >= 0) {
-        close(s->fd);
-        s->fd = -1;
-    }
-    if (s->ds != NULL) {
-        ZSTD_freeDStream(s->ds);
-        s->ds = NULL;
-    }
-    PyMem_Free(s->in);
-    PyMem_Free(s->buf);
-    s->in = s->buf = NULL;
-}
-
-/* Decompress until the window holds at least want bytes from pos, or the
- * stream ends.  Returns 0, or -1 with an exception (read error, corrupt
- * zstd, body larger than max_body). */
-static int
-load_stream_fill(LoaderObject *L, load_stream *s, size_t want)
-{
-    /* slide the unread bytes to the front */
-    if (s->pos > 0) {
-        memmove(s->buf, s->buf + s->pos, s->len - s->pos);
-        s->len -= s->pos;
-        s->pos = 0;
-    }
-    if (want > s->cap) {
-        size_t ncap = s->cap ? s->cap : LOAD_WINDOW_MIN;
-        while (ncap < want) {
-            ncap *= 2;
-        }
-        unsigned char *nb = PyMem_Realloc(s->buf, ncap);
-        if (nb == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        s->buf = nb;
-        s->cap = ncap;
-    }
-    while (s->len < want) {
-        if (s->in_pos == s->in_len && !s->eof) {
-            ssize_t r;
-            do {
-                r = read(s->fd, s->in, LOAD_IN_CHUNK);
-            } while (r < 0 && errno == EINTR);
-            if (r < 0) {
-                PyErr_SetFromErrnoWithFilename(PyExc_OSError, L->path);
-                return -1;
-            }
-            if (r == 0) {
-                s->eof = 1;
-            }
-            s->in_len = (size_t)r;
-            s->in_pos = 0;
-            L->file_bytes += (uint64_t)r;
-        }
-        if (s->in_pos == s->in_len && s->eof && !s->frame_open) {
-            return 0; /* the end, between frames */
-        }
-        ZSTD_inBuffer zin = {s->in, s->in_len, s->in_pos};
-        ZSTD_outBuffer zout = {s->buf, s->cap, s->len};
-        size_t ret = ZSTD_decompressStream(s->ds, &zout, &zin);
-        if (ZSTD_isError(ret)) {
-            load_fail(L,
-                      "the compressed body is corrupt near byte %llu of the "
-                      "file: zstd: %s",
-                      (unsigned long long)(L->offset + L->file_bytes -
-                                           (s->in_len - zin.pos)),
-                      ZSTD_getErrorName(ret));
-            return -1;
-        }
-        int progress = zout.pos != s->len || zin.pos != s->in_pos;
-        s->frame_open = ret != 0;
-        L->body_bytes += zout.pos - s->len;
-        s->len = zout.pos;
-        s->in_pos = zin.pos;
-        if (L->max_ratio > 0 && L->body_bytes > LOAD_RATIO_FLOOR &&
-            L->body_bytes / (L->file_bytes + 1) >= L->max_ratio) {
-            load_fail(
-                L,
-                "the body expands %llu-fold (%llu bytes from %llu): "
-                "a zstd bomb?  pass a larger max_ratio to load it",
-                (unsigned long long)(L->body_bytes / (L->file_bytes + 1)),
-                (unsigned long long)L->body_bytes,
-                (unsigned long long)L->file_bytes);
-            return -1;
-        }
-        if (L->body_bytes > L->max_body) {
-            load_fail(L,
-                      "the body is larger than max_body_bytes (%llu bytes "
-                      "uncompressed); pass a larger max_body_bytes to load "
-                      "it",
-                      (unsigned long long)L->max_body);
-            return -1;
-        }
-        if (!progress && s->eof && s->in_pos == s->in_len) {
-            return 0; /* the file ends inside a frame */
-        }
-    }
-    return 0;
-}
-
-/* After the TRAILER: decompress what is left (checking the zstd
- * checksums), dropping it.  A file that ends inside a frame is
- * truncated. */
-static int
-load_stream_drain(LoaderObject *L, load_stream *s)
-{
-    for (;;) {
-        s->pos = s->len; /* drop what was read */
-        if (load_stream_fill(L, s, s->cap ? s->cap : LOAD_WINDOW_MIN) < 0) {
-            return -1;
-        }
-        if (s->len == 0) {
-            break;
-        }
-        L->after_trailer += s->len;
-    }
-    if (s->frame_open) {
-        L->truncated = 1;
-        L->truncation = "the file ends inside a zstd frame (after the "
-                        "TRAILER record: the last checksum is missing)";
-    }
-    return 0;
-}
-
-/* ---------------------------------------------------------------------
  * Phase 1: records
  */
 
@@ -1485,45 +955,46 @@ load_stream_drain(LoaderObject *L, load_stream *s)
  * BYTEARRAY, SINGLETON.  cls: a subclass to make (CLASS prefix, CUT), or
  * NULL for the builtin type itself. */
 static PyObject *
-load_scalar(LoaderObject *L, int kind, load_cur *c, uint32_t nfields,
+load_scalar(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t nfields,
             PyTypeObject *cls)
 {
-    load_item it, it2;
+    hd_mp_item it, it2;
     PyObject *v = NULL;
-    if (nfields < (kind == HD_K_COMPLEX ? 2u : 1u) || load_next(c, &it) < 0) {
+    if (nfields < (kind == HD_K_COMPLEX ? 2u : 1u) ||
+        hd_mpread_next(c, &it) < 0) {
         return load_fail(L, "%s record is malformed", load_kind_name(kind));
     }
     switch (kind) {
     case HD_K_INT:
-        if (it.type == MP_EXT && it.ext == HD_EXT_INT) {
+        if (it.type == HD_MP_EXT && it.ext == HD_EXT_INT) {
             v = load_int_bytes(it.data, (size_t)it.u);
         }
-        else if (it.type == MP_UINT) {
+        else if (it.type == HD_MP_UINT) {
             v = PyLong_FromUnsignedLongLong(it.u);
         }
-        else if (it.type == MP_NEG) {
+        else if (it.type == HD_MP_NEG) {
             v = PyLong_FromLongLong(it.i);
         }
         break;
     case HD_K_FLOAT:
-        if (it.type == MP_FLOAT) {
+        if (it.type == HD_MP_FLOAT) {
             v = PyFloat_FromDouble(it.f);
         }
         break;
     case HD_K_COMPLEX:
-        if (it.type == MP_FLOAT && load_next(c, &it2) == 0 &&
-            it2.type == MP_FLOAT) {
+        if (it.type == HD_MP_FLOAT && hd_mpread_next(c, &it2) == 0 &&
+            it2.type == HD_MP_FLOAT) {
             v = PyComplex_FromDoubles(it.f, it2.f);
         }
         break;
     case HD_K_STR:
-        if (it.type == MP_STR) {
+        if (it.type == HD_MP_STR) {
             v = load_str(&it);
         }
         break;
     case HD_K_BYTES:
     case HD_K_BYTEARRAY:
-        if (it.type == MP_BIN || it.type == MP_STR) {
+        if (it.type == HD_MP_BIN || it.type == HD_MP_STR) {
             if (kind == HD_K_BYTES) {
                 v = PyBytes_FromStringAndSize((const char *)it.data,
                                               (Py_ssize_t)it.u);
@@ -1539,11 +1010,11 @@ load_scalar(LoaderObject *L, int kind, load_cur *c, uint32_t nfields,
         }
         break;
     case HD_K_SINGLETON:
-        if (it.type == MP_STR && it.u == 8 &&
+        if (it.type == HD_MP_STR && it.u == 8 &&
             memcmp(it.data, "Ellipsis", 8) == 0) {
             v = Py_NewRef(Py_Ellipsis);
         }
-        else if (it.type == MP_STR && it.u == 14 &&
+        else if (it.type == HD_MP_STR && it.u == 14 &&
                  memcmp(it.data, "NotImplemented", 14) == 0) {
             v = Py_NewRef(Py_NotImplemented);
         }
@@ -1634,7 +1105,7 @@ load_set_original_length(LoaderObject *L, PyObject *obj, size_t id)
 /* An object record [kind, addr, refcnt, size, fields...] (c after the
  * array header, nfields fields after the 4 of the header). */
 static int
-load_object_record(LoaderObject *L, int kind, load_cur *c, uint32_t n,
+load_object_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n,
                    const unsigned char *rec, size_t reclen)
 {
     int64_t delta;
@@ -1749,7 +1220,7 @@ load_object_record(LoaderObject *L, int kind, load_cur *c, uint32_t n,
     case HD_K_FROZENSET:
     case HD_K_DICT: {
         uint64_t count;
-        load_cur cc = *c;
+        hd_mp_cur cc = *c;
         if (load_count_elements(L, kind, &cc, e->nfields, &count) < 0) {
             return -1;
         }
@@ -1844,14 +1315,14 @@ load_object_record(LoaderObject *L, int kind, load_cur *c, uint32_t n,
 
 /* An other record [kind, fields...]. */
 static int
-load_other_record(LoaderObject *L, int kind, load_cur *c, uint32_t n)
+load_other_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n)
 {
     uint32_t nf = n - 1;
     switch (kind) {
     case HD_R_LAYOUT: {
         /* [65, type, [names]] */
         uint64_t tid;
-        load_item it;
+        hd_mp_item it;
         if (nf < 2 || load_value_ref(L, c, &tid) < 0) {
             if (!PyErr_Occurred()) {
                 load_fail(L, "record %llu (LAYOUT) is malformed",
@@ -1860,7 +1331,7 @@ load_other_record(LoaderObject *L, int kind, load_cur *c, uint32_t n)
             return -1;
         }
         const unsigned char *start = c->p;
-        if (load_next(c, &it) < 0 || it.type != MP_ARRAY) {
+        if (hd_mpread_next(c, &it) < 0 || it.type != HD_MP_ARRAY) {
             load_fail(L, "record %llu (LAYOUT) has no array of names",
                       (unsigned long long)L->records);
             return -1;
@@ -1938,7 +1409,7 @@ load_other_record(LoaderObject *L, int kind, load_cur *c, uint32_t n)
             return -1;
         }
         uint64_t count;
-        load_cur cc = *c;
+        hd_mp_cur cc = *c;
         if (load_count_elements(L, e->kind, &cc, nf, &count) < 0) {
             return -1;
         }
@@ -1999,16 +1470,16 @@ load_other_record(LoaderObject *L, int kind, load_cur *c, uint32_t n)
 static int
 load_record(LoaderObject *L, const unsigned char *rec, size_t len)
 {
-    load_cur c = {rec, rec + len};
-    load_item it;
+    hd_mp_cur c = {rec, rec + len};
+    hd_mp_item it;
     uint64_t kind;
-    if (load_next(&c, &it) < 0 || it.type != MP_ARRAY || it.u < 1) {
+    if (hd_mpread_next(&c, &it) < 0 || it.type != HD_MP_ARRAY || it.u < 1) {
         load_fail(L, "record %llu is not a msgpack array with a kind",
                   (unsigned long long)L->records);
         return -1;
     }
     uint64_t n = it.u;
-    if (load_next(&c, &it) < 0 || it.type != MP_UINT || it.u == 0) {
+    if (hd_mpread_next(&c, &it) < 0 || it.type != HD_MP_UINT || it.u == 0) {
         load_fail(L, "record %llu has no valid kind",
                   (unsigned long long)L->records);
         return -1;
@@ -2035,111 +1506,71 @@ load_record(LoaderObject *L, const unsigned char *rec, size_t len)
     return load_other_record(L, kind > 255 ? 255 : (int)kind, &c, (uint32_t)n);
 }
 
+/* Raise the stream's failure: OSError naming the file, MemoryError, or
+ * HeapdumpError with its message.  Returns -1. */
+static int
+load_stream_raise(LoaderObject *L, const hd_stream *s)
+{
+    switch (s->error) {
+    case HD_STREAM_EIO:
+        errno = s->err_no;
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, L->path);
+        break;
+    case HD_STREAM_ENOMEM: PyErr_NoMemory(); break;
+    default: load_fail(L, "%s", s->message); break;
+    }
+    return -1;
+}
+
 /* Phase 1: read the body, keep what the later phases need, make scalars. */
 static PyObject *
 Loader_read(LoaderObject *L, PyObject *Py_UNUSED(ignored))
 {
-    load_stream s;
-    memset(&s, 0, sizeof(s));
-    s.fd = -1;
+    hd_stream s;
+    hd_stream_init(&s);
     if (L->read_done) {
         return load_fail(L, "read() was called already");
     }
     L->read_done = 1;
-    s.fd = open(L->path, O_RDONLY | O_CLOEXEC);
-    if (s.fd < 0) {
-        PyErr_SetFromErrnoWithFilename(PyExc_OSError, L->path);
+    s.max_record = L->max_record;
+    s.max_body = L->max_body;
+    s.max_ratio = L->max_ratio;
+    if (hd_stream_open(&s, L->path, L->offset) < 0) {
         goto error;
     }
-    if (lseek(s.fd, (off_t)L->offset, SEEK_SET) < 0) {
-        PyErr_SetFromErrnoWithFilename(PyExc_OSError, L->path);
-        goto error;
-    }
-    s.ds = ZSTD_createDStream();
-    s.in = PyMem_Malloc(LOAD_IN_CHUNK);
-    if (s.ds == NULL || s.in == NULL) {
-        PyErr_NoMemory();
-        goto error;
-    }
-    ZSTD_initDStream(s.ds);
-    size_t want = 64 * 1024;
     for (;;) {
-        size_t avail = s.len - s.pos;
-        if (avail > 0) {
-            size_t rlen = 0;
-            int r =
-                load_frame_record(s.buf + s.pos, avail, L->max_record, &rlen);
-            if (r == 1) {
-                if (load_record(L, s.buf + s.pos, rlen) < 0) {
-                    goto error;
-                }
-                s.pos += rlen;
-                L->records++;
-                if (L->trailer_seen) {
-                    /* TRAILER is last: read the rest of the stream only to
-                     * check it (the last frame's checksum) */
-                    if (load_stream_drain(L, &s) < 0) {
-                        goto error;
-                    }
-                    break;
-                }
-                continue;
-            }
-            if (r == -1) {
-                load_fail(
-                    L,
-                    "record %llu at byte %llu of the body is not valid "
-                    "msgpack",
-                    (unsigned long long)L->records,
-                    (unsigned long long)(L->body_bytes - (s.len - s.pos)));
-                goto error;
-            }
-            if (r == -3) {
-                load_fail(
-                    L,
-                    "record %llu at byte %llu of the body holds more "
-                    "than %llu msgpack items",
-                    (unsigned long long)L->records,
-                    (unsigned long long)(L->body_bytes - (s.len - s.pos)),
-                    (unsigned long long)LOAD_MAX_RECORD_MSGPACK_ITEMS);
-                goto error;
-            }
-            if (r == -2) {
-                load_fail(
-                    L,
-                    "record %llu at byte %llu of the body is larger "
-                    "than max_record_bytes (%zu)",
-                    (unsigned long long)L->records,
-                    (unsigned long long)(L->body_bytes - (s.len - s.pos)),
-                    L->max_record);
-                goto error;
-            }
-            /* incomplete: ask for twice as much before trying again, so a
-             * big record is framed O(log n) times, not once per chunk */
-            want = avail * 2;
-            if (want < avail + 64 * 1024) {
-                want = avail + 64 * 1024;
-            }
-            if (want > L->max_record + 64 * 1024) {
-                want = L->max_record + 64 * 1024;
-            }
-        }
-        size_t before = s.len - s.pos;
-        if (load_stream_fill(L, &s, want) < 0) {
+        const unsigned char *rec;
+        size_t rlen;
+        int r = hd_stream_next(&s, &rec, &rlen);
+        L->body_bytes = s.body_bytes;
+        L->file_bytes = s.file_bytes;
+        if (r < 0) {
+            load_stream_raise(L, &s);
             goto error;
         }
-        if (s.len - s.pos == before) {
-            /* no more bytes: the end of the body */
-            if (before > 0) {
+        if (r == 0) {
+            if (s.truncation != NULL) {
                 L->truncated = 1;
-                L->truncation = s.frame_open
-                                    ? "the file ends inside a record and "
-                                      "inside a zstd frame"
-                                    : "the body ends inside a record";
+                L->truncation = s.truncation;
             }
-            else if (s.frame_open) {
+            break;
+        }
+        if (load_record(L, rec, rlen) < 0) {
+            goto error;
+        }
+        L->records++;
+        if (L->trailer_seen) {
+            /* TRAILER is last: read the rest of the stream only to check
+             * it (the last frame's checksum) */
+            if (hd_stream_drain(&s, &L->after_trailer) < 0) {
+                load_stream_raise(L, &s);
+                goto error;
+            }
+            L->body_bytes = s.body_bytes;
+            L->file_bytes = s.file_bytes;
+            if (s.truncation != NULL) {
                 L->truncated = 1;
-                L->truncation = "the file ends inside a zstd frame";
+                L->truncation = s.truncation;
             }
             break;
         }
@@ -2151,10 +1582,13 @@ Loader_read(LoaderObject *L, PyObject *Py_UNUSED(ignored))
     if (L->pending_pre) {
         L->pending_pre = 0; /* a CLASS with no object after it: dropped */
     }
-    load_stream_close(&s);
+    hd_stream_close(&s);
     Py_RETURN_NONE;
 error:
-    load_stream_close(&s);
+    if (!PyErr_Occurred()) {
+        load_stream_raise(L, &s);
+    }
+    hd_stream_close(&s);
     return NULL;
 }
 
@@ -2162,61 +1596,18 @@ error:
  * Record fields as Python objects (for _load.py and the callbacks)
  */
 
-/* schemas: d data, v value, V [values], N [names] (str or value); the
- * fields after a '|' came with a later minor version: nil when absent */
-static const char *
-load_schema(int kind)
-{
-    switch (kind) {
-    case HD_K_INT: return "v";
-    case HD_K_FLOAT: return "d";
-    case HD_K_COMPLEX: return "dd";
-    case HD_K_STR: return "d";
-    case HD_K_BYTES: return "d";
-    case HD_K_BYTEARRAY: return "d";
-    case HD_K_RANGE: return "vvv";
-    case HD_K_SLICE: return "vvv";
-    case HD_K_SINGLETON: return "d";
-    case HD_K_TYPE: return "dddvVdddNV";
-    case HD_K_INSTANCE: return "d";
-    case HD_K_OPAQUE: return "vdVV";
-    case HD_K_FUNCTION: return "dddvvvvdV";
-    case HD_K_METHOD: return "vv";
-    case HD_K_CFUNCTION: return "dddv";
-    case HD_K_CODE: return "dddddddddd";
-    case HD_K_MODULE: return "dd";
-    case HD_K_CELL: return "v";
-    case HD_K_FRAME: return "vvvvdddV";
-    case HD_K_TRACEBACK: return "vddv|d"; /* position: 1.1 */
-    case HD_K_EXCEPTION: return "vvvvvddV";
-    case HD_K_GENERATOR: return "vdddvd";
-    case HD_K_WEAKREF: return "vvv";
-    case HD_K_UNREADABLE: return "d";
-    case HD_R_META: return "d";
-    case HD_R_LAYOUT: return "vN";
-    case HD_R_CLASS: return "vdV";
-    case HD_R_CUT: return "d";
-    case HD_R_THREAD: return "dddddv";
-    case HD_R_SOURCE: return "ddd|d"; /* redactions: 1.2 */
-    case HD_R_ROOT: return "dv";
-    case HD_R_TRAILER: return "d";
-    case HD_R_ERROR: return "d";
-    default: return NULL;
-    }
-}
-
 /* An array of values (V) or of names (N: str as str, else a value). */
 static PyObject *
-load_value_array(LoaderObject *L, load_cur *c, int names, int goal, int mode)
+load_value_array(LoaderObject *L, hd_mp_cur *c, int names, int goal, int mode)
 {
-    load_item it;
-    if (load_next(c, &it) < 0) {
+    hd_mp_item it;
+    if (hd_mpread_next(c, &it) < 0) {
         return load_fail(L, "malformed msgpack array");
     }
-    if (it.type == MP_NIL) {
+    if (it.type == HD_MP_NIL) {
         Py_RETURN_NONE;
     }
-    if (it.type != MP_ARRAY) {
+    if (it.type != HD_MP_ARRAY) {
         return load_fail(L, "an array of values was expected");
     }
     if (it.u > (uint64_t)(c->end - c->p)) {
@@ -2228,13 +1619,13 @@ load_value_array(LoaderObject *L, load_cur *c, int names, int goal, int mode)
     }
     uint64_t expanded = 0;
     for (uint64_t i = 0; i < it.u; i++) {
-        load_item item;
+        hd_mp_item item;
         PyObject *v;
-        if (load_next(c, &item) < 0) {
+        if (hd_mpread_next(c, &item) < 0) {
             Py_DECREF(list);
             return load_fail(L, "malformed msgpack value");
         }
-        if (item.type == MP_EXT && item.ext == HD_EXT_RUN) {
+        if (item.type == HD_MP_EXT && item.ext == HD_EXT_RUN) {
             /* tolerated here too: references to consecutive ids */
             uint64_t first, count;
             if (load_run(L, &item, &first, &count) < 0 ||
@@ -2283,8 +1674,8 @@ load_decode_fields(LoaderObject *L, int kind, const unsigned char *raw,
                    const unsigned char *end, uint32_t nfields, int mode,
                    uint32_t upto)
 {
-    const char *schema = load_schema(kind);
-    load_cur c = {raw, end};
+    const char *schema = hd_schema_fields(kind);
+    hd_mp_cur c = {raw, end};
     if (schema == NULL) {
         schema = "";
     }
@@ -2439,7 +1830,7 @@ load_class_for(LoaderObject *L, uint64_t type_id, int kind)
 
 /* The type id a value field refers to, reading it at c. */
 static int
-load_type_field(LoaderObject *L, load_cur *c, uint64_t *tid)
+load_type_field(LoaderObject *L, hd_mp_cur *c, uint64_t *tid)
 {
     return load_value_ref(L, c, tid);
 }
@@ -2506,14 +1897,14 @@ load_make_type(LoaderObject *L, size_t id)
 
 /* The class for the INSTANCE record id, from its layout or type. */
 static PyTypeObject *
-load_instance_class(LoaderObject *L, size_t id, load_cur *c)
+load_instance_class(LoaderObject *L, size_t id, hd_mp_cur *c)
 {
-    load_item it;
-    if (load_next(c, &it) < 0) {
+    hd_mp_item it;
+    if (hd_mpread_next(c, &it) < 0) {
         load_fail(L, "INSTANCE record is malformed");
         return NULL;
     }
-    if (it.type == MP_NIL) {
+    if (it.type == HD_MP_NIL) {
         uint64_t tid;
         if (L->entries[id].nfields < 2 || load_type_field(L, c, &tid) < 0) {
             if (!PyErr_Occurred()) {
@@ -2523,11 +1914,11 @@ load_instance_class(LoaderObject *L, size_t id, load_cur *c)
         }
         return load_class_for(L, tid, HD_K_INSTANCE);
     }
-    if (it.type != MP_UINT || it.u >= L->nlayouts) {
+    if (it.type != HD_MP_UINT || it.u >= L->nlayouts) {
         load_fail(L,
                   "INSTANCE record names layout %llu, not defined before "
                   "it",
-                  it.type == MP_UINT ? (unsigned long long)it.u : 0);
+                  it.type == HD_MP_UINT ? (unsigned long long)it.u : 0);
         return NULL;
     }
     load_layout *l = &L->layouts[it.u];
@@ -2545,14 +1936,14 @@ static int
 load_make_shell(LoaderObject *L, size_t id)
 {
     load_entry *e = &L->entries[id];
-    load_cur c = {e->raw, e->raw_end};
+    hd_mp_cur c = {e->raw, e->raw_end};
     int kind = e->kind;
     PyTypeObject *cls = NULL;
     PyObject *obj = NULL;
 
     if (e->pre) {
         load_prefix *p = &L->prefixes[e->pre - 1];
-        load_cur pc = {p->raw, p->end};
+        hd_mp_cur pc = {p->raw, p->end};
         uint64_t tid;
         if (load_type_field(L, &pc, &tid) < 0) {
             return -1;
@@ -2753,7 +2144,7 @@ load_layout_names(LoaderObject *L, load_layout *l, int mode)
     if (l->names_tuple != NULL) {
         return l->names_tuple;
     }
-    load_cur c = {l->names, l->names_end};
+    hd_mp_cur c = {l->names, l->names_end};
     PyObject *list = load_value_array(L, &c, 1, LOAD_READY, mode);
     if (list == NULL) {
         return NULL;
@@ -2772,7 +2163,7 @@ load_layout_names(LoaderObject *L, load_layout *l, int mode)
 
 /* A dict of the attributes: names of layout ln and values at it. */
 static PyObject *
-load_attr_dict(LoaderObject *L, size_t id, uint64_t ln, load_cur *c,
+load_attr_dict(LoaderObject *L, size_t id, uint64_t ln, hd_mp_cur *c,
                uint32_t nvalues, int mode)
 {
     if (ln >= L->nlayouts) {
@@ -2817,13 +2208,13 @@ static int
 load_fill_instance(LoaderObject *L, size_t id)
 {
     load_entry *e = &L->entries[id];
-    load_cur c = {e->raw, e->raw_end};
-    load_item it;
-    if (load_next(&c, &it) < 0) {
+    hd_mp_cur c = {e->raw, e->raw_end};
+    hd_mp_item it;
+    if (hd_mpread_next(&c, &it) < 0) {
         load_fail(L, "INSTANCE record is malformed");
         return -1;
     }
-    if (it.type != MP_UINT) {
+    if (it.type != HD_MP_UINT) {
         return 0; /* no attributes */
     }
     PyObject *dict = load_attr_dict(L, id, it.u, &c, e->nfields - 1, LOAD_DFS);
@@ -2839,21 +2230,21 @@ static int
 load_fill_opaque(LoaderObject *L, size_t id)
 {
     load_entry *e = &L->entries[id];
-    load_cur c = {e->raw, e->raw_end};
-    load_item it, arr;
-    if (load_skip(&c) < 0 || load_next(&c, &it) < 0 ||
-        load_next(&c, &arr) < 0 || arr.type != MP_ARRAY) {
+    hd_mp_cur c = {e->raw, e->raw_end};
+    hd_mp_item it, arr;
+    if (hd_mpread_skip(&c) < 0 || hd_mpread_next(&c, &it) < 0 ||
+        hd_mpread_next(&c, &arr) < 0 || arr.type != HD_MP_ARRAY) {
         load_fail(L, "OPAQUE record is malformed");
         return -1;
     }
     PyObject *dict = NULL;
-    if (it.type == MP_UINT) {
+    if (it.type == HD_MP_UINT) {
         dict = load_attr_dict(L, id, it.u, &c, (uint32_t)arr.u, LOAD_DFS);
         if (dict == NULL) {
             return -1;
         }
     }
-    else if (arr.u != 0 || it.type != MP_NIL) {
+    else if (arr.u != 0 || it.type != HD_MP_NIL) {
         load_fail(L, "OPAQUE record has values without a layout");
         return -1;
     }
@@ -2879,7 +2270,7 @@ static int
 load_fill_container(LoaderObject *L, size_t id)
 {
     load_items its, vals;
-    load_item item;
+    hd_mp_item item;
     load_entry *e = &L->entries[id];
     int kind = e->kind, r;
     PyObject *obj = e->obj;
@@ -2990,7 +2381,7 @@ static int
 load_fill_cell(LoaderObject *L, size_t id)
 {
     load_entry *e = &L->entries[id];
-    load_cur c = {e->raw, e->raw_end};
+    hd_mp_cur c = {e->raw, e->raw_end};
     if (e->nfields < 1) {
         load_fail(L, "CELL record is malformed");
         return -1;
@@ -3020,13 +2411,13 @@ load_deps(LoaderObject *L, size_t id, load_dep_fn push)
     case HD_K_TUPLE:
     case HD_K_FROZENSET: {
         load_items its;
-        load_item item;
+        hd_mp_item item;
         int r;
         if (load_items_init(L, &its, id, 0, 0) < 0) {
             return -1;
         }
         while ((r = load_items_next(L, &its, &item)) > 0) {
-            if (item.type == MP_UINT && push(L, item.u, LOAD_READY) < 0) {
+            if (item.type == HD_MP_UINT && push(L, item.u, LOAD_READY) < 0) {
                 return -1;
             }
         }
@@ -3035,7 +2426,7 @@ load_deps(LoaderObject *L, size_t id, load_dep_fn push)
     case HD_K_RANGE:
     case HD_K_SLICE:
     case HD_K_METHOD: {
-        load_cur c = {e->raw, e->raw_end};
+        hd_mp_cur c = {e->raw, e->raw_end};
         uint32_t n = e->kind == HD_K_METHOD ? 2 : 3;
         if (e->nfields < n) {
             load_fail(L, "%s record is malformed", load_kind_name(e->kind));
@@ -3055,7 +2446,7 @@ load_deps(LoaderObject *L, size_t id, load_dep_fn push)
     }
     case HD_K_FUNCTION: {
         /* name, qualname, module, code, defaults, kwdefaults, closure */
-        load_cur c = {e->raw, e->raw_end};
+        hd_mp_cur c = {e->raw, e->raw_end};
         if (e->nfields < 7) {
             load_fail(L, "FUNCTION record is malformed");
             return -1;
@@ -3102,7 +2493,7 @@ load_action(LoaderObject *L, size_t id)
     switch (kind) {
     case HD_K_TUPLE: {
         load_items its;
-        load_item item;
+        hd_mp_item item;
         int r;
         if (load_items_init(L, &its, id, 0, 0) < 0) {
             return -1;
@@ -3121,7 +2512,7 @@ load_action(LoaderObject *L, size_t id)
                 return -1;
             }
             uint16_t d = load_depth_of(
-                L, v, item.type == MP_UINT ? item.u : LOAD_NO_ID);
+                L, v, item.type == HD_MP_UINT ? item.u : LOAD_NO_ID);
             if (d > depth) {
                 depth = d;
             }
@@ -3141,7 +2532,7 @@ load_action(LoaderObject *L, size_t id)
     }
     case HD_K_FROZENSET: {
         load_items its;
-        load_item item;
+        hd_mp_item item;
         int r;
         if (load_items_init(L, &its, id, 0, 0) < 0) {
             return -1;
@@ -3162,7 +2553,7 @@ load_action(LoaderObject *L, size_t id)
             }
             Py_DECREF(v);
             uint16_t d = load_depth_of(
-                L, NULL, item.type == MP_UINT ? item.u : LOAD_NO_ID);
+                L, NULL, item.type == HD_MP_UINT ? item.u : LOAD_NO_ID);
             if (d > depth) {
                 depth = d;
             }
@@ -3174,7 +2565,7 @@ load_action(LoaderObject *L, size_t id)
         PyTypeObject *cls = NULL;
         if (e->pre) {
             load_prefix *p = &L->prefixes[e->pre - 1];
-            load_cur pc = {p->raw, p->end};
+            hd_mp_cur pc = {p->raw, p->end};
             uint64_t tid;
             if (load_type_field(L, &pc, &tid) < 0 ||
                 (cls = load_class_for(L, tid, kind)) == NULL) {
@@ -3206,12 +2597,12 @@ load_action(LoaderObject *L, size_t id)
     }
     case HD_K_RANGE:
     case HD_K_SLICE: {
-        load_cur c = {e->raw, e->raw_end};
+        hd_mp_cur c = {e->raw, e->raw_end};
         PyObject *v[3] = {NULL, NULL, NULL};
         int ok = 1;
         for (int i = 0; i < 3 && ok; i++) {
             uint64_t ref;
-            load_cur peek = c;
+            hd_mp_cur peek = c;
             ok = load_value_ref(L, &peek, &ref) == 0 &&
                  (v[i] = load_value(L, &c, LOAD_READY, LOAD_STRICT)) != NULL;
             if (ok) {
@@ -3245,7 +2636,7 @@ load_action(LoaderObject *L, size_t id)
         break;
     }
     case HD_K_METHOD: {
-        load_cur c = {e->raw, e->raw_end};
+        hd_mp_cur c = {e->raw, e->raw_end};
         PyObject *f = load_value(L, &c, LOAD_EXIST, LOAD_STRICT);
         PyObject *self = f ? load_value(L, &c, LOAD_EXIST, LOAD_STRICT) : NULL;
         if (self != NULL) {
@@ -3533,14 +2924,14 @@ load_class_attrs(LoaderObject *L, size_t id)
 {
     load_entry *e = &L->entries[id];
     load_prefix *p = &L->prefixes[e->pre - 1];
-    load_cur c = {p->raw, p->end};
-    load_item it, arr;
-    if (load_skip(&c) < 0 || load_next(&c, &it) < 0 ||
-        load_next(&c, &arr) < 0 || arr.type != MP_ARRAY) {
+    hd_mp_cur c = {p->raw, p->end};
+    hd_mp_item it, arr;
+    if (hd_mpread_skip(&c) < 0 || hd_mpread_next(&c, &it) < 0 ||
+        hd_mpread_next(&c, &arr) < 0 || arr.type != HD_MP_ARRAY) {
         load_fail(L, "CLASS record is malformed");
         return -1;
     }
-    if (it.type != MP_UINT) {
+    if (it.type != HD_MP_UINT) {
         return 0;
     }
     PyObject *dict =

@@ -30,7 +30,7 @@ PyDoc_STRVAR(
     "dump($module, /, path, *, exc=None, reason=None, facts=None,\n"
     "     headers=(), skip=0, max_objects=None, max_bytes=None,\n"
     "     max_string=None, max_items=None, max_source=None, level=3,\n"
-    "     redact=None, hide=None, roots=None)\n"
+    "     redact=None, hide=None, roots=None, scope='frames')\n"
     "--\n\n"
     "Write the state of every thread to path (docs/format.rst) and return\n"
     "a dict of totals.  heapdump.dump() is the public entry; this is the\n"
@@ -40,28 +40,31 @@ PyDoc_STRVAR(
     "redact: name patterns whose values are written as REDACTED (and the\n"
     "secret literals of the sources masked); hide: a Hider, what is hidden\n"
     "by value wherever it is met.  roots: more\n"
-    "named roots (a dict), walked right after the exception.");
+    "named roots (a dict), walked right after the exception.  scope:\n"
+    "'frames', or 'heap' for every module, builtins, sys and every\n"
+    "GC-tracked object besides (docs/format.rst, Scope).");
 
 static PyObject *
 dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
 {
     static char *kwlist[] = {
-        "path",       "exc",       "reason",      "facts",
-        "headers",    "skip",      "max_objects", "max_bytes",
-        "max_string", "max_items", "max_source",  "level",
-        "redact",     "hide",      "roots",       NULL};
+        "path",       "exc",         "reason",    "facts",      "headers",
+        "skip",       "max_objects", "max_bytes", "max_string", "max_items",
+        "max_source", "level",       "redact",    "hide",       "roots",
+        "scope",      NULL};
     PyObject *path_bytes = NULL, *exc = Py_None, *reason = Py_None;
     PyObject *facts = Py_None, *headers = NULL;
     PyObject *o_objects = Py_None, *o_bytes = Py_None, *o_string = Py_None;
     PyObject *o_items = Py_None, *o_source = Py_None;
     PyObject *redact = Py_None, *hide = Py_None, *roots = Py_None;
     int skip = 0, level = 3;
+    const char *scope = "frames";
     (void)module;
     if (!PyArg_ParseTupleAndKeywords(
-            args, kwargs, "O&|$OOOOiOOOOOiOOO:dump", kwlist,
+            args, kwargs, "O&|$OOOOiOOOOOiOOOs:dump", kwlist,
             PyUnicode_FSConverter, &path_bytes, &exc, &reason, &facts,
             &headers, &skip, &o_objects, &o_bytes, &o_string, &o_items,
-            &o_source, &level, &redact, &hide, &roots)) {
+            &o_source, &level, &redact, &hide, &roots, &scope)) {
         return NULL;
     }
     PyObject *result = NULL, *headers_seq = NULL;
@@ -77,6 +80,17 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
     }
     if (reason != Py_None && !PyUnicode_Check(reason)) {
         PyErr_SetString(PyExc_TypeError, "reason must be a str or None");
+        goto done;
+    }
+    if (strcmp(scope, "frames") == 0) {
+        req.scope = HD_SCOPE_FRAMES;
+    }
+    else if (strcmp(scope, "heap") == 0) {
+        req.scope = HD_SCOPE_HEAP;
+    }
+    else {
+        PyErr_Format(PyExc_ValueError,
+                     "scope must be 'frames' or 'heap', not '%.50s'", scope);
         goto done;
     }
     if (roots != Py_None && !PyDict_CheckExact(roots)) {
@@ -246,7 +260,7 @@ module_exec(PyObject *m)
     if (hd_dump_init_module(m) < 0 || hd_signals_init_module(m) < 0 ||
         hd_load_init_module(m) < 0 || hd_frames_init_module(m) < 0 ||
         hd_hide_init_module(m) < 0 || hd_redact_init_module(m) < 0 ||
-        hd_srcmask_init_module(m) < 0) {
+        hd_srcmask_init_module(m) < 0 || hd_graph_init_module(m) < 0) {
         return -1;
     }
     return 0;

@@ -25,6 +25,7 @@
 #define PK(d) (&(d)->pk)
 
 static Py_ssize_t pack_generic_sizeof(PyObject *obj);
+static Py_ssize_t pack_size(hd_dumper *d, PyObject *obj);
 
 /* ------------------------------------------------------------- scalars */
 
@@ -184,19 +185,26 @@ void
 hd_pack_inline(hd_dumper *d, PyObject *obj)
 {
     PyTypeObject *tp = Py_TYPE(obj);
+    int which;
     if (tp == &PyUnicode_Type) {
         hd_pack_str(d, obj, -1);
+        which = HD_INL_STR;
     }
     else if (tp == &PyLong_Type) {
         hd_pack_int(d, obj);
+        which = HD_INL_INT;
     }
     else if (tp == &PyFloat_Type) {
         hd_pack_double(d, PyFloat_AS_DOUBLE(obj));
+        which = HD_INL_FLOAT;
     }
     else {
         msgpack_pack_bin_with_body(PK(d), PyBytes_AS_STRING(obj),
                                    (size_t)PyBytes_GET_SIZE(obj));
+        which = HD_INL_BYTES;
     }
+    /* its size goes into the INLINE record after this object record */
+    d->inline_bytes[which] += (uint64_t)pack_size(d, obj);
 }
 
 /* The module and qualname of a type, as its __module__ and __qualname__
@@ -256,8 +264,7 @@ pack_marker_head(hd_dumper *d, PyObject *obj, size_t n)
     msgpack_pack_array(PK(d), n);
     pack_type_module_qualname(d, Py_TYPE(obj), 1);
     pack_type_module_qualname(d, Py_TYPE(obj), 0);
-    msgpack_pack_int64(PK(d), d->no_alloc ? pack_generic_sizeof(obj)
-                                          : hd_pack_sizeof(obj));
+    msgpack_pack_int64(PK(d), pack_size(d, obj));
 }
 
 void
@@ -419,7 +426,7 @@ hd_pack_redacted(hd_dumper *d, PyObject *obj, int why,
 /* The builtin C __sizeof__ of the types whose size is not the generic
  * basicsize + itemsize * ob_size, found once in their method tables. */
 static PyCFunction sizeof_dict, sizeof_list, sizeof_set, sizeof_bytearray,
-    sizeof_str, sizeof_int, sizeof_object, sizeof_code;
+    sizeof_str, sizeof_int, sizeof_object, sizeof_code, sizeof_type;
 
 static PyCFunction
 pack_find_sizeof(PyTypeObject *tp)
@@ -443,6 +450,7 @@ hd_pack_init(void)
     sizeof_int = pack_find_sizeof(&PyLong_Type);
     sizeof_object = pack_find_sizeof(&PyBaseObject_Type);
     sizeof_code = pack_find_sizeof(&PyCode_Type);
+    sizeof_type = pack_find_sizeof(&PyType_Type);
     return 0;
 }
 
@@ -485,6 +493,23 @@ hd_pack_sizeof(PyObject *obj)
 {
     PyTypeObject *tp = Py_TYPE(obj);
     PyCFunction f = NULL;
+    /* the commonest types without the int their __sizeof__ makes (the
+     * same arithmetic as theirs); str and int have no GC header */
+    if (tp == &PyUnicode_Type) {
+        Py_ssize_t size = hd_pyversion_str_sizeof(obj);
+        if (size >= 0) {
+            return size;
+        }
+    }
+    else if (tp == &PyLong_Type) {
+        return hd_pyversion_long_sizeof(obj);
+    }
+    else if (tp == &PyList_Type) {
+        return tp->tp_basicsize +
+               ((PyListObject *)obj)->allocated *
+                   (Py_ssize_t)sizeof(PyObject *) +
+               hd_pyversion_preheader_size(obj);
+    }
     if (PyDict_Check(obj)) {
         f = sizeof_dict;
     }
@@ -506,13 +531,40 @@ hd_pack_sizeof(PyObject *obj)
     else if (PyCode_Check(obj)) {
         f = sizeof_code;
     }
+    else if (PyType_Check(obj)) {
+        f = sizeof_type; /* static types are smaller than tp_basicsize */
+    }
     else if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE || tp == &PyBaseObject_Type) {
         f = sizeof_object; /* includes 3.13's inline values */
     }
-    if (f != NULL) {
-        return pack_call_sizeof(f, obj);
+    Py_ssize_t size =
+        f != NULL ? pack_call_sizeof(f, obj) : pack_generic_sizeof(obj);
+    return size + hd_pyversion_preheader_size(obj);
+}
+
+/* hd_pack_sizeof, or in the signal modes (which create no Python object,
+ * and the builtin __sizeof__ functions return one) the generic size plus
+ * the pre-header. */
+static Py_ssize_t
+pack_size(hd_dumper *d, PyObject *obj)
+{
+    if (d->no_alloc) {
+        return pack_generic_sizeof(obj) + hd_pyversion_preheader_size(obj);
     }
-    return pack_generic_sizeof(obj);
+    return hd_pack_sizeof(obj);
+}
+
+/* The bytes of obj's attribute storage that its own size leaves out: its
+ * instance dict when there is one (the dict gets no record of its own:
+ * its items are the record's attributes), else 3.11+'s values. */
+static Py_ssize_t
+pack_attr_storage(hd_dumper *d, PyObject *obj)
+{
+    PyObject *dict = hd_pyversion_dict_object(obj);
+    if (dict != NULL && PyDict_Check(dict)) {
+        return pack_size(d, dict);
+    }
+    return hd_pyversion_values_bytes(obj);
 }
 
 /* ----------------------------------------------------------------- kinds */
@@ -803,16 +855,34 @@ pack_header(hd_dumper *d, int kind, size_t n, uintptr_t addr,
     d->last_addr = addr;
     msgpack_pack_uint64(PK(d), (uint64_t)(refcnt < 0 ? 0 : refcnt));
     msgpack_pack_uint64(PK(d), (uint64_t)(size < 0 ? 0 : size));
+    d->shallow_bytes += (uint64_t)(size < 0 ? 0 : size);
     d->n_records++;
+}
+
+/* The program's reference count of obj: less the references the heap
+ * scope's GC iteration holds on the object it visits (walk.c). */
+static Py_ssize_t
+pack_refcnt(hd_dumper *d, PyObject *obj)
+{
+    Py_ssize_t n = Py_REFCNT(obj);
+    return obj == d->visiting ? n - d->visiting_extra : n;
 }
 
 static void
 pack_obj_header(hd_dumper *d, int kind, size_t n, PyObject *obj)
 {
-    /* the builtin __sizeof__ implementations return a new int: not in the
-     * signal modes, which create no Python object */
-    pack_header(d, kind, n, (uintptr_t)obj, Py_REFCNT(obj),
-                d->no_alloc ? pack_generic_sizeof(obj) : hd_pack_sizeof(obj));
+    pack_header(d, kind, n, (uintptr_t)obj, pack_refcnt(d, obj),
+                pack_size(d, obj));
+}
+
+/* The same for the kinds whose attributes are written in the record
+ * (INSTANCE, OPAQUE, EXCEPTION, FUNCTION): their storage is charged to
+ * the object. */
+static void
+pack_obj_header_attrs(hd_dumper *d, int kind, size_t n, PyObject *obj)
+{
+    pack_header(d, kind, n, (uintptr_t)obj, pack_refcnt(d, obj),
+                pack_size(d, obj) + pack_attr_storage(d, obj));
 }
 
 /* CUT: [67, original_length] before a shortened value. */
@@ -1156,8 +1226,8 @@ pack_frame(hd_dumper *d, void *key)
     hd_frame_info info;
     if (f == NULL || hd_pyversion_frame_info(f, &info) < 0) {
         /* a cleared frame: an empty record keeps the ids in step */
-        pack_header(d, HD_K_FRAME, 8, (uintptr_t)key, fo ? Py_REFCNT(fo) : 0,
-                    0);
+        pack_header(d, HD_K_FRAME, 8, (uintptr_t)key,
+                    fo ? pack_refcnt(d, fo) : 0, fo ? pack_size(d, fo) : 0);
         for (int i = 0; i < 7; i++) {
             msgpack_pack_nil(PK(d));
         }
@@ -1166,8 +1236,8 @@ pack_frame(hd_dumper *d, void *key)
     }
     d->n_frames++;
     if (fo != NULL) {
-        pack_header(d, HD_K_FRAME, 8, (uintptr_t)fo, Py_REFCNT(fo),
-                    Py_TYPE(fo)->tp_basicsize);
+        pack_header(d, HD_K_FRAME, 8, (uintptr_t)fo, pack_refcnt(d, fo),
+                    pack_size(d, fo));
     }
     else {
         pack_header(d, HD_K_FRAME, 8, (uintptr_t)f, 0, 0);
@@ -1312,12 +1382,12 @@ pack_instance(hd_dumper *d, PyObject *obj)
 {
     hd_layout *l = hd_walk_layout(d, obj, Py_TYPE(obj));
     if (l == NULL) {
-        pack_obj_header(d, HD_K_INSTANCE, 2, obj);
+        pack_obj_header_attrs(d, HD_K_INSTANCE, 2, obj);
         msgpack_pack_nil(PK(d));
         hd_walk_value(d, (PyObject *)Py_TYPE(obj));
         return;
     }
-    pack_obj_header(d, HD_K_INSTANCE, 1 + l->nslots, obj);
+    pack_obj_header_attrs(d, HD_K_INSTANCE, 1 + l->nslots, obj);
     msgpack_pack_uint32(PK(d), l->number);
     pack_layout_values(d, obj, l);
 }
@@ -1375,7 +1445,7 @@ pack_opaque(hd_dumper *d, PyObject *obj)
             keep++;
         }
     }
-    pack_obj_header(d, HD_K_OPAQUE, 4, obj);
+    pack_obj_header_attrs(d, HD_K_OPAQUE, 4, obj);
     hd_walk_value(d, (PyObject *)tp);
     pack_attrs(d, obj, l);
     msgpack_pack_array(PK(d), keep);
@@ -1393,7 +1463,7 @@ pack_exception(hd_dumper *d, PyObject *obj)
 {
     PyBaseExceptionObject *e = (PyBaseExceptionObject *)obj;
     hd_layout *l = hd_walk_layout(d, obj, Py_TYPE(obj));
-    pack_obj_header(d, HD_K_EXCEPTION, 8, obj);
+    pack_obj_header_attrs(d, HD_K_EXCEPTION, 8, obj);
     hd_walk_value(d, (PyObject *)Py_TYPE(obj));
     hd_walk_value(d, e->args ? e->args : Py_None);
     hd_walk_value(d, e->traceback ? e->traceback : Py_None);
@@ -1504,7 +1574,7 @@ pack_function(hd_dumper *d, PyObject *obj)
 {
     PyFunctionObject *fn = (PyFunctionObject *)obj;
     hd_layout *l = hd_walk_layout(d, obj, Py_TYPE(obj));
-    pack_obj_header(d, HD_K_FUNCTION, 9, obj);
+    pack_obj_header_attrs(d, HD_K_FUNCTION, 9, obj);
     pack_name(d, fn->func_name);
     pack_name(d, fn->func_qualname);
     pack_name(d, fn->func_module);
@@ -1539,7 +1609,7 @@ pack_cfunction(hd_dumper *d, PyObject *obj)
     hd_walk_value(d, self ? self : Py_None);
 }
 
-/* MODULE: [22, addr, rc, size, name, file] */
+/* MODULE: [22, addr, rc, size, name, file, dict] */
 static void
 pack_module(hd_dumper *d, PyObject *obj)
 {
@@ -1558,9 +1628,13 @@ pack_module(hd_dumper *d, PyObject *obj)
             file = v;
         }
     }
-    pack_obj_header(d, HD_K_MODULE, 2, obj);
+    pack_obj_header(d, HD_K_MODULE, 3, obj);
     pack_name(d, name);
     pack_name(d, file);
+    /* the globals, in heap scope only: a frames-scope dump reaches the
+     * modules its frames use, not all they hold */
+    hd_walk_value(d,
+                  dict != NULL && d->scope == HD_SCOPE_HEAP ? dict : Py_None);
 }
 
 /* GENERATOR: [27, addr, rc, size, type, flavor, name, qualname, frame,
@@ -1586,8 +1660,40 @@ pack_generator(hd_dumper *d, PyObject *obj)
 
 /* ------------------------------------------------------------ the record */
 
+/* INLINE: [75, str, bytes, int, float], the bytes of the values the
+ * object record before (with its CLASS and MORE records) wrote inline,
+ * when there were any. */
+static void
+pack_inline_sizes(hd_dumper *d)
+{
+    uint64_t any = 0;
+    for (int i = 0; i < HD_INL_N; i++) {
+        any |= d->inline_bytes[i];
+    }
+    if (any == 0) {
+        return;
+    }
+    msgpack_pack_array(PK(d), 1 + HD_INL_N);
+    msgpack_pack_uint8(PK(d), HD_R_INLINE);
+    for (int i = 0; i < HD_INL_N; i++) {
+        msgpack_pack_uint64(PK(d), d->inline_bytes[i]);
+        d->shallow_bytes += d->inline_bytes[i];
+    }
+    d->n_records++;
+}
+
+static void pack_record_body(hd_dumper *d, void *entry);
+
 void
 hd_pack_record(hd_dumper *d, void *entry)
+{
+    memset(d->inline_bytes, 0, sizeof(d->inline_bytes));
+    pack_record_body(d, entry);
+    pack_inline_sizes(d);
+}
+
+static void
+pack_record_body(hd_dumper *d, void *entry)
 {
     if ((uintptr_t)entry & HD_TAG_FRAME) {
         pack_frame(d, entry);

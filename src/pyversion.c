@@ -906,3 +906,165 @@ hd_pyversion_tuple_alloc(PyTypeObject *cls, Py_ssize_t n)
 #endif
     return t;
 }
+
+/* ------------------------------------------------------------- heap scope
+ * What a dump of the whole heap reads: object sizes as sys.getsizeof gives
+ * them, attribute storage, and the cyclic GC's lists of tracked objects.
+ */
+
+#if PY_VERSION_HEX < 0x030C0000
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#endif
+#include "internal/pycore_gc.h"
+#include "internal/pycore_interp.h"
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+#endif
+
+/* What sys.getsizeof adds to __sizeof__: the GC header and (3.11+) the
+ * managed dict and weakref pointers before the object.  3.9 and 3.10 ask
+ * the object (tp_is_gc), 3.11 and 3.12 its type, 3.13 its type except for
+ * static types themselves. */
+Py_ssize_t
+hd_pyversion_preheader_size(PyObject *obj)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    if (Py_IS_TYPE(obj, &PyType_Type) &&
+        !PyType_HasFeature((PyTypeObject *)obj, Py_TPFLAGS_HEAPTYPE)) {
+        return 0;
+    }
+    return (Py_ssize_t)_PyType_PreHeaderSize(Py_TYPE(obj));
+#elif PY_VERSION_HEX >= 0x030B0000
+    return (Py_ssize_t)_PyType_PreHeaderSize(Py_TYPE(obj));
+#else
+    return PyObject_IS_GC(obj) ? (Py_ssize_t)sizeof(PyGC_Head) : 0;
+#endif
+}
+
+/* Bytes of an instance's attribute values that live outside its
+ * __sizeof__ and outside any dict object: the values array of 3.11 and
+ * 3.12 (allocated apart), the inline values of 3.13+ (inside the object,
+ * past tp_basicsize).  0 when the attributes are in a dict (the caller
+ * counts the dict) or there are none. */
+Py_ssize_t
+hd_pyversion_values_bytes(PyObject *obj)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    (void)tp;
+#if PY_VERSION_HEX >= 0x030D0000
+    if ((tp->tp_flags & Py_TPFLAGS_INLINE_VALUES) &&
+        _PyObject_GetManagedDict(obj) == NULL) {
+        return (Py_ssize_t)_PyInlineValuesSize(tp);
+    }
+#elif PY_VERSION_HEX >= 0x030B0000
+#if PY_VERSION_HEX >= 0x030C0000
+    PyDictValues *values = NULL;
+    if (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT) {
+        PyDictOrValues dorv = *_PyObject_DictOrValuesPointer(obj);
+        if (_PyDictOrValues_IsValues(dorv)) {
+            values = _PyDictOrValues_GetValues(dorv);
+        }
+    }
+#else
+    PyDictValues *values = (tp->tp_flags & Py_TPFLAGS_MANAGED_DICT)
+                               ? *_PyObject_ValuesPointer(obj)
+                               : NULL;
+#endif
+    PyDictKeysObject *keys = ((PyHeapTypeObject *)tp)->ht_cached_keys;
+    if (values != NULL && keys != NULL) {
+        /* new_values(): a prefix of one byte per slot and two, rounded
+         * to a pointer, then a pointer per slot */
+        Py_ssize_t n = keys->dk_nentries + keys->dk_usable;
+        Py_ssize_t prefix = (n + 2 + (Py_ssize_t)sizeof(PyObject *) - 1) &
+                            ~((Py_ssize_t)sizeof(PyObject *) - 1);
+        return prefix + n * (Py_ssize_t)sizeof(PyObject *);
+    }
+#else
+    (void)obj;
+#endif
+    return 0;
+}
+
+#if PY_VERSION_HEX >= 0x030C0000
+typedef struct {
+    hd_gc_visit visit;
+    void *arg;
+} pyversion_gc_ctx;
+
+/* PyUnstable_GC_VisitObjects' callback: it holds a reference on obj */
+static int
+pyversion_gc_trampoline(PyObject *obj, void *arg)
+{
+    pyversion_gc_ctx *ctx = arg;
+    return ctx->visit(obj, 1, ctx->arg);
+}
+#endif
+
+/* Call visit(obj, extra, arg) for every object the cyclic GC tracks in
+ * interp (the current one) until visit returns 0.  extra is the reference
+ * the iteration itself holds on obj while visit runs (3.12+'s
+ * PyUnstable_GC_VisitObjects takes one): obj's reference count then is
+ * the program's plus extra.  visit may write records but must not create,
+ * track or release a GC-tracked object.  No Python code runs. */
+void
+hd_pyversion_gc_visit(hd_gc_visit visit, void *arg)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+    pyversion_gc_ctx ctx = {visit, arg};
+    PyUnstable_GC_VisitObjects(pyversion_gc_trampoline, &ctx);
+#else
+    PyInterpreterState *interp = PyInterpreterState_Get();
+    struct _gc_runtime_state *gc = &interp->gc;
+    struct gc_generation *gens[NUM_GENERATIONS + 1];
+    for (int i = 0; i < NUM_GENERATIONS; i++) {
+        gens[i] = &gc->generations[i];
+    }
+    gens[NUM_GENERATIONS] = &gc->permanent_generation;
+    for (int i = 0; i <= NUM_GENERATIONS; i++) {
+        PyGC_Head *head = &gens[i]->head;
+        for (PyGC_Head *g = _PyGCHead_NEXT(head); g != head;
+             g = _PyGCHead_NEXT(g)) {
+            if (!visit((PyObject *)(g + 1), 0, arg)) {
+                return;
+            }
+        }
+    }
+#endif
+}
+
+/* A str's size as str.__sizeof__ computes it, without making the int it
+ * returns: the object and its characters, its UTF-8 copy when it has one
+ * apart, and (before 3.12) its wchar_t copy.  -1 for a legacy (not
+ * compact) str, which the caller sizes by calling __sizeof__. */
+Py_ssize_t
+hd_pyversion_str_sizeof(PyObject *s)
+{
+    Py_ssize_t size, len = PyUnicode_GET_LENGTH(s);
+    if (PyUnicode_IS_COMPACT_ASCII(s)) {
+        size = (Py_ssize_t)sizeof(PyASCIIObject) + len + 1;
+    }
+    else if (PyUnicode_IS_COMPACT(s)) {
+        PyCompactUnicodeObject *c = (PyCompactUnicodeObject *)s;
+        size = (Py_ssize_t)sizeof(PyCompactUnicodeObject) +
+               (len + 1) * (Py_ssize_t)PyUnicode_KIND(s);
+        if (c->utf8 != NULL && c->utf8 != PyUnicode_DATA(s)) {
+            size += c->utf8_length + 1;
+        }
+    }
+    else {
+        return -1;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    PyASCIIObject *a = (PyASCIIObject *)s;
+    if (a->wstr != NULL && (void *)a->wstr != PyUnicode_DATA(s)) {
+        Py_ssize_t wlen = PyUnicode_IS_COMPACT_ASCII(s)
+                              ? len
+                              : ((PyCompactUnicodeObject *)s)->wstr_length;
+        size += (wlen + 1) * (Py_ssize_t)sizeof(wchar_t);
+    }
+#endif
+    return size;
+}

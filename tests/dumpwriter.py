@@ -36,7 +36,8 @@ CFUNCTION, CODE, MODULE, CELL, FRAME, TRACEBACK = 20, 21, 22, 23, 24, 25
 EXCEPTION, GENERATOR, WEAKREF, UNREADABLE = 26, 27, 28, 29
 # other records
 META, LAYOUT, CLASS, CUT, MORE, THREAD = 64, 65, 66, 67, 68, 69
-SOURCE, ROOT, TRAILER, ERROR = 70, 71, 72, 73
+SOURCE, ROOT, TRAILER, ERROR, ROOTS, INLINE = 70, 71, 72, 73, 74, 75
+UNREADABLE = 29
 
 EXT_INT, EXT_UNBOUND, EXT_OMITTED, EXT_REDACTED, EXT_RUN = 1, 2, 3, 4, 5
 MAX_RECORD_ITEMS = 65536
@@ -210,7 +211,7 @@ class Writer:
     """Builds a dump file in memory, record by record."""
 
     def __init__(self, version="1.0", base_addr=0x7F0000001000,
-                 meta=True):
+                 meta=True, scope=None):
         self.version = version
         self.records = []          # msgpack bytes of each record
         self.nobjects = 0
@@ -230,6 +231,7 @@ class Writer:
             ("Heapdump-Pid", "4242"),
             ("Heapdump-Argv", "prog.py --flag"),
             ("Heapdump-Hostname", "testhost"),
+        ] + ([("Heapdump-Scope", scope)] if scope else []) + [
             ("Heapdump-Time", "2026-11-22T10:15:00.123456Z"),
             ("Heapdump-Threads", "1"),
             ("Content-Encoding", "zstd"),
@@ -237,11 +239,14 @@ class Writer:
         self._builtin_types = {}
         self.ncuts = 0
         if meta:
-            self.meta({"format": version, "reason": "dump() called",
-                       "pid": 4242, "argv": ["prog.py", "--flag"],
-                       "implementation": "cpython",
-                       "version_info": [3, 12, 1], "cwd": "/srv/app",
-                       "byteorder": "little", "pointer_size": 8})
+            facts = {"format": version, "reason": "dump() called",
+                     "pid": 4242, "argv": ["prog.py", "--flag"],
+                     "implementation": "cpython",
+                     "version_info": [3, 12, 1], "cwd": "/srv/app",
+                     "byteorder": "little", "pointer_size": 8}
+            if scope:
+                facts["scope"] = scope
+            self.meta(facts)
 
     # ------------------------------------------------------------ basics
 
@@ -421,8 +426,9 @@ class Writer:
         return self.obj(CFUNCTION, name, qualname or name, module, self_,
                         **kw)
 
-    def module(self, name, file=None, **kw):
-        return self.obj(MODULE, name, file, **kw)
+    def module(self, name, file=None, *more, **kw):
+        """MODULE; *more: the 1.3 ``dict`` field (a reference or None)."""
+        return self.obj(MODULE, name, file, *more, **kw)
 
     def cell(self, value=UNBOUND, **kw):
         return self.obj(CELL, value, **kw)
@@ -487,6 +493,15 @@ class Writer:
 
     def root(self, name, value):
         self.other(ROOT, name, value)
+
+    def roots(self, name, *values):
+        """ROOTS (1.3): more roots of that name."""
+        self.other(ROOTS, name, *values)
+
+    def inline(self, str_=0, bytes_=0, int_=0, float_=0):
+        """INLINE (1.3): the sizes of the previous object's inline
+        values, by type."""
+        self.other(INLINE, str_, bytes_, int_, float_)
 
     def error(self, message):
         self.other(ERROR, message)

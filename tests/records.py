@@ -17,7 +17,7 @@ KINDS = {
     25: "TRACEBACK", 26: "EXCEPTION", 27: "GENERATOR", 28: "WEAKREF",
     29: "UNREADABLE", 64: "META", 65: "LAYOUT", 66: "CLASS", 67: "CUT",
     68: "MORE", 69: "THREAD", 70: "SOURCE", 71: "ROOT", 72: "TRAILER",
-    73: "ERROR",
+    73: "ERROR", 74: "ROOTS", 75: "INLINE",
 }
 
 
@@ -123,8 +123,12 @@ class Records:
         self.other = []
         self.classes = {}   # object id -> the CLASS record before it
         self.cuts = {}      # object id -> original length (CUT before it)
+        self.inline = {}    # object id -> [str, bytes, int, float] bytes
         pending = []
         for rec in self.all:
+            if rec[0] == 75:
+                # INLINE: of the object record before it
+                self.inline[len(self.objects) - 1] = list(rec[1:5])
             if rec[0] < 64:
                 for p in pending:
                     if p[0] == 66:
@@ -148,6 +152,19 @@ class Records:
     def ids_of(self, name):
         code = {v: k for k, v in KINDS.items()}[name]
         return [i for i, r in enumerate(self.objects) if r[0] == code]
+
+    def roots(self, name):
+        """The ids of the ROOTS records of that name, in order."""
+        return [i for r in self.of("ROOTS") if r[1] == name
+                for i in r[2:]]
+
+    def addresses(self):
+        """id -> address of every object record (the deltas summed)."""
+        out, addr = [], 0
+        for rec in self.objects:
+            addr += rec[1]
+            out.append(addr)
+        return out
 
     def meta(self):
         return self.of("META")[0][1]

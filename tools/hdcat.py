@@ -23,7 +23,7 @@ KINDS = {
     25: "TRACEBACK", 26: "EXCEPTION", 27: "GENERATOR", 28: "WEAKREF",
     29: "UNREADABLE", 64: "META", 65: "LAYOUT", 66: "CLASS", 67: "CUT",
     68: "MORE", 69: "THREAD", 70: "SOURCE", 71: "ROOT", 72: "TRAILER",
-    73: "ERROR",
+    73: "ERROR", 74: "ROOTS", 75: "INLINE",
 }
 
 

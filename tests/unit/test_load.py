@@ -563,3 +563,36 @@ def test_load_speed(tmp_path):
     print("loaded %d objects in %.3f s: %.2f M objects/s"
           % (objects, best, rate / 1e6))
     assert rate > 1_000_000
+
+
+# ----------------------------------------------------------- format 1.2
+
+def test_a_1_1_module_without_its_dict_still_loads(loadw):
+    w = Writer(version="1.1")
+    m = w.module("myapp.cache", "/srv/myapp/cache.py")
+    w.root("value", m)
+    d = loadw(w)
+    mod = d.roots["value"]
+    assert mod.__name__ == "myapp.cache"
+    assert mod.__file__ == "/srv/myapp/cache.py"
+    assert not hasattr(mod, "STORE")
+
+
+def test_a_heap_scope_file_loads_with_module_globals(loadw):
+    w = Writer(version="1.3", scope="heap")
+    key = w.str_("STORE")
+    store = w.list_([Int(1), "x"])
+    w.inline(str_=50, int_=28)
+    globals_ = w.dict_([(key, store), ("__name__", "shadow")])
+    m = w.module("myapp.cache", None, globals_)
+    modules = w.dict_([("myapp.cache", m)])
+    w.root("modules", modules)
+    w.roots("unreached", store, key)
+    w.trailer()
+    d = loadw(w)
+    assert not d.truncated and not d.warnings
+    mod = d.roots["modules"]["myapp.cache"]
+    assert mod.STORE == [1, "x"]
+    assert mod.__name__ == "myapp.cache"       # the record's, not the dict's
+    assert d.headers["Heapdump-Scope"] == "heap"
+    assert len(d.objects) == 5
