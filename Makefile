@@ -30,12 +30,17 @@ PY := tools/py.sh
 DEBS := pkg-config gcc libzstd-dev libmsgpack-dev zstd
 SID_DEBS := debootstrap
 LINT_DEBS := clang-format cppcheck
+# every C file of the project, for clang-format
+C_FILES := $(shell find src tests/helpers tests/fuzz -name '*.[ch]' | sort)
+# the msgpack reader's libFuzzer target: the reader alone (no Python)
+FUZZ_SOURCES := src/reader/mpread.c tests/fuzz/fuzz_mpread.c
+FUZZ_BIN ?= build/fuzz_mpread
 SAN_DEBS := clang libclang-rt-14-dev valgrind
 export PYTHONDEVMODE := 1
 export PYTHONFAULTHANDLER := 1
 PYTEST_ARGS ?=
 
-.PHONY: help deps venvs build test test-html demo wheels bench lint format asan valgrind fuzz clean
+.PHONY: help deps venvs build test test-html demo wheels bench lint format asan valgrind fuzz fuzz-binary clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -120,13 +125,13 @@ bench: build  ## the speed and memory benchmarks: the dumper on 3.13 beside 3.14
 
 lint: venvs  ## clang-format, cppcheck and ruff
 	@tools/deps.sh $(LINT_DEBS)
-	clang-format --dry-run --Werror src/*.c src/*.h tests/helpers/*.c tests/fuzz/*.c
+	clang-format --dry-run --Werror $(C_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I src src
 	$(PY) $(NEWEST) -m ruff check heapdump tests benchmarks setup.py
 
 format:  ## reformat the C sources
-	clang-format -i src/*.c src/*.h tests/helpers/*.c tests/fuzz/*.c
+	clang-format -i $(C_FILES)
 
 asan: venvs  ## the tests under AddressSanitizer + UBSan (newest host Python)
 	@tools/deps.sh $(SAN_DEBS)
@@ -139,11 +144,15 @@ valgrind: venvs  ## the unit tests but the slow ones under valgrind (newest host
 FUZZ_SECONDS ?= 60
 fuzz:  ## the msgpack reader under libFuzzer + ASan/UBSan for FUZZ_SECONDS (60)
 	@tools/deps.sh $(SAN_DEBS)
+	@$(MAKE) -s fuzz-binary
 	@mkdir -p build/fuzz-corpus
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	  -I src src/mpread.c tests/fuzz/fuzz_mpread.c -o build/fuzz_mpread
-	build/fuzz_mpread -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	  build/fuzz-corpus tests/fuzz/corpus
+
+fuzz-binary:  ## build the fuzz target alone into FUZZ_BIN (the short run of tests/unit/test_fuzz.py uses it)
+	@mkdir -p $(dir $(FUZZ_BIN))
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	  -I src $(FUZZ_SOURCES) -o $(FUZZ_BIN)
 
 clean:  ## remove build products (keeps .venv)
 	rm -rf build dist heapdump/*.so demo-dumps .pytest_cache

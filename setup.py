@@ -1,4 +1,4 @@
-"""Builds heapdump._heapdump from src/*.c against zstd and msgpack-c.
+"""Builds heapdump._heapdump from src/**/*.c against zstd and msgpack-c.
 
 From source (an sdist, a clone): both libraries are the system's, found
 with pkg-config.  msgpack-c calls its pkg-config module "msgpack-c" from
@@ -73,8 +73,11 @@ def extension():
     extra = os.environ.get("HEAPDUMP_CFLAGS", "").split()
     return Extension(
         "heapdump._heapdump",
-        sources=sorted(glob.glob("src/*.c")),
-        depends=sorted(glob.glob("src/*.h")),
+        # src/ and its folders (src/heapdump.h: the layout); the headers
+        # are included by their path under src/
+        sources=sorted(glob.glob("src/**/*.c", recursive=True)),
+        depends=sorted(glob.glob("src/**/*.h", recursive=True)),
+        include_dirs=["src"],
         extra_compile_args=["-std=c11", "-Wall", "-Wextra",
                             "-Werror=implicit-function-declaration",
                             "-fvisibility=hidden", "-UNDEBUG"]

@@ -1,5 +1,5 @@
 /* fuzz_mpread.c: libFuzzer target for the bounds-checked msgpack reader
- * (src/mpread.c), the code that faces hostile files.
+ * (src/reader/mpread.c), the code that faces hostile files.
  *
  *   make fuzz                  build and run for FUZZ_SECONDS (60)
  *   tests/unit/test_fuzz.py    a short run in the test suite
@@ -10,7 +10,7 @@
  * hd_mpread_frame says is complete reads item by item to its end with
  * hd_mpread_next, and hd_mpread_skip of it ends exactly there.
  */
-#include "mpread.h"
+#include "reader/mpread.h"
 
 #include <stdint.h>
 #include <stdlib.h>

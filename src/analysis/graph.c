@@ -19,8 +19,8 @@
 #include "heapdump.h"
 
 #include "graph.h"
-#include "mpread.h"
-#include "stream.h"
+#include "reader/mpread.h"
+#include "reader/stream.h"
 
 #include <errno.h>
 #include <stdlib.h>

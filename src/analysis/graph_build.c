@@ -17,8 +17,8 @@
 #include "heapdump.h"
 
 #include "graph.h"
-#include "mpread.h"
-#include "stream.h"
+#include "reader/mpread.h"
+#include "reader/stream.h"
 
 #include <stdarg.h>
 #include <stdio.h>
