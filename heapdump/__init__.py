@@ -14,7 +14,7 @@ import pathlib
 import sys
 import time
 
-from heapdump import _context, _heapdump
+from heapdump import _context, _format, _heapdump
 from heapdump._context import clear_context, get_context, set_context
 from heapdump._model import Code, Dump, Frame, HeapdumpError, Thread, Traceback
 
@@ -45,17 +45,14 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
-FORMAT_VERSION = _heapdump.FORMAT_VERSION
+FORMAT_VERSION = _format.FORMAT_VERSION
 
-#: The limits dump() applies unless told otherwise: sized for a web service.
-#: None means unlimited.
-DEFAULT_LIMITS = {
-    "max_objects": 1_000_000,   # object records
-    "max_bytes": 1 << 30,       # uncompressed body bytes
-    "max_string": 64 * 1024,    # characters of a str, bytes of a bytes
-    "max_items": 10_000,        # elements of a container
-    "max_source": 4 << 20,      # bytes of one source file
-}
+#: The limits dump() applies unless told otherwise (src/format.h): sized
+#: for a web service.  None means unlimited.  max_objects: object records;
+#: max_bytes: uncompressed body bytes; max_string: characters of a str,
+#: bytes of a bytes; max_items: elements of a container; max_source:
+#: bytes of one source file.
+DEFAULT_LIMITS = _format.default_limits("frames")
 
 #: The limits of a heap-scope dump (``dump(scope="heap")``): a heap of tens
 #: of millions of objects stays whole, since a cut heap makes leak analysis
@@ -63,26 +60,17 @@ DEFAULT_LIMITS = {
 #: max_string keeps only its first characters in the file, but its size is
 #: its whole size.  The dumping process needs about 24 bytes per object
 #: while it dumps (the identity table and the queue).
-DEFAULT_HEAP_LIMITS = {
-    "max_objects": 20_000_000,
-    "max_bytes": 4 << 30,
-    "max_string": 64 * 1024,
-    "max_items": None,
-    "max_source": 4 << 20,
-}
+DEFAULT_HEAP_LIMITS = _format.default_limits("heap")
 
 #: What a dump walks from: "frames" (the threads' frames, the exception,
 #: the context) or "heap" (also every module, builtins, sys and every
 #: object the cyclic GC tracks: the whole heap, for leak analysis).
-SCOPES = ("frames", "heap")
+SCOPES = _format.SCOPES
 
 
 def limits_for(scope):
     """The default limits of a dump of this scope (a new dict)."""
-    if scope not in SCOPES:
-        raise ValueError("scope must be 'frames' or 'heap', not %r"
-                         % (scope,))
-    return dict(DEFAULT_HEAP_LIMITS if scope == "heap" else DEFAULT_LIMITS)
+    return _format.default_limits(scope)
 
 #: Names whose values are replaced before anything is written: matched as
 #: whole words without regard to case, on local variable names, str dict

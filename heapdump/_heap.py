@@ -32,6 +32,7 @@ import os
 import sys
 import time
 
+from heapdump import _format as F
 from heapdump import _heapdump
 from heapdump._model import HeapdumpError
 
@@ -47,15 +48,19 @@ DEFAULT_LIMITS = {
     "max_ratio": 200,
 }
 
-# record kinds (docs/format.rst)
-_TUPLE, _LIST, _DICT, _SET, _FROZENSET = 7, 8, 9, 10, 11
-_STR, _BYTES = 4, 5
-_TYPE, _INSTANCE, _FUNCTION, _CFUNCTION, _CODE = 15, 16, 18, 20, 21
-_MODULE, _FRAME = 22, 24
+# record kinds (src/format.h)
+_TUPLE, _LIST, _DICT, _SET, _FROZENSET = (
+    F.TUPLE, F.LIST, F.DICT, F.SET, F.FROZENSET)
+_STR, _BYTES = F.STR, F.BYTES
+_TYPE, _INSTANCE, _FUNCTION, _CFUNCTION, _CODE = (
+    F.TYPE, F.INSTANCE, F.FUNCTION, F.CFUNCTION, F.CODE)
+_MODULE, _FRAME = F.MODULE, F.FRAME
 _CONTAINERS = (_TUPLE, _LIST, _DICT, _SET, _FROZENSET)
 
-# node flags (src/graph.h)
-_CUT, _IMMORTAL, _VIRTUAL, _LOWER = 0x01, 0x02, 0x04, 0x08
+# node flags (src/analysis/graph.h)
+_CUT, _IMMORTAL, _VIRTUAL, _LOWER = (
+    _heapdump.GF_CUT, _heapdump.GF_IMMORTAL, _heapdump.GF_VIRTUAL,
+    _heapdump.GF_LOWER)
 
 _KEY_CHARS = 40
 

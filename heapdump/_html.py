@@ -22,6 +22,7 @@ import html
 import json
 import os
 
+from heapdump import _format as F
 from heapdump._heap import compare
 
 MAX_NODES = 3000
@@ -35,9 +36,9 @@ def _module_of(graph, node):
     for a myapp.models.User); None for builtin types' objects."""
     info = graph._info.get(node, {})
     kind = info.get("kind")
-    if kind == 22:                  # MODULE
+    if kind == F.MODULE:
         name = info.get("name")
-    elif kind == 15:                # TYPE: its module
+    elif kind == F.TYPE:            # its module
         name = info.get("third")
     else:
         name = graph.type_name(node)

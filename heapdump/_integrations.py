@@ -31,7 +31,7 @@ import contextvars
 import os
 import threading
 
-from heapdump import _context, _heapdump
+from heapdump import _context, _format, _heapdump
 from heapdump._files import DumpDirectory, check_options, describe, warn
 
 #: The context key of the request.
@@ -43,7 +43,7 @@ ALWAYS_REDACTED = ("cookie", "set_cookie", "authorization",
                    "proxy_authorization")
 
 #: What stands in the context for a value left out (the dumper's mark).
-REDACTED = _heapdump.REDACTED_TEXT
+REDACTED = _format.REDACTED_TEXT
 
 # The longest header value or query string copied into the context.
 MAX_VALUE = 4096

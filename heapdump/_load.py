@@ -59,6 +59,37 @@ import warnings
 
 from heapdump import _heapdump, _model
 from heapdump import _surrogates as S
+from heapdump._format import (
+    BYTEARRAY,
+    BYTES,
+    CFUNCTION,
+    CK_FREE,
+    CK_HIDDEN,
+    COMPLEX,
+    DICT,
+    ERROR,
+    EXCEPTION,
+    FLOAT,
+    FRAME,
+    FROZENSET,
+    FUNCTION,
+    GENERATOR,
+    INT,
+    LIST,
+    META,
+    MODULE,
+    OPAQUE,
+    ROOT,
+    SET,
+    SOURCE,
+    STR,
+    THREAD,
+    TRACEBACK,
+    TRAILER,
+    TUPLE,
+    TYPE,
+    WEAKREF,
+)
 from heapdump._model import HeapdumpError
 
 __all__ = [
@@ -80,14 +111,6 @@ DEFAULT_MAX_BODY_BYTES = 2 << 30
 DEFAULT_MAX_OBJECTS = 10_000_000
 DEFAULT_MAX_RATIO = 200
 _HEADER_MAX = 64 * 1024
-
-# record kinds (docs/format.rst)
-INT, FLOAT, COMPLEX, STR, BYTES, BYTEARRAY = 1, 2, 3, 4, 5, 6
-TUPLE, LIST, DICT, SET, FROZENSET = 7, 8, 9, 10, 11
-TYPE, INSTANCE, OPAQUE, FUNCTION, METHOD = 15, 16, 17, 18, 19
-CFUNCTION, CODE, MODULE, CELL, FRAME, TRACEBACK = 20, 21, 22, 23, 24, 25
-EXCEPTION, GENERATOR, WEAKREF = 26, 27, 28
-META, THREAD, SOURCE, ROOT, TRAILER, ERROR = 64, 69, 70, 71, 72, 73
 
 _BUILTIN_OF_KIND = {INT: int, FLOAT: float, COMPLEX: complex, STR: str,
                     BYTES: bytes, BYTEARRAY: bytearray, TUPLE: tuple,
@@ -464,7 +487,7 @@ class _Builder:
         if isinstance(closure, tuple) and all(
                 isinstance(c, types.CellType) for c in closure):
             cells = closure
-        free = [n for n, k in zip(code.names, code.kinds) if k & 4]
+        free = [n for n, k in zip(code.names, code.kinds) if k & CK_FREE]
         want = len(stub.co_freevars)
         if cells is not None and len(cells) != want:
             if len(free) == len(cells):
@@ -613,7 +636,7 @@ class _Builder:
             loc = {}
             if code is not None:
                 for name, kind, value in zip(code.names, code.kinds, values):
-                    if value is S.UNBOUND or kind & 8:
+                    if value is S.UNBOUND or kind & CK_HIDDEN:
                         continue
                     loc[name] = value
         else:

@@ -35,6 +35,7 @@ from __future__ import annotations
 import gc
 import types
 
+from heapdump import _format as F
 from heapdump import _heapdump
 
 __all__ = [
@@ -396,8 +397,8 @@ class RedactedBytearray(_RedactedValue, bytearray):
 
 
 #: The marker that stands for a hidden piece in a partly redacted value
-#: (the dumper's, src/heapdump.h HD_REDACTED_TEXT).
-REDACTED_MARK = _heapdump.REDACTED_TEXT
+#: (the dumper's, src/format.h HD_REDACTED_TEXT).
+REDACTED_MARK = F.REDACTED_TEXT
 
 
 def partly_redacted(module, qualname, size, pieces):
@@ -513,8 +514,9 @@ class CutFrozenset(frozenset):
 
 
 CUT_CLASSES = {
-    4: CutStr, 5: CutBytes, 6: CutBytearray, 7: CutTuple, 8: CutList,
-    9: CutDict, 10: CutSet, 11: CutFrozenset,
+    F.STR: CutStr, F.BYTES: CutBytes, F.BYTEARRAY: CutBytearray,
+    F.TUPLE: CutTuple, F.LIST: CutList, F.DICT: CutDict, F.SET: CutSet,
+    F.FROZENSET: CutFrozenset,
 }
 
 

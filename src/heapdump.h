@@ -36,8 +36,7 @@
 #ifndef HEAPDUMP_H
 #define HEAPDUMP_H
 
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "pyversion/compat.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -45,110 +44,8 @@
 #include <msgpack.h>
 #include <structmember.h>
 
-#if PY_VERSION_HEX < 0x030A0000
-/* 3.10's Py_NewRef, for 3.9 */
-static inline PyObject *
-Py_NewRef(PyObject *o)
-{
-    Py_INCREF(o);
-    return o;
-}
-#endif
+#include "format.h"
 
-/* Format version written in the header and the META record. */
-#define HD_FORMAT_MAJOR 1
-#define HD_FORMAT_MINOR 3
-#define HD_FORMAT_VERSION "1.3"
-
-/* Object record kinds (docs/format.rst, "Object records"). */
-enum hd_kind {
-    HD_K_INT = 1,
-    HD_K_FLOAT = 2,
-    HD_K_COMPLEX = 3,
-    HD_K_STR = 4,
-    HD_K_BYTES = 5,
-    HD_K_BYTEARRAY = 6,
-    HD_K_TUPLE = 7,
-    HD_K_LIST = 8,
-    HD_K_DICT = 9,
-    HD_K_SET = 10,
-    HD_K_FROZENSET = 11,
-    HD_K_RANGE = 12,
-    HD_K_SLICE = 13,
-    HD_K_SINGLETON = 14,
-    HD_K_TYPE = 15,
-    HD_K_INSTANCE = 16,
-    HD_K_OPAQUE = 17,
-    HD_K_FUNCTION = 18,
-    HD_K_METHOD = 19,
-    HD_K_CFUNCTION = 20,
-    HD_K_CODE = 21,
-    HD_K_MODULE = 22,
-    HD_K_CELL = 23,
-    HD_K_FRAME = 24,
-    HD_K_TRACEBACK = 25,
-    HD_K_EXCEPTION = 26,
-    HD_K_GENERATOR = 27,
-    HD_K_WEAKREF = 28,
-    HD_K_UNREADABLE = 29,
-    /* other records */
-    HD_R_META = 64,
-    HD_R_LAYOUT = 65,
-    HD_R_CLASS = 66,
-    HD_R_CUT = 67,
-    HD_R_MORE = 68,
-    HD_R_THREAD = 69,
-    HD_R_SOURCE = 70,
-    HD_R_ROOT = 71,
-    HD_R_TRAILER = 72,
-    HD_R_ERROR = 73,
-    HD_R_ROOTS = 74,  /* 1.3: more roots, e.g. the unreached GC objects */
-    HD_R_INLINE = 75, /* 1.3: sizes of the values written inline */
-};
-
-/* What a dump walks from (docs/format.rst, "Scope"). */
-enum hd_scope {
-    HD_SCOPE_FRAMES = 0, /* the threads, the exception, the context */
-    HD_SCOPE_HEAP = 1,   /* and the modules, builtins, sys, and every
-                            GC-tracked object nothing else reached */
-};
-
-/* The Python types of inline values, the fields of an INLINE record. */
-enum hd_inline_type {
-    HD_INL_STR = 0,
-    HD_INL_BYTES = 1,
-    HD_INL_INT = 2,
-    HD_INL_FLOAT = 3,
-    HD_INL_N = 4,
-};
-
-/* The field types of every record kind: d data, v value, V [values],
- * N [names] (str, else a value); the fields after a '|' came with a later
- * minor version.  Container kinds (TUPLE...DICT), INSTANCE's values and
- * ROOTS are not described (their fields are all values).  NULL for a kind
- * this version does not know.  schema.c. */
-const char *hd_schema_fields(int kind);
-
-/* msgpack ext types used in values. */
-enum hd_ext {
-    HD_EXT_INT = 1,
-    HD_EXT_UNBOUND = 2,
-    HD_EXT_OMITTED = 3,
-    HD_EXT_REDACTED = 4,
-    HD_EXT_RUN = 5,
-};
-
-/* Shortest run of consecutive references written as one ext 5 RUN. */
-#define HD_MIN_RUN 4
-
-/* Most elements one record holds before MORE records continue it. */
-#define HD_MAX_RECORD_ITEMS 65536
-
-/* Code kinds bits in CODE records. */
-#define HD_CK_LOCAL 1
-#define HD_CK_CELL 2
-#define HD_CK_FREE 4
-#define HD_CK_HIDDEN 8
 
 /* ------------------------------------------------------------------------
  * container.c: the file.  A writer owns a temporary file next to the final
@@ -338,20 +235,6 @@ int hd_pyversion_gil_disabled(void);
  * least this many characters (bytes for bytes), else where an equal value
  * is met: heapdump/_secrets.py applies the rule. */
 #define HD_HIDE_MIN_SUBSTRING 8
-/* What stands for a hidden piece in text heapdump writes itself (header
- * lines, META facts) and in the loader's stand-ins. */
-#define HD_REDACTED_TEXT "[redacted]"
-
-/* Why a value was hidden (the REDACTED marker's reason). */
-enum hd_why {
-    HD_WHY_NAME = 1, /* under a secret-looking name */
-    HD_WHY_VALUE,    /* holds a secret the program named by value */
-    HD_WHY_ENVIRON,  /* the environment, or one of its values */
-    HD_WHY_URL,      /* the password of a URL */
-    HD_WHY_TOKEN,    /* the token of a known key format */
-};
-const char *hd_hide_why_name(int why);
-
 typedef struct hd_hider hd_hider;
 
 /* Pieces of a value to hide, [start, end): code points of a str, bytes
@@ -745,6 +628,8 @@ void hd_srcmask_free(hd_srcmask *m);
  * Module hooks: each adds its functions and types to the module at init
  * (multi-phase init, called from module.c's exec slot).  Return 0 / -1.
  */
+int hd_constants_init_module(PyObject *m); /* constants.c: format.h's
+                                              facts */
 int hd_load_init_module(PyObject *m);    /* load.c */
 int hd_frames_init_module(PyObject *m);  /* frames.c (the loader's frame
                                             rebuilding for pdb) */

@@ -2,7 +2,8 @@
 
 It writes what docs/format.rst describes, record by record, with the PyPI
 packages ``msgpack`` and ``zstandard``; it knows nothing of heapdump's own
-code.  Tests build well-formed files with it, then damage them on purpose
+code but the numbers of the format (the record kinds, the ext types: one
+definition, src/format.h, through heapdump._format).  Tests build well-formed files with it, then damage them on purpose
 (truncated, corrupted, hostile).
 
     w = Writer()
@@ -28,22 +29,60 @@ import struct
 import msgpack
 import zstandard
 
-# object record kinds
-INT, FLOAT, COMPLEX, STR, BYTES, BYTEARRAY = 1, 2, 3, 4, 5, 6
-TUPLE, LIST, DICT, SET, FROZENSET, RANGE, SLICE = 7, 8, 9, 10, 11, 12, 13
-SINGLETON, TYPE, INSTANCE, OPAQUE, FUNCTION, METHOD = 14, 15, 16, 17, 18, 19
-CFUNCTION, CODE, MODULE, CELL, FRAME, TRACEBACK = 20, 21, 22, 23, 24, 25
-EXCEPTION, GENERATOR, WEAKREF, UNREADABLE = 26, 27, 28, 29
-# other records
-META, LAYOUT, CLASS, CUT, MORE, THREAD = 64, 65, 66, 67, 68, 69
-SOURCE, ROOT, TRAILER, ERROR, ROOTS, INLINE = 70, 71, 72, 73, 74, 75
-UNREADABLE = 29
-
-EXT_INT, EXT_UNBOUND, EXT_OMITTED, EXT_REDACTED, EXT_RUN = 1, 2, 3, 4, 5
-MAX_RECORD_ITEMS = 65536
-
-# code kinds
-CK_LOCAL, CK_CELL, CK_FREE, CK_HIDDEN = 1, 2, 4, 8
+# the record kinds, ext types and code kinds of the format
+from heapdump._format import (  # noqa: F401 (the tests take them from here)
+    BYTEARRAY,
+    BYTES,
+    CELL,
+    CFUNCTION,
+    CK_CELL,
+    CK_FREE,
+    CK_HIDDEN,
+    CK_LOCAL,
+    CLASS,
+    CODE,
+    COMPLEX,
+    CUT,
+    DICT,
+    ERROR,
+    EXCEPTION,
+    EXT_INT,
+    EXT_OMITTED,
+    EXT_REDACTED,
+    EXT_RUN,
+    EXT_UNBOUND,
+    FLOAT,
+    FRAME,
+    FROZENSET,
+    FUNCTION,
+    GENERATOR,
+    INLINE,
+    INSTANCE,
+    INT,
+    LAYOUT,
+    LIST,
+    MAX_RECORD_ITEMS,
+    META,
+    METHOD,
+    MODULE,
+    MORE,
+    OPAQUE,
+    RANGE,
+    ROOT,
+    ROOTS,
+    SET,
+    SINGLETON,
+    SLICE,
+    SOURCE,
+    STR,
+    THREAD,
+    TRACEBACK,
+    TRAILER,
+    TUPLE,
+    TYPE,
+    UNREADABLE,
+    WEAKREF,
+)
 
 
 class Int:

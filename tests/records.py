@@ -1,6 +1,8 @@
 """An independent reader of dump files for the tests: msgpack + zstandard
-from PyPI, following docs/format.rst, with no code from heapdump's loader.
-It checks the writer against the specification on its own."""
+from PyPI, following docs/format.rst, with no code from heapdump's loader
+(the numbers of the format alone come from heapdump._format, their one
+definition).  It checks the writer against the specification on its own;
+tools/hdcat.py prints what it reads."""
 
 import email.parser
 import io
@@ -8,17 +10,12 @@ import io
 import msgpack
 import zstandard
 
-KINDS = {
-    1: "INT", 2: "FLOAT", 3: "COMPLEX", 4: "STR", 5: "BYTES",
-    6: "BYTEARRAY", 7: "TUPLE", 8: "LIST", 9: "DICT", 10: "SET",
-    11: "FROZENSET", 12: "RANGE", 13: "SLICE", 14: "SINGLETON", 15: "TYPE",
-    16: "INSTANCE", 17: "OPAQUE", 18: "FUNCTION", 19: "METHOD",
-    20: "CFUNCTION", 21: "CODE", 22: "MODULE", 23: "CELL", 24: "FRAME",
-    25: "TRACEBACK", 26: "EXCEPTION", 27: "GENERATOR", 28: "WEAKREF",
-    29: "UNREADABLE", 64: "META", 65: "LAYOUT", 66: "CLASS", 67: "CUT",
-    68: "MORE", 69: "THREAD", 70: "SOURCE", 71: "ROOT", 72: "TRAILER",
-    73: "ERROR", 74: "ROOTS", 75: "INLINE",
-}
+from heapdump import _format
+
+#: kind -> its name, every record kind
+KINDS = _format.KIND_NAMES
+#: kinds from this one are other records
+FIRST_OTHER = _format.FIRST_OTHER
 
 
 class Ref(int):
@@ -41,15 +38,15 @@ class Ext:
 
 
 def _ext(code, data):
-    if code == 1:
+    if code == _format.EXT_INT:
         return Ext("INT", int.from_bytes(data, "little", signed=True))
-    if code == 2:
+    if code == _format.EXT_UNBOUND:
         return Ext("UNBOUND", None)
-    if code == 5:
+    if code == _format.EXT_RUN:
         u = msgpack.Unpacker()
         u.feed(data)
         return Ext("RUN", tuple(u))
-    return Ext({3: "OMITTED", 4: "REDACTED"}.get(code, "EXT%d" % code),
+    return Ext(_format.EXT_NAMES.get(code, "EXT%d" % code),
                msgpack.unpackb(data, raw=False))
 
 
@@ -88,16 +85,25 @@ def headers(path):
     return email.parser.BytesHeaderParser().parsebytes(head)
 
 
+def iter_records(path):
+    """Every record as a list, in file order, read as the file is
+    decompressed (a large dump is not held whole)."""
+    with open(path, "rb") as f:
+        while True:
+            line = f.readline()
+            if not line or line in (b"\n", b"\r\n"):
+                break
+        reader = zstandard.ZstdDecompressor().stream_reader(f)
+        unpacker = msgpack.Unpacker(
+            io.BufferedReader(reader), raw=False, ext_hook=_ext,
+            strict_map_key=False, unicode_errors="surrogatepass",
+            max_buffer_size=1 << 31)
+        yield from unpacker
+
+
 def raw_records(path):
     """Every record as a list, in file order."""
-    _, body = split(path)
-    raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(body)).read()
-    unpacker = msgpack.Unpacker(raw=False, ext_hook=_ext,
-                                strict_map_key=False,
-                                unicode_errors="surrogatepass",
-                                max_buffer_size=1 << 31)
-    unpacker.feed(raw)
-    return list(unpacker)
+    return list(iter_records(path))
 
 
 def expand(values):
@@ -126,19 +132,19 @@ class Records:
         self.inline = {}    # object id -> [str, bytes, int, float] bytes
         pending = []
         for rec in self.all:
-            if rec[0] == 75:
+            if rec[0] == _format.INLINE:
                 # INLINE: of the object record before it
                 self.inline[len(self.objects) - 1] = list(rec[1:5])
-            if rec[0] < 64:
+            if rec[0] < _format.FIRST_OTHER:
                 for p in pending:
-                    if p[0] == 66:
+                    if p[0] == _format.CLASS:
                         self.classes[len(self.objects)] = p
                     else:
                         self.cuts[len(self.objects)] = p[1]
                 pending = []
                 self.objects.append(rec)
             else:
-                if rec[0] in (66, 67):
+                if rec[0] in (_format.CLASS, _format.CUT):
                     pending.append(rec)
                 self.other.append(rec)
 

@@ -1199,7 +1199,7 @@ graph_locate_fields(graph_fetch *f, int kind, hd_mp_cur *c, uint32_t nfields,
 {
     hd_graph *g = &f->self->g;
     size_t lo = f->cur_pair_lo, hi = f->cur_pair_hi;
-    const char *schema = hd_schema_fields(kind);
+    const char *schema = hd_format_fields(kind);
     const char *const *names = graph_field_names(kind);
     uint64_t last_uint = UINT64_MAX; /* the layout field before "@attrs" */
     const unsigned char *last_array = NULL, *last_array_end = NULL;
@@ -1943,9 +1943,14 @@ hd_graph_init_module(PyObject *m)
     if (PyType_Ready(&GraphType) < 0) {
         return -1;
     }
-    Py_INCREF(&GraphType);
-    if (PyModule_AddObject(m, "Graph", (PyObject *)&GraphType) < 0) {
-        Py_DECREF(&GraphType);
+    if (PyModule_AddObjectRef(m, "Graph", (PyObject *)&GraphType) < 0) {
+        return -1;
+    }
+    /* the node flags of graph.h, for heapdump/_heap.py */
+    if (PyModule_AddIntConstant(m, "GF_CUT", HD_GF_CUT) < 0 ||
+        PyModule_AddIntConstant(m, "GF_IMMORTAL", HD_GF_IMMORTAL) < 0 ||
+        PyModule_AddIntConstant(m, "GF_VIRTUAL", HD_GF_VIRTUAL) < 0 ||
+        PyModule_AddIntConstant(m, "GF_LOWER", HD_GF_LOWER) < 0) {
         return -1;
     }
     return 0;

@@ -833,13 +833,13 @@ build_object(build_ctx *c, int kind, hd_mp_cur *cur, uint32_t nfields)
     case HD_K_OPAQUE:
     case HD_K_EXCEPTION:
     case HD_K_GENERATOR:
-        return build_schema(c, cur, nfields, node, hd_schema_fields(kind), -1,
+        return build_schema(c, cur, nfields, node, hd_format_fields(kind), -1,
                             0);
     case HD_K_WEAKREF:
-        return build_schema(c, cur, nfields, node, hd_schema_fields(kind), 1,
+        return build_schema(c, cur, nfields, node, hd_format_fields(kind), 1,
                             0);
     default: {
-        const char *schema = hd_schema_fields(kind);
+        const char *schema = hd_format_fields(kind);
         if (schema == NULL) {
             return 0; /* a kind this reader does not know: no edges */
         }

@@ -50,18 +50,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#if PY_VERSION_HEX < 0x030A0000
-static int
-PyModule_AddObjectRef(PyObject *m, const char *name, PyObject *value)
-{
-    Py_INCREF(value);
-    if (PyModule_AddObject(m, name, value) < 0) {
-        Py_DECREF(value);
-        return -1;
-    }
-    return 0;
-}
-#endif
 
 /* ---------------------------------------------------------------------
  * Constants
@@ -207,22 +195,13 @@ typedef struct {
 static PyTypeObject LoaderType;
 static PyTypeObject SurrogateType;
 
-static const char *load_kind_names[] = {
-    "?",         "INT",       "FLOAT",     "COMPLEX",  "STR",
-    "BYTES",     "BYTEARRAY", "TUPLE",     "LIST",     "DICT",
-    "SET",       "FROZENSET", "RANGE",     "SLICE",    "SINGLETON",
-    "TYPE",      "INSTANCE",  "OPAQUE",    "FUNCTION", "METHOD",
-    "CFUNCTION", "CODE",      "MODULE",    "CELL",     "FRAME",
-    "TRACEBACK", "EXCEPTION", "GENERATOR", "WEAKREF",  "UNREADABLE",
-};
-
+/* A record kind's name for the messages ("unknown" for a kind no list
+ * holds). */
 static const char *
 load_kind_name(int kind)
 {
-    if (kind > 0 && kind <= HD_K_UNREADABLE) {
-        return load_kind_names[kind];
-    }
-    return "unknown";
+    const char *name = hd_format_kind_name(kind);
+    return name != NULL && kind < HD_FIRST_OTHER ? name : "unknown";
 }
 
 /* ---------------------------------------------------------------------
@@ -1674,7 +1653,7 @@ load_decode_fields(LoaderObject *L, int kind, const unsigned char *raw,
                    const unsigned char *end, uint32_t nfields, int mode,
                    uint32_t upto)
 {
-    const char *schema = hd_schema_fields(kind);
+    const char *schema = hd_format_fields(kind);
     hd_mp_cur c = {raw, end};
     if (schema == NULL) {
         schema = "";
@@ -3595,10 +3574,6 @@ hd_load_init_module(PyObject *m)
         return -1;
     }
     if (PyModule_AddFunctions(m, load_functions) < 0) {
-        return -1;
-    }
-    if (PyModule_AddIntConstant(m, "MAX_RECORD_ITEMS", HD_MAX_RECORD_ITEMS) <
-        0) {
         return -1;
     }
     return 0;

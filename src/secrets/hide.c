@@ -176,19 +176,6 @@ struct hd_hider {
     int rules;
 };
 
-const char *
-hd_hide_why_name(int why)
-{
-    switch (why) {
-    case HD_WHY_NAME: return "name";
-    case HD_WHY_VALUE: return "value";
-    case HD_WHY_ENVIRON: return "environ";
-    case HD_WHY_URL: return "url";
-    case HD_WHY_TOKEN: return "token";
-    default: return "value";
-    }
-}
-
 /* ------------------------------------------------------------- helpers */
 
 static inline uint64_t
@@ -1442,7 +1429,7 @@ hider_dealloc(HiderObject *self)
 static PyObject *
 hider_why(int why)
 {
-    return PyUnicode_FromString(hd_hide_why_name(why));
+    return PyUnicode_FromString(hd_format_why_name(why));
 }
 
 PyDoc_STRVAR(hider_scan_doc,
@@ -1573,8 +1560,7 @@ hd_hide_init_module(PyObject *m)
         PyModule_AddIntConstant(m, "HIDE_SUBSTRING", HD_HIDE_SUBSTRING) < 0 ||
         PyModule_AddIntConstant(m, "HIDE_ENVIRON", HD_HIDE_ENVIRON) < 0 ||
         PyModule_AddIntConstant(m, "HIDE_MIN_SUBSTRING",
-                                HD_HIDE_MIN_SUBSTRING) < 0 ||
-        PyModule_AddStringConstant(m, "REDACTED_TEXT", HD_REDACTED_TEXT) < 0) {
+                                HD_HIDE_MIN_SUBSTRING) < 0) {
         return -1;
     }
     return 0;

@@ -794,7 +794,7 @@ srcmask_mask_source(PyObject *module, PyObject *args)
     for (size_t i = 0; pieces != NULL && i < m.n; i++) {
         const struct hd_srcmask_piece *p = &m.pieces[i];
         PyObject *t = Py_BuildValue("(iiiis)", p->line, p->col, p->end_line,
-                                    p->end_col, hd_hide_why_name(p->why));
+                                    p->end_col, hd_format_why_name(p->why));
         if (t == NULL) {
             Py_CLEAR(pieces);
             break;

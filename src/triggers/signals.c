@@ -198,7 +198,7 @@ signals_stacks_dump(signals_entry *e, double waited)
     req.extra_headers = extra;
     req.limits.max_objects = req.limits.max_bytes = -1;
     req.limits.max_string = req.limits.max_items = -1;
-    req.max_source = 4 << 20;
+    req.max_source = (Py_ssize_t)hd_format_defaults[HD_SCOPE_FRAMES].max_source;
     req.level = 3;
     req.redact = &e->redact;
     req.hide = hd_hide_of(e->hide);
@@ -702,15 +702,17 @@ fatal_install(PyObject *module, PyObject *args)
     }
     fatal_clear();
     Py_ssize_t timeout;
+    const hd_default_limits *dflt = &hd_format_defaults[HD_SCOPE_FRAMES];
     if (fatal_option(options, "max_objects", &fatal_limits.max_objects,
-                     1000000) < 0 ||
-        fatal_option(options, "max_bytes", &fatal_limits.max_bytes, 1 << 30) <
-            0 ||
-        fatal_option(options, "max_string", &fatal_limits.max_string, 65536) <
-            0 ||
-        fatal_option(options, "max_items", &fatal_limits.max_items, 10000) <
-            0 ||
-        fatal_option(options, "max_source", &fatal_max_source, 4 << 20) < 0 ||
+                     dflt->max_objects) < 0 ||
+        fatal_option(options, "max_bytes", &fatal_limits.max_bytes,
+                     dflt->max_bytes) < 0 ||
+        fatal_option(options, "max_string", &fatal_limits.max_string,
+                     dflt->max_string) < 0 ||
+        fatal_option(options, "max_items", &fatal_limits.max_items,
+                     dflt->max_items) < 0 ||
+        fatal_option(options, "max_source", &fatal_max_source,
+                     dflt->max_source) < 0 ||
         fatal_option(options, "timeout", &timeout, 10) < 0) {
         goto done;
     }

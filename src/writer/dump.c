@@ -319,12 +319,6 @@ dump_kv_limit(hd_dumper *d, const char *k, Py_ssize_t v)
     }
 }
 
-static const char *
-dump_scope_name(int scope)
-{
-    return scope == HD_SCOPE_HEAP ? "heap" : "frames";
-}
-
 /* META: [64, {facts}] */
 static void
 dump_meta(hd_dumper *d, const hd_request *req, const char *iso, int64_t ns,
@@ -360,7 +354,7 @@ dump_meta(hd_dumper *d, const hd_request *req, const char *iso, int64_t ns,
                 req->mode == HD_MODE_NORMAL   ? "normal"
                 : req->mode == HD_MODE_STACKS ? "stacks"
                                               : "fatal");
-    dump_kv_str(d, "scope", dump_scope_name(d->scope));
+    dump_kv_str(d, "scope", hd_format_scope_name(d->scope));
     hd_pack_cstr(d, "limits");
     msgpack_pack_map(&d->pk, 4);
     dump_kv_limit(d, "max_objects", d->limits.max_objects);
@@ -606,7 +600,7 @@ dump_header(struct dump_buf *b, const hd_request *req, PyObject *summary,
     if (req->extra_headers != NULL) {
         dump_buf_add(b, req->extra_headers);
     }
-    dump_header_cline(b, "Heapdump-Scope", dump_scope_name(req->scope));
+    dump_header_cline(b, "Heapdump-Scope", hd_format_scope_name(req->scope));
     dump_header_cline(b, "Heapdump-Time", iso);
     char nbuf[32];
     snprintf(nbuf, sizeof(nbuf), "%zd", nthreads);

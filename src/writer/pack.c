@@ -357,7 +357,7 @@ pack_masked(hd_dumper *d, PyObject *obj, const hd_hide_ranges *r)
         msgpack_pack_array(PK(d), 3);
         msgpack_pack_int64(PK(d), r->r[i].start);
         msgpack_pack_int64(PK(d), r->r[i].end - r->r[i].start);
-        hd_pack_cstr(d, hd_hide_why_name(r->r[i].why));
+        hd_pack_cstr(d, hd_format_why_name(r->r[i].why));
     }
 }
 
@@ -366,7 +366,7 @@ pack_redacted_payload(hd_dumper *d, PyObject *obj, int why,
                       const hd_hide_ranges *ranges)
 {
     pack_marker_head(d, obj, 5);
-    hd_pack_cstr(d, hd_hide_why_name(why));
+    hd_pack_cstr(d, hd_format_why_name(why));
     if (ranges != NULL) {
         pack_masked(d, obj, ranges);
     }
@@ -384,7 +384,7 @@ pack_redacted_int_payload(hd_dumper *d, int why)
     hd_pack_cstr(d, "builtins");
     hd_pack_cstr(d, "int");
     msgpack_pack_int64(PK(d), 0);
-    hd_pack_cstr(d, hd_hide_why_name(why));
+    hd_pack_cstr(d, hd_format_why_name(why));
     msgpack_pack_nil(PK(d));
 }
 
@@ -1525,9 +1525,9 @@ pack_type(hd_dumper *d, PyObject *obj)
     /* base_kind: how instances of the type are written */
     int base_kind = pack_kind_of_type(tp);
     msgpack_pack_int(PK(d), base_kind);
-    int flags = heap ? 1 : 0;
+    int flags = heap ? HD_TF_HEAPTYPE : 0;
     if (tp->tp_flags & Py_TPFLAGS_IS_ABSTRACT) {
-        flags |= 2;
+        flags |= HD_TF_ABSTRACT;
     }
     msgpack_pack_int(PK(d), flags);
     if (firstlineno && PyLong_CheckExact(firstlineno)) {
@@ -2000,7 +2000,7 @@ hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes)
             msgpack_pack_int32(PK(d), m->col);
             msgpack_pack_int32(PK(d), m->end_line);
             msgpack_pack_int32(PK(d), m->end_col);
-            hd_pack_cstr(d, hd_hide_why_name(m->why));
+            hd_pack_cstr(d, hd_format_why_name(m->why));
         }
         d->n_source_redacted += masks.n;
         hd_srcmask_free(&masks);
