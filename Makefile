@@ -123,12 +123,13 @@ bench: build  ## the speed and memory benchmarks: the dumper on 3.13 beside 3.14
 	  cp requirements-bench.txt .venv/py$(HOST_NEWEST)/.bench-requirements; }
 	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) .venv/py$(HOST_NEWEST)/bin/python benchmarks/bench_heap.py $(BENCH_ARGS)
 
-lint: venvs  ## clang-format, cppcheck and ruff
+lint: venvs  ## clang-format, cppcheck, ruff, and tools/deps.py (cycles, sizes)
 	@tools/deps.sh $(LINT_DEBS)
 	clang-format --dry-run --Werror $(C_FILES)
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr --suppress=missingIncludeSystem -I src src
-	$(PY) $(NEWEST) -m ruff check heapdump tests benchmarks setup.py
+	$(PY) $(NEWEST) -m ruff check heapdump tests benchmarks tools setup.py
+	$(PY) $(NEWEST) tools/deps.py --baseline tools/deps-baseline.txt
 
 format:  ## reformat the C sources
 	clang-format -i $(C_FILES)

@@ -47,10 +47,10 @@
     X(METHOD, 19, "vv")                                                       \
     X(CFUNCTION, 20, "dddv")                                                  \
     X(CODE, 21, "dddddddddd")                                                 \
-    X(MODULE, 22, "dd|v")       /* dict: 1.3 */                               \
+    X(MODULE, 22, "dd|v") /* dict: 1.3 */                                     \
     X(CELL, 23, "v")                                                          \
     X(FRAME, 24, "vvvvdddV")                                                  \
-    X(TRACEBACK, 25, "vddv|d")  /* position: 1.1 */                           \
+    X(TRACEBACK, 25, "vddv|d") /* position: 1.1 */                            \
     X(EXCEPTION, 26, "vvvvvddV")                                              \
     X(GENERATOR, 27, "vdddvd")                                                \
     X(WEAKREF, 28, "vvv")                                                     \
@@ -65,12 +65,12 @@
     X(CUT, 67, "d")                                                           \
     X(MORE, 68, NULL)                                                         \
     X(THREAD, 69, "dddddv")                                                   \
-    X(SOURCE, 70, "ddd|d")      /* redactions: 1.2 */                         \
+    X(SOURCE, 70, "ddd|d") /* redactions: 1.2 */                              \
     X(ROOT, 71, "dv")                                                         \
     X(TRAILER, 72, "d")                                                       \
     X(ERROR, 73, "d")                                                         \
-    X(ROOTS, 74, NULL)          /* 1.3: more roots, e.g. the unreached */     \
-    X(INLINE, 75, "dddd")       /* 1.3: sizes of the values written inline */
+    X(ROOTS, 74, NULL)    /* 1.3: more roots, e.g. the unreached */           \
+    X(INLINE, 75, "dddd") /* 1.3: sizes of the values written inline */
 
 #define HD_FORMAT_K_(name, n, fields) HD_K_##name = n,
 #define HD_FORMAT_R_(name, n, fields) HD_R_##name = n,
@@ -158,9 +158,9 @@ enum hd_scope { HD_SCOPES(HD_FORMAT_SCOPE_) };
 #define HD_DEFAULT_LIMITS(X)                                                  \
     X(max_objects, 1000000, 20000000) /* object records */                    \
     X(max_bytes, INT64_C(1) << 30,                                            \
-      INT64_C(4) << 30)            /* uncompressed body bytes */              \
-    X(max_string, 65536, 65536)    /* characters of a str, bytes of bytes */  \
-    X(max_items, 10000, -1)        /* elements of one container */            \
+      INT64_C(4) << 30)             /* uncompressed body bytes */             \
+    X(max_string, 65536, 65536)     /* characters of a str, bytes of bytes */ \
+    X(max_items, 10000, -1)         /* elements of one container */           \
     X(max_source, 4 << 20, 4 << 20) /* bytes of one source file */
 
 /* The defaults of one scope, by name (format.c). */

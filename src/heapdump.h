@@ -46,7 +46,6 @@
 
 #include "format.h"
 
-
 /* ------------------------------------------------------------------------
  * container.c: the file.  A writer owns a temporary file next to the final
  * name, a zstd stream and two fixed buffers; memory does not grow with the
@@ -630,12 +629,12 @@ void hd_srcmask_free(hd_srcmask *m);
  */
 int hd_constants_init_module(PyObject *m); /* constants.c: format.h's
                                               facts */
-int hd_load_init_module(PyObject *m);    /* load.c */
-int hd_frames_init_module(PyObject *m);  /* frames.c (the loader's frame
-                                            rebuilding for pdb) */
-int hd_dump_init_module(PyObject *m);    /* module.c's dump functions */
-int hd_hide_init_module(PyObject *m);    /* hide.c: the Hider type */
-int hd_redact_init_module(PyObject *m);  /* redact.c: looks_secret() */
-int hd_srcmask_init_module(PyObject *m); /* srcmask.c: mask_source() */
-int hd_graph_init_module(PyObject *m);   /* graph.c: the heap analysis */
-#endif                                   /* HEAPDUMP_H */
+int hd_load_init_module(PyObject *m);      /* load.c */
+int hd_frames_init_module(PyObject *m);    /* frames.c (the loader's frame
+                                              rebuilding for pdb) */
+int hd_dump_init_module(PyObject *m);      /* module.c's dump functions */
+int hd_hide_init_module(PyObject *m);      /* hide.c: the Hider type */
+int hd_redact_init_module(PyObject *m);    /* redact.c: looks_secret() */
+int hd_srcmask_init_module(PyObject *m);   /* srcmask.c: mask_source() */
+int hd_graph_init_module(PyObject *m);     /* graph.c: the heap analysis */
+#endif                                     /* HEAPDUMP_H */

@@ -253,10 +253,11 @@ module_exec(PyObject *m)
     if (module_check_layout() < 0) {
         return -1;
     }
-    if (hd_constants_init_module(m) < 0 || hd_dump_init_module(m) < 0 || hd_signals_init_module(m) < 0 ||
-        hd_load_init_module(m) < 0 || hd_frames_init_module(m) < 0 ||
-        hd_hide_init_module(m) < 0 || hd_redact_init_module(m) < 0 ||
-        hd_srcmask_init_module(m) < 0 || hd_graph_init_module(m) < 0) {
+    if (hd_constants_init_module(m) < 0 || hd_dump_init_module(m) < 0 ||
+        hd_signals_init_module(m) < 0 || hd_load_init_module(m) < 0 ||
+        hd_frames_init_module(m) < 0 || hd_hide_init_module(m) < 0 ||
+        hd_redact_init_module(m) < 0 || hd_srcmask_init_module(m) < 0 ||
+        hd_graph_init_module(m) < 0) {
         return -1;
     }
     return 0;

@@ -198,7 +198,8 @@ signals_stacks_dump(signals_entry *e, double waited)
     req.extra_headers = extra;
     req.limits.max_objects = req.limits.max_bytes = -1;
     req.limits.max_string = req.limits.max_items = -1;
-    req.max_source = (Py_ssize_t)hd_format_defaults[HD_SCOPE_FRAMES].max_source;
+    req.max_source =
+        (Py_ssize_t)hd_format_defaults[HD_SCOPE_FRAMES].max_source;
     req.level = 3;
     req.redact = &e->redact;
     req.hide = hd_hide_of(e->hide);
