@@ -40,7 +40,7 @@ export PYTHONDEVMODE := 1
 export PYTHONFAULTHANDLER := 1
 PYTEST_ARGS ?=
 
-.PHONY: help deps venvs build test test-html demo wheels bench lint format asan valgrind fuzz fuzz-binary clean
+.PHONY: help deps venvs build test test-html demo wheels bench lint format asan valgrind tsan fuzz fuzz-binary clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -138,9 +138,12 @@ asan: venvs  ## the tests under AddressSanitizer + UBSan (newest host Python)
 	@tools/deps.sh $(SAN_DEBS)
 	@tools/sanitize.sh asan .venv/py$(SAN_PYTHON)/bin/python $(PYTEST_ARGS)
 
-valgrind: venvs  ## the unit tests but the slow ones under valgrind (newest host Python)
+valgrind: venvs  ## the unit tests but the slow ones under valgrind, definite leaks as errors (newest host Python)
 	@tools/deps.sh $(SAN_DEBS)
 	@tools/sanitize.sh valgrind .venv/py$(SAN_PYTHON)/bin/python $(PYTEST_ARGS)
+
+tsan: venvs  ## the signal-dump tests (watcher and acquirer threads) under ThreadSanitizer (newest host Python)
+	@tools/sanitize.sh tsan .venv/py$(SAN_PYTHON)/bin/python $(PYTEST_ARGS)
 
 FUZZ_SECONDS ?= 60
 fuzz:  ## the msgpack reader under libFuzzer + ASan/UBSan for FUZZ_SECONDS (60)

@@ -1,37 +1,42 @@
 /* heapdump.h: the private contract between the C files of heapdump._heapdump.
  *
- * The pipeline of a dump, one file per stage:
+ * A folder per stage (README.rst, "Layout"; tools/deps.py checks that no
+ * two files depend on each other):
  *
- *   module.c     dump() entry: argument parsing, the freeze (GIL held, GC
- *                off), the order of the stages
- *   walk.c       roots and the breadth-first walk; identity, budget, layouts
- *   redact.c     names that look secret
- *   hide.c       values hidden wherever they are met (secrets known by
- *                value, the environment, URL passwords, known key formats)
- *   pack.c       one object -> its msgpack record (docs/format.rst)
- *   srcmask.c    secret literals masked in the embedded source text
- *   container.c  MIME header, zstd stream, atomic file (tmp + rename, 0600)
- *   pyversion.c  every CPython-version-specific access: thread states,
- *                frames, code objects, instance dicts, generators
- *
- * and of a load (the reading side includes no writer header but this one):
- *
- *   mpread.c     the bounds-checked msgpack reader (mpread.h, no Python)
- *   stream.c     the body: zstd stream -> framed records (stream.h)
- *   load.c       records -> the object table (heapdump._load drives it)
- *   schema.c     the field types of each record kind (load.c, graph.c)
- *
- * and of the heap analysis (graph.h, no Python but in graph.c):
- *
- *   graph_build.c  records -> the object graph, in one streaming pass
- *   dominators.c   dominators (SEMI-NCA), retained sizes, shortest paths
- *   graph.c        heapdump._heapdump.Graph: queries, labels read back
+ *   module.c       the module: multi-phase init, each file's hook below
+ *   format.h/.c    the format's numbers, names and field types, once;
+ *                  constants.c exports them to Python
+ *   writer/        a dump, a one-way stack (each calls only those below):
+ *                  dump.c (the stages: the freeze, META, THREAD, ROOT,
+ *                  TRAILER, the rename), unreached.c (the heap scope's
+ *                  unreached objects), pack.c (one object, one record;
+ *                  drains the queue), sources.c (SOURCE), walk.c
+ *                  (identity, queue, budget, layouts; ERROR), encode.c
+ *                  (scalars, markers), kinds.c (kinds, sizes),
+ *                  container.c (MIME header, zstd, atomic file: tmp +
+ *                  rename, 0600)
+ *   secrets/       redact.c (names that look secret), hide.c (values
+ *                  hidden wherever they are met), srcmask.c (secret
+ *                  literals masked in the embedded source text)
+ *   triggers/      signals.c: the signal dump thread, the fatal handler
+ *   pyversion/     pyversion.c: every CPython-version-specific access
+ *                  (thread states, frames, code objects, instance dicts,
+ *                  generators); compat.h: small shims
+ *   reader/        mpread.c (the bounds-checked msgpack reader, mpread.h,
+ *                  no Python, fuzzed alone), stream.c (zstd stream ->
+ *                  framed records, stream.h), load.c (records -> the
+ *                  object table; heapdump._load drives it), frames.c
+ *                  (frames pdb accepts)
+ *   analysis/      graph.h, no Python but in graph.c: graph_build.c
+ *                  (records -> the object graph, one streaming pass),
+ *                  dominators.c (SEMI-NCA, retained sizes, paths),
+ *                  graph.c (heapdump._heapdump.Graph)
  *
  * Error rules: functions return 0 / -1 or a pointer / NULL.  During the walk
  * nothing may run Python code, allocate Python objects or release the GIL;
  * failures there are C-level (out of memory, a write error) and are recorded
  * in the dumper (hd_dumper.error) rather than raised, so the walk can stop
- * cleanly and module.c turns them into one exception at the end.
+ * cleanly and dump.c turns them into one exception at the end.
  */
 #ifndef HEAPDUMP_H
 #define HEAPDUMP_H
@@ -284,7 +289,7 @@ const hd_hider *hd_hide_of(PyObject *obj);
 int hd_hide_check(PyObject *obj);
 
 /* ------------------------------------------------------------------------
- * walk.c + pack.c: the dumper.
+ * writer/: the dumper, the state its files share.
  */
 typedef struct hd_limits {
     Py_ssize_t max_objects; /* object records; <0 unlimited */
@@ -334,7 +339,7 @@ int hd_redact_bytes(const hd_redactor *r, const char *name, size_t n);
  * first element of a (name, value) pair). */
 int hd_redact_header(const hd_redactor *r, PyObject *name);
 
-/* A set of pointers (walk.c). */
+/* A set of pointers (unreached.c). */
 typedef struct hd_pset {
     uintptr_t *slots;
     size_t cap, n;
@@ -392,14 +397,14 @@ typedef struct hd_dumper {
     PyObject **files;
     size_t nfiles, files_cap;
 
-    /* the kind of the last class met by hd_pack_kind_of (classes are
+    /* the kind of the last class met by hd_kinds_of (classes are
      * never freed during a dump: the world stands still) */
     PyTypeObject *kind_cache_type;
     int kind_cache_kind;
 
     /* addr delta base */
     uintptr_t last_addr;
-    /* the next queue entry whose record hd_walk_run writes */
+    /* the next queue entry whose record hd_pack_run writes */
     size_t next_record;
 
     /* heap scope (walk.c, "unreached"): the object the GC iteration holds
@@ -490,8 +495,6 @@ int hd_dump_init(void);
 /* Write one dump.  Returns 0, or -1: in normal mode with a Python
  * exception set, in the others with res->error set. */
 int hd_dump_run(const hd_request *req, hd_result *res);
-/* Whether a dump is running in this process. */
-int hd_dump_busy(void);
 
 /* signals.c: while a fatal dump reads one object, the jump buffer that a
  * second fault returns to (NULL otherwise). */
@@ -502,9 +505,25 @@ extern sigjmp_buf *volatile hd_fault_jmp;
 extern PyThreadState *volatile hd_signals_tstate;
 int hd_signals_init_module(PyObject *m);
 
+/* The writer is a one-way stack: each file calls only the ones below it.
+ *
+ *   dump.c       the stages (META, THREAD, ROOT, TRAILER)
+ *   unreached.c  the heap scope's last stage: unreached objects as roots
+ *   pack.c       one object -> its record (and LAYOUT, CLASS, MORE);
+ *                hd_pack_run drains the walk's queue
+ *   sources.c    the SOURCE records
+ *   walk.c       identity, the queue, the budget, layouts, values as
+ *                references; ERROR records
+ *   encode.c     scalars, inline values, the OMITTED / REDACTED markers
+ *   kinds.c      record kind, shallow size, readable C members
+ *   container.c  the file
+ */
+
 /* walk.c */
 int hd_walk_init(hd_dumper *d);
 void hd_walk_free(hd_dumper *d);
+/* Remember the first failure: out of memory. */
+void hd_walk_oom(hd_dumper *d);
 /* Write a value: inline, a reference (queuing the object when new), or
  * OMITTED past the budget.  The same in two steps: classify (which queues)
  * then write, for records that must know their values before writing. */
@@ -536,68 +555,104 @@ int64_t hd_walk_root(hd_dumper *d, PyObject *obj);
  * record writes it. */
 int64_t hd_walk_named_root(hd_dumper *d, PyObject *name, PyObject *obj);
 int64_t hd_walk_named_how(hd_dumper *d, PyObject *name, PyObject *obj);
-/* Write records until the queue is empty (from the first one not written
- * yet: it may be called again after more roots were queued). */
-void hd_walk_run(hd_dumper *d);
-/* Heap scope, after the walk from the other roots: every GC-tracked object
- * not written yet becomes a root (ROOTS records, "unreached"), and what it
- * reaches is walked right after it. */
-void hd_walk_unreached(hd_dumper *d);
+/* Queue obj (force: even past the budget); its id, or -1 past the budget
+ * or out of memory. */
+int64_t hd_walk_discover(hd_dumper *d, PyObject *obj, int force);
+/* Whether the hider hides obj whole (a root so hidden is not queued). */
+int hd_walk_root_hidden(hd_dumper *d, PyObject *obj);
 /* Id of an already queued object, or -1. */
 int64_t hd_walk_id(hd_dumper *d, const void *key);
-/* The layout for obj's attributes (dict items, slots, C members), written
- * to the file if new, with the values gathered in d->scratch_vals
- * (d->scratch_n of them).  NULL when obj has no attributes. */
-hd_layout *hd_walk_layout(hd_dumper *d, PyObject *obj, PyTypeObject *type);
+/* The layout for obj's attributes (dict items, slots, C members), and in
+ * *values their values (the layout's nslots of them; walker-owned, valid
+ * until the next call); *is_new when the layout is new (its LAYOUT record
+ * is still to be written: pack.c writes it).  NULL when obj has no
+ * attributes. */
+hd_layout *hd_walk_layout(hd_dumper *d, PyObject *obj, PyTypeObject *type,
+                          PyObject *const **values, int *is_new);
 /* Note that code's file is wanted in the SOURCE records. */
 void hd_walk_want_source(hd_dumper *d, PyObject *filename);
 /* Record a non-fatal read error (ERROR record). */
 void hd_walk_note_error(hd_dumper *d, const char *fmt, ...);
 
 /* pack.c */
-int hd_pack_init(void);
-/* The record kind obj is written as (by its exact or base type). */
-int hd_pack_kind_of(hd_dumper *d, PyObject *obj);
-/* Whether obj, written as kind, is an instance of a subclass of the
- * builtin type of that kind (its record is preceded by CLASS). */
-int hd_pack_kind_is_subclass(PyObject *obj, int kind);
-/* Whether a C member of this type can be read and written as a value. */
-int hd_pack_member_readable(const PyMemberDef *m);
-/* Write the LAYOUT record of a new layout. */
-void hd_pack_layout(hd_dumper *d, const hd_layout *l);
+/* Write records until the queue is empty (from the first one not written
+ * yet: it may be called again after more roots were queued); in a fatal
+ * dump each under a guard against faults (UNREADABLE records). */
+void hd_pack_run(hd_dumper *d);
 /* Write a reference to a frame handle (queuing it), or nil. */
 void hd_pack_frame_ref(hd_dumper *d, hd_frame *f);
-/* Write plain data (None, bool, int, float, str, bytes, list, tuple, dict
- * of those) built by heapdump itself: the META record's facts. */
-void hd_pack_plain(hd_dumper *d, PyObject *obj, int depth);
-/* Write the SOURCE records of the files in d->files. */
-void hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes);
-/* Write the record for queue entry id. */
-void hd_pack_record(hd_dumper *d, void *entry);
+
+/* unreached.c: heap scope, after the walk from the other roots: every
+ * GC-tracked object not written yet becomes a root (ROOTS records,
+ * "unreached"), and what it reaches is walked right after it. */
+void hd_unreached_run(hd_dumper *d);
+
+/* sources.c: write the SOURCE records of the files in d->files. */
+void hd_sources_write(hd_dumper *d, Py_ssize_t max_bytes);
+
+/* encode.c */
 /* Write an inline value (str/bytes/int/float) */
-void hd_pack_inline(hd_dumper *d, PyObject *obj);
+void hd_encode_inline(hd_dumper *d, PyObject *obj);
 /* Write a C string as msgpack str. */
-void hd_pack_cstr(hd_dumper *d, const char *s);
+void hd_encode_cstr(hd_dumper *d, const char *s);
 /* Write a str object as msgpack str (surrogatepass UTF-8), at most max
  * characters (<0: all). */
-void hd_pack_str(hd_dumper *d, PyObject *s, Py_ssize_t max);
+void hd_encode_str(hd_dumper *d, PyObject *s, Py_ssize_t max);
+/* A metadata string: a str object written inline, or nil. */
+void hd_encode_name(hd_dumper *d, PyObject *s);
 /* Write an int object as ext INT. */
-void hd_pack_int(hd_dumper *d, PyObject *v);
-void hd_pack_int64(hd_dumper *d, int64_t v);
+void hd_encode_int(hd_dumper *d, PyObject *v);
+void hd_encode_int64(hd_dumper *d, int64_t v);
 /* Write a float as float 32 when exact, else float 64. */
-void hd_pack_double(hd_dumper *d, double v);
+void hd_encode_double(hd_dumper *d, double v);
+/* The module (want_module) or qualname of a type, as type.__module__ /
+ * __qualname__ would say, read from its C layout. */
+void hd_encode_type_qualname(hd_dumper *d, PyTypeObject *tp, int want_module);
 /* Write the ext 3 OMITTED marker for obj. */
-void hd_pack_omitted(hd_dumper *d, PyObject *obj, int ext);
+void hd_encode_omitted(hd_dumper *d, PyObject *obj, int ext);
 /* Write the ext 4 REDACTED marker for obj, hidden whole for why
  * (HD_WHY_*), or with ranges (not NULL) its other pieces kept. */
-void hd_pack_redacted(hd_dumper *d, PyObject *obj, int why,
-                      const hd_hide_ranges *ranges);
+void hd_encode_redacted(hd_dumper *d, PyObject *obj, int why,
+                        const hd_hide_ranges *ranges);
+/* The REDACTED marker of an int that is no object (a tagged frame slot,
+ * 3.14+), hidden for why. */
+void hd_encode_redacted_int(hd_dumper *d, int why);
+/* Write plain data (None, bool, int, float, str, bytes, list, tuple, dict
+ * of those) built by heapdump itself: the META record's facts. */
+void hd_encode_plain(hd_dumper *d, PyObject *obj, int depth);
+
+/* kinds.c */
+/* Find the builtin C __sizeof__ functions (module init). */
+int hd_kinds_init(void);
+/* The record kind obj is written as (by its exact or base type). */
+int hd_kinds_of(hd_dumper *d, PyObject *obj);
+/* The kind instances of tp are written as (TYPE records' base_kind). */
+int hd_kinds_of_type(PyTypeObject *tp);
+/* Whether obj, written as kind, is an instance of a subclass of the
+ * builtin type of that kind (its record is preceded by CLASS). */
+int hd_kinds_is_subclass(PyObject *obj, int kind);
+/* Whether a C member of this type can be read and written as a value. */
+int hd_kinds_member_readable(const PyMemberDef *m);
 /* Shallow size of obj as sys.getsizeof reports it, from its C layout (no
  * __sizeof__ override is called): the C __sizeof__ of its builtin type
  * plus the GC pre-header. */
-Py_ssize_t hd_pack_sizeof(PyObject *obj);
-/* The module and qualname of a type as C strings / str objects. */
-void hd_pack_type_names(hd_dumper *d, PyTypeObject *tp);
+Py_ssize_t hd_kinds_sizeof(PyObject *obj);
+/* hd_kinds_sizeof, or in the signal modes (no Python object created) the
+ * generic size plus the pre-header. */
+Py_ssize_t hd_kinds_size(hd_dumper *d, PyObject *obj);
+/* The bytes of obj's attribute storage its own size leaves out. */
+Py_ssize_t hd_kinds_attr_storage(hd_dumper *d, PyObject *obj);
+
+/* A pointer's hash, for the identity table and the pointer sets. */
+static inline uint64_t
+hd_ptr_hash(const void *p)
+{
+    uint64_t x = (uint64_t)(uintptr_t)p;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    return x;
+}
 
 /* ------------------------------------------------------------------------
  * srcmask.c: secret literals masked in a source file's text.

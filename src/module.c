@@ -232,7 +232,7 @@ module_check_layout(void)
 int
 hd_dump_init_module(PyObject *m)
 {
-    if (hd_pack_init() < 0 || hd_dump_init() < 0) {
+    if (hd_kinds_init() < 0 || hd_dump_init() < 0) {
         return -1;
     }
     return PyModule_AddFunctions(m, dump_methods);

@@ -4,6 +4,8 @@
 #   tools/sanitize.sh asan PYTHON [pytest args]       (default: tests)
 #   tools/sanitize.sh valgrind PYTHON [pytest args]   (default: tests/unit
 #                                                      but the slow ones)
+#   tools/sanitize.sh tsan PYTHON [pytest args]       (default: the signal
+#                                                      dump tests)
 #
 # The instrumented extension is built into build/<mode>/heapdump (a copy of
 # the package), never over the in-place build, and the tests run from
@@ -23,9 +25,12 @@ asan)
 valgrind)
     flags="-O1 -g"
     ;;
+tsan)
+    flags="-fsanitize=thread -fno-omit-frame-pointer -O1 -g"
+    ;;
 *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac
-(cd "$top" && HEAPDUMP_CFLAGS="$flags" HEAPDUMP_LDFLAGS="$([ "$mode" = asan ] && echo -fsanitize=address,undefined)" \
+(cd "$top" && HEAPDUMP_CFLAGS="$flags" HEAPDUMP_LDFLAGS="$(case $mode in asan) echo -fsanitize=address,undefined;; tsan) echo -fsanitize=thread;; esac)" \
     "$python" setup.py -q build_ext --build-lib "$out" --build-temp "$out/tmp" --force 2>&1 | grep -v -E '^(running|copying|creating)|Warning|warn|^$|\*\*\*|!!|corresp' || true)
 ls "$out"/heapdump/_heapdump*.so >/dev/null
 # pytest runs from $out: test paths given relative to the project are made
@@ -48,6 +53,11 @@ if [ $paths = 0 ]; then
     # loads happen in that process (the integration tests' happen in
     # children, which valgrind would not see)
     valgrind) args=("$top/tests/unit" -m "not slow" ${args[@]+"${args[@]}"}) ;;
+    # the watcher and acquirer threads of signals.c, in child processes
+    # that inherit LD_PRELOAD (and so run instrumented); not the fatal
+    # signals, which TSan's own handlers take first
+    tsan) args=("$top/tests/integration/test_triggers_signals.py"
+                -k "not fatal and not core_file" ${args[@]+"${args[@]}"}) ;;
     esac
 fi
 cd "$out"
@@ -65,8 +75,30 @@ asan)
     "$python" -m pytest -q -p no:cacheprovider "${args[@]}"
     ;;
 valgrind)
-    valgrind --quiet --error-exitcode=99 --errors-for-leak-kinds=none \
+    # definite leaks are errors; the interpreter's own (reachable at exit,
+    # or "possibly lost" in its arenas and caches) are not
+    valgrind --quiet --error-exitcode=99 --leak-check=full \
+        --show-leak-kinds=definite --errors-for-leak-kinds=definite \
         --suppressions="$top/tools/valgrind-python.supp" --gen-suppressions=no \
         "$python" -m pytest -q -p no:cacheprovider "${args[@]}"
+    ;;
+tsan)
+    # CPython is not instrumented: TSan sees heapdump's threads and their
+    # accesses, and the locks both take (pthread, intercepted), not
+    # CPython's own memory accesses.  A report in any process fails it:
+    # exitcode makes the child die with 66, which the tests notice, and
+    # log_path keeps every report for the summary below.
+    rm -rf "$out/tsan-logs"; mkdir -p "$out/tsan-logs"
+    export LD_PRELOAD=$(gcc -print-file-name=libtsan.so)
+    export TSAN_OPTIONS="halt_on_error=0:exitcode=66:report_signal_unsafe=1:log_path=$out/tsan-logs/tsan:suppressions=$top/tools/tsan.supp"
+    status=0
+    "$python" -m pytest -q -p no:cacheprovider "${args[@]}" || status=$?
+    unset LD_PRELOAD
+    if ls "$out"/tsan-logs/tsan.* >/dev/null 2>&1; then
+        echo "ThreadSanitizer reports (build/tsan/tsan-logs):" >&2
+        grep -h -A12 'WARNING: ThreadSanitizer' "$out"/tsan-logs/tsan.* | head -200 >&2
+        status=1
+    fi
+    exit $status
     ;;
 esac

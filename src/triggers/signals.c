@@ -114,8 +114,8 @@ static pthread_cond_t signals_cond = PTHREAD_COND_INITIALIZER;
 /* the acquirer: 0 idle, 1 waiting for the GIL, 2 running the callback */
 static int signals_acquirer_state;
 static int signals_cancelled;
-/* the acquirer's thread ident: its thread state (made while it waits for
- * the GIL) is left out of stacks-only dumps */
+/* the acquirer's thread ident (0 until it has set it): its thread state
+ * (made while it waits for the GIL) is left out of stacks-only dumps */
 static unsigned long signals_acquirer_ident;
 
 /* async-signal-safe: only write(2) */
@@ -147,7 +147,10 @@ static void *
 signals_acquire(void *arg)
 {
     signals_entry *e = arg;
+    /* under the lock: the watcher reads it when it gives up waiting */
+    pthread_mutex_lock(&signals_lock);
     signals_acquirer_ident = PyThread_get_thread_ident();
+    pthread_mutex_unlock(&signals_lock);
     PyGILState_STATE g = PyGILState_Ensure();
     pthread_mutex_lock(&signals_lock);
     int cancelled = signals_cancelled;
@@ -172,9 +175,11 @@ signals_acquire(void *arg)
     return NULL;
 }
 
-/* A stacks-only dump, without the GIL. */
+/* A stacks-only dump, without the GIL, leaving out the thread state of
+ * the thread exclude (the acquirer's, 0 if it has made none yet).  The
+ * watcher thread calls it, signals_lock not held. */
 static void
-signals_stacks_dump(signals_entry *e, double waited)
+signals_stacks_dump(signals_entry *e, double waited, unsigned long exclude)
 {
     char path[4096], extra[512], reason[128];
     hd_request req;
@@ -191,7 +196,7 @@ signals_stacks_dump(signals_entry *e, double waited)
     req.path = path;
     req.mode = HD_MODE_STACKS;
     req.interp = signals_interp;
-    req.exclude_ident = signals_acquirer_ident;
+    req.exclude_ident = exclude;
     req.reason_c = reason;
     req.facts = signals_facts;
     req.headers = signals_headers;
@@ -223,17 +228,19 @@ signals_dump(int signum)
     }
     if (signals_acquirer_state == 1) {
         /* the last one is still waiting for the GIL: stacks again */
+        unsigned long exclude = signals_acquirer_ident;
         pthread_mutex_unlock(&signals_lock);
-        signals_stacks_dump(e, 0.0);
+        signals_stacks_dump(e, 0.0, exclude);
         return;
     }
-    while (signals_acquirer_state == 2) {
+    if (signals_acquirer_state == 2) {
         /* a dump is running: this signal is coalesced into it */
         pthread_mutex_unlock(&signals_lock);
         return;
     }
     signals_acquirer_state = 1;
     signals_cancelled = 0;
+    signals_acquirer_ident = 0; /* the new acquirer sets it */
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -262,8 +269,9 @@ signals_dump(int signum)
     }
     if (signals_acquirer_state == 1) {
         signals_cancelled = 1;
+        unsigned long exclude = signals_acquirer_ident;
         pthread_mutex_unlock(&signals_lock);
-        signals_stacks_dump(e, e->timeout);
+        signals_stacks_dump(e, e->timeout, exclude);
         return;
     }
     /* the callback runs: wait for it, so that the next signal finds the

@@ -57,12 +57,6 @@ hd_dump_init(void)
     return 0;
 }
 
-int
-hd_dump_busy(void)
-{
-    return dump_busy;
-}
-
 /* Turn the cyclic GC off; returns whether it was on, -1 on error.  Caller
  * holds the GIL (normal mode only). */
 static int
@@ -296,21 +290,21 @@ dump_rss(void)
 static void
 dump_kv_str(hd_dumper *d, const char *k, const char *v)
 {
-    hd_pack_cstr(d, k);
-    hd_pack_cstr(d, v);
+    hd_encode_cstr(d, k);
+    hd_encode_cstr(d, v);
 }
 
 static void
 dump_kv_int(hd_dumper *d, const char *k, int64_t v)
 {
-    hd_pack_cstr(d, k);
+    hd_encode_cstr(d, k);
     msgpack_pack_int64(&d->pk, v);
 }
 
 static void
 dump_kv_limit(hd_dumper *d, const char *k, Py_ssize_t v)
 {
-    hd_pack_cstr(d, k);
+    hd_encode_cstr(d, k);
     if (v < 0) {
         msgpack_pack_nil(&d->pk);
     }
@@ -331,16 +325,16 @@ dump_meta(hd_dumper *d, const hd_request *req, const char *iso, int64_t ns,
     Py_ssize_t pos = 0;
     PyObject *k, *v;
     while (req->facts && PyDict_Next(req->facts, &pos, &k, &v)) {
-        hd_pack_plain(d, k, 0);
-        hd_pack_plain(d, v, 0);
+        hd_encode_plain(d, k, 0);
+        hd_encode_plain(d, v, 0);
     }
     dump_kv_str(d, "format", HD_FORMAT_VERSION);
-    hd_pack_cstr(d, "reason");
+    hd_encode_cstr(d, "reason");
     if (req->reason != NULL) {
-        hd_pack_plain(d, req->reason, 0);
+        hd_encode_plain(d, req->reason, 0);
     }
     else if (req->reason_c != NULL) {
-        hd_pack_cstr(d, req->reason_c);
+        hd_encode_cstr(d, req->reason_c);
     }
     else {
         msgpack_pack_nil(&d->pk);
@@ -355,7 +349,7 @@ dump_meta(hd_dumper *d, const hd_request *req, const char *iso, int64_t ns,
                 : req->mode == HD_MODE_STACKS ? "stacks"
                                               : "fatal");
     dump_kv_str(d, "scope", hd_format_scope_name(d->scope));
-    hd_pack_cstr(d, "limits");
+    hd_encode_cstr(d, "limits");
     msgpack_pack_map(&d->pk, 4);
     dump_kv_limit(d, "max_objects", d->limits.max_objects);
     dump_kv_limit(d, "max_bytes", d->limits.max_bytes);
@@ -403,7 +397,7 @@ dump_thread_record(hd_dumper *d, PyThreadState *ts, hd_frame *top,
         msgpack_pack_nil(&d->pk);
     }
     if (name && PyUnicode_Check(name)) {
-        hd_pack_str(d, name, 1024);
+        hd_encode_str(d, name, 1024);
     }
     else {
         msgpack_pack_nil(&d->pk);
@@ -425,7 +419,7 @@ dump_heap_root(hd_dumper *d, const char *name, PyObject *obj)
     hd_walk_root(d, obj);
     msgpack_pack_array(&d->pk, 3);
     msgpack_pack_uint8(&d->pk, HD_R_ROOT);
-    hd_pack_cstr(d, name);
+    hd_encode_cstr(d, name);
     hd_walk_value(d, obj);
     d->n_records++;
 }
@@ -509,7 +503,7 @@ dump_roots(hd_dumper *d, const hd_request *req, PyObject *active,
     /* ROOT: [71, "exception", v], then [71, name, v] for the others */
     msgpack_pack_array(&d->pk, 3);
     msgpack_pack_uint8(&d->pk, HD_R_ROOT);
-    hd_pack_cstr(d, "exception");
+    hd_encode_cstr(d, "exception");
     hd_walk_value(d, exc ? exc : Py_None);
     d->n_records++;
     pos = 0;
@@ -518,7 +512,7 @@ dump_roots(hd_dumper *d, const hd_request *req, PyObject *active,
         if (PyUnicode_Check(name)) {
             msgpack_pack_array(&d->pk, 3);
             msgpack_pack_uint8(&d->pk, HD_R_ROOT);
-            hd_pack_str(d, name, 1024);
+            hd_encode_str(d, name, 1024);
             hd_walk_write(d, value, hd_walk_named_how(d, name, value));
             d->n_records++;
         }
@@ -551,7 +545,7 @@ dump_trailer(hd_dumper *d, Py_ssize_t nthreads, int64_t walk_ns)
     dump_kv_int(d, "shallow_bytes", (int64_t)d->shallow_bytes);
     dump_kv_int(d, "unreached", (int64_t)d->n_unreached);
     int64_t rss = dump_rss();
-    hd_pack_cstr(d, "rss");
+    hd_encode_cstr(d, "rss");
     if (rss < 0) {
         msgpack_pack_nil(&d->pk);
     }
@@ -716,15 +710,15 @@ hd_dump_run(const hd_request *req, hd_result *res)
     if (dump_roots(d, req, active, main_thread) < 0) {
         d->error = "out of memory";
     }
-    hd_walk_run(d);
+    hd_pack_run(d);
     if (d->scope == HD_SCOPE_HEAP && !d->no_alloc) {
-        hd_walk_unreached(d);
+        hd_unreached_run(d);
     }
     if (d->error != NULL) {
         hd_walk_note_error(d, "the walk stopped: %s", d->error);
     }
     if (!d->stopped) {
-        hd_pack_sources(d, req->max_source);
+        hd_sources_write(d, req->max_source);
     }
     dump_trailer(d, nthreads, dump_now_ns() - t0);
     res->objects = d->nqueued;

@@ -22,20 +22,8 @@
 #define WALK_LAYOUTS_MIN 256
 #define WALK_ARENA_CHUNK 4096
 
-static inline uint64_t
-walk_hash(const void *p)
-{
-    uint64_t x = (uint64_t)(uintptr_t)p;
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    return x;
-}
-
-static void walk_pset_free(hd_pset *set);
-
-static void
-walk_oom(hd_dumper *d)
+void
+hd_walk_oom(hd_dumper *d)
 {
     if (d->error == NULL) {
         d->error = "out of memory";
@@ -80,8 +68,8 @@ hd_walk_free(hd_dumper *d)
     free(d->elems);
     free(d->hows);
     free(d->files);
-    walk_pset_free(&d->folded);
-    walk_pset_free(&d->marked);
+    free(d->folded.slots);
+    free(d->marked.slots);
     free(d->left);
     d->left = NULL;
     d->queue = NULL;
@@ -101,7 +89,7 @@ hd_walk_free(hd_dumper *d)
 int64_t
 hd_walk_id(hd_dumper *d, const void *key)
 {
-    uint64_t h = walk_hash(key);
+    uint64_t h = hd_ptr_hash(key);
     uint64_t tag = h >> 32;
     size_t i = (size_t)h & d->table_mask;
     for (;;) {
@@ -125,14 +113,14 @@ walk_table_grow(hd_dumper *d)
     size_t n = (d->table_mask + 1) * 2;
     uint64_t *t = calloc(n, sizeof(uint64_t));
     if (t == NULL) {
-        walk_oom(d);
+        hd_walk_oom(d);
         return -1;
     }
     free(d->table);
     d->table = t;
     d->table_mask = n - 1;
     for (size_t id = 0; id < d->nqueued; id++) {
-        uint64_t h = walk_hash(d->queue[id]);
+        uint64_t h = hd_ptr_hash(d->queue[id]);
         size_t i = (size_t)h & d->table_mask;
         while (t[i] != 0) {
             i = (i + 1) & d->table_mask;
@@ -154,7 +142,7 @@ walk_add(hd_dumper *d, void *key)
         size_t cap = d->queue_cap * 2;
         void **q = realloc(d->queue, cap * sizeof(void *));
         if (q == NULL) {
-            walk_oom(d);
+            hd_walk_oom(d);
             return -1;
         }
         d->queue = q;
@@ -167,7 +155,7 @@ walk_add(hd_dumper *d, void *key)
     }
     size_t id = d->nqueued++;
     d->queue[id] = key;
-    uint64_t h = walk_hash(key);
+    uint64_t h = hd_ptr_hash(key);
     size_t i = (size_t)h & d->table_mask;
     while (d->table[i] != 0) {
         i = (i + 1) & d->table_mask;
@@ -190,7 +178,7 @@ walk_needs_type(PyObject *obj, int kind)
     case HD_K_GENERATOR:
     case HD_K_WEAKREF: return 1;
     case HD_K_TYPE: return 0; /* handled by walk_discover_type */
-    default: return hd_pack_kind_is_subclass(obj, kind);
+    default: return hd_kinds_is_subclass(obj, kind);
     }
 }
 
@@ -270,14 +258,14 @@ walk_discover_new(hd_dumper *d, PyObject *obj, int kind, int force)
 }
 
 /* The id of obj, queuing it if new (see walk_discover_new). */
-static int64_t
-walk_discover(hd_dumper *d, PyObject *obj, int force)
+int64_t
+hd_walk_discover(hd_dumper *d, PyObject *obj, int force)
 {
     int64_t id = hd_walk_id(d, obj);
     if (id >= 0) {
         return id;
     }
-    return walk_discover_new(d, obj, hd_pack_kind_of(d, obj), force);
+    return walk_discover_new(d, obj, hd_kinds_of(d, obj), force);
 }
 
 /* How a str, bytes or bytearray is written when the hider finds something
@@ -326,7 +314,7 @@ hd_walk_classify(hd_dumper *d, PyObject *obj)
     if (id >= 0) {
         return id;
     }
-    int kind = hd_pack_kind_of(d, obj);
+    int kind = hd_kinds_of(d, obj);
     if (d->hide != NULL) {
         int why = hd_hide_object(d->hide, obj);
         if (why) {
@@ -358,7 +346,7 @@ walk_is_plain(hd_dumper *d, PyObject *obj, int depth)
     if (obj == NULL || obj == Py_None || obj == Py_True || obj == Py_False) {
         return 1;
     }
-    int kind = hd_pack_kind_of(d, obj);
+    int kind = hd_kinds_of(d, obj);
     switch (kind) {
     case HD_K_INT:
     case HD_K_FLOAT:
@@ -447,7 +435,7 @@ hd_walk_field_secrets(hd_dumper *d, PyTypeObject *type)
     if (d->redact.n == 0) {
         return 0;
     }
-    size_t slot = (size_t)(walk_hash(type) & 63);
+    size_t slot = (size_t)(hd_ptr_hash(type) & 63);
     if (d->field_cache[slot].type == type) {
         return d->field_cache[slot].secret;
     }
@@ -473,7 +461,7 @@ hd_walk_write(hd_dumper *d, PyObject *obj, int64_t how)
         msgpack_pack_uint64(pk, (uint64_t)how);
     }
     else if (how == HD_OMITTED) {
-        hd_pack_omitted(d, obj, HD_EXT_OMITTED);
+        hd_encode_omitted(d, obj, HD_EXT_OMITTED);
         d->n_omitted++;
     }
     else if (how == HD_REDACTED || how <= HD_HIDDEN) {
@@ -481,10 +469,10 @@ hd_walk_write(hd_dumper *d, PyObject *obj, int64_t how)
             msgpack_pack_nil(pk); /* nothing to hide */
         }
         else {
-            hd_pack_redacted(d, obj,
-                             how == HD_REDACTED ? HD_WHY_NAME
-                                                : (int)(HD_HIDDEN - how),
-                             NULL);
+            hd_encode_redacted(d, obj,
+                               how == HD_REDACTED ? HD_WHY_NAME
+                                                  : (int)(HD_HIDDEN - how),
+                               NULL);
             d->n_redacted++;
         }
     }
@@ -495,8 +483,8 @@ hd_walk_write(hd_dumper *d, PyObject *obj, int64_t how)
             hd_hide_value(d->hide, obj, &d->hide_ranges, d->limits.max_string);
         int why =
             d->hide_ranges.n > 0 ? d->hide_ranges.r[0].why : HD_WHY_VALUE;
-        hd_pack_redacted(d, obj, why,
-                         what == HD_HIDE_PARTS ? &d->hide_ranges : NULL);
+        hd_encode_redacted(d, obj, why,
+                           what == HD_HIDE_PARTS ? &d->hide_ranges : NULL);
         d->n_redacted++;
     }
     else if (obj == NULL) {
@@ -512,7 +500,7 @@ hd_walk_write(hd_dumper *d, PyObject *obj, int64_t how)
         msgpack_pack_false(pk);
     }
     else {
-        hd_pack_inline(d, obj);
+        hd_encode_inline(d, obj);
         d->n_inline++;
     }
 }
@@ -525,11 +513,11 @@ hd_walk_value(hd_dumper *d, PyObject *obj)
 
 /* 1 when the hider hides obj (not yet queued) from a root's place: it is
  * written hidden where it is met, never as a root of its own. */
-static int
-walk_root_hidden(hd_dumper *d, PyObject *obj)
+int
+hd_walk_root_hidden(hd_dumper *d, PyObject *obj)
 {
     if (d->hide != NULL && obj != NULL && hd_walk_id(d, obj) < 0) {
-        int kind = hd_pack_kind_of(d, obj);
+        int kind = hd_kinds_of(d, obj);
         if (hd_hide_object(d->hide, obj) ||
             ((kind == HD_K_STR || kind == HD_K_BYTES ||
               kind == HD_K_BYTEARRAY) &&
@@ -544,10 +532,10 @@ walk_root_hidden(hd_dumper *d, PyObject *obj)
 int64_t
 hd_walk_root(hd_dumper *d, PyObject *obj)
 {
-    if (walk_root_hidden(d, obj)) {
+    if (hd_walk_root_hidden(d, obj)) {
         return -1;
     }
-    return walk_discover(d, obj, 1);
+    return hd_walk_discover(d, obj, 1);
 }
 
 int64_t
@@ -577,286 +565,6 @@ hd_walk_frame_root(hd_dumper *d, hd_frame *f)
     return walk_add(d, key);
 }
 
-/* Write one record in a fatal dump, where the object may be unreadable:
- * a fault while reading it jumps back here (signals.c).  What the record
- * had written is taken back if it is still in the input buffer and made no
- * layout; the object becomes an UNREADABLE record.  Otherwise the walk
- * stops: the file ends with what it has. */
-static void
-walk_guarded_record(hd_dumper *d, size_t id)
-{
-    sigjmp_buf jb;
-    size_t mark = d->w.in_len;
-    uint64_t raw = d->w.raw_bytes, flushes = d->w.flushes;
-    uint64_t records = d->n_records;
-    size_t layouts = d->nlayouts;
-    uintptr_t last_addr = d->last_addr;
-    if (sigsetjmp(jb, 1) == 0) {
-        hd_fault_jmp = &jb;
-        hd_pack_record(d, d->queue[id]);
-        hd_fault_jmp = NULL;
-        return;
-    }
-    hd_fault_jmp = NULL;
-    if (d->w.flushes != flushes || d->nlayouts != layouts) {
-        d->stopped = 1;
-        return;
-    }
-    d->w.in_len = mark;
-    d->w.raw_bytes = raw;
-    d->n_records = records;
-    d->last_addr = last_addr;
-    /* UNREADABLE: [29, addr, 0, 0, reason] */
-    msgpack_pack_array(&d->pk, 5);
-    msgpack_pack_uint8(&d->pk, HD_K_UNREADABLE);
-    msgpack_pack_int64(&d->pk,
-                       (int64_t)((uintptr_t)d->queue[id] - d->last_addr));
-    d->last_addr = (uintptr_t)d->queue[id];
-    msgpack_pack_uint8(&d->pk, 0);
-    msgpack_pack_uint8(&d->pk, 0);
-    hd_pack_cstr(d, "a fault while reading it");
-    d->n_records++;
-    d->n_errors++;
-}
-
-void
-hd_walk_run(hd_dumper *d)
-{
-    /* d->nqueued grows while records are written: breadth first */
-    for (; d->next_record < d->nqueued && d->error == NULL; d->next_record++) {
-        if (d->w.err_what != NULL || d->stopped) {
-            break; /* the file failed, or a fault stopped the walk */
-        }
-        if (d->fatal) {
-            walk_guarded_record(d, d->next_record);
-        }
-        else {
-            hd_pack_record(d, d->queue[d->next_record]);
-        }
-    }
-}
-
-/* ------------------------------------------------------------ unreached */
-
-/* A set of pointers (open addressing, grown at 70%): the folded dicts
- * and the marked objects below. */
-static int
-walk_pset_add(hd_dumper *d, hd_pset *set, const void *ptr)
-{
-    if ((set->n + 1) * 10 > set->cap * 7) {
-        size_t cap = set->cap ? set->cap * 2 : 4096;
-        uintptr_t *t = calloc(cap, sizeof(uintptr_t));
-        if (t == NULL) {
-            walk_oom(d);
-            return -1;
-        }
-        for (size_t i = 0; i < set->cap; i++) {
-            uintptr_t p = set->slots[i];
-            if (p != 0) {
-                size_t j = (size_t)walk_hash((void *)p) & (cap - 1);
-                while (t[j] != 0) {
-                    j = (j + 1) & (cap - 1);
-                }
-                t[j] = p;
-            }
-        }
-        free(set->slots);
-        set->slots = t;
-        set->cap = cap;
-    }
-    size_t mask = set->cap - 1;
-    size_t i = (size_t)walk_hash(ptr) & mask;
-    while (set->slots[i] != 0) {
-        if (set->slots[i] == (uintptr_t)ptr) {
-            return 0;
-        }
-        i = (i + 1) & mask;
-    }
-    set->slots[i] = (uintptr_t)ptr;
-    set->n++;
-    return 0;
-}
-
-static int
-walk_pset_has(const hd_pset *set, const void *ptr)
-{
-    if (set->cap == 0) {
-        return 0;
-    }
-    size_t mask = set->cap - 1;
-    for (size_t i = (size_t)walk_hash(ptr) & mask; set->slots[i] != 0;
-         i = (i + 1) & mask) {
-        if (set->slots[i] == (uintptr_t)ptr) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void
-walk_pset_free(hd_pset *set)
-{
-    free(set->slots);
-    memset(set, 0, sizeof(*set));
-}
-
-/* Pass 1 over the GC's objects: the folded dicts, whose items the records
- * of their owners write as attributes (an instance's __dict__, a
- * class's): no objects of their own in the file, so never roots. */
-static int
-walk_fold_visit(PyObject *obj, int extra, void *arg)
-{
-    hd_dumper *d = arg;
-    (void)extra;
-    PyObject *dict = NULL;
-    int kind = hd_pack_kind_of(d, obj);
-    if (kind == HD_K_TYPE) {
-        if (PyType_HasFeature((PyTypeObject *)obj, Py_TPFLAGS_HEAPTYPE)) {
-            dict = ((PyTypeObject *)obj)->tp_dict;
-        }
-    }
-    else if (kind == HD_K_INSTANCE || kind == HD_K_OPAQUE ||
-             kind == HD_K_EXCEPTION || kind == HD_K_FUNCTION ||
-             hd_pack_kind_is_subclass(obj, kind)) {
-        dict = hd_pyversion_dict_object(obj);
-    }
-    return dict == NULL || walk_pset_add(d, &d->folded, dict) == 0;
-}
-
-static int
-walk_mark_referent(PyObject *obj, void *arg)
-{
-    hd_dumper *d = arg;
-    if (obj != NULL && obj != d->visiting && hd_walk_id(d, obj) < 0) {
-        return walk_pset_add(d, &d->marked, obj);
-    }
-    return 0;
-}
-
-/* Pass 2: mark what the objects not written yet refer to (tp_traverse, as
- * gc.get_referents sees it), so that pass 3 roots only the objects that
- * nothing unwritten refers to: the entries of what is left. */
-static int
-walk_mark_visit(PyObject *obj, int extra, void *arg)
-{
-    hd_dumper *d = arg;
-    (void)extra;
-    if (hd_walk_id(d, obj) >= 0) {
-        return 1;
-    }
-    traverseproc traverse = Py_TYPE(obj)->tp_traverse;
-    if (traverse != NULL) {
-        d->visiting = obj; /* a reference to itself is no referrer */
-        traverse(obj, walk_mark_referent, d);
-        d->visiting = NULL;
-    }
-    return d->error == NULL;
-}
-
-/* ROOTS: [74, "unreached", v...], the ids waiting in d->roots_buf. */
-static void
-walk_flush_roots(hd_dumper *d)
-{
-    if (d->nroots_buf == 0) {
-        return;
-    }
-    msgpack_pack_array(&d->pk, 2 + d->nroots_buf);
-    msgpack_pack_uint8(&d->pk, HD_R_ROOTS);
-    hd_pack_cstr(d, "unreached");
-    for (size_t i = 0; i < d->nroots_buf; i++) {
-        msgpack_pack_uint32(&d->pk, d->roots_buf[i]);
-    }
-    d->n_records++;
-    d->nroots_buf = 0;
-}
-
-/* An object nothing written so far reached becomes a root, and its
- * records (what it reaches) are written at once, so that what it holds is
- * not taken for unreached too.  While they are written, obj carries extra
- * references of the GC iteration, which pack.c takes off its recorded
- * count (d->visiting).  Returns 0 when the walk cannot go on. */
-static int
-walk_root(hd_dumper *d, PyObject *obj, int extra)
-{
-    if (d->error != NULL || d->w.err_what != NULL || d->stopped) {
-        return 0;
-    }
-    if (hd_walk_id(d, obj) >= 0 || walk_root_hidden(d, obj)) {
-        return 1;
-    }
-    int64_t id = walk_discover(d, obj, 0);
-    if (id < 0) {
-        d->n_omitted++; /* past the budget: counted, not written */
-        return 1;
-    }
-    if (d->nroots_buf == sizeof(d->roots_buf) / sizeof(d->roots_buf[0])) {
-        walk_flush_roots(d);
-    }
-    d->roots_buf[d->nroots_buf++] = (uint32_t)id;
-    d->n_unreached++;
-    d->visiting = obj;
-    d->visiting_extra = extra;
-    hd_walk_run(d);
-    d->visiting = NULL;
-    return 1;
-}
-
-/* Pass 3: the objects nothing unwritten refers to (the entries of what
- * is left) become roots. */
-static int
-walk_entry_visit(PyObject *obj, int extra, void *arg)
-{
-    hd_dumper *d = arg;
-    if (walk_pset_has(&d->folded, obj) || walk_pset_has(&d->marked, obj)) {
-        return 1;
-    }
-    return walk_root(d, obj, extra);
-}
-
-/* Pass 4 collects what is still left: cycles that nothing else enters,
- * and what hangs from them (borrowed: the world stands still). */
-static int
-walk_left_visit(PyObject *obj, int extra, void *arg)
-{
-    hd_dumper *d = arg;
-    (void)extra;
-    if (hd_walk_id(d, obj) >= 0 || walk_pset_has(&d->folded, obj)) {
-        return 1;
-    }
-    if (d->nleft == d->left_cap) {
-        size_t cap = d->left_cap ? d->left_cap * 2 : 1024;
-        PyObject **left = realloc(d->left, cap * sizeof(PyObject *));
-        if (left == NULL) {
-            walk_oom(d);
-            return 0;
-        }
-        d->left = left;
-        d->left_cap = cap;
-    }
-    d->left[d->nleft++] = obj;
-    return 1;
-}
-
-void
-hd_walk_unreached(hd_dumper *d)
-{
-    hd_walk_run(d);
-    hd_pyversion_gc_visit(walk_fold_visit, d);
-    hd_pyversion_gc_visit(walk_mark_visit, d);
-    hd_pyversion_gc_visit(walk_entry_visit, d);
-    walk_pset_free(&d->marked);
-    /* the cycles, newest object first: a container is made after what
-     * it holds, so the newest member of a cycle is most often its entry */
-    hd_pyversion_gc_visit(walk_left_visit, d);
-    for (size_t i = d->nleft; i-- > 0 && walk_root(d, d->left[i], 0);) {
-    }
-    free(d->left);
-    d->left = NULL;
-    d->nleft = d->left_cap = 0;
-    walk_flush_roots(d);
-    walk_pset_free(&d->folded);
-}
-
 /* ---------------------------------------------------------------- layouts */
 
 static int
@@ -866,13 +574,13 @@ walk_scratch_push(hd_dumper *d, void *key, int is_member, PyObject *value)
         size_t cap = d->scratch_cap ? d->scratch_cap * 2 : 64;
         hd_slot *s = realloc(d->scratch_slots, cap * sizeof(hd_slot));
         if (s == NULL) {
-            walk_oom(d);
+            hd_walk_oom(d);
             return -1;
         }
         d->scratch_slots = s;
         PyObject **v = realloc(d->scratch_vals, cap * sizeof(PyObject *));
         if (v == NULL) {
-            walk_oom(d);
+            hd_walk_oom(d);
             return -1;
         }
         d->scratch_vals = v;
@@ -908,7 +616,7 @@ walk_members(hd_dumper *d, PyObject *obj, PyTypeObject *type)
             if (m->name[0] == '_' && m->name[1] == '_') {
                 continue;
             }
-            if (!hd_pack_member_readable(m)) {
+            if (!hd_kinds_member_readable(m)) {
                 continue;
             }
             PyObject *v = NULL;
@@ -932,9 +640,9 @@ walk_members(hd_dumper *d, PyObject *obj, PyTypeObject *type)
 static uint64_t
 walk_layout_hash(PyTypeObject *type, const hd_slot *slots, size_t n)
 {
-    uint64_t h = walk_hash(type) ^ n;
+    uint64_t h = hd_ptr_hash(type) ^ n;
     for (size_t i = 0; i < n; i++) {
-        h = (h ^ walk_hash(slots[i].key)) * 0x100000001b3ULL;
+        h = (h ^ hd_ptr_hash(slots[i].key)) * 0x100000001b3ULL;
     }
     return h;
 }
@@ -952,7 +660,7 @@ walk_arena_alloc(hd_dumper *d, size_t n)
             if (chunks) {
                 d->arena_chunks = chunks;
             }
-            walk_oom(d);
+            hd_walk_oom(d);
             return NULL;
         }
         d->arena_chunks = chunks;
@@ -972,7 +680,7 @@ walk_layouts_grow(hd_dumper *d)
     size_t n = (d->layouts_mask + 1) * 2;
     hd_layout **t = calloc(n, sizeof(hd_layout *));
     if (t == NULL) {
-        walk_oom(d);
+        hd_walk_oom(d);
         return -1;
     }
     for (size_t i = 0; i <= d->layouts_mask; i++) {
@@ -992,8 +700,11 @@ walk_layouts_grow(hd_dumper *d)
 }
 
 hd_layout *
-hd_walk_layout(hd_dumper *d, PyObject *obj, PyTypeObject *type)
+hd_walk_layout(hd_dumper *d, PyObject *obj, PyTypeObject *type,
+               PyObject *const **values, int *is_new)
 {
+    *is_new = 0;
+    *values = NULL;
     d->scratch_n = 0;
     if (walk_members(d, obj, type) < 0) {
         return NULL;
@@ -1005,6 +716,7 @@ hd_walk_layout(hd_dumper *d, PyObject *obj, PyTypeObject *type)
     if (d->error != NULL || d->scratch_n == 0) {
         return NULL;
     }
+    *values = d->scratch_vals;
     size_t n = d->scratch_n;
     uint64_t h = walk_layout_hash(type, d->scratch_slots, n);
     size_t i = (size_t)h & d->layouts_mask;
@@ -1020,7 +732,7 @@ hd_walk_layout(hd_dumper *d, PyObject *obj, PyTypeObject *type)
     hd_slot *slots = walk_arena_alloc(d, n);
     if (l == NULL || slots == NULL) {
         free(l);
-        walk_oom(d);
+        hd_walk_oom(d);
         return NULL;
     }
     memcpy(slots, d->scratch_slots, n * sizeof(hd_slot));
@@ -1043,7 +755,7 @@ hd_walk_layout(hd_dumper *d, PyObject *obj, PyTypeObject *type)
     if (d->nlayouts * 10 > (d->layouts_mask + 1) * 7) {
         walk_layouts_grow(d);
     }
-    hd_pack_layout(d, l);
+    *is_new = 1;
     return l;
 }
 
@@ -1070,7 +782,7 @@ hd_walk_want_source(hd_dumper *d, PyObject *filename)
         size_t cap = d->files_cap ? d->files_cap * 2 : 16;
         PyObject **f = realloc(d->files, cap * sizeof(PyObject *));
         if (f == NULL) {
-            walk_oom(d);
+            hd_walk_oom(d);
             return;
         }
         d->files = f;
@@ -1090,6 +802,6 @@ hd_walk_note_error(hd_dumper *d, const char *fmt, ...)
     d->n_errors++;
     msgpack_pack_array(&d->pk, 2);
     msgpack_pack_uint8(&d->pk, HD_R_ERROR);
-    hd_pack_cstr(d, msg);
+    hd_encode_cstr(d, msg);
     d->n_records++;
 }

@@ -156,3 +156,50 @@ def test_the_defaults_are_new_dicts_each_time():
     assert _format.default_limits("heap")["max_objects"] != 1
     with pytest.raises(ValueError):
         _format.default_limits("everything")
+
+
+def _writers_table():
+    """docs/format.rst's "written in" table: (kind names, file) rows."""
+    head = SPEC.index("records                                                "
+                      "written in")
+    body = SPEC[head:].split("\n")[2:]
+    rows = []
+    for line in body:
+        if line.startswith("=="):
+            break
+        names, where = line[:55], line[55:]
+        rows.append((re.findall(r"``([A-Z]+)``", names), names,
+                     where.strip().strip("`")))
+    return rows
+
+
+def _packed_kinds(path):
+    """The kinds a writer file writes as the first field of a record."""
+    text = path.read_text()
+    return set(re.findall(r"pack_uint8\([^;]*?\bHD_[KR]_([A-Z]+)\)", text)
+               + re.findall(r"pack_(?:obj_)?header(?:_attrs)?\(d, HD_K_"
+                            r"([A-Z]+)", text))
+
+
+def test_the_specification_says_where_each_record_is_written():
+    writers = {p.name: _packed_kinds(p)
+               for p in (ROOT / "src" / "writer").glob("*.c")}
+    said = {}
+    for names, text, where in _writers_table():
+        name = where.split("/")[-1]
+        assert name in writers, where
+        if not names:  # the object records
+            assert "every object record" in text
+            objects = {n for k, n in _format.KIND_NAMES.items()
+                       if k < _format.FIRST_OTHER}
+            for other, kinds in writers.items():
+                if other != name:
+                    assert not (kinds & objects) - said.keys(), other
+            continue
+        for n in names:
+            said[n] = name
+    others = {n for k, n in _format.KIND_NAMES.items()
+              if k >= _format.FIRST_OTHER} | {"UNREADABLE"}
+    assert set(said) == others
+    for n, name in said.items():
+        assert [f for f, kinds in writers.items() if n in kinds] == [name], n
