@@ -24,9 +24,10 @@
  *                  generators); compat.h: small shims
  *   reader/        mpread.c (the bounds-checked msgpack reader, mpread.h,
  *                  no Python, fuzzed alone), stream.c (zstd stream ->
- *                  framed records, stream.h), load.c (records -> the
- *                  object table; heapdump._load drives it), frames.c
- *                  (frames pdb accepts)
+ *                  framed records, stream.h), the loader (loader.h:
+ *                  decode.c, records.c, shells.c, fill.c, load.c;
+ *                  records -> the object table, heapdump._load drives
+ *                  it), frames.c (frames pdb accepts)
  *   analysis/      graph.h, no Python but in graph.c: graph_build.c
  *                  (records -> the object graph, one streaming pass),
  *                  dominators.c (SEMI-NCA, retained sizes, paths),
