@@ -21,7 +21,9 @@
  *   triggers/      signals.c: the signal dump thread, the fatal handler
  *   pyversion/     pyversion.c: every CPython-version-specific access
  *                  (thread states, frames, code objects, instance dicts,
- *                  generators); compat.h: small shims
+ *                  generators); shims.c: the differences the public
+ *                  API covers (the GC switch, exception groups);
+ *                  compat.h: small shims (Py_NewRef on 3.9 ...)
  *   reader/        mpread.c (the bounds-checked msgpack reader, mpread.h,
  *                  no Python, fuzzed alone), stream.c (zstd stream ->
  *                  framed records, stream.h), the loader (loader.h:
@@ -128,6 +130,20 @@ Py_ssize_t hd_pyversion_str_sizeof(PyObject *s);
 Py_ssize_t hd_pyversion_values_bytes(PyObject *obj);
 typedef int (*hd_gc_visit)(PyObject *obj, int extra, void *arg);
 void hd_pyversion_gc_visit(hd_gc_visit visit, void *arg);
+/* shims.c: version differences through the public API (may run Python).
+ * The cyclic GC (gc.disable / enable on 3.9, PyGC_* after): init looks up
+ * what is needed (module init; a dump never imports); disable returns
+ * whether it was on, or -1 with an exception; enable keeps the caller's
+ * exception. */
+int hd_shims_gc_init(void);
+int hd_shims_gc_disable(void);
+void hd_shims_gc_enable(void);
+/* Loader: when base is an exception group type (3.11+), make *out an
+ * empty one of class cls (NULL on error) and return 1; else 0.  And give a
+ * loaded group its message and members: 0, or -1 with TypeError. */
+int hd_shims_group_shell(PyTypeObject *cls, PyTypeObject *base,
+                         PyObject *empty_tuple, PyObject **out);
+int hd_shims_set_group(PyObject *exc, PyObject *msg, PyObject *excs);
 
 /* Threads of the interpreter of tstate. */
 PyThreadState *hd_pyversion_thread_first(PyInterpreterState *interp);

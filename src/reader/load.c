@@ -631,36 +631,10 @@ load_set_group(PyObject *Py_UNUSED(m), PyObject *args)
     if (!PyArg_ParseTuple(args, "OOO:set_group", &exc, &msg, &excs)) {
         return NULL;
     }
-#if PY_VERSION_HEX >= 0x030B0000
-    if (!PyObject_TypeCheck(exc, (PyTypeObject *)PyExc_BaseExceptionGroup)) {
-        PyErr_SetString(PyExc_TypeError, "not an exception group");
+    if (hd_shims_set_group(exc, msg, excs) < 0) {
         return NULL;
     }
-    if (!PyUnicode_Check(msg) || !PyTuple_Check(excs)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "set_group() needs a str and a tuple");
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(excs); i++) {
-        if (!PyExceptionInstance_Check(PyTuple_GET_ITEM(excs, i))) {
-            PyErr_SetString(PyExc_TypeError,
-                            "a member of an exception group is not an "
-                            "exception");
-            return NULL;
-        }
-    }
-    PyBaseExceptionGroupObject *g = (PyBaseExceptionGroupObject *)exc;
-    Py_XSETREF(g->msg, Py_NewRef(msg));
-    Py_XSETREF(g->excs, Py_NewRef(excs));
     Py_RETURN_NONE;
-#else
-    (void)exc;
-    (void)msg;
-    (void)excs;
-    PyErr_SetString(PyExc_TypeError,
-                    "exception groups need Python 3.11 or later");
-    return NULL;
-#endif
 }
 
 static PyMethodDef load_functions[] = {

@@ -329,24 +329,9 @@ hd_shells_make_shell(LoaderObject *L, size_t id)
             break;
         }
         PyTypeObject *base = hd_shells_static_base(cls);
-#if PY_VERSION_HEX >= 0x030B0000
-        if (PyType_IsSubtype(base, (PyTypeObject *)PyExc_BaseExceptionGroup)) {
-            /* its tp_new wants the members; BaseException's makes it
-             * with none, and set_group() puts them in later */
-            base = (PyTypeObject *)PyExc_BaseException;
-            obj = base->tp_new(cls, L->empty_tuple, NULL);
-            if (obj != NULL) {
-                PyBaseExceptionGroupObject *g =
-                    (PyBaseExceptionGroupObject *)obj;
-                g->msg = PyUnicode_FromString("");
-                g->excs = PyTuple_New(0);
-                if (g->msg == NULL || g->excs == NULL) {
-                    Py_CLEAR(obj);
-                }
-            }
+        if (hd_shims_group_shell(cls, base, L->empty_tuple, &obj)) {
             break;
         }
-#endif
         obj = base->tp_new(cls, L->empty_tuple, NULL);
         break;
     }

@@ -17,12 +17,14 @@
  * core file, faulthandler's output if it was enabled before).  A second
  * fault while the dump reads an object jumps back to the walk, which
  * abandons that object (walk.c).  A dump that hangs (a lock held by the
- * crashed thread) is cut short by an alarm after fatal_timeout seconds.
+ * crashed thread) is cut short by an alarm after fatal_dumps.timeout seconds.
  *
- * What is protected by what: the install/uninstall functions run with the
- * GIL held; signals_lock protects the state the watcher and the acquirer
- * share; the fatal handler reads fatal_* state that is only written while
- * the handlers are not installed.
+ * The state is grouped, one struct per concern (signal_dumps, fatal_dumps),
+ * each field saying what protects it: the install/uninstall functions run
+ * with the GIL held; signal_dumps.lock protects what the watcher and the
+ * acquirer share; the fatal handler reads fatal_dumps, which is only
+ * written while the handlers are not installed.  Each handler's
+ * signal-safety contract is written above it.
  */
 #include "heapdump.h"
 
@@ -101,31 +103,50 @@ typedef struct signals_entry {
     PyObject *hide;
 } signals_entry;
 
-static signals_entry signals_entries[SIGNALS_MAX];
-static int signals_pipe[2] = {-1, -1};
-static pthread_t signals_watcher;
-static int signals_watcher_running;
-static PyInterpreterState *signals_interp;
-/* precomputed META facts and header pairs for stacks-only dumps, strong */
-static PyObject *signals_facts, *signals_headers;
+/* The state of the signal dumps, process-wide (signal dispositions are):
+ * each field says what protects it. */
+static struct {
+    /* written by install/uninstall (GIL held) while the watcher runs;
+     * read by the watcher: under lock */
+    signals_entry entries[SIGNALS_MAX];
+    /* the handler writes to pipe[1]; set before the handlers are
+     * installed, closed after they are removed */
+    int pipe[2];
+    /* GIL held (install/uninstall) */
+    pthread_t watcher;
+    int watcher_running;
+    /* set at install (GIL held), read by the watcher after */
+    PyInterpreterState *interp;
+    /* precomputed META facts and header pairs for stacks-only dumps,
+     * strong; replaced with the GIL held and under lock */
+    PyObject *facts, *headers;
 
-static pthread_mutex_t signals_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t signals_cond = PTHREAD_COND_INITIALIZER;
-/* the acquirer: 0 idle, 1 waiting for the GIL, 2 running the callback */
-static int signals_acquirer_state;
-static int signals_cancelled;
-/* the acquirer's thread ident (0 until it has set it): its thread state
- * (made while it waits for the GIL) is left out of stacks-only dumps */
-static unsigned long signals_acquirer_ident;
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* with lock: the acquirer's state changed */
+    /* under lock: the acquirer, 0 idle, 1 waiting for the GIL, 2 running
+     * the callback; whether the watcher gave up on it; its thread ident
+     * (0 until it has set it), whose thread state (made while it waits
+     * for the GIL) is left out of stacks-only dumps */
+    int acquirer_state;
+    int cancelled;
+    unsigned long acquirer_ident;
+} signal_dumps = {
+    .pipe = {-1, -1},
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .cond = PTHREAD_COND_INITIALIZER,
+};
 
-/* async-signal-safe: only write(2) */
+/* The handler of the signal dumps.  Async-signal-safe: reads
+ * signal_dumps.pipe[1] (set before it is installed) and calls write(2)
+ * only, errno saved; a full pipe drops the byte (the signal is coalesced
+ * with those waiting). */
 static void
 signals_handler(int signum)
 {
     int saved = errno;
     unsigned char b = (unsigned char)signum;
-    if (signals_pipe[1] >= 0) {
-        (void)!write(signals_pipe[1], &b, 1); /* full pipe: coalesced */
+    if (signal_dumps.pipe[1] >= 0) {
+        (void)!write(signal_dumps.pipe[1], &b, 1); /* full pipe: coalesced */
     }
     errno = saved;
 }
@@ -134,8 +155,8 @@ static signals_entry *
 signals_find(int signum)
 {
     for (int i = 0; i < SIGNALS_MAX; i++) {
-        if (signals_entries[i].signum == signum) {
-            return &signals_entries[i];
+        if (signal_dumps.entries[i].signum == signum) {
+            return &signal_dumps.entries[i];
         }
     }
     return NULL;
@@ -148,15 +169,15 @@ signals_acquire(void *arg)
 {
     signals_entry *e = arg;
     /* under the lock: the watcher reads it when it gives up waiting */
-    pthread_mutex_lock(&signals_lock);
-    signals_acquirer_ident = PyThread_get_thread_ident();
-    pthread_mutex_unlock(&signals_lock);
+    pthread_mutex_lock(&signal_dumps.lock);
+    signal_dumps.acquirer_ident = PyThread_get_thread_ident();
+    pthread_mutex_unlock(&signal_dumps.lock);
     PyGILState_STATE g = PyGILState_Ensure();
-    pthread_mutex_lock(&signals_lock);
-    int cancelled = signals_cancelled;
-    signals_acquirer_state = 2;
-    pthread_cond_broadcast(&signals_cond);
-    pthread_mutex_unlock(&signals_lock);
+    pthread_mutex_lock(&signal_dumps.lock);
+    int cancelled = signal_dumps.cancelled;
+    signal_dumps.acquirer_state = 2;
+    pthread_cond_broadcast(&signal_dumps.cond);
+    pthread_mutex_unlock(&signal_dumps.lock);
     if (!cancelled && e->callback != NULL) {
         hd_signals_tstate = PyThreadState_Get();
         PyObject *r = PyObject_CallNoArgs(e->callback);
@@ -168,16 +189,16 @@ signals_acquire(void *arg)
         Py_XDECREF(r);
     }
     PyGILState_Release(g);
-    pthread_mutex_lock(&signals_lock);
-    signals_acquirer_state = 0;
-    pthread_cond_broadcast(&signals_cond);
-    pthread_mutex_unlock(&signals_lock);
+    pthread_mutex_lock(&signal_dumps.lock);
+    signal_dumps.acquirer_state = 0;
+    pthread_cond_broadcast(&signal_dumps.cond);
+    pthread_mutex_unlock(&signal_dumps.lock);
     return NULL;
 }
 
 /* A stacks-only dump, without the GIL, leaving out the thread state of
  * the thread exclude (the acquirer's, 0 if it has made none yet).  The
- * watcher thread calls it, signals_lock not held. */
+ * watcher thread calls it, signal_dumps.lock not held. */
 static void
 signals_stacks_dump(signals_entry *e, double waited, unsigned long exclude)
 {
@@ -195,11 +216,11 @@ signals_stacks_dump(signals_entry *e, double waited, unsigned long exclude)
     memset(&req, 0, sizeof(req));
     req.path = path;
     req.mode = HD_MODE_STACKS;
-    req.interp = signals_interp;
+    req.interp = signal_dumps.interp;
     req.exclude_ident = exclude;
     req.reason_c = reason;
-    req.facts = signals_facts;
-    req.headers = signals_headers;
+    req.facts = signal_dumps.facts;
+    req.headers = signal_dumps.headers;
     req.extra_headers = extra;
     req.limits.max_objects = req.limits.max_bytes = -1;
     req.limits.max_string = req.limits.max_items = -1;
@@ -220,34 +241,34 @@ signals_stacks_dump(signals_entry *e, double waited, unsigned long exclude)
 static void
 signals_dump(int signum)
 {
-    pthread_mutex_lock(&signals_lock);
+    pthread_mutex_lock(&signal_dumps.lock);
     signals_entry *e = signals_find(signum);
     if (e == NULL) {
-        pthread_mutex_unlock(&signals_lock);
+        pthread_mutex_unlock(&signal_dumps.lock);
         return;
     }
-    if (signals_acquirer_state == 1) {
+    if (signal_dumps.acquirer_state == 1) {
         /* the last one is still waiting for the GIL: stacks again */
-        unsigned long exclude = signals_acquirer_ident;
-        pthread_mutex_unlock(&signals_lock);
+        unsigned long exclude = signal_dumps.acquirer_ident;
+        pthread_mutex_unlock(&signal_dumps.lock);
         signals_stacks_dump(e, 0.0, exclude);
         return;
     }
-    if (signals_acquirer_state == 2) {
+    if (signal_dumps.acquirer_state == 2) {
         /* a dump is running: this signal is coalesced into it */
-        pthread_mutex_unlock(&signals_lock);
+        pthread_mutex_unlock(&signal_dumps.lock);
         return;
     }
-    signals_acquirer_state = 1;
-    signals_cancelled = 0;
-    signals_acquirer_ident = 0; /* the new acquirer sets it */
+    signal_dumps.acquirer_state = 1;
+    signal_dumps.cancelled = 0;
+    signal_dumps.acquirer_ident = 0; /* the new acquirer sets it */
     pthread_t t;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     if (pthread_create(&t, &attr, signals_acquire, e) != 0) {
-        signals_acquirer_state = 0;
-        pthread_mutex_unlock(&signals_lock);
+        signal_dumps.acquirer_state = 0;
+        pthread_mutex_unlock(&signal_dumps.lock);
         pthread_attr_destroy(&attr);
         signals_say("heapdump: could not start the signal dump thread\n");
         return;
@@ -263,23 +284,24 @@ signals_dump(int signum)
         deadline.tv_nsec -= 1000000000L;
     }
     int timed_out = 0;
-    while (signals_acquirer_state == 1 && !timed_out) {
-        timed_out = pthread_cond_timedwait(&signals_cond, &signals_lock,
-                                           &deadline) == ETIMEDOUT;
+    while (signal_dumps.acquirer_state == 1 && !timed_out) {
+        timed_out =
+            pthread_cond_timedwait(&signal_dumps.cond, &signal_dumps.lock,
+                                   &deadline) == ETIMEDOUT;
     }
-    if (signals_acquirer_state == 1) {
-        signals_cancelled = 1;
-        unsigned long exclude = signals_acquirer_ident;
-        pthread_mutex_unlock(&signals_lock);
+    if (signal_dumps.acquirer_state == 1) {
+        signal_dumps.cancelled = 1;
+        unsigned long exclude = signal_dumps.acquirer_ident;
+        pthread_mutex_unlock(&signal_dumps.lock);
         signals_stacks_dump(e, e->timeout, exclude);
         return;
     }
     /* the callback runs: wait for it, so that the next signal finds the
      * dump done (and a burst makes one more dump, not many) */
-    while (signals_acquirer_state == 2) {
-        pthread_cond_wait(&signals_cond, &signals_lock);
+    while (signal_dumps.acquirer_state == 2) {
+        pthread_cond_wait(&signal_dumps.cond, &signal_dumps.lock);
     }
-    pthread_mutex_unlock(&signals_lock);
+    pthread_mutex_unlock(&signal_dumps.lock);
 }
 
 static void *
@@ -288,7 +310,7 @@ signals_watch(void *arg)
     (void)arg;
     for (;;) {
         unsigned char b;
-        ssize_t n = read(signals_pipe[0], &b, 1);
+        ssize_t n = read(signal_dumps.pipe[0], &b, 1);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -298,8 +320,8 @@ signals_watch(void *arg)
         /* a burst: one dump per signal number */
         int seen[SIGNALS_MAX] = {0}, nseen = 0, stop = 0;
         seen[nseen++] = b;
-        struct pollfd p = {signals_pipe[0], POLLIN, 0};
-        while (poll(&p, 1, 0) > 0 && read(signals_pipe[0], &b, 1) == 1) {
+        struct pollfd p = {signal_dumps.pipe[0], POLLIN, 0};
+        while (poll(&p, 1, 0) > 0 && read(signal_dumps.pipe[0], &b, 1) == 1) {
             if (b == 0) {
                 stop = 1;
                 break;
@@ -327,27 +349,27 @@ signals_watch(void *arg)
 static int
 signals_start_watcher(void)
 {
-    if (signals_watcher_running) {
+    if (signal_dumps.watcher_running) {
         return 0;
     }
-    if (pipe(signals_pipe) < 0) {
+    if (pipe(signal_dumps.pipe) < 0) {
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
     for (int i = 0; i < 2; i++) {
-        fcntl(signals_pipe[i], F_SETFD, FD_CLOEXEC);
+        fcntl(signal_dumps.pipe[i], F_SETFD, FD_CLOEXEC);
     }
-    fcntl(signals_pipe[1], F_SETFL, O_NONBLOCK);
-    int err = pthread_create(&signals_watcher, NULL, signals_watch, NULL);
+    fcntl(signal_dumps.pipe[1], F_SETFL, O_NONBLOCK);
+    int err = pthread_create(&signal_dumps.watcher, NULL, signals_watch, NULL);
     if (err != 0) {
-        close(signals_pipe[0]);
-        close(signals_pipe[1]);
-        signals_pipe[0] = signals_pipe[1] = -1;
+        close(signal_dumps.pipe[0]);
+        close(signal_dumps.pipe[1]);
+        signal_dumps.pipe[0] = signal_dumps.pipe[1] = -1;
         errno = err;
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    signals_watcher_running = 1;
+    signal_dumps.watcher_running = 1;
     return 0;
 }
 
@@ -356,20 +378,20 @@ signals_start_watcher(void)
 static void
 signals_stop_watcher(void)
 {
-    if (!signals_watcher_running) {
+    if (!signal_dumps.watcher_running) {
         return;
     }
     unsigned char zero = 0;
-    int fd = signals_pipe[1];
-    signals_pipe[1] = -1; /* handlers write nothing from now */
+    int fd = signal_dumps.pipe[1];
+    signal_dumps.pipe[1] = -1; /* handlers write nothing from now */
     (void)!write(fd, &zero, 1);
     Py_BEGIN_ALLOW_THREADS
-    pthread_join(signals_watcher, NULL);
+    pthread_join(signal_dumps.watcher, NULL);
     Py_END_ALLOW_THREADS
     close(fd);
-    close(signals_pipe[0]);
-    signals_pipe[0] = -1;
-    signals_watcher_running = 0;
+    close(signal_dumps.pipe[0]);
+    signal_dumps.pipe[0] = -1;
+    signal_dumps.watcher_running = 0;
 }
 
 /* heapdump's own process facts and header pairs, for dumps written where
@@ -447,28 +469,29 @@ signals_dump_install(PyObject *module, PyObject *args)
         PyErr_SetString(PyExc_ValueError, "timeout must be >= 0");
         goto done;
     }
-    if (signals_facts == NULL &&
-        signals_facts_and_headers(&signals_facts, &signals_headers) < 0) {
+    if (signal_dumps.facts == NULL &&
+        signals_facts_and_headers(&signal_dumps.facts, &signal_dumps.headers) <
+            0) {
         goto done;
     }
-    signals_interp = PyThreadState_Get()->interp;
+    signal_dumps.interp = PyThreadState_Get()->interp;
     if (signals_start_watcher() < 0) {
         goto done;
     }
-    pthread_mutex_lock(&signals_lock);
+    pthread_mutex_lock(&signal_dumps.lock);
     signals_entry *e = signals_find(signum);
     int fresh = e == NULL;
     if (fresh) {
         e = signals_find(0);
     }
     if (e == NULL) {
-        pthread_mutex_unlock(&signals_lock);
+        pthread_mutex_unlock(&signal_dumps.lock);
         PyErr_SetString(PyExc_RuntimeError, "too many signal dumps");
         goto done;
     }
     char *directory = strdup(PyBytes_AS_STRING(dir_bytes));
     if (directory == NULL) {
-        pthread_mutex_unlock(&signals_lock);
+        pthread_mutex_unlock(&signal_dumps.lock);
         PyErr_NoMemory();
         goto done;
     }
@@ -489,14 +512,14 @@ signals_dump_install(PyObject *module, PyObject *args)
         sa.sa_flags = SA_RESTART | SA_ONSTACK;
         sigemptyset(&sa.sa_mask);
         if (sigaction(signum, &sa, &e->old) < 0) {
-            pthread_mutex_unlock(&signals_lock);
+            pthread_mutex_unlock(&signal_dumps.lock);
             Py_CLEAR(e->callback);
             PyErr_SetFromErrno(PyExc_OSError);
             goto done;
         }
         e->signum = signum;
     }
-    pthread_mutex_unlock(&signals_lock);
+    pthread_mutex_unlock(&signal_dumps.lock);
     Py_INCREF(Py_None);
     result = Py_None;
 done:
@@ -517,7 +540,7 @@ signals_dump_uninstall(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "i:signal_dump_uninstall", &signum)) {
         return NULL;
     }
-    pthread_mutex_lock(&signals_lock);
+    pthread_mutex_lock(&signal_dumps.lock);
     signals_entry *e = signals_find(signum);
     int left = 0;
     if (e != NULL) {
@@ -525,9 +548,9 @@ signals_dump_uninstall(PyObject *module, PyObject *args)
         e->signum = 0;
     }
     for (int i = 0; i < SIGNALS_MAX; i++) {
-        left += signals_entries[i].signum != 0;
+        left += signal_dumps.entries[i].signum != 0;
     }
-    pthread_mutex_unlock(&signals_lock);
+    pthread_mutex_unlock(&signal_dumps.lock);
     if (e == NULL) {
         Py_RETURN_FALSE;
     }
@@ -538,10 +561,10 @@ signals_dump_uninstall(PyObject *module, PyObject *args)
     /* e->redact and e->hide stay until the entry is installed again, as
      * e->directory does: a stacks-only dump of e may still be reading
      * them in the watcher thread, without the GIL */
-    pthread_mutex_lock(&signals_lock);
+    pthread_mutex_lock(&signal_dumps.lock);
     PyObject *cb = e->callback;
     e->callback = NULL;
-    pthread_mutex_unlock(&signals_lock);
+    pthread_mutex_unlock(&signal_dumps.lock);
     Py_XDECREF(cb);
     Py_RETURN_TRUE;
 }
@@ -550,41 +573,61 @@ signals_dump_uninstall(PyObject *module, PyObject *args)
 
 static const int fatal_signums[] = {SIGSEGV, SIGFPE, SIGABRT, SIGBUS, SIGILL};
 #define FATAL_N (sizeof(fatal_signums) / sizeof(fatal_signums[0]))
-static struct sigaction fatal_old[FATAL_N];
-static struct sigaction fatal_old_alarm;
-static int fatal_installed;
-static stack_t fatal_stack, fatal_old_stack;
-static char *fatal_directory;
-/* the Hider (strong, or NULL): built when the handlers are installed, so
- * that the handler allocates nothing to hide the same values */
-static PyObject *fatal_facts, *fatal_headers, *fatal_hide;
-static hd_redactor fatal_redact;
-static hd_limits fatal_limits;
-static Py_ssize_t fatal_max_source;
-static unsigned int fatal_timeout = 10;
-static volatile sig_atomic_t fatal_entered;
-static volatile sig_atomic_t fatal_signum;
+/* The state of the fatal dumps.  All but the last two are written by
+ * install/uninstall with the GIL held while the handlers are NOT
+ * installed, and only read by the handler. */
+static struct {
+    struct sigaction old[FATAL_N]; /* the handlers ours replaced */
+    struct sigaction old_alarm;    /* SIGALRM's, while a dump runs */
+    int installed;
+    stack_t stack, old_stack; /* the alternate signal stack */
+    char *directory;
+    /* precomputed (strong): META facts, header pairs, and the Hider (or
+     * NULL), built at install so that the handler allocates nothing to
+     * hide the same values */
+    PyObject *facts, *headers, *hide;
+    hd_redactor redact;
+    hd_limits limits;
+    Py_ssize_t max_source;
+    unsigned int timeout; /* seconds, then the alarm gives the dump up */
+    /* the handler's own: whether it has been entered, for what signal */
+    volatile sig_atomic_t entered;
+    volatile sig_atomic_t signum;
+} fatal_dumps = {.timeout = 10};
 
 /* Put the previous handlers back (async-signal-safe: sigaction only). */
 static void
 fatal_restore(void)
 {
     for (size_t i = 0; i < FATAL_N; i++) {
-        sigaction(fatal_signums[i], &fatal_old[i], NULL);
+        sigaction(fatal_signums[i], &fatal_dumps.old[i], NULL);
     }
 }
 
-/* The dump took too long (a lock the crashed thread held): die now. */
+/* The dump took too long (a lock the crashed thread held): die now.
+ * SIGALRM's handler while a fatal dump runs.  Async-signal-safe: write(2)
+ * (signals_say), sigaction, raise and _exit only. */
 static void
 fatal_alarm(int signum)
 {
     (void)signum;
     signals_say("heapdump: the crash dump timed out; giving up\n");
     fatal_restore();
-    raise(fatal_signum);
-    _exit(128 + fatal_signum); /* only if the previous handler returned */
+    raise(fatal_dumps.signum);
+    _exit(128 +
+          fatal_dumps.signum); /* only if the previous handler returned */
 }
 
+/* The handler of SIGSEGV, SIGBUS, SIGFPE, SIGILL and SIGABRT, on the
+ * alternate stack.  NOT async-signal-safe, by design: the process is
+ * dying, and the dump is best effort (README, "fatal_signals").  It calls
+ * what the HD_MODE_FATAL dump calls: no Python code, no Python object
+ * made, no lock of Python's taken; malloc/free (a heap the crash damaged
+ * can hang: the alarm of fatal_dumps.timeout ends it), open/write/rename
+ * through container.c, and siglongjmp back to the walk when a read of an
+ * object faults (hd_fault_jmp).  Re-entry gives up (fatal_dumps.entered);
+ * errno is saved; the previous handlers are put back and the signal
+ * raised again in every case. */
 static void
 fatal_handler(int signum, siginfo_t *info, void *ucontext)
 {
@@ -596,26 +639,27 @@ fatal_handler(int signum, siginfo_t *info, void *ucontext)
         hd_fault_jmp = NULL;
         siglongjmp(*j, 1);
     }
-    if (fatal_entered) {
+    if (fatal_dumps.entered) {
         /* a fault outside the guarded reads: give the dump up */
         fatal_restore();
         errno = saved;
         raise(signum);
         return;
     }
-    fatal_entered = 1;
-    fatal_signum = signum;
+    fatal_dumps.entered = 1;
+    fatal_dumps.signum = signum;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = fatal_alarm;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, &fatal_old_alarm);
-    alarm(fatal_timeout);
+    sigaction(SIGALRM, &sa, &fatal_dumps.old_alarm);
+    alarm(fatal_dumps.timeout);
 
     PyThreadState *ts = PyGILState_GetThisThreadState();
     char path[4096], extra[512], reason[128];
-    signals_path(path, sizeof(path), fatal_directory, signals_name(signum));
+    signals_path(path, sizeof(path), fatal_dumps.directory,
+                 signals_name(signum));
     snprintf(extra, sizeof(extra),
              "Heapdump-Signal: %s (%d)\n"
              "Heapdump-Signal-Code: %d\n"
@@ -635,14 +679,14 @@ fatal_handler(int signum, siginfo_t *info, void *ucontext)
     req.interp = ts ? ts->interp : PyInterpreterState_Main();
     req.tstate = ts;
     req.reason_c = reason;
-    req.facts = fatal_facts;
-    req.headers = fatal_headers;
+    req.facts = fatal_dumps.facts;
+    req.headers = fatal_dumps.headers;
     req.extra_headers = extra;
-    req.limits = fatal_limits;
-    req.max_source = fatal_max_source;
+    req.limits = fatal_dumps.limits;
+    req.max_source = fatal_dumps.max_source;
     req.level = 1;
-    req.redact = &fatal_redact;
-    req.hide = hd_hide_of(fatal_hide);
+    req.redact = &fatal_dumps.redact;
+    req.hide = hd_hide_of(fatal_dumps.hide);
     if (hd_dump_run(&req, &res) == 0) {
         signals_say("heapdump: wrote ");
         signals_say(path);
@@ -654,7 +698,7 @@ fatal_handler(int signum, siginfo_t *info, void *ucontext)
         signals_say("\n");
     }
     alarm(0);
-    sigaction(SIGALRM, &fatal_old_alarm, NULL);
+    sigaction(SIGALRM, &fatal_dumps.old_alarm, NULL);
     /* die as without heapdump: the previous handler, the same signal */
     fatal_restore();
     errno = saved;
@@ -685,12 +729,12 @@ fatal_option(PyObject *options, const char *name, Py_ssize_t *out,
 static void
 fatal_clear(void)
 {
-    free(fatal_directory);
-    fatal_directory = NULL;
-    Py_CLEAR(fatal_facts);
-    Py_CLEAR(fatal_headers);
-    Py_CLEAR(fatal_hide);
-    hd_redact_free(&fatal_redact);
+    free(fatal_dumps.directory);
+    fatal_dumps.directory = NULL;
+    Py_CLEAR(fatal_dumps.facts);
+    Py_CLEAR(fatal_dumps.headers);
+    Py_CLEAR(fatal_dumps.hide);
+    hd_redact_free(&fatal_dumps.redact);
 }
 
 static PyObject *
@@ -704,46 +748,47 @@ fatal_install(PyObject *module, PyObject *args)
         return NULL;
     }
     PyObject *result = NULL;
-    if (fatal_installed) {
+    if (fatal_dumps.installed) {
         /* replace the settings: take the handlers away first */
         fatal_restore();
-        fatal_installed = 0;
+        fatal_dumps.installed = 0;
     }
     fatal_clear();
     Py_ssize_t timeout;
     const hd_default_limits *dflt = &hd_format_defaults[HD_SCOPE_FRAMES];
-    if (fatal_option(options, "max_objects", &fatal_limits.max_objects,
+    if (fatal_option(options, "max_objects", &fatal_dumps.limits.max_objects,
                      dflt->max_objects) < 0 ||
-        fatal_option(options, "max_bytes", &fatal_limits.max_bytes,
+        fatal_option(options, "max_bytes", &fatal_dumps.limits.max_bytes,
                      dflt->max_bytes) < 0 ||
-        fatal_option(options, "max_string", &fatal_limits.max_string,
+        fatal_option(options, "max_string", &fatal_dumps.limits.max_string,
                      dflt->max_string) < 0 ||
-        fatal_option(options, "max_items", &fatal_limits.max_items,
+        fatal_option(options, "max_items", &fatal_dumps.limits.max_items,
                      dflt->max_items) < 0 ||
-        fatal_option(options, "max_source", &fatal_max_source,
+        fatal_option(options, "max_source", &fatal_dumps.max_source,
                      dflt->max_source) < 0 ||
         fatal_option(options, "timeout", &timeout, 10) < 0) {
         goto done;
     }
-    fatal_timeout = timeout > 0 ? (unsigned int)timeout : 10;
+    fatal_dumps.timeout = timeout > 0 ? (unsigned int)timeout : 10;
     PyObject *redact = PyDict_GetItemString(options, "redact");
     PyObject *hide = PyDict_GetItemString(options, "hide");
     if (hide != NULL && !hd_hide_check(hide)) {
         PyErr_SetString(PyExc_TypeError, "options['hide'] must be a Hider");
         goto done;
     }
-    if (hd_redact_init(&fatal_redact, redact) < 0) {
+    if (hd_redact_init(&fatal_dumps.redact, redact) < 0) {
         goto done;
     }
     if (hide != NULL && hide != Py_None) {
         Py_INCREF(hide);
-        fatal_hide = hide;
+        fatal_dumps.hide = hide;
     }
-    fatal_headers = PySequence_Fast(headers, "headers must be a sequence");
-    fatal_facts = PyDict_Copy(facts);
-    fatal_directory = strdup(PyBytes_AS_STRING(dir_bytes));
-    if (fatal_headers == NULL || fatal_facts == NULL ||
-        fatal_directory == NULL) {
+    fatal_dumps.headers =
+        PySequence_Fast(headers, "headers must be a sequence");
+    fatal_dumps.facts = PyDict_Copy(facts);
+    fatal_dumps.directory = strdup(PyBytes_AS_STRING(dir_bytes));
+    if (fatal_dumps.headers == NULL || fatal_dumps.facts == NULL ||
+        fatal_dumps.directory == NULL) {
         if (!PyErr_Occurred()) {
             PyErr_NoMemory();
         }
@@ -752,14 +797,14 @@ fatal_install(PyObject *module, PyObject *args)
     }
     /* an alternate stack, so that a stack overflow can dump too (for the
      * thread that installs; sigaltstack is per thread) */
-    if (fatal_stack.ss_sp == NULL) {
-        fatal_stack.ss_size = 1 << 20;
-        fatal_stack.ss_sp = malloc(fatal_stack.ss_size);
-        fatal_stack.ss_flags = 0;
-        if (fatal_stack.ss_sp == NULL ||
-            sigaltstack(&fatal_stack, &fatal_old_stack) < 0) {
-            free(fatal_stack.ss_sp);
-            fatal_stack.ss_sp = NULL;
+    if (fatal_dumps.stack.ss_sp == NULL) {
+        fatal_dumps.stack.ss_size = 1 << 20;
+        fatal_dumps.stack.ss_sp = malloc(fatal_dumps.stack.ss_size);
+        fatal_dumps.stack.ss_flags = 0;
+        if (fatal_dumps.stack.ss_sp == NULL ||
+            sigaltstack(&fatal_dumps.stack, &fatal_dumps.old_stack) < 0) {
+            free(fatal_dumps.stack.ss_sp);
+            fatal_dumps.stack.ss_sp = NULL;
         }
     }
     struct sigaction sa;
@@ -769,17 +814,17 @@ fatal_install(PyObject *module, PyObject *args)
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < FATAL_N; i++) {
-        if (sigaction(fatal_signums[i], &sa, &fatal_old[i]) < 0) {
+        if (sigaction(fatal_signums[i], &sa, &fatal_dumps.old[i]) < 0) {
             for (size_t j = 0; j < i; j++) {
-                sigaction(fatal_signums[j], &fatal_old[j], NULL);
+                sigaction(fatal_signums[j], &fatal_dumps.old[j], NULL);
             }
             PyErr_SetFromErrno(PyExc_OSError);
             fatal_clear();
             goto done;
         }
     }
-    fatal_entered = 0;
-    fatal_installed = 1;
+    fatal_dumps.entered = 0;
+    fatal_dumps.installed = 1;
     Py_INCREF(Py_None);
     result = Py_None;
 done:
@@ -792,11 +837,11 @@ fatal_uninstall(PyObject *module, PyObject *unused)
 {
     (void)module;
     (void)unused;
-    if (!fatal_installed) {
+    if (!fatal_dumps.installed) {
         Py_RETURN_FALSE;
     }
     fatal_restore();
-    fatal_installed = 0;
+    fatal_dumps.installed = 0;
     fatal_clear();
     Py_RETURN_TRUE;
 }

@@ -30,31 +30,10 @@
  * in the signal modes, by the only thread that dumps). */
 static volatile int dump_busy;
 
-/* gc.disable / gc.enable / gc.isenabled on 3.9, which has no PyGC_Disable;
- * looked up at init so that a dump never imports. */
-#if PY_VERSION_HEX < 0x030A0000
-static PyObject *gc_disable, *gc_enable, *gc_isenabled;
-#endif
-
 int
 hd_dump_init(void)
 {
-#if PY_VERSION_HEX < 0x030A0000
-    if (gc_disable == NULL) {
-        PyObject *gc = PyImport_ImportModule("gc");
-        if (gc == NULL) {
-            return -1;
-        }
-        gc_disable = PyObject_GetAttrString(gc, "disable");
-        gc_enable = PyObject_GetAttrString(gc, "enable");
-        gc_isenabled = PyObject_GetAttrString(gc, "isenabled");
-        Py_DECREF(gc);
-        if (!gc_disable || !gc_enable || !gc_isenabled) {
-            return -1;
-        }
-    }
-#endif
-    return 0;
+    return hd_shims_gc_init();
 }
 
 /* Turn the cyclic GC off; returns whether it was on, -1 on error.  Caller
@@ -62,43 +41,15 @@ hd_dump_init(void)
 static int
 dump_gc_off(void)
 {
-#if PY_VERSION_HEX >= 0x030A0000
-    return PyGC_Disable();
-#else
-    PyObject *r = PyObject_CallNoArgs(gc_isenabled);
-    if (r == NULL) {
-        return -1;
-    }
-    int was = PyObject_IsTrue(r);
-    Py_DECREF(r);
-    r = PyObject_CallNoArgs(gc_disable);
-    if (r == NULL) {
-        return -1;
-    }
-    Py_DECREF(r);
-    return was;
-#endif
+    return hd_shims_gc_disable();
 }
 
 static void
 dump_gc_restore(int was_on)
 {
-    if (was_on <= 0) {
-        return;
+    if (was_on > 0) {
+        hd_shims_gc_enable();
     }
-#if PY_VERSION_HEX >= 0x030A0000
-    PyGC_Enable();
-#else
-    /* keep the dump's own exception, if any, across the call */
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    PyObject *r = PyObject_CallNoArgs(gc_enable);
-    if (r == NULL) {
-        PyErr_WriteUnraisable(NULL);
-    }
-    Py_XDECREF(r);
-    PyErr_Restore(type, value, tb);
-#endif
 }
 
 /* ------------------------------------------------------------ reading */
