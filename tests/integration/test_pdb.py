@@ -18,8 +18,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 
 import modelfactory as mf
 
-pytest.importorskip("heapdump._heapdump")
-
 PY313 = sys.version_info >= (3, 13)
 FILE = "/nonexistent/heapdump-tests/prog.py"
 

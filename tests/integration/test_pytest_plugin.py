@@ -14,7 +14,6 @@ from conftest import child_env
 
 pytest_plugins = ["pytester"]
 
-pytest.importorskip("heapdump._heapdump")
 
 TESTS = '''
 import pytest

@@ -5,13 +5,9 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 import heapdump
 from conftest import child_env
 from heapdump import __main__ as cli
-
-pytest.importorskip("heapdump._heapdump")
 
 
 def make_dump(directory, exc, reason=None):
