@@ -22,6 +22,7 @@ import pytest
 
 import heapdump
 from conftest import PROGRAMS, child_env
+from heapdump import _files
 
 NAME = re.compile(r"^heapdump-\d{8}T\d{6}Z-(\d+)-([A-Za-z0-9_]+)"
                   r"(?:-\d+)?\.dump$")
@@ -72,7 +73,12 @@ def dump_files(directory):
     """The dumps in directory (final names), oldest first."""
     if not directory.exists():
         return []
-    return sorted(p for p in directory.iterdir() if NAME.match(p.name))
+    found = sorted(p for p in directory.iterdir() if NAME.match(p.name))
+    # every name, built in Python (the triggers) or in C (signals.c's
+    # signal and fatal dumps), is one that the retention's parser takes
+    for p in found:
+        assert _files._DUMP_NAME.match(p.name), p.name
+    return found
 
 
 def others(directory):

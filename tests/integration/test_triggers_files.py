@@ -24,7 +24,7 @@ from test_triggers import (
 
 import heapdump
 from conftest import PROGRAMS, child_env
-from heapdump._files import DumpDirectory
+from heapdump._files import _TMP_NAME, DumpDirectory
 from heapdump._load import HeapdumpWarning
 
 BIG = {"max_items": None, "min_interval": None}
@@ -196,6 +196,9 @@ def test_sigkill_in_the_middle_of_a_large_dump(tmp_path):
     assert dump_files(directory) == []
     final, pid = tmp.name.rsplit(".", 2)[:2]
     assert NAME.match(final) and final.endswith("-ValueError.dump")
+    # the temporary name container.c builds is the one retention parses
+    m = _TMP_NAME.match(tmp.name)
+    assert m is not None and m.groups() == (final, pid)
     assert int(pid) == p.pid
     assert stat.S_IMODE(tmp.stat().st_mode) == 0o600
 
