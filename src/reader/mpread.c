@@ -26,7 +26,10 @@ mpread_be64(const unsigned char *p)
 
 /* One item's header (mpread.h).  The encodings: positive and negative
  * fixint, fixstr/fixarray/fixmap, then the 0xc0-0xdf table; a signed
- * encoding of a non-negative number reads as HD_MP_UINT. */
+ * encoding of a non-negative number reads as HD_MP_UINT.
+ * size: one switch over msgpack's type byte, a case per encoding of the
+ * spec's table, each with its own bounds check, so that the reader of
+ * hostile input can be read against the spec line by line. */
 int
 hd_mpread_next(hd_mp_cur *c, hd_mp_item *it)
 {

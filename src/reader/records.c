@@ -173,7 +173,9 @@ hd_records_set_original_length(LoaderObject *L, PyObject *obj, size_t id)
 }
 
 /* An object record [kind, addr, refcnt, size, fields...] (c after the
- * array header, nfields fields after the 4 of the header). */
+ * array header, nfields fields after the 4 of the header).
+ * size: one switch over the object record kinds (docs/format.rst), a
+ * short case per kind. */
 static int
 records_object_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n,
                       const unsigned char *rec, size_t reclen)
@@ -386,7 +388,8 @@ records_object_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n,
     return 0;
 }
 
-/* An other record [kind, fields...]. */
+/* An other record [kind, fields...].
+ * size: one switch over the other record kinds, a case per kind. */
 static int
 records_other_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n)
 {

@@ -215,6 +215,9 @@ shells_instance_class(LoaderObject *L, size_t id, hd_mp_cur *c)
     return (PyTypeObject *)l->cls;
 }
 
+/* The shell of entry id (phase 2): an empty container, a surrogate of
+ * the right class, a cell, a model shell made by the support object.
+ * size: one switch over the record kinds, a case per kind. */
 int
 hd_shells_make_shell(LoaderObject *L, size_t id)
 {
