@@ -564,6 +564,91 @@ dump_fail(hd_result *res, const char *what)
     }
 }
 
+/* A dumper for req, its file not open yet; NULL out of memory. */
+static hd_dumper *
+dump_new(const hd_request *req)
+{
+    hd_dumper *d = calloc(1, sizeof(hd_dumper));
+    if (d == NULL) {
+        return NULL;
+    }
+    d->w.fd = -1;
+    d->limits = req->limits;
+    d->no_alloc = req->mode != HD_MODE_NORMAL;
+    d->stacks_only = req->mode == HD_MODE_STACKS;
+    d->fatal = req->mode == HD_MODE_FATAL;
+    if (req->redact != NULL) {
+        d->redact = *req->redact; /* borrowed: not freed here */
+    }
+    d->hide = hd_hide_active(req->hide) ? req->hide : NULL;
+    d->tstate = req->tstate;
+    d->scope = req->scope;
+    return d;
+}
+
+/* The threads the dump writes: the interpreter's, less the excluded. */
+static Py_ssize_t
+dump_count_threads(const hd_request *req)
+{
+    Py_ssize_t nthreads = 0;
+    for (PyThreadState *ts = hd_pyversion_thread_first(req->interp);
+         ts != NULL && nthreads < 100000; ts = PyThreadState_Next(ts)) {
+        nthreads +=
+            ts != req->exclude &&
+            !(req->exclude_ident && ts->thread_id == req->exclude_ident);
+    }
+    return nthreads;
+}
+
+/* The body's stages, in the file's order: META, the roots (THREAD, ROOT)
+ * and the walk from them, the heap scope's unreached objects, SOURCE,
+ * TRAILER.  Failures are left in d (d->error, d->w.err_what). */
+static void
+dump_body(hd_dumper *d, const hd_request *req, const char *iso, int64_t now_ns,
+          Py_ssize_t nthreads, int64_t t0)
+{
+    PyObject *active = NULL, *main_thread = NULL;
+    if (req->mode == HD_MODE_NORMAL) {
+        PyObject *modules = PyImport_GetModuleDict();
+        PyObject *threading = dump_dict_get(modules, "threading");
+        PyObject *tdict = threading && PyModule_Check(threading)
+                              ? PyModule_GetDict(threading)
+                              : NULL;
+        active = dump_dict_get(tdict, "_active");
+        main_thread = dump_dict_get(tdict, "_main_thread");
+    }
+    dump_meta(d, req, iso, now_ns, nthreads);
+    if (dump_roots(d, req, active, main_thread) < 0) {
+        d->error = "out of memory";
+    }
+    hd_pack_run(d);
+    if (d->scope == HD_SCOPE_HEAP && !d->no_alloc) {
+        hd_unreached_run(d);
+    }
+    if (d->error != NULL) {
+        hd_walk_note_error(d, "the walk stopped: %s", d->error);
+    }
+    if (!d->stopped) {
+        hd_sources_write(d, req->max_source);
+    }
+    dump_trailer(d, nthreads, dump_now_ns() - t0);
+}
+
+/* What the dump wrote, into res. */
+static void
+dump_counts(const hd_dumper *d, hd_result *res, Py_ssize_t nthreads)
+{
+    res->objects = d->nqueued;
+    res->inline_ = d->n_inline;
+    res->records = d->n_records;
+    res->bytes = d->w.raw_bytes;
+    res->cuts = d->n_cuts;
+    res->omitted = d->n_omitted;
+    res->errors = d->n_errors;
+    res->redacted = d->n_redacted;
+    res->threads = nthreads;
+}
+
 int
 hd_dump_run(const hd_request *req, hd_result *res)
 {
@@ -582,22 +667,11 @@ hd_dump_run(const hd_request *req, hd_result *res)
         return -1;
     }
     dump_busy = 1;
-    hd_dumper *d = calloc(1, sizeof(hd_dumper));
+    hd_dumper *d = dump_new(req);
     if (d == NULL) {
         dump_fail(res, "out of memory");
         goto done;
     }
-    d->w.fd = -1;
-    d->limits = req->limits;
-    d->no_alloc = !normal;
-    d->stacks_only = req->mode == HD_MODE_STACKS;
-    d->fatal = req->mode == HD_MODE_FATAL;
-    if (req->redact != NULL) {
-        d->redact = *req->redact; /* borrowed: not freed here */
-    }
-    d->hide = hd_hide_active(req->hide) ? req->hide : NULL;
-    d->tstate = req->tstate;
-    d->scope = req->scope;
     /* from here the world stands still (normal mode): holding the GIL,
      * which no call below releases.  A free-threaded build would stop the
      * other threads here (_PyEval_StopTheWorld; docs/pythons.rst). */
@@ -622,13 +696,7 @@ hd_dump_run(const hd_request *req, hd_result *res)
             goto done;
         }
     }
-    Py_ssize_t nthreads = 0;
-    for (PyThreadState *ts = hd_pyversion_thread_first(req->interp);
-         ts != NULL && nthreads < 100000; ts = PyThreadState_Next(ts)) {
-        nthreads +=
-            ts != req->exclude &&
-            !(req->exclude_ident && ts->thread_id == req->exclude_ident);
-    }
+    Py_ssize_t nthreads = dump_count_threads(req);
     char iso[64];
     int64_t now_ns;
     dump_time(iso, sizeof(iso), &now_ns);
@@ -647,40 +715,8 @@ hd_dump_run(const hd_request *req, hd_result *res)
     hd_container_header(&d->w, hb.p, hb.len);
     msgpack_packer_init(&d->pk, &d->w, hd_container_append);
 
-    PyObject *active = NULL, *main_thread = NULL;
-    if (normal) {
-        PyObject *modules = PyImport_GetModuleDict();
-        PyObject *threading = dump_dict_get(modules, "threading");
-        PyObject *tdict = threading && PyModule_Check(threading)
-                              ? PyModule_GetDict(threading)
-                              : NULL;
-        active = dump_dict_get(tdict, "_active");
-        main_thread = dump_dict_get(tdict, "_main_thread");
-    }
-    dump_meta(d, req, iso, now_ns, nthreads);
-    if (dump_roots(d, req, active, main_thread) < 0) {
-        d->error = "out of memory";
-    }
-    hd_pack_run(d);
-    if (d->scope == HD_SCOPE_HEAP && !d->no_alloc) {
-        hd_unreached_run(d);
-    }
-    if (d->error != NULL) {
-        hd_walk_note_error(d, "the walk stopped: %s", d->error);
-    }
-    if (!d->stopped) {
-        hd_sources_write(d, req->max_source);
-    }
-    dump_trailer(d, nthreads, dump_now_ns() - t0);
-    res->objects = d->nqueued;
-    res->inline_ = d->n_inline;
-    res->records = d->n_records;
-    res->bytes = d->w.raw_bytes;
-    res->cuts = d->n_cuts;
-    res->omitted = d->n_omitted;
-    res->errors = d->n_errors;
-    res->redacted = d->n_redacted;
-    res->threads = nthreads;
+    dump_body(d, req, iso, now_ns, nthreads, t0);
+    dump_counts(d, res, nthreads);
     res->walk_ns = dump_now_ns() - t0;
     opened = 0;
     if (hd_container_close(&d->w) < 0) {
