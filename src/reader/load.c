@@ -631,10 +631,9 @@ load_set_group(PyObject *Py_UNUSED(m), PyObject *args)
     if (!PyArg_ParseTuple(args, "OOO:set_group", &exc, &msg, &excs)) {
         return NULL;
     }
-    if (hd_shims_set_group(exc, msg, excs) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    /* not Py_RETURN_NONE: cppcheck, without Python's headers, would take
+     * the function for one that falls off its end */
+    return hd_shims_set_group(exc, msg, excs) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
 static PyMethodDef load_functions[] = {
