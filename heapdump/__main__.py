@@ -321,8 +321,8 @@ def run(argv):
         sys.stderr.write("%s run: %s\n" % (PROG, e))
         return 2
     # unittest catches a failing test's exception: dump it where unittest
-    # reports it (heapdump._unittest)
-    from heapdump import _unittest
+    # reports it (heapdump.integrations.unittest)
+    from heapdump.integrations import unittest as _unittest
 
     _unittest.install()
 

@@ -58,10 +58,14 @@ _MAX_FAILURES = 1024
 
 # Our modules: their frames are left out of the calling thread's stack.
 _OWN_MODULES = frozenset(("heapdump", "heapdump._files",
-                          "heapdump._triggers", "heapdump._integrations",
-                          "heapdump.wsgi", "heapdump.asgi",
-                          "heapdump.logging", "heapdump.contrib.django",
-                          "heapdump.pytest_plugin", "heapdump._unittest"))
+                          "heapdump._triggers",
+                          "heapdump.integrations._shared",
+                          "heapdump.integrations.wsgi",
+                          "heapdump.integrations.asgi",
+                          "heapdump.integrations.logging",
+                          "heapdump.integrations.django",
+                          "heapdump.integrations.pytest",
+                          "heapdump.integrations.unittest"))
 
 
 def warn(message):

@@ -13,7 +13,7 @@ import wsgiref.util
 import pytest
 
 import heapdump
-from heapdump import _integrations as _i
+from heapdump.integrations import _shared as _i
 from heapdump.asgi import HeapdumpMiddleware as AsgiMiddleware
 from heapdump.logging import HeapdumpHandler
 from heapdump.wsgi import HeapdumpMiddleware as WsgiMiddleware
