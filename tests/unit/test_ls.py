@@ -10,6 +10,7 @@ import pytest
 import heapdump
 from conftest import child_env
 from heapdump import __main__ as cli
+from heapdump.cli import ls as ls_command
 
 pytest.importorskip("heapdump._heapdump")
 
@@ -100,8 +101,8 @@ def test_only_the_headers_are_read(tmp_path, monkeypatch, capsys):
         def __exit__(self, *a):
             self.f.close()
 
-    monkeypatch.setattr(cli, "open", lambda p, mode="r": Spy(real_open(p,
-                                                                        mode)),
+    monkeypatch.setattr(ls_command, "open",
+                        lambda p, mode="r": Spy(real_open(p, mode)),
                         raising=False)
     assert cli.main(["ls", str(tmp_path)]) == 0
     assert "ValueError: big" in capsys.readouterr().out
