@@ -3,8 +3,9 @@
 It writes what docs/format.rst describes, record by record, with the PyPI
 packages ``msgpack`` and ``zstandard``; it knows nothing of heapdump's own
 code but the numbers of the format (the record kinds, the ext types: one
-definition, src/format.h, through heapdump._format).  Tests build well-formed files with it, then damage them on purpose
-(truncated, corrupted, hostile).
+definition, src/format.h, through heapdump._format).  Tests build
+well-formed files with it, then damage them on purpose (truncated,
+corrupted, hostile).
 
     w = Writer()
     s = w.str_("hello")                 # a STR record; returns its id

@@ -4,9 +4,8 @@ import pathlib
 import subprocess
 import sys
 
-import records
-
 import heapdump
+import records
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
