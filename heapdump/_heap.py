@@ -34,7 +34,9 @@ import time
 
 from heapdump import _format as F
 from heapdump import _heapdump
-from heapdump._model import HeapdumpError
+from heapdump._errors import HeapdumpError
+from heapdump._header import read_headers
+from heapdump._identity import id_of
 
 __all__ = ["DEFAULT_LIMITS", "HeapGraph", "ObjRef", "compare", "why"]
 
@@ -127,8 +129,8 @@ class _Progress:
 class ObjRef:
     """An object of the dump, by its id (``ordinal``), without loading
     it.  ``address``, ``summary`` and the rest come from its record
-    (``HeapGraph.describe``); ``surrogate()`` loads the dump (once) and
-    returns the loaded object."""
+    (``HeapGraph.describe``); ``surrogate()`` returns the loaded object,
+    in a graph of a loaded dump (``Dump.heap()``)."""
 
     __slots__ = ("graph", "ordinal", "_info")
 
@@ -178,9 +180,11 @@ class ObjRef:
     def surrogate(self):
         dump = self.graph.dump
         if dump is None:
-            import heapdump
-
-            dump = self.graph.dump = heapdump.load(self.graph.path)
+            # the loader is above the analysis: a graph made from a path
+            # has no loaded objects (heapdump.load(path).heap() has)
+            raise HeapdumpError("%s: a graph made from the path has no "
+                                "loaded objects: use heapdump.load(path)"
+                                ".heap()" % self.graph.path)
         if self.virtual:
             return None
         return dump.objects[self.ordinal]
@@ -241,8 +245,6 @@ class HeapGraph:
     """
 
     def __init__(self, path, *, dump=None, progress=None, **limits):
-        from heapdump._load import _read_headers
-
         unknown = set(limits) - set(DEFAULT_LIMITS)
         if unknown:
             raise TypeError("unexpected keyword arguments: %s"
@@ -254,7 +256,7 @@ class HeapGraph:
                 options[name] = 0 if name == "max_ratio" else (1 << 63)
         self.path = os.fspath(path)
         self.dump = dump
-        self.headers, offset, self.format_version = _read_headers(self.path)
+        self.headers, offset, self.format_version = read_headers(self.path)
         report = progress if progress is not None else _Progress()
         self._progress = report
 
@@ -420,8 +422,6 @@ class HeapGraph:
                 raise HeapdumpError("not an object id: %r (an address "
                                     "0x..., or @id)" % x) from None
         if self.dump is not None:
-            from heapdump._load import id_of
-
             oid = id_of(self.dump, x)
             if oid is not None:
                 return oid

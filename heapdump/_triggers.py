@@ -26,7 +26,7 @@ import signal
 import sys
 import threading
 
-from heapdump import _heapdump
+from heapdump import _heapdump, _secrets, _writer
 from heapdump._files import (
     DumpDirectory,
     check_options,
@@ -288,9 +288,6 @@ def _c_options(files):
     the limits, the redaction patterns already expanded and the Hider of
     what is hidden by value (the environment as it is now: a fatal dump
     cannot read it)."""
-    import heapdump
-    from heapdump import _secrets
-
     # a fatal dump walks the frames only (reading the whole heap of a
     # crashed process risks more faults): the frames' limits, unless given
     options = files.dump_options("frames")
@@ -298,7 +295,7 @@ def _c_options(files):
     redact = options.pop("redact", None)
     environ = options.pop("environ", False)
     hide = options.pop("hide", ())
-    options["redact"] = tuple(heapdump._redact_patterns(redact))
+    options["redact"] = tuple(_writer.redact_patterns(redact))
     options["hide"] = _secrets.hider(options["redact"], hide=hide,
                                      environ=environ)
     return options
@@ -308,17 +305,13 @@ def _install_fatal(files):
     """Dumps on SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT (C).  The META
     facts and header lines are computed now: nothing can be in a signal
     handler."""
-    import heapdump
-
     if not _fatal_available():
         warn("this build of heapdump cannot dump on fatal signals "
              "(heapdump._heapdump.fatal_install is missing)")
         return
-    from heapdump import _secrets
-
     options = _c_options(files)
     facts, headers = _secrets.mask_facts(options["hide"],
-                                         *heapdump._facts_and_headers())
+                                         *_writer.facts_and_headers())
     if _state.fatal:
         _heapdump.fatal_uninstall()
         _state.fatal = False

@@ -231,20 +231,13 @@ def _own_frame(frame):
     filename = getattr(code, "filename", None)
     if not isinstance(filename, str):
         return False
-    folder, name = os.path.split(filename)
-    if folder in _OWN_FOLDERS:
-        return True
-    # heapdump installed elsewhere (the dumped machine's)
-    parent, folder = os.path.split(folder)
-    if folder == "cli":
-        folder, name = os.path.basename(parent), "cli/" + name
-    return folder == "heapdump" and name in _OWN_FILES
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.dirname(filename) == here or (
+        os.path.basename(os.path.dirname(filename)) == "heapdump"
+        and os.path.basename(filename) in _OWN_FILES)
 
 
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_OWN_FOLDERS = {_PACKAGE, os.path.join(_PACKAGE, "cli"),
-                os.path.join(_PACKAGE, "integrations")}
-_OWN_FILES = {"__init__.py", "open.py", "cli/open.py", "_frames.py",
+_OWN_FILES = {"__init__.py", "_writer.py", "open.py", "_frames.py",
               "_load.py", "_report.py", "_model.py", "_surrogates.py",
               "_secrets.py", "_vet.py"}
 

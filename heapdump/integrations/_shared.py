@@ -31,7 +31,7 @@ import contextvars
 import os
 import threading
 
-from heapdump import _context, _format, _heapdump
+from heapdump import _context, _format, _heapdump, _writer
 from heapdump._files import DumpDirectory, check_options, describe, warn
 
 #: The context key of the request.
@@ -89,9 +89,7 @@ secret_words = _heapdump.secret_words
 
 def redaction_patterns(redact=None):
     """The patterns of a redact= option, with ALWAYS_REDACTED."""
-    import heapdump
-
-    return tuple(heapdump._redact_patterns(redact)) + ALWAYS_REDACTED
+    return tuple(_writer.redact_patterns(redact)) + ALWAYS_REDACTED
 
 
 def _cut(text):
