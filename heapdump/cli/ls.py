@@ -13,10 +13,10 @@ import argparse
 import os
 import sys
 
-PROG = "python -m heapdump"
+# the longest header block (docs/format.rst)
+from heapdump._header import HEADER_MAX
 
-# The header block of a dump is at most this long (docs/format.rst).
-_MAX_HEADER = 64 * 1024
+PROG = "python -m heapdump"
 
 
 def read_headers(path):
@@ -26,7 +26,7 @@ def read_headers(path):
     from email.parser import BytesHeaderParser
 
     with open(path, "rb") as f:
-        block = f.read(_MAX_HEADER + 4)
+        block = f.read(HEADER_MAX + 4)
     if not block:
         raise ValueError("empty file")
     end = block.find(b"\n\n")
@@ -35,7 +35,7 @@ def read_headers(path):
         end = crlf
     if end < 0:
         raise ValueError("no end of the headers in the first %d KiB"
-                         % (_MAX_HEADER // 1024) if len(block) > _MAX_HEADER
+                         % (HEADER_MAX // 1024) if len(block) > HEADER_MAX
                          else "truncated in its headers")
     headers = BytesHeaderParser().parsebytes(block[:end + 2])
     if headers.get("Heapdump-Version") is None:
