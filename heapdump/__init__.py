@@ -98,7 +98,7 @@ def why(obj, *, max_paths=3, file=None):
     """In the pdb session of an opened dump (``python -m heapdump.open``):
     print what keeps a loaded object alive, its retained size and its
     shortest paths from the roots.  ``(Pdb) !heapdump.why(cache)``.
-    Returns the report as a str too."""
+    Returns None (what is printed is the report)."""
     from heapdump._heap import why as _why
 
     _why(obj, max_paths=max_paths, file=file)

@@ -170,10 +170,6 @@ class ObjRef:
         return self.graph.retained(self.ordinal)
 
     @property
-    def lower_bound(self):
-        return self.graph.is_lower_bound(self.ordinal)
-
-    @property
     def summary(self):
         return self.graph.summary(self.ordinal, self._get())
 
@@ -214,9 +210,6 @@ class Path:
         self.steps = steps
         #: the ObjRef the path leads to
         self.target = target
-
-    def labels(self):
-        return [label for label, _ in self.steps]
 
     def __str__(self):
         parts = []
@@ -265,7 +258,6 @@ class HeapGraph:
                 os.path.basename(self.path), "{:,}".format(records),
                 human(file_bytes)))
 
-        start = time.monotonic()
         try:
             self._g = _heapdump.Graph(
                 self.path, offset, int(options["max_record_bytes"]),
@@ -274,8 +266,6 @@ class HeapGraph:
         finally:
             if hasattr(report, "done"):
                 report.done()
-        self.build_seconds = time.monotonic() - start
-        self.analyze_seconds = None
         self.facts = self._g.facts()
         self.n = self.facts["objects"]
         self.super = self.facts["super"]
@@ -336,13 +326,11 @@ class HeapGraph:
                 report.start -= 1.0     # a big graph: say it at once
             report("analyzing %s objects, %s references..." % (
                 "{:,}".format(self.n), "{:,}".format(self.facts["edges"])))
-            start = time.monotonic()
             try:
                 self._g.analyze()
             finally:
                 if hasattr(report, "done"):
                     report.done()
-            self.analyze_seconds = time.monotonic() - start
             self._analyzed = True
         return self
 
@@ -440,11 +428,6 @@ class HeapGraph:
         """{node: info} of the records of nodes (read again, cached)."""
         return self._fetch(nodes, ())[0]
 
-    def locate(self, pairs):
-        """{(source, target): where} of edges, read from their sources'
-        records (see Graph.fetch)."""
-        return self._fetch((), pairs)[1]
-
     def _fetch(self, nodes, pairs):
         want = [n for n in set(nodes) if n < self.n and n not in self._info]
         pairs = [p for p in pairs if p[0] < self.n]
@@ -504,8 +487,9 @@ class HeapGraph:
 
     def _describe_frames(self, nodes, pairs=()):
         """describe() of nodes with each frame's code (its qualname, file
-        and line) as "code_info"; with pairs, also locate() them: one
-        fetch (one or two passes over the records)."""
+        and line) as "code_info"; with pairs, also where those edges are
+        in their sources' records: one Graph.fetch (one or two passes over
+        the records)."""
         info, where = self._fetch(nodes, pairs)
         for i in info.values():
             code = i.get("code")
@@ -795,7 +779,7 @@ class HeapGraph:
         self.analyze()
         node = self.resolve(x)
         info = self._describe_frames([node]).get(node, {})
-        kind, tix, flags, size, retained, idom, _ = self._g.node(node)
+        kind, _, flags, size, retained, idom, _ = self._g.node(node)
         own = info.get("size")
         inline = size - own if isinstance(own, int) and own <= size else 0
         rows, wrows, unseen = self.referrers(node)

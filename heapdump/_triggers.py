@@ -73,14 +73,6 @@ class _Installed:
 _state = _Installed()
 
 
-def _signals_available():
-    return hasattr(_heapdump, "signal_dump_install")
-
-
-def _fatal_available():
-    return hasattr(_heapdump, "fatal_install")
-
-
 # ------------------------------------------------------------ the hooks
 
 
@@ -305,10 +297,6 @@ def _install_fatal(files):
     """Dumps on SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT (C).  The META
     facts and header lines are computed now: nothing can be in a signal
     handler."""
-    if not _fatal_available():
-        warn("this build of heapdump cannot dump on fatal signals "
-             "(heapdump._heapdump.fatal_install is missing)")
-        return
     options = _c_options(files)
     facts, headers = _secrets.mask_facts(options["hide"],
                                          *_writer.facts_and_headers())
@@ -415,10 +403,6 @@ def dump_on_signal(signum=signal.SIGUSR1, directory=None, *, timeout=10.0,
     ``Heapdump-Stacks-Only``).  directory and options as for
     dump_on_unhandled_exceptions() (signal dumps are not rate limited).
     """
-    if not _signals_available():
-        raise RuntimeError("this build of heapdump cannot dump on signals "
-                           "(heapdump._heapdump.signal_dump_install is "
-                           "missing)")
     signum = int(signum)
     if signum in FATAL_SIGNALS:
         raise ValueError("%s is a fatal signal: use "

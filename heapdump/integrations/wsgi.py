@@ -49,7 +49,7 @@ class HeapdumpMiddleware:
         self.files = _i.directory(directory, **options)
         self._patterns = _i.redaction_patterns(options.get("redact"))
         self.secrets = ()
-        self._flask = _hook_flask(self, app)
+        _hook_flask(self, app)
 
     def __repr__(self):
         return "<heapdump.wsgi.HeapdumpMiddleware %r into %s>" % (
@@ -137,16 +137,16 @@ class _Response:
 
 def _hook_flask(middleware, app):
     """Subscribe to got_request_exception when app is a Flask application
-    or its wsgi_app method; returns the Flask application or None."""
+    or its wsgi_app method."""
     flask = sys.modules.get("flask")
     if flask is None:
-        return None
+        return
     target = getattr(app, "__self__", app)
     if not isinstance(target, getattr(flask, "Flask", ())):
-        return None
+        return
     signal = getattr(flask, "got_request_exception", None)
     if signal is None:
-        return None
+        return
 
     def got_request_exception(sender, exception=None, **extra):
         if isinstance(exception, Exception):
@@ -167,4 +167,3 @@ def _hook_flask(middleware, app):
     # a strong reference: the receiver lives as long as the middleware
     middleware._flask_receiver = got_request_exception
     signal.connect(got_request_exception, target, weak=False)
-    return target

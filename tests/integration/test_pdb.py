@@ -18,8 +18,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
 
 import modelfactory as mf
 
-pytest.importorskip("heapdump._heapdump")
-
 PY313 = sys.version_info >= (3, 13)
 FILE = "/nonexistent/heapdump-tests/prog.py"
 
@@ -214,7 +212,6 @@ def test_without_an_exception_starts_in_the_thread_that_dumped(tmp_path):
 def test_terminal_stdin(tmp_path):
     """pdb on a terminal (readline): commands, interact left with Ctrl-D,
     then more commands."""
-    pytest.importorskip("pty")
     script = mf.driver_script(tmp_path)
     term = mf.Terminal([sys.executable, str(script)], tmp_path,
                        mf.child_env(tmp_path))

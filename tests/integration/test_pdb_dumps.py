@@ -20,8 +20,6 @@ import pytest
 import heapdump
 from conftest import project_python
 
-pytest.importorskip("heapdump._heapdump")
-
 # The heapdump under test (the source tree, or a sanitizer build's copy).
 ROOT = pathlib.Path(heapdump.__file__).resolve().parent.parent
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent /
@@ -406,7 +404,6 @@ def test_truncated_file_opens_with_a_warning(tmp_path, app_dump):
 def test_terminal(tmp_path, app_dump):
     """On a terminal: readline input, interact left with Ctrl-D, more
     commands after it."""
-    pytest.importorskip("pty")
     path, app, _ = app_dump
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()
@@ -775,7 +772,7 @@ SIGNALLED = textwrap.dedent('''\
 
 
 def test_signal_dump_opens_in_the_main_thread(tmp_path):
-    triggers = pytest.importorskip("heapdump._triggers")
+    from heapdump import _triggers as triggers
     if not hasattr(triggers, "dump_on_signal"):
         pytest.skip("no dump_on_signal")
     import signal
@@ -842,7 +839,7 @@ CRASHING = textwrap.dedent('''\
 
 
 def test_crash_dump_opens_where_it_crashed(tmp_path):
-    triggers = pytest.importorskip("heapdump._triggers")
+    from heapdump import _triggers as triggers
     if not hasattr(triggers, "dump_on_unhandled_exceptions"):
         pytest.skip("no dump_on_unhandled_exceptions")
     import resource

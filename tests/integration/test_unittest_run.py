@@ -12,8 +12,6 @@ import pytest
 import heapdump
 from conftest import child_env
 
-pytest.importorskip("heapdump._heapdump")
-
 TESTS = textwrap.dedent('''\
     import unittest
 

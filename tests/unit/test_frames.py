@@ -13,10 +13,8 @@ import types
 import pytest
 
 import modelfactory as mf
-from heapdump import _frames, _model
+from heapdump import _frames, _heapdump, _model
 from modelfactory import clean_caches  # noqa: F401 (a fixture)
-
-_heapdump = pytest.importorskip("heapdump._heapdump")
 
 CO_OPTIMIZED = inspect.CO_OPTIMIZED
 CO_NEWLOCALS = inspect.CO_NEWLOCALS
@@ -562,7 +560,7 @@ def test_damaged_code_records_give_a_plain_stub():
 
 
 def test_globals_of_a_cut_dict_are_kept():
-    s = pytest.importorskip("heapdump._surrogates")
+    from heapdump import _surrogates as s
     g = s.CutDict({"__name__": "prog", "LIMIT": 3})
     g.original_length = 20000
     code = _model.Code("f", "f", FILE, 1, 0, 0, 0, 3, ["x"], [1])

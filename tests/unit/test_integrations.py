@@ -18,8 +18,6 @@ from heapdump.integrations import _shared as _i
 from heapdump.logging import HeapdumpHandler
 from heapdump.wsgi import HeapdumpMiddleware as WsgiMiddleware
 
-pytest.importorskip("heapdump._heapdump")
-
 
 def dumps_in(directory):
     return sorted(pathlib.Path(directory).glob("heapdump-*.dump"))
