@@ -1,10 +1,9 @@
 """What the integrations share: where their dumps go, the request context,
 and one dump per failure.
 
-The web integrations (heapdump.wsgi, heapdump.asgi,
-heapdump.contrib.django) and heapdump.logging dump failures that a
-framework catches, so that the program goes on as it would without
-heapdump.  They all:
+The web integrations (heapdump.integrations.wsgi, .asgi, .django) and
+heapdump.integrations.logging dump failures that a framework catches, so
+that the program goes on as it would without heapdump.  They all:
 
 - write through a ``DumpDirectory`` (heapdump._files): retention, the rate
   limit of one failure, one line on stderr when anything goes wrong.  One

@@ -1,6 +1,7 @@
 """Dumps of the failures of an ASGI application.
 
-    from heapdump.asgi import HeapdumpMiddleware
+    from heapdump.integrations.asgi import HeapdumpMiddleware
+    # (or, as before: from heapdump.asgi import HeapdumpMiddleware)
 
     app = HeapdumpMiddleware(app, "/var/tmp/dumps")
     # or, with Starlette and FastAPI:

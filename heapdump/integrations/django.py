@@ -3,7 +3,8 @@
 In settings.py:
 
     MIDDLEWARE = [
-        "heapdump.contrib.django.HeapdumpMiddleware",   # first: sees all
+        "heapdump.integrations.django.HeapdumpMiddleware",  # first: sees all
+        # (or, as before: "heapdump.contrib.django.HeapdumpMiddleware")
         ...
     ]
     HEAPDUMP = {"directory": "/var/tmp/dumps"}          # optional

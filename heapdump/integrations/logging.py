@@ -1,7 +1,8 @@
 """A logging handler that dumps the exceptions a program logs.
 
     import logging
-    from heapdump.logging import HeapdumpHandler
+    from heapdump.integrations.logging import HeapdumpHandler
+    # (or, as before: from heapdump.logging import HeapdumpHandler)
 
     logging.getLogger().addHandler(HeapdumpHandler("/var/tmp/dumps"))
 

@@ -1,6 +1,7 @@
 """Dumps of the failures of a WSGI application.
 
-    from heapdump.wsgi import HeapdumpMiddleware
+    from heapdump.integrations.wsgi import HeapdumpMiddleware
+    # (or, as before: from heapdump.wsgi import HeapdumpMiddleware)
 
     application = HeapdumpMiddleware(application, "/var/tmp/dumps")
 
@@ -9,7 +10,7 @@ iterated or closed, a dump is written (the failing frames, the rest of the
 process, the request as context) and the exception goes on to the server,
 which answers as it would without heapdump.  Works with any WSGI
 application: a bare function, Pyramid, Bottle, Django's WSGIHandler
-(though heapdump.contrib.django's middleware sees the view's failures
+(though heapdump.integrations.django's middleware sees the view's failures
 first-hand), Flask.
 
 Flask turns a view's failure into its own 500 response, so nothing reaches

@@ -73,6 +73,40 @@ ALIASES = {
 }
 
 
+def documented():
+    """(import paths with the names the docs import from them, the
+    modules the docs run with python -m) of README.rst and docs/*.rst."""
+    names, commands = {}, set()
+    for doc in [ROOT / "README.rst"] + sorted((ROOT / "docs").glob("*.rst")):
+        text = doc.read_text(encoding="utf-8")
+        for module, name in re.findall(
+                r"from (heapdump[\w.]*) import (\w+)", text):
+            names.setdefault(module, set()).add(name)
+        # dotted paths in settings: "heapdump.x.y.Class"
+        for module, name in re.findall(r'"(heapdump\.[\w.]+)\.([A-Z]\w+)"',
+                                       text):
+            names.setdefault(module, set()).add(name)
+        commands.update(re.findall(r"python -m (heapdump[\w.]*)", text))
+    return names, commands
+
+
+#: imported in a child only (they import Django, which would then be in
+#: every dump this process writes): test_the_django_path_in_settings_imports
+DJANGO = {"heapdump.contrib.django": ["HeapdumpMiddleware"],
+          "heapdump.integrations.django": ["HeapdumpMiddleware"]}
+
+
+def test_every_documented_path_and_command_is_checked_here():
+    names, commands = documented()
+    assert "heapdump.contrib.django" in names       # the settings string
+    assert "heapdump.integrations.wsgi" in names
+    checked = dict(PATHS, **DJANGO)
+    for module, used in sorted(names.items()):
+        assert module in checked, module
+        assert sorted(used - set(checked[module])) == [], module
+    assert commands == {"heapdump", "heapdump.open"}
+
+
 @pytest.mark.parametrize("path", sorted(PATHS))
 def test_the_import_path_gives_its_names(path):
     module = importlib.import_module(path)
@@ -109,6 +143,8 @@ def test_the_django_path_in_settings_imports(tmp_path):
         "heapdump.integrations.django as new\n"
         "cls = import_string('heapdump.contrib.django.HeapdumpMiddleware')\n"
         "assert old is new and cls is new.HeapdumpMiddleware, (old, new)\n"
+        "assert cls is import_string("
+        "'heapdump.integrations.django.HeapdumpMiddleware')\n"
         "print('ok')\n")
     r = subprocess.run([sys.executable, "-c", code], env=child_env(),
                        capture_output=True, text=True, timeout=120)
