@@ -30,6 +30,8 @@ import sys
 import threading
 import time
 
+from heapdump import _writer
+
 #: The defaults of the triggers' policy (None: no limit).
 DEFAULT_POLICY = {
     "max_dumps": 10,               # dump files kept in the directory
@@ -57,11 +59,15 @@ STALE_TMP_SECONDS = 3600.0
 _MAX_FAILURES = 1024
 
 # Our modules: their frames are left out of the calling thread's stack.
-_OWN_MODULES = frozenset(("heapdump", "heapdump._files",
-                          "heapdump._triggers", "heapdump._integrations",
-                          "heapdump.wsgi", "heapdump.asgi",
-                          "heapdump.logging", "heapdump.contrib.django",
-                          "heapdump.pytest_plugin", "heapdump._unittest"))
+_OWN_MODULES = frozenset(("heapdump", "heapdump._writer", "heapdump._files",
+                          "heapdump._triggers",
+                          "heapdump.integrations._shared",
+                          "heapdump.integrations.wsgi",
+                          "heapdump.integrations.asgi",
+                          "heapdump.integrations.logging",
+                          "heapdump.integrations.django",
+                          "heapdump.integrations.pytest",
+                          "heapdump.integrations.unittest"))
 
 
 def warn(message):
@@ -220,10 +226,8 @@ class DumpDirectory:
         scope, or the directory's): the per-dump max_bytes is capped at
         max_total_bytes, so that one dump cannot blow the directory's
         budget."""
-        import heapdump
-
         scope = scope or self.options.get("scope") or "frames"
-        options = heapdump.limits_for(scope)
+        options = _writer.limits_for(scope)
         options.update(self.options)        # what was given wins
         options["scope"] = scope
         if self.max_total_bytes is not None:
@@ -282,11 +286,9 @@ class DumpDirectory:
     def new_path(self, exc=None, tag=None):
         """A name not taken yet for a dump of exc (or, without exc, ending
         in tag, e.g. "SIGUSR1"): default_filename()'s."""
-        import heapdump
-
         if exc is not None or not tag:
-            return heapdump._target(self.path, exc)
-        stem = "%s-%s" % (heapdump.default_filename()[:-5], tag)
+            return _writer.target(self.path, exc)
+        stem = "%s-%s" % (_writer.default_filename()[:-5], tag)
         path, n = self.path / (stem + ".dump"), 1
         while path.exists():
             n += 1
@@ -438,10 +440,8 @@ def write_dump(path, *, exc=None, reason=None, headers=(), facts=None,
     The frames of heapdump's own modules are left out of the calling
     thread's stack.
     """
-    import heapdump
-
     try:
-        heapdump.dump(path, exc=exc, reason=reason, redact=redact,
+        _writer.dump(path, exc=exc, reason=reason, redact=redact,
                       environ=environ, hide=hide, _skip=_skip(),
                       _extra_headers=list(headers), _extra_facts=facts,
                       _hidden=hidden, **limits)

@@ -34,7 +34,9 @@ import time
 
 from heapdump import _format as F
 from heapdump import _heapdump
-from heapdump._model import HeapdumpError
+from heapdump._errors import HeapdumpError
+from heapdump._header import read_headers
+from heapdump._identity import id_of
 
 __all__ = ["DEFAULT_LIMITS", "HeapGraph", "ObjRef", "compare", "why"]
 
@@ -127,8 +129,8 @@ class _Progress:
 class ObjRef:
     """An object of the dump, by its id (``ordinal``), without loading
     it.  ``address``, ``summary`` and the rest come from its record
-    (``HeapGraph.describe``); ``surrogate()`` loads the dump (once) and
-    returns the loaded object."""
+    (``HeapGraph.describe``); ``surrogate()`` returns the loaded object,
+    in a graph of a loaded dump (``Dump.heap()``)."""
 
     __slots__ = ("graph", "ordinal", "_info")
 
@@ -168,19 +170,17 @@ class ObjRef:
         return self.graph.retained(self.ordinal)
 
     @property
-    def lower_bound(self):
-        return self.graph.is_lower_bound(self.ordinal)
-
-    @property
     def summary(self):
         return self.graph.summary(self.ordinal, self._get())
 
     def surrogate(self):
         dump = self.graph.dump
         if dump is None:
-            import heapdump
-
-            dump = self.graph.dump = heapdump.load(self.graph.path)
+            # the loader is above the analysis: a graph made from a path
+            # has no loaded objects (heapdump.load(path).heap() has)
+            raise HeapdumpError("%s: a graph made from the path has no "
+                                "loaded objects: use heapdump.load(path)"
+                                ".heap()" % self.graph.path)
         if self.virtual:
             return None
         return dump.objects[self.ordinal]
@@ -211,9 +211,6 @@ class Path:
         #: the ObjRef the path leads to
         self.target = target
 
-    def labels(self):
-        return [label for label, _ in self.steps]
-
     def __str__(self):
         parts = []
         for label, ref in self.steps:
@@ -241,8 +238,6 @@ class HeapGraph:
     """
 
     def __init__(self, path, *, dump=None, progress=None, **limits):
-        from heapdump._load import _read_headers
-
         unknown = set(limits) - set(DEFAULT_LIMITS)
         if unknown:
             raise TypeError("unexpected keyword arguments: %s"
@@ -254,7 +249,7 @@ class HeapGraph:
                 options[name] = 0 if name == "max_ratio" else (1 << 63)
         self.path = os.fspath(path)
         self.dump = dump
-        self.headers, offset, self.format_version = _read_headers(self.path)
+        self.headers, offset, self.format_version = read_headers(self.path)
         report = progress if progress is not None else _Progress()
         self._progress = report
 
@@ -263,7 +258,6 @@ class HeapGraph:
                 os.path.basename(self.path), "{:,}".format(records),
                 human(file_bytes)))
 
-        start = time.monotonic()
         try:
             self._g = _heapdump.Graph(
                 self.path, offset, int(options["max_record_bytes"]),
@@ -272,8 +266,6 @@ class HeapGraph:
         finally:
             if hasattr(report, "done"):
                 report.done()
-        self.build_seconds = time.monotonic() - start
-        self.analyze_seconds = None
         self.facts = self._g.facts()
         self.n = self.facts["objects"]
         self.super = self.facts["super"]
@@ -334,13 +326,11 @@ class HeapGraph:
                 report.start -= 1.0     # a big graph: say it at once
             report("analyzing %s objects, %s references..." % (
                 "{:,}".format(self.n), "{:,}".format(self.facts["edges"])))
-            start = time.monotonic()
             try:
                 self._g.analyze()
             finally:
                 if hasattr(report, "done"):
                     report.done()
-            self.analyze_seconds = time.monotonic() - start
             self._analyzed = True
         return self
 
@@ -420,8 +410,6 @@ class HeapGraph:
                 raise HeapdumpError("not an object id: %r (an address "
                                     "0x..., or @id)" % x) from None
         if self.dump is not None:
-            from heapdump._load import id_of
-
             oid = id_of(self.dump, x)
             if oid is not None:
                 return oid
@@ -439,11 +427,6 @@ class HeapGraph:
     def describe(self, nodes):
         """{node: info} of the records of nodes (read again, cached)."""
         return self._fetch(nodes, ())[0]
-
-    def locate(self, pairs):
-        """{(source, target): where} of edges, read from their sources'
-        records (see Graph.fetch)."""
-        return self._fetch((), pairs)[1]
 
     def _fetch(self, nodes, pairs):
         want = [n for n in set(nodes) if n < self.n and n not in self._info]
@@ -504,8 +487,9 @@ class HeapGraph:
 
     def _describe_frames(self, nodes, pairs=()):
         """describe() of nodes with each frame's code (its qualname, file
-        and line) as "code_info"; with pairs, also locate() them: one
-        fetch (one or two passes over the records)."""
+        and line) as "code_info"; with pairs, also where those edges are
+        in their sources' records: one Graph.fetch (one or two passes over
+        the records)."""
         info, where = self._fetch(nodes, pairs)
         for i in info.values():
             code = i.get("code")
@@ -795,7 +779,7 @@ class HeapGraph:
         self.analyze()
         node = self.resolve(x)
         info = self._describe_frames([node]).get(node, {})
-        kind, tix, flags, size, retained, idom, _ = self._g.node(node)
+        kind, _, flags, size, retained, idom, _ = self._g.node(node)
         own = info.get("size")
         inline = size - own if isinstance(own, int) and own <= size else 0
         rows, wrows, unseen = self.referrers(node)

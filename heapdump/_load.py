@@ -43,15 +43,11 @@ from __future__ import annotations
 
 import array
 import builtins
-import codecs
 import collections
-import email.message
-import email.parser
 import gc
 import io
 import operator
 import os
-import re
 import sys
 import tokenize
 import types
@@ -90,6 +86,8 @@ from heapdump._format import (
     TYPE,
     WEAKREF,
 )
+from heapdump._header import read_headers as _read_headers
+from heapdump._identity import address_of, id_of
 from heapdump._model import HeapdumpError
 
 __all__ = [
@@ -103,14 +101,10 @@ __all__ = [
     "load",
 ]
 
-#: The format major version this reader reads (and every minor of it).
-READS_MAJOR = 1
-
 DEFAULT_MAX_RECORD_BYTES = 256 << 20
 DEFAULT_MAX_BODY_BYTES = 2 << 30
 DEFAULT_MAX_OBJECTS = 10_000_000
 DEFAULT_MAX_RATIO = 200
-_HEADER_MAX = 64 * 1024
 
 _BUILTIN_OF_KIND = {INT: int, FLOAT: float, COMPLEX: complex, STR: str,
                     BYTES: bytes, BYTEARRAY: bytearray, TUPLE: tuple,
@@ -154,68 +148,6 @@ def _builtin_types():
 
 
 _BUILTIN_TYPES = _builtin_types()
-
-
-# ------------------------------------------------------------------ headers
-
-_ESCAPE = re.compile(r"\\")
-
-
-def _unescape(value):
-    """A header value with docs/format.rst's escapes undone."""
-    if not isinstance(value, str) or "\\" not in value:
-        return value
-    try:
-        return codecs.decode(value.encode("ascii"), "unicode_escape")
-    except (UnicodeError, ValueError):
-        return value
-
-
-def _read_headers(path):
-    """(email.message.Message of unescaped values, body offset, (major,
-    minor)).  HeapdumpError when path is not a heapdump file."""
-    with open(path, "rb") as f:
-        head = f.read(_HEADER_MAX + 2)
-    end, sep = head.find(b"\n\n"), 2
-    crlf = head.find(b"\r\n\r\n")
-    if crlf >= 0 and (end < 0 or crlf < end):
-        end, sep = crlf, 4
-    if end < 0 or b"\0" in head[:end]:
-        raise HeapdumpError("%s is not a heapdump file (no header block)"
-                            % path)
-    block = head[:end + sep]
-    try:
-        block.decode("ascii")
-    except UnicodeDecodeError:
-        raise HeapdumpError("%s is not a heapdump file (its header block "
-                            "is not ASCII)" % path) from None
-    parsed = email.parser.BytesHeaderParser().parsebytes(block)
-    version = parsed.get("Heapdump-Version")
-    ctype = parsed.get("Content-Type", "")
-    if version is None and "application/x-heapdump" in ctype:
-        m = re.search(r'version="?([0-9.]+)', ctype)
-        version = m.group(1) if m else None
-    if version is None:
-        raise HeapdumpError("%s is not a heapdump file (no Heapdump-Version "
-                            "header)" % path)
-    m = re.fullmatch(r"\s*(\d+)\.(\d+)\s*", str(version))
-    if m is None:
-        raise HeapdumpError("%s: unreadable Heapdump-Version %r"
-                            % (path, version))
-    major, minor = int(m.group(1)), int(m.group(2))
-    if major > READS_MAJOR:
-        raise HeapdumpError(
-            "%s is in heapdump file format %d.%d, newer than this heapdump "
-            "reads (%d.x): upgrade heapdump to open it"
-            % (path, major, minor, READS_MAJOR))
-    encoding = parsed.get("Content-Encoding", "zstd").strip().lower()
-    if encoding != "zstd":
-        raise HeapdumpError("%s: unsupported Content-Encoding %r"
-                            % (path, encoding))
-    headers = email.message.Message()
-    for name, value in parsed.items():
-        headers[name] = _unescape(value)
-    return headers, end + sep, (major, minor)
 
 
 # ------------------------------------------------------------------ classes
@@ -729,7 +661,7 @@ class _Builder:
         if mod.__name__ == "heapdump":
             # at the pdb prompt of an opened dump, the program's
             # heapdump.why() is the real one (heapdump._heap.why)
-            from heapdump import why
+            from heapdump._heap import why
 
             mod.__dict__["why"] = why
 
@@ -917,26 +849,3 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
     if truncated:
         warnings.warn(notes[0], HeapdumpWarning, stacklevel=2)
     return dump
-
-
-def id_of(dump, obj):
-    """The id of a loaded object in dump (by identity), or None."""
-    oid = S.dump_id(obj)
-    if oid is not None and oid < len(dump.objects) and \
-            dump.objects[oid] is obj:
-        return oid
-    index = getattr(dump, "_id_index", None)
-    if index is None:
-        index = {id(o): i for i, o in enumerate(dump.objects)}
-        dump._id_index = index
-    return index.get(id(obj))
-
-
-def address_of(dump, obj):
-    """The address a loaded object had in the dumped process, or None (a
-    value written inline has no record and no address)."""
-    addr = S.address(obj)
-    if addr is not None:
-        return addr
-    oid = id_of(dump, obj)
-    return None if oid is None else dump.addresses[oid]

@@ -8,9 +8,9 @@ from the file.
 
 from __future__ import annotations
 
+from heapdump._errors import HeapdumpError
 
-class HeapdumpError(Exception):
-    """A file that is not a dump, is of a newer major format, or is corrupt."""
+__all__ = ["Code", "Dump", "Frame", "HeapdumpError", "Thread", "Traceback"]
 
 
 class Code:

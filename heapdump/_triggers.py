@@ -26,7 +26,7 @@ import signal
 import sys
 import threading
 
-from heapdump import _heapdump
+from heapdump import _heapdump, _secrets, _writer
 from heapdump._files import (
     DumpDirectory,
     check_options,
@@ -34,6 +34,7 @@ from heapdump._files import (
     ensure_directory,
     warn,
 )
+from heapdump._importhook import PatchOnImport
 from heapdump._memory import dump_on_memory
 
 __all__ = ["disable", "dump_on_memory", "dump_on_signal",
@@ -63,7 +64,7 @@ class _Installed:
         self.sys_previous = None        # its chain; the one we replaced
         self.threading_hooked = False   # the same for threading's
         self.threading_previous = None
-        self.finder = None              # _AsyncioFinder until asyncio
+        self.finder = None              # PatchOnImport until asyncio
         self.asyncio_class = None       # the class we patched and the
         self.asyncio_previous = None    # method we replaced
         self.fatal = False              # fatal_install() done
@@ -71,14 +72,6 @@ class _Installed:
 
 
 _state = _Installed()
-
-
-def _signals_available():
-    return hasattr(_heapdump, "signal_dump_install")
-
-
-def _fatal_available():
-    return hasattr(_heapdump, "fatal_install")
 
 
 # ------------------------------------------------------------ the hooks
@@ -201,64 +194,19 @@ def _unpatch_asyncio():
     _state.asyncio_class = _state.asyncio_previous = None
 
 
-class _PatchingLoader:
-    """The loader of asyncio.base_events, patching it once executed."""
-
-    def __init__(self, loader):
-        self._loader = loader
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
-        with _lock:
-            if _state.files is not None:
-                try:
-                    _patch_asyncio(module)
-                except Exception as e:
-                    warn("could not hook asyncio: %s" % describe(e))
-            # the finder has done its work
-            finder, _state.finder = _state.finder, None
-            if finder is not None and finder in sys.meta_path:
-                sys.meta_path.remove(finder)
-
-    def __getattr__(self, name):
-        return getattr(self._loader, name)
-
-
-class _AsyncioFinder:
-    """Waits for asyncio to be imported by the program, so that enabling
-    heapdump does not import it: a meta path finder that hands the spec of
-    asyncio.base_events, found by the finders after it, a loader that
-    patches the module once it has run."""
-
-    def __init__(self):
-        self._finding = threading.local()
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != "asyncio.base_events" or \
-                getattr(self._finding, "active", False):
-            return None
-        self._finding.active = True
-        try:
-            for finder in sys.meta_path:
-                find = getattr(finder, "find_spec", None)
-                if finder is self or find is None:
-                    continue
-                spec = find(fullname, path, target)
-                if spec is not None:
-                    break
-            else:
-                return None
-        finally:
-            self._finding.active = False
-        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _PatchingLoader(spec.loader)
-        return spec
-
-    def invalidate_caches(self):
-        pass
+def _asyncio_imported(base_events):
+    """The program imported asyncio: patch it (unless disabled meanwhile)
+    and take the finder away."""
+    with _lock:
+        if _state.files is not None:
+            try:
+                _patch_asyncio(base_events)
+            except Exception as e:
+                warn("could not hook asyncio: %s" % describe(e))
+        # the finder has done its work
+        finder, _state.finder = _state.finder, None
+        if finder is not None:
+            finder.remove()
 
 
 def _hook_asyncio():
@@ -266,17 +214,17 @@ def _hook_asyncio():
     if base_events is not None:
         _patch_asyncio(base_events)
     elif _state.finder is None and _state.asyncio_class is None:
-        _state.finder = _AsyncioFinder()
-        sys.meta_path.insert(0, _state.finder)
+        # wait for the program to import asyncio: enabling heapdump does
+        # not import it
+        _state.finder = PatchOnImport("asyncio.base_events",
+                                      _asyncio_imported)
+        _state.finder.install()
 
 
 def _unhook_asyncio():
     finder, _state.finder = _state.finder, None
     if finder is not None:
-        try:
-            sys.meta_path.remove(finder)
-        except ValueError:
-            pass
+        finder.remove()
     _unpatch_asyncio()
 
 
@@ -288,9 +236,6 @@ def _c_options(files):
     the limits, the redaction patterns already expanded and the Hider of
     what is hidden by value (the environment as it is now: a fatal dump
     cannot read it)."""
-    import heapdump
-    from heapdump import _secrets
-
     # a fatal dump walks the frames only (reading the whole heap of a
     # crashed process risks more faults): the frames' limits, unless given
     options = files.dump_options("frames")
@@ -298,7 +243,7 @@ def _c_options(files):
     redact = options.pop("redact", None)
     environ = options.pop("environ", False)
     hide = options.pop("hide", ())
-    options["redact"] = tuple(heapdump._redact_patterns(redact))
+    options["redact"] = tuple(_writer.redact_patterns(redact))
     options["hide"] = _secrets.hider(options["redact"], hide=hide,
                                      environ=environ)
     return options
@@ -308,17 +253,9 @@ def _install_fatal(files):
     """Dumps on SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT (C).  The META
     facts and header lines are computed now: nothing can be in a signal
     handler."""
-    import heapdump
-
-    if not _fatal_available():
-        warn("this build of heapdump cannot dump on fatal signals "
-             "(heapdump._heapdump.fatal_install is missing)")
-        return
-    from heapdump import _secrets
-
     options = _c_options(files)
     facts, headers = _secrets.mask_facts(options["hide"],
-                                         *heapdump._facts_and_headers())
+                                         *_writer.facts_and_headers())
     if _state.fatal:
         _heapdump.fatal_uninstall()
         _state.fatal = False
@@ -422,10 +359,6 @@ def dump_on_signal(signum=signal.SIGUSR1, directory=None, *, timeout=10.0,
     ``Heapdump-Stacks-Only``).  directory and options as for
     dump_on_unhandled_exceptions() (signal dumps are not rate limited).
     """
-    if not _signals_available():
-        raise RuntimeError("this build of heapdump cannot dump on signals "
-                           "(heapdump._heapdump.signal_dump_install is "
-                           "missing)")
     signum = int(signum)
     if signum in FATAL_SIGNALS:
         raise ValueError("%s is a fatal signal: use "

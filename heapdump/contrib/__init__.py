@@ -1,7 +1,7 @@
-"""Integrations with frameworks that are not WSGI or ASGI alone.
+"""The import path of earlier releases for the Django integration.
 
-``heapdump.contrib.django``: a middleware for ``settings.MIDDLEWARE``.
-WSGI and ASGI applications (Flask, Pyramid, Starlette, FastAPI, ...) use
-``heapdump.wsgi`` and ``heapdump.asgi``; logging ``heapdump.logging``;
-pytest the ``heapdump.pytest_plugin`` plugin (``pytest --heapdump``).
+``heapdump.contrib.django`` is ``heapdump.integrations.django`` under its
+old name (``"heapdump.contrib.django.HeapdumpMiddleware"`` in
+``settings.MIDDLEWARE``).  The integrations live in
+``heapdump.integrations``: wsgi, asgi, django, logging, pytest, unittest.
 """

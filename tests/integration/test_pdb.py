@@ -212,7 +212,6 @@ def test_without_an_exception_starts_in_the_thread_that_dumped(tmp_path):
 def test_terminal_stdin(tmp_path):
     """pdb on a terminal (readline): commands, interact left with Ctrl-D,
     then more commands."""
-    pytest.importorskip("pty")
     script = mf.driver_script(tmp_path)
     term = mf.Terminal([sys.executable, str(script)], tmp_path,
                        mf.child_env(tmp_path))

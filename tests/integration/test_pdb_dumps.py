@@ -404,7 +404,6 @@ def test_truncated_file_opens_with_a_warning(tmp_path, app_dump):
 def test_terminal(tmp_path, app_dump):
     """On a terminal: readline input, interact left with Ctrl-D, more
     commands after it."""
-    pytest.importorskip("pty")
     path, app, _ = app_dump
     cwd = tmp_path / "elsewhere"
     cwd.mkdir()

@@ -97,8 +97,7 @@ def test_one_dump_per_failing_or_erroring_test(pt):
     assert sorted(map(str, files)) == sorted(named.values())
     # each failure report names its file
     out = result.stdout.str()
-    assert out.count("- heapdump -") >= 6 or \
-        out.count("heapdump --") >= 6, out
+    assert out.count("- heapdump -") == 6, out
     assert "dump of this failure: %s" % named["test_shop.py::test_fails"] \
         in out
     dump = heapdump.load(named["test_shop.py::test_fails"])

@@ -112,7 +112,8 @@ def no_heapdump_frames(dump):
         for frame in thread.frames:
             assert not frame.code.filename.endswith(
                 ("heapdump/_triggers.py", "heapdump/_files.py",
-                 "heapdump/__init__.py")), (thread, frame)
+                 "heapdump/__init__.py", "heapdump/_writer.py")), \
+                (thread, frame)
 
 
 def only_dump(directory, tag):
@@ -193,7 +194,8 @@ def test_secrets_and_the_environment_stay_out_of_a_trigger_dump(tmp_path):
 def test_keyboard_interrupt_is_not_a_failure(tmp_path):
     plain, dumped, directory = with_and_without(tmp_path, "trig_main.py",
                                                 "keyboard")
-    assert plain.returncode in (-signal.SIGINT, 130)
+    # Python kills itself with SIGINT on an uncaught KeyboardInterrupt
+    assert plain.returncode == -signal.SIGINT
     assert "KeyboardInterrupt" in plain.stderr
     same_behaviour(plain, dumped)
     assert dump_files(directory) == []

@@ -230,7 +230,7 @@ def test_program_options_are_the_programs(tmp_path, script):
 
 
 def test_size_and_count_parsing():
-    from heapdump import __main__ as cli
+    from heapdump.cli import run as cli
 
     assert cli._size("1G") == 1 << 30
     assert cli._size("512k") == 512 << 10

@@ -13,8 +13,8 @@ import wsgiref.util
 import pytest
 
 import heapdump
-from heapdump import _integrations as _i
 from heapdump.asgi import HeapdumpMiddleware as AsgiMiddleware
+from heapdump.integrations import _shared as _i
 from heapdump.logging import HeapdumpHandler
 from heapdump.wsgi import HeapdumpMiddleware as WsgiMiddleware
 

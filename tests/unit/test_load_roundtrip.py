@@ -188,7 +188,7 @@ def test_instances_classes_and_exceptions(tmp_path):
     if PY311:
         assert err.__notes__ == ["a note"]
     entries = d.traceback.entries()
-    assert entries[-1].frame is f or entries[-1].frame.code.name == "scene"
+    assert entries[-1].frame is f
     assert d.traceback_of(err) is d.traceback
     assert CALLS == []                 # nothing of Tracked ran
 
@@ -342,8 +342,8 @@ def test_realized_traceback_prints_as_the_live_one(tmp_path):
     ours = traceback.format_exception(type(exc), exc, exc.__traceback__)
     assert ours == live
     if PY311:
-        assert any(line.strip().startswith("~") or "^" in line
-                   for line in ours[1:3])
+        # the carets under the failing expression (3.11+)
+        assert any("^" in line for line in ours[1:3])
 
 
 class MyOrdered(collections.OrderedDict):

@@ -19,6 +19,8 @@ import functools
 import sys
 import threading
 
+from heapdump._importhook import PatchOnImport
+
 _lock = threading.Lock()
 _finder = None
 _WRAPPED = "_heapdump_wrapper"
@@ -76,59 +78,17 @@ def _patch(module):
     _wrap(cls, "addSubTest", "failed (subtest)", 2)
 
 
-class _Loader:
-    def __init__(self, loader):
-        self._loader = loader
-
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        self._loader.exec_module(module)
-        _uninstall_finder()
-        _patch(module)
-
-    def __getattr__(self, name):
-        return getattr(self._loader, name)
-
-
-class _Finder:
-    """Hands out unittest.result with a loader that patches it."""
-
-    def __init__(self):
-        self._finding = threading.local()
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != "unittest.result" or \
-                getattr(self._finding, "active", False):
-            return None
-        self._finding.active = True
-        try:
-            for finder in sys.meta_path:
-                find = getattr(finder, "find_spec", None)
-                if finder is self or find is None:
-                    continue
-                spec = find(fullname, path, target)
-                if spec is not None:
-                    break
-            else:
-                return None
-        finally:
-            self._finding.active = False
-        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _Loader(spec.loader)
-        return spec
-
-    def invalidate_caches(self):
-        pass
+def _imported(module):
+    _uninstall_finder()
+    _patch(module)
 
 
 def _uninstall_finder():
     global _finder
     with _lock:
         finder, _finder = _finder, None
-        if finder is not None and finder in sys.meta_path:
-            sys.meta_path.remove(finder)
+        if finder is not None:
+            finder.remove()
 
 
 def install():
@@ -141,5 +101,5 @@ def install():
         return
     with _lock:
         if _finder is None:
-            _finder = _Finder()
-            sys.meta_path.insert(0, _finder)
+            _finder = PatchOnImport("unittest.result", _imported)
+            _finder.install()

@@ -1,10 +1,9 @@
 """What the integrations share: where their dumps go, the request context,
 and one dump per failure.
 
-The web integrations (heapdump.wsgi, heapdump.asgi,
-heapdump.contrib.django) and heapdump.logging dump failures that a
-framework catches, so that the program goes on as it would without
-heapdump.  They all:
+The web integrations (heapdump.integrations.wsgi, .asgi, .django) and
+heapdump.integrations.logging dump failures that a framework catches, so
+that the program goes on as it would without heapdump.  They all:
 
 - write through a ``DumpDirectory`` (heapdump._files): retention, the rate
   limit of one failure, one line on stderr when anything goes wrong.  One
@@ -31,7 +30,7 @@ import contextvars
 import os
 import threading
 
-from heapdump import _context, _format, _heapdump
+from heapdump import _context, _format, _heapdump, _writer
 from heapdump._files import DumpDirectory, check_options, describe, warn
 
 #: The context key of the request.
@@ -89,9 +88,7 @@ secret_words = _heapdump.secret_words
 
 def redaction_patterns(redact=None):
     """The patterns of a redact= option, with ALWAYS_REDACTED."""
-    import heapdump
-
-    return tuple(heapdump._redact_patterns(redact)) + ALWAYS_REDACTED
+    return tuple(_writer.redact_patterns(redact)) + ALWAYS_REDACTED
 
 
 def _cut(text):
