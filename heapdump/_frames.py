@@ -761,3 +761,35 @@ def _class_lines(text):
 
     visit(ast.parse(text), "")
     return found
+
+
+# ---------------------------------------------------------------------------
+# heapdump's own frames
+
+
+#: heapdump's own Python files, whose frames (the dump() wrapper) a stack
+#: shown at the prompt should not start in.
+_OWN_FILES = {"__init__.py", "open.py", "_frames.py", "_load.py",
+              "_report.py", "_model.py", "_surrogates.py", "_secrets.py",
+              "_vet.py", "_pdbcmds.py"}
+
+
+def own_frame(frame):
+    """Whether a dumped frame is heapdump's own Python code."""
+    code = frame.code
+    filename = getattr(code, "filename", None)
+    if not isinstance(filename, str):
+        return False
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.dirname(filename) == here or (
+        os.path.basename(os.path.dirname(filename)) == "heapdump"
+        and os.path.basename(filename) in _OWN_FILES)
+
+
+def own_frames_dropped(thread):
+    """A thread's frames (innermost first) less heapdump's own innermost
+    ones (at least one frame is kept)."""
+    frames = list(thread.frames or ())
+    while len(frames) > 1 and own_frame(frames[0]):
+        frames.pop(0)
+    return frames

@@ -231,14 +231,18 @@ def test_where_up_down_and_values(tmp_path, app_dump):
     assert out[0].endswith("> %s(%d)total_of()\n"
                            '-> raise ValueError("total %%d over limit %%d" '
                            "%% (total, limit))\n" % (app, raise_line))
+    # the whole stack: <module> above the catching frame main() too
     assert out[1] == (
+        "  %s(%d)<module>()\n"
+        "-> main(sys.argv[1])\n"
         "  %s(%d)main()\n"
         '-> checkout(user, items, "gift", limit=10, coupon="X1")\n'
         "  %s(%d)checkout()\n"
         "-> return total_of(items, limit)\n"
         "> %s(%d)total_of()\n"
         '-> raise ValueError("total %%d over limit %%d" %% (total, limit))\n'
-        % (app, main_line, app, call_line, app, raise_line))
+        % (app, line_of(APP, "main(sys.argv[1])"), app, main_line, app,
+           call_line, app, raise_line))
     assert out[2] == "(14, 10)\n"
     assert out[3] == "> %s(%d)checkout()\n" \
         "-> return total_of(items, limit)\n" % (app, call_line)
