@@ -57,7 +57,7 @@ import tokenize
 import types
 import warnings
 
-from heapdump import _heapdump, _model
+from heapdump import _classes, _heapdump, _model
 from heapdump import _surrogates as S
 from heapdump._format import (
     BYTEARRAY,
@@ -327,6 +327,7 @@ class _Builder:
         self.notes = []            # messages for Dump.warnings
         self._noted = set()
         self.tracebacks = {}       # id(exception) -> Traceback
+        self.adapt = []            # (made class, its dumped attributes)
         self._real_code = None
         self._frames_tried = False
         self.loader = None
@@ -437,7 +438,8 @@ class _Builder:
         key = module if isinstance(module, str) else None
         g = self.globals.get(key)
         if g is None:
-            g = self.globals[key] = {"__name__": key}
+            # "_": what the stub code's lines call (heapdump._frames)
+            g = self.globals[key] = {"__name__": key, "_": S.refuse_call}
         return g
 
     def real_code(self, code):
@@ -544,6 +546,10 @@ class _Builder:
             except Exception as e:
                 raise HeapdumpError("object %d (kind %d): %s: %s"
                                     % (oid, kind, type(e).__name__, e)) from e
+        # every class filled: what their code would have computed is
+        # refused, or answered from state (heapdump._classes)
+        for cls, attrs in self.adapt:
+            _classes.adapt(cls, attrs)
 
     def _attrs(self, layout, values):
         """(name, value) pairs of a layout's attributes, UNBOUND left
@@ -590,6 +596,7 @@ class _Builder:
             except (TypeError, AttributeError, ValueError):
                 pass
         type.__setattr__(cls, "__dumped_attrs__", attrs)
+        self.adapt.append((cls, attrs))
         fields = attrs.get("_fields")
         if issubclass(cls, tuple) and isinstance(fields, tuple) and all(
                 isinstance(n, str) and n.isidentifier() for n in fields):

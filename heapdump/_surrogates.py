@@ -39,7 +39,10 @@ from heapdump import _format as F
 from heapdump import _heapdump
 
 __all__ = [
+    "CALL_REFUSED",
     "UNBOUND",
+    "DumpedAttributeError",
+    "DumpedCodeError",
     "BuiltinFunction",
     "CutBytearray",
     "CutBytes",
@@ -72,6 +75,48 @@ __all__ = [
 ]
 
 Surrogate = _heapdump.Surrogate
+
+
+class DumpedCodeError(Exception):
+    """What a dump cannot answer as the live program would, because the
+    answer is code of the dumped program (a property, an overridden
+    method, a function or a class to call): that code ran in the dumped
+    process, and nothing from the file runs here."""
+
+
+class DumpedAttributeError(DumpedCodeError, AttributeError):
+    """A DumpedCodeError on reading an attribute (a property, a
+    ``__getattr__``): an AttributeError too, so that ``hasattr()`` and
+    the tools that probe attributes go on."""
+
+
+#: The one message for calling what came from a dump.
+CALL_REFUSED = ("functions from a dump cannot be called: their code ran "
+                "in the dumped process")
+
+
+def refuse_call(*args, **kwargs):
+    """The ``_`` of the rebuilt functions' globals: each line of their
+    stub code calls it, so calling one raises DumpedCodeError naming it."""
+    import sys
+
+    code = sys._getframe(1).f_code
+    name = getattr(code, "co_qualname", None)
+    if name is None:
+        # before 3.11 the code has no qualname: the function has
+        name = next((f.__qualname__ for f in gc.get_referrers(code)
+                     if isinstance(f, types.FunctionType)), code.co_name)
+    raise DumpedCodeError("%s() (from %s): %s" % (name, code.co_filename,
+                                                  CALL_REFUSED))
+
+
+def _refuse_new(cls, *args, **kwargs):
+    qual = type.__getattribute__(cls, "__qualname__")
+    mod = type.__getattribute__(cls, "__module__")
+    raise DumpedCodeError(
+        "%s(): classes from a dump cannot be called: their code ran in "
+        "the dumped process (%s is a stand-in made from the dumped "
+        "state)" % (_dotted(mod, qual), qual))
 
 
 def address(obj):
@@ -125,9 +170,11 @@ def _dotted(module, qualname):
 
 
 class Instance(Surrogate):
-    """Base of the surrogate classes of dumped instances."""
+    """Base of the surrogate classes of dumped instances.  Calling one of
+    them raises DumpedCodeError (the loader makes instances in C)."""
 
     __slots__ = ()
+    __new__ = _refuse_new
 
     def __repr__(self):
         d = object.__getattribute__(self, "__dict__")
@@ -143,6 +190,7 @@ class Opaque(Surrogate):
     """Base of the surrogate classes of objects of unreadable C types."""
 
     __slots__ = ()
+    __new__ = _refuse_new
 
 
 class BuiltinFunction(Surrogate):

@@ -609,11 +609,15 @@ def test_suspended_generator_frame(tmp_path):
     path, _, app = make_dump(tmp_path, {"gen.py": GENERATORS},
                              main="gen.py")
     r = heapdump_open(tmp_path, path, commands=(
-        "p first\np gen.gi_frame.lineno\np gen.gi_frame.frame.f_locals\n"))
+        "p first\np gen.gi_frame.f_lineno\np gen.gi_frame.f_locals\n"
+        "p gen.gi_frame.f_code.co_name\np gen.dumped_frame.lineno\n"))
     out = replies(r.stdout)
     assert out[1] == "0\n"
+    # the generator's frame reads like a frame
     assert out[2] == "%d\n" % line_of(GENERATORS, "yield i * i")
     assert out[3] == "{'n': 5, 'i': 0}\n"
+    assert out[4] == "'numbers'\n"
+    assert out[5] == out[2]
 
 
 POINT = textwrap.dedent('''\

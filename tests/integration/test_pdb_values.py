@@ -10,7 +10,6 @@ import sys
 import textwrap
 
 import pytest
-
 from test_pdb_dumps import heapdump_open, line_of, make_dump, replies
 
 pytest.importorskip("heapdump._heapdump")
@@ -158,3 +157,190 @@ def test_threads_and_thread(tmp_path, stack_dump):
         app, STACK, "heapdump.dump(out)", "main"))
     assert out[9] == "5\n"
     assert out[10] == "*** no thread '9' (see 'threads')\n"
+
+
+# ------------------------------------------------ never silently different
+
+FAITHFUL = textwrap.dedent('''\
+    import enum
+    import fractions
+    import functools
+    import sys
+    import threading
+
+    import heapdump
+
+
+    class Color(enum.Enum):
+        RED = 1
+        GREEN = 2
+
+
+    class Shop:
+        def __init__(self, items):
+            self.items = items
+
+        @property
+        def count(self):
+            return len(self.items)
+
+        @functools.cached_property
+        def total(self):
+            return sum(self.items)
+
+        @functools.cached_property
+        def biggest(self):
+            return max(self.items)
+
+        def __len__(self):
+            return len(self.items)
+
+        def __eq__(self, other):
+            return isinstance(other, Shop) and self.items == other.items
+
+
+    class Params(dict):
+        def __getitem__(self, key):
+            return dict.__getitem__(self, key)[-1]
+
+        def lists(self):
+            return list(dict.items(self))
+
+
+    def counter(n):
+        i = 0
+        while i < n:
+            yield i
+            i += 1
+
+
+    def work(color, shop, params, frac, gen, worker):
+        shop.total
+        raise ValueError("boom")
+
+
+    def main(out):
+        gen = counter(5)
+        next(gen)
+        worker = threading.Thread(target=print, name="mailer", daemon=True)
+        try:
+            work(Color.GREEN, Shop([1, 2, 3]), Params(qty=["2", "3"]),
+                 fractions.Fraction(3, 4), gen, worker)
+        except ValueError:
+            heapdump.dump(out)
+
+
+    main(sys.argv[1])
+''')
+
+ERR = "*** heapdump._surrogates.DumpedCodeError: "
+ATTR_ERR = "*** heapdump._surrogates.DumpedAttributeError: "
+
+
+def test_never_silently_different(tmp_path):
+    path, _, app = make_dump(tmp_path, {"faithful.py": FAITHFUL},
+                             main="faithful.py")
+    app = str(app / "faithful.py")
+    r = heapdump_open(tmp_path, path, commands=(
+        "p color.value\np color.name\np color\n"
+        "p shop.count\np shop.total\np shop.biggest\np len(shop)\n"
+        "p shop == shop\np params['qty']\np params.lists()\n"
+        "p frac.numerator, frac.denominator\np worker.name, worker.daemon\n"
+        "p Shop([1])\np Color(2)\np type(shop).count\n"
+        "p gen.gi_frame.f_locals\np gen.gi_frame.f_lineno\n"
+        "p counter(3)\n"))
+    assert r.stderr == ""
+    out = replies(r.stdout)
+    assert out[1] == "2\n"
+    assert out[2] == "'GREEN'\n"
+    assert out[3] == "<Color.GREEN: 2>\n"
+    assert out[4] == ATTR_ERR + (
+        "Shop.count is a property of __main__.Shop: its code cannot run "
+        "on a dump (the instance's own attributes: items, total)\n")
+    assert out[5] == "6\n"              # cached in the instance: as live
+    assert out[6] == ATTR_ERR + (
+        "Shop.biggest is a functools.cached_property of __main__.Shop: "
+        "its code cannot run on a dump (the instance's own attributes: "
+        "items, total)\n")
+    assert out[7] == ERR + ("Shop.__len__ (of __main__.Shop) is the "
+                            "class's own code: it cannot run on a dump\n")
+    assert out[8] == ERR + ("Shop.__eq__ (of __main__.Shop) is the "
+                            "class's own code: it cannot run on a dump\n")
+    assert out[9] == ERR + (
+        "Params.__getitem__ (of __main__.Params) overrides "
+        "dict.__getitem__: its code cannot run on a dump; "
+        "dict.__getitem__ on the stored value gives ['2', '3']\n")
+    assert out[10] == ERR + ("Params.lists() (from %s): functions from a "
+                             "dump cannot be called: their code ran in the "
+                             "dumped process\n" % app)
+    assert out[11] == "(3, 4)\n"
+    assert out[12] == "('mailer', True)\n"
+    assert out[13] == ERR + (
+        "__main__.Shop(): classes from a dump cannot be called: their code "
+        "ran in the dumped process (Shop is a stand-in made from the dumped "
+        "state)\n")
+    assert out[14].startswith(ERR + "__main__.Color(): classes from a dump")
+    assert out[15].startswith("<property object at 0x")
+    assert out[16] == "{'n': 5, 'i': 0}\n"
+    assert out[17] == "%d\n" % line_of(FAITHFUL, "        yield i")
+    assert out[18] == ERR + ("counter() (from %s): functions from a dump "
+                             "cannot be called: their code ran in the "
+                             "dumped process\n" % app)
+
+
+DJANGO = textwrap.dedent('''\
+    import sys
+
+    import django
+    from django.conf import settings
+
+    settings.configure(DEBUG=True, USE_TZ=True)
+    django.setup()
+
+    from django.http import QueryDict
+    from django.utils.functional import SimpleLazyObject
+
+    import heapdump
+
+
+    class Account:
+        def __init__(self, username):
+            self.username = username
+
+
+    def view(get, user, later):
+        user.username          # evaluated, as a middleware's request.user
+        raise KeyError("qty")
+
+
+    try:
+        view(QueryDict("qty=2&qty=3&page=1"),
+             SimpleLazyObject(lambda: Account("alice")),
+             SimpleLazyObject(lambda: Account("bob")))
+    except KeyError:
+        heapdump.dump(sys.argv[1])
+''')
+
+
+def test_django_querydict_and_lazy_objects(tmp_path):
+    from webtests import require
+
+    require("django")
+    path, _, _ = make_dump(tmp_path, {"dj.py": DJANGO}, main="dj.py")
+    r = heapdump_open(tmp_path, path, commands=(
+        "p user.username\np user\np bool(user)\np later.username\n"
+        "p get['qty']\np dict.__getitem__(get, 'page')\n"))
+    assert r.stderr == ""
+    out = replies(r.stdout)
+    assert out[1] == "'alice'\n"
+    assert out[2].startswith("<SimpleLazyObject: <__main__.Account object "
+                             "at 0x")
+    assert out[3] == "True\n"
+    assert out[4] == ATTR_ERR + (
+        "SimpleLazyObject was never evaluated in the dumped process: its "
+        "target is not in the dump (and its factory cannot run here)\n")
+    assert out[5] == ERR + (
+        "MultiValueDict.__getitem__ (of django.utils.datastructures."
+        "MultiValueDict) overrides dict.__getitem__: its code cannot run on "
+        "a dump; dict.__getitem__ on the stored value gives ['2', '3']\n")
+    assert out[6] == "['1']\n"
