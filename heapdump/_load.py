@@ -386,6 +386,9 @@ class _Builder:
             return real
         bases = bases if isinstance(bases, list) else []
         cls = _new_class(name, qualname, module, bases, base_kind)
+        # all of them, also those the surrogate cannot derive from (an
+        # IntEnum's Enum): heapdump._classes reads them
+        type.__setattr__(cls, "__dumped_bases__", tuple(bases))
         if cls.__hash__ is None and isinstance(attr_names, list) and \
                 "__hash__" in attr_names:
             # a subclass of list, dict, set... with a __hash__ of its own

@@ -178,12 +178,19 @@ class Instance(Surrogate):
 
     def __repr__(self):
         d = object.__getattribute__(self, "__dict__")
+        from heapdump import _classes
+
         name = d.get("_name_") if isinstance(d, dict) else None
-        if isinstance(name, str) and "_value_" in d:
-            # an enum member
-            qual = type.__getattribute__(type(self), "__qualname__")
-            return "<%s.%s: %r>" % (qual, name, d["_value_"])
-        return Surrogate.__repr__(self)
+        if isinstance(d, dict) and "_name_" in d and "_value_" in d:
+            # an enum member (name None: a composite Flag before 3.11)
+            if name is None:
+                name = _classes.flag_names(self, d["_value_"])
+            if isinstance(name, str):
+                qual = type.__getattribute__(type(self), "__qualname__")
+                return "<%s.%s: %r>" % (qual, name, d["_value_"])
+
+        text = _classes.library_repr(self)
+        return Surrogate.__repr__(self) if text is None else text
 
 
 class Opaque(Surrogate):

@@ -352,8 +352,11 @@ def test_summary(tmp_path, app_dump):
     assert "      limit = 10" in lines
     assert "      items = [{'price': 2, 'k': 20}, {'price': 3, 'k': 30}, " \
         "{'price': 4, 'k': 40}, {'price': 5, 'k': 50}]" in lines
+    # instances in the short form: their class and one level of
+    # attributes
     assert "      cart = {'user': 'alice', 'count': 4, 'box': " \
-        "<shapes.Box object at 0x" in text
+        "Box(size=3)}" in lines
+    assert "      user = User(name='alice', age=30)" in lines
     assert any(ln.startswith("Thread ") and "[called dump(), main thread]"
                in ln for ln in lines)
 

@@ -344,3 +344,156 @@ def test_django_querydict_and_lazy_objects(tmp_path):
         "MultiValueDict) overrides dict.__getitem__: its code cannot run on "
         "a dump; dict.__getitem__ on the stored value gives ['2', '3']\n")
     assert out[6] == "['1']\n"
+
+
+# ------------------------------------- classes as their users know them
+
+CLASSES = textwrap.dedent('''\
+    import collections
+    import dataclasses
+    import enum
+    import sys
+    import typing
+
+    import heapdump
+
+
+    class Color(enum.Enum):
+        RED = 1
+        GREEN = 2
+
+
+    class Perm(enum.Flag):
+        R = 4
+        W = 2
+        X = 1
+
+
+    class Level(enum.IntEnum):
+        LOW = 1
+        HIGH = 2
+
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+        y: int
+        label: str = dataclasses.field(default="p", repr=False)
+        LIMIT: typing.ClassVar[int] = 5
+
+
+    @dataclasses.dataclass(frozen=True)
+    class Line:
+        a: Point
+        b: Point
+
+
+    Pair = collections.namedtuple("Pair", "left right")
+
+
+    class Order:
+        def __init__(self, id, lines):
+            self.id = id
+            self.lines = lines
+
+
+    def fail(color, perm, level, pt, line, pair, order):
+        other = Point(1, 2)
+        raise ValueError("x")
+
+
+    try:
+        fail(Color.GREEN, Perm.R | Perm.W, Level.HIGH, Point(1, 2),
+             Line(Point(0, 0), Point(3, 4)), Pair(1, "b"),
+             Order(7, [Point(5, 6)]))
+    except ValueError:
+        heapdump.dump(sys.argv[1])
+''')
+
+
+def test_classes_as_their_users_know_them(tmp_path):
+    path, _, _ = make_dump(tmp_path, {"classes.py": CLASSES},
+                           main="classes.py")
+    r = heapdump_open(tmp_path, path, commands=(
+        "p color, perm, level\np color.value, perm.value, level.name\n"
+        "p str(color), Perm.R in perm, Perm.X in perm, bool(perm)\n"
+        "p level + 1, str(level)\n"
+        "p pt\np line\np pair, pair.left\np pt == other, pt == line.a\n"
+        "p pt != other\np order\n"))
+    assert r.stderr == ""
+    out = replies(r.stdout)
+    assert out[1] == "(<Color.GREEN: 2>, <Perm.R|W: 6>, <Level.HIGH: 2>)\n"
+    assert out[2] == "(2, 6, 'HIGH')\n"
+    assert out[3] == "('Color.GREEN', True, False, True)\n"
+    # an IntEnum is an int; its str is the dumped Python's (the value from
+    # 3.11, the member's name before)
+    assert out[4] == "(3, %r)\n" % (
+        "2" if sys.version_info >= (3, 11) else "Level.HIGH")
+    assert out[5] == "Point(x=1, y=2)\n"
+    assert out[6] == "Line(a=Point(x=0, y=0), b=Point(x=3, y=4))\n"
+    assert out[7] == "(Pair(left=1, right='b'), 1)\n"
+    assert out[8] == "(True, False)\n"
+    assert out[9] == "False\n"
+    assert out[10].startswith("<__main__.Order object at 0x")  # as live
+    summary = heapdump_open(tmp_path, "--summary", path).stdout
+    lines = summary.splitlines()
+    assert "      color = <Color.GREEN: 2>" in lines
+    assert "      perm = <Perm.R|W: 6>" in lines
+    assert "      level = <Level.HIGH: 2>" in lines
+    assert "      pt = Point(x=1, y=2)" in lines
+    assert "      line = Line(a=Point(x=0, y=0), b=Point(x=3, y=4))" in lines
+    assert "      pair = Pair(left=1, right='b')" in lines
+    assert "      order = Order(id=7, lines=[Point(x=5, y=6)])" in lines
+
+
+LIBRARIES = textwrap.dedent('''\
+    import sys
+
+    import attrs
+    import pydantic
+
+    import heapdump
+
+
+    @attrs.define
+    class Size:
+        w: int
+        h: int
+        note: str = attrs.field(default="", repr=False)
+
+
+    class Item(pydantic.BaseModel):
+        id: int
+        name: str
+        secret: str = pydantic.Field(default="s", repr=False)
+
+
+    def fail(size, item):
+        same = Size(2, 3)
+        raise ValueError("x")
+
+
+    try:
+        fail(Size(2, 3), Item(id=7, name="pen"))
+    except ValueError:
+        heapdump.dump(sys.argv[1])
+''')
+
+
+def test_attrs_and_pydantic(tmp_path):
+    from webtests import require
+
+    require("attrs")
+    require("pydantic")
+    path, _, _ = make_dump(tmp_path, {"libs.py": LIBRARIES}, main="libs.py")
+    r = heapdump_open(tmp_path, path, commands=(
+        "p size\np item\np size == same\np item.name\n"))
+    assert r.stderr == ""
+    out = replies(r.stdout)
+    assert out[1] == "Size(w=2, h=3)\n"
+    assert out[2] == "Item(id=7, name='pen')\n"
+    assert out[3] == "True\n"
+    assert out[4] == "'pen'\n"
+    lines = heapdump_open(tmp_path, "--summary", path).stdout.splitlines()
+    assert "      size = Size(w=2, h=3)" in lines
+    assert "      item = Item(id=7, name='pen')" in lines
