@@ -445,10 +445,60 @@ class Renderer:
                     bits.append("%s %s" % (format(n, ","), label))
             if bits:
                 out.append("Contents:   %s" % ", ".join(bits))
+        out.extend(self.cut_lines())
         for w in dump.warnings or ():
             out.append("Warning:    %s" % self._plain(w))
         for e in dump.errors or ():
             out.append("Writer error: %s" % self._plain(e))
+        return out
+
+    def cut_lines(self, label="Cut:        ", shown=12):
+        """Which values the dump shortened: each one a frame's variable
+        holds, by name, type, how much of it is in the dump and where;
+        then how many others (inside other objects) there are."""
+        if not self.cuts:
+            return []
+        named, seen = [], set()
+        frames = []
+        dump = self.dump
+        model = dump.traceback_of(dump.exception) if isinstance(
+            dump.exception, BaseException) else None
+        if model is None:
+            model = dump.traceback
+        if model is not None:
+            frames.extend(e.frame for e in model.entries())
+        for thread in dump.threads or ():
+            frames.extend(thread.frames or ())
+        for f in frames:
+            loc = getattr(f, "locals", None)
+            if type(loc) is not dict or id(f) in seen:
+                continue
+            seen.add(id(f))
+            code = f.code
+            where = "%s(), %s:%s" % (code.name, code.filename, f.lineno) \
+                if isinstance(code, _model.Code) else "?"
+            for name, v in dict.items(loc):
+                if id(v) in self.cuts and id(v) not in seen:
+                    seen.add(id(v))
+                    named.append((name, v, where))
+        out = []
+        for name, v, where in named[:shown]:
+            base = next((b for b in type(v).__mro__ if b in _CUTTABLE),
+                        type(v))
+            unit = "chars" if base is str else "bytes" if base in (
+                bytes, bytearray) else "items"
+            out.append("%s%s: %s, %s of %s %s in the dump (in %s)" % (
+                label if not out else " " * len(label), self.name(name),
+                base.__name__, format(base.__len__(v), ","),
+                format(self.cuts[id(v)], ","), unit, where))
+        others = len(self.cuts) - min(len(named), shown)
+        if others:
+            out.append("%s%s%s other value%s cut (%s)" % (
+                label if not out else " " * len(label),
+                "and " if out else "", format(others, ","),
+                "s" if others > 1 else "",
+                "inside other objects" if len(named) <= shown else
+                "variables not listed, or inside other objects"))
         return out
 
     def context_lines(self, label="Context:    "):

@@ -508,52 +508,73 @@ REDACTED_CLASSES = (RedactedStr, RedactedBytes, RedactedBytearray)
 
 # ------------------------------------------------------------ cut values
 
-def _cut_note(obj, unit):
+def _more(obj, unit):
+    """The marker a cut value's repr ends in: how many elements the dump
+    left out, and how many there were."""
     n = obj.__dict__.get("original_length")
-    return "(cut: %d of %s %s)" % (len(obj), n, unit)
+    shown = len(obj)
+    if not isinstance(n, int) or n < shown:
+        return "<more %s not dumped>" % unit
+    return "<%s more %s not dumped, %s in all>" % (
+        format(n - shown, ","), unit, format(n, ","))
 
 
 class CutStr(str):
-    """The first characters of a longer str.  ``original_length``."""
+    """The first characters of a longer str.  ``original_length``; len()
+    is the number of characters in the dump."""
 
     def __repr__(self):
-        return "%s... %s" % (str.__repr__(self), _cut_note(self, "chars"))
+        return "%s %s" % (str.__repr__(self), _more(self, "chars"))
 
 
 class CutBytes(bytes):
     """The first bytes of a longer bytes.  ``original_length``."""
 
     def __repr__(self):
-        return "%s... %s" % (bytes.__repr__(self), _cut_note(self, "bytes"))
+        return "%s %s" % (bytes.__repr__(self), _more(self, "bytes"))
 
 
 class CutBytearray(bytearray):
     def __repr__(self):
-        return "%s... %s" % (bytearray.__repr__(self),
-                             _cut_note(self, "bytes"))
+        return "%s %s" % (bytearray.__repr__(self), _more(self, "bytes"))
 
 
 def _cut_repr(base_repr, obj):
+    """The builtin's repr with the marker as its last element:
+    ``[0, 1, <19,998 more items not dumped, 20,000 in all>]``."""
+    more = _more(obj, "items")
+    if isinstance(obj, (set, frozenset)):
+        # set's repr of a subclass names the subclass
+        items = [repr(x) for x in obj.__class__.__mro__[1].__iter__(obj)]
+        body = "{%s}" % ", ".join(items + [more])
+        return "frozenset(%s)" % body if isinstance(obj, frozenset) \
+            else body
     text = base_repr(obj)
-    close = text[-1:]
-    if close in ")]}" and len(obj):
-        text = text[:-1] + ", ..." + close
-    return "%s %s" % (text, _cut_note(obj, "items"))
+    if isinstance(obj, tuple) and len(obj) == 1:
+        text = text[:-2] + ")"          # (1,) -> (1, <more>)
+    if not len(obj):
+        return text[:-1] + more + text[-1]
+    return text[:-1] + ", " + more + text[-1]
 
 
 class CutTuple(tuple):
-    """The first items of a longer tuple.  ``original_length``."""
+    """The first items of a longer tuple.  ``original_length``; len() is
+    the number of items in the dump (the builtin's)."""
 
     def __repr__(self):
         return _cut_repr(tuple.__repr__, self)
 
 
 class CutList(list):
+    """The first items of a longer list (see CutTuple)."""
+
     def __repr__(self):
         return _cut_repr(list.__repr__, self)
 
 
 class CutDict(dict):
+    """The first items of a longer dict (see CutTuple)."""
+
     def __repr__(self):
         return _cut_repr(dict.__repr__, self)
 

@@ -497,3 +497,57 @@ def test_attrs_and_pydantic(tmp_path):
     lines = heapdump_open(tmp_path, "--summary", path).stdout.splitlines()
     assert "      size = Size(w=2, h=3)" in lines
     assert "      item = Item(id=7, name='pen')" in lines
+
+
+# ----------------------------- cuts that cannot be missed, rare cuts
+
+CUTS = textwrap.dedent('''\
+    import sys
+
+    import heapdump
+
+
+    def view(n):
+        history = list(range(20000))
+        index = {"key%06d" % i: i for i in range(100000)}
+        huge = list(range(250000))
+        text = "x" * 100000
+        raise KeyError(n)
+
+
+    try:
+        view(3)
+    except KeyError:
+        heapdump.dump(sys.argv[1])
+''')
+
+
+def test_defaults_keep_big_containers_and_cuts_are_shown(tmp_path):
+    path, _, app = make_dump(tmp_path, {"cuts.py": CUTS}, main="cuts.py")
+    app = str(app / "cuts.py")
+    r = heapdump_open(tmp_path, path, commands=(
+        "p len(history), history[-1]\np len(index), index['key099999']\n"
+        "p type(history).__name__, type(index).__name__\n"
+        "p len(huge), huge.original_length\np repr(huge)[-55:]\n"
+        "p repr(text)[-49:]\np len(text)\n"))
+    assert r.stderr == ""
+    out = replies(r.stdout)
+    # whole with the default limits: real lists and dicts
+    assert out[1] == "(20000, 19999)\n"
+    assert out[2] == "(100000, 99999)\n"
+    assert out[3] == "('list', 'dict')\n"
+    # a cut value: len() is what the dump holds, and its repr says so
+    assert out[4] == "(200000, 250000)\n"
+    assert out[5] == "'199999, <50,000 more items not dumped, 250,000 in " \
+        "all>]'\n"
+    assert out[6] == "\"x' <34,464 more chars not dumped, 100,000 in all>\"\n"
+    assert out[7] == "65536\n"
+    lines = heapdump_open(tmp_path, "--summary", path).stdout.splitlines()
+    at = "view(), %s:%d" % (app, line_of(CUTS, "raise KeyError"))
+    cut = [ln for ln in lines if ln.startswith(
+        ("Cut:", " " * 12 + "huge", " " * 12 + "text"))]
+    assert cut == [
+        "Cut:        huge: list, 200,000 of 250,000 items in the dump "
+        "(in %s)" % at,
+        "            text: str, 65,536 of 100,000 chars in the dump "
+        "(in %s)" % at]
