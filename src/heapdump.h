@@ -555,6 +555,11 @@ void hd_walk_want_source(hd_dumper *d, PyObject *filename);
 /* Record a non-fatal read error (ERROR record). */
 void hd_walk_note_error(hd_dumper *d, const char *fmt, ...);
 
+/* frozen.c: the file a "<frozen NAME>" code file name was frozen from,
+ * into path (cap bytes): 1 when it is such a name and the standard
+ * library has the file, else 0.  Never in a fatal signal handler. */
+int hd_frozen_path(hd_dumper *d, PyObject *filename, char *path, size_t cap);
+
 /* pack.c */
 int hd_pack_init(void);
 /* The record kind obj is written as (by its exact or base type). */

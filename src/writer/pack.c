@@ -1960,8 +1960,12 @@ hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes)
         const char *why = NULL;
         char *text = NULL;
         size_t len = 0;
-        if (PyUnicode_GET_LENGTH(name) > 0 &&
-            PyUnicode_READ_CHAR(name, 0) == '<') {
+        if (hd_frozen_path(d, name, path, sizeof(path))) {
+            /* a frozen module's: the file it was frozen from (frozen.c) */
+            text = pack_read_file(path, max_bytes, &len, &why);
+        }
+        else if (PyUnicode_GET_LENGTH(name) > 0 &&
+                 PyUnicode_READ_CHAR(name, 0) == '<') {
             why = "not a file";
         }
         else if (!pack_fs_name(name, path, sizeof(path))) {

@@ -551,3 +551,35 @@ def test_defaults_keep_big_containers_and_cuts_are_shown(tmp_path):
         "(in %s)" % at,
         "            text: str, 65,536 of 100,000 chars in the dump "
         "(in %s)" % at]
+
+
+# ------------------------------------------------ frozen modules' sources
+
+FROZEN = textwrap.dedent('''\
+    import importlib
+    import sys
+
+    import heapdump
+
+    try:
+        importlib.import_module("no_such_module_here")
+    except ModuleNotFoundError:
+        heapdump.dump(sys.argv[1])
+''')
+
+
+def test_frozen_module_frames_have_their_source(tmp_path):
+    # coredumpy's test_frozen: a ModuleNotFoundError through importlib,
+    # whose innermost frames are in the frozen importlib._bootstrap
+    path, _, _ = make_dump(tmp_path, {"frozen.py": FROZEN}, main="frozen.py")
+    r = heapdump_open(tmp_path, path, commands="where\nll\nup\nlist\n")
+    assert r.stderr == ""
+    out = replies(r.stdout)
+    assert out[0].splitlines()[-2].startswith(
+        "> <frozen importlib._bootstrap>(")
+    assert out[0].splitlines()[-2].endswith(")_find_and_load_unlocked()")
+    assert "<frozen importlib._bootstrap>" in out[1]
+    assert "def _find_and_load_unlocked(name, import_):" in out[2]
+    assert "->\t" in out[2] and "raise ModuleNotFoundError(" in out[2]
+    assert out[3].startswith("> <frozen importlib._bootstrap>(")
+    assert "_find_and_load_unlocked(name" in out[4]
