@@ -41,6 +41,7 @@ into objects, then the objects), within the limits above.
 
 from __future__ import annotations
 
+import argparse
 import array
 import builtins
 import codecs
@@ -124,6 +125,20 @@ _SAFE_CLASSES = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("collections", "defaultdict"): collections.defaultdict,
     ("collections", "Counter"): collections.Counter,
+}
+
+#: Pure-Python classes of the standard library whose instances carry their
+#: whole state in their attributes: the stand-in class of one (recognised
+#: by module and qualname) derives from the real class too, so that the
+#: real methods (this Python's standard library, nothing from the file)
+#: run over the loaded state: ``list(chain)``, ``chain["k"]``,
+#: ``ud.data``.  Its dumped attributes are not copied onto it.
+_STDLIB_BEHAVIOUR = {
+    ("collections", "ChainMap"): collections.ChainMap,
+    ("collections", "UserDict"): collections.UserDict,
+    ("collections", "UserList"): collections.UserList,
+    ("collections", "UserString"): collections.UserString,
+    ("argparse", "Namespace"): argparse.Namespace,
 }
 
 _HEAPTYPE = 1 << 9    # Py_TPFLAGS_HEAPTYPE
@@ -267,16 +282,18 @@ def _is_slot_descriptor(value):
             type.__getattribute__(cls, "__qualname__")) in _SLOT_DESCRIPTORS
 
 
-def _new_class(name, qualname, module, bases, kind):
+def _new_class(name, qualname, module, bases, kind, behaviour=None):
     """A surrogate class: a subclass of the family root of kind (Instance,
     Opaque, an exception, a builtin type) with these names, deriving from
-    those of bases that fit the family.  Never gets anything from the file
+    those of bases that fit the family (and first from behaviour, a class
+    of _STDLIB_BEHAVIOUR, when given).  Never gets anything from the file
     but its names."""
     root = _family_root(kind)
-    good = []
+    good = [behaviour, root] if behaviour is not None else []
     for b in bases or ():
         if (isinstance(b, type) and b is not object and
-                issubclass(b, root) and b not in good):
+                issubclass(b, root) and b not in good and
+                not (behaviour is not None and issubclass(behaviour, b))):
             if root in (S.Instance, S.Opaque) and not issubclass(b, root):
                 continue
             good.append(b)
@@ -385,6 +402,12 @@ class _Builder:
         if real is not None:
             return real
         bases = bases if isinstance(bases, list) else []
+        behaviour = _STDLIB_BEHAVIOUR.get((module, qualname))
+        if behaviour is not None and _family_root(base_kind) is S.Instance:
+            # the real class's methods over the loaded state; the dumped
+            # class's attributes stay off it (never added to self.made)
+            return _new_class(name, qualname, module, [], base_kind,
+                              behaviour)
         cls = _new_class(name, qualname, module, bases, base_kind)
         # all of them, also those the surrogate cannot derive from (an
         # IntEnum's Enum): heapdump._classes reads them

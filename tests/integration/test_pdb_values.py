@@ -583,3 +583,53 @@ def test_frozen_module_frames_have_their_source(tmp_path):
     assert "->\t" in out[2] and "raise ModuleNotFoundError(" in out[2]
     assert out[3].startswith("> <frozen importlib._bootstrap>(")
     assert "_find_and_load_unlocked(name" in out[4]
+
+
+# --------------------------- standard-library containers as themselves
+
+STDLIB = textwrap.dedent('''\
+    import argparse
+    import collections
+    import sys
+
+    import heapdump
+
+
+    class MyChain(collections.ChainMap):
+        def __getitem__(self, k):
+            return 1
+
+
+    def f(chain, ud, ul, ns, mine):
+        raise KeyError(1)
+
+
+    try:
+        f(collections.ChainMap({"a": 1}, {"a": 2, "b": 3}),
+          collections.UserDict(x=1), collections.UserList([1, 2]),
+          argparse.Namespace(verbose=True, n=3), MyChain({"z": 0}))
+    except KeyError:
+        heapdump.dump(sys.argv[1])
+''')
+
+
+def test_stdlib_containers_come_back_with_their_behaviour(tmp_path):
+    path, _, _ = make_dump(tmp_path, {"std.py": STDLIB}, main="std.py")
+    r = heapdump_open(tmp_path, path, commands=(
+        "p chain\np chain['a'], chain['b'], list(chain), len(chain)\n"
+        "p ud, ud['x'], 'x' in ud\np ul, ul[1], len(ul)\np ns, ns.n\n"
+        "p mine\np mine['z']\np type(chain)()\n"))
+    assert r.stderr == ""
+    out = replies(r.stdout)
+    assert out[1] == "ChainMap({'a': 1}, {'a': 2, 'b': 3})\n"
+    assert out[2] == "(1, 3, ['a', 'b'], 2)\n"
+    assert out[3] == "({'x': 1}, 1, True)\n"
+    assert out[4] == "([1, 2], 2, 2)\n"
+    assert out[5] == "(Namespace(verbose=True, n=3), 3)\n"
+    assert out[6] == "MyChain({'z': 0})\n"
+    # a subclass's own override is refused, not answered by ChainMap
+    assert out[7] == ERR + ("MyChain.__getitem__ (of __main__.MyChain) is "
+                            "the class's own code: it cannot run on a "
+                            "dump\n")
+    assert out[8].startswith(ERR + "collections.ChainMap(): classes from a "
+                             "dump cannot be called")
