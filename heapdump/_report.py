@@ -434,6 +434,12 @@ class Renderer:
         out.append("Time:       %s" % (header("Heapdump-Time", "time")
                                        or "?"))
         out.append("Threads:    %d" % len(dump.threads or ()))
+        if len(dump.threads or ()) > 1:
+            # as pdb's threads command lists them (heapdump._pdbcmds)
+            from heapdump import _pdbcmds
+
+            for n, t, marks in _pdbcmds.thread_rows(dump):
+                out.append("          " + _pdbcmds.thread_line(n, t, marks))
         trailer = dump.trailer if isinstance(dump.trailer, dict) else None
         if trailer:
             bits = []

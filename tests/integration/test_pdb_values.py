@@ -157,6 +157,10 @@ def test_threads_and_thread(tmp_path, stack_dump):
         app, STACK, "heapdump.dump(out)", "main"))
     assert out[9] == "5\n"
     assert out[10] == "*** no thread '9' (see 'threads')\n"
+    # --summary lists them the same way
+    summary = heapdump_open(tmp_path, "--summary", path).stdout.splitlines()
+    at = summary.index("Threads:    2")
+    assert summary[at + 1:at + 3] == [" " * 11 + ln[1:] for ln in lines]
 
 
 # ------------------------------------------------ never silently different
