@@ -264,7 +264,8 @@ def _guard_overrides(cls, attrs):
                  n not in _NOT_GUARDED and hasattr(builtin, n) and
                  _is_code(attrs[n])]
         base = builtin
-    elif issubclass(cls, S.Instance):
+    elif issubclass(cls, (S.Instance, S.Opaque)):
+        # a Python class, or a Python subclass of a C type (of deque)
         names = [n for n in _INSTANCE_GUARDED + ("__getattr__",)
                  if _is_code(attrs.get(n))]
         base = None

@@ -289,6 +289,8 @@ def _new_class(name, qualname, module, bases, kind, behaviour=None):
     of _STDLIB_BEHAVIOUR, when given).  Never gets anything from the file
     but its names."""
     root = _family_root(kind)
+    if behaviour is None and root is S.Opaque:
+        behaviour = S.OPAQUE_VIEWS.get((module, qualname))
     good = [behaviour, root] if behaviour is not None else []
     for b in bases or ():
         if (isinstance(b, type) and b is not object and

@@ -200,6 +200,51 @@ class Opaque(Surrogate):
     __new__ = _refuse_new
 
 
+class DequeView:
+    """Mixed into the stand-in class of ``collections.deque`` (an opaque C
+    object whose referents are its items, in order): it reads as a
+    sequence of them.  ``maxlen`` is not in the dump (the dumper reads a
+    deque through its traverse, which does not say it)."""
+
+    __slots__ = ()
+
+    def _items(self):
+        return referents(self)
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __reversed__(self):
+        return reversed(self._items())
+
+    def __len__(self):
+        return len(self._items())
+
+    def __getitem__(self, i):
+        return self._items()[i]
+
+    def __contains__(self, x):
+        return x in self._items()
+
+    def __bool__(self):
+        return bool(self._items())
+
+    def __repr__(self):
+        name = type.__getattribute__(type(self), "__qualname__")
+        return "%s(%r) (maxlen not in the dump)" % (name,
+                                                    list(self._items()))
+
+    @property
+    def maxlen(self):
+        raise DumpedAttributeError(
+            "deque.maxlen is not in the dump: a deque's items are read "
+            "through its traverse, which does not give it")
+
+
+#: Opaque C types that read as what they hold, by (module, qualname).
+OPAQUE_VIEWS = {("collections", "deque"): DequeView}
+
+
 class BuiltinFunction(Surrogate):
     """A builtin function or method (``__name__``, ``__qualname__``,
     ``__module__``, ``__self__``)."""

@@ -560,6 +560,11 @@ void hd_walk_note_error(hd_dumper *d, const char *fmt, ...);
  * library has the file, else 0.  Never in a fatal signal handler. */
 int hd_frozen_path(hd_dumper *d, PyObject *filename, char *path, size_t cap);
 
+/* kinds.c: take subtype_dealloc (0, or -1 with an exception); whether a
+ * type itself is a class defined in Python (a C heap type is not). */
+int hd_kinds_init(void);
+int hd_kinds_python_class(PyTypeObject *tp);
+
 /* pack.c */
 int hd_pack_init(void);
 /* The record kind obj is written as (by its exact or base type). */

@@ -451,7 +451,7 @@ hd_pack_init(void)
     sizeof_object = pack_find_sizeof(&PyBaseObject_Type);
     sizeof_code = pack_find_sizeof(&PyCode_Type);
     sizeof_type = pack_find_sizeof(&PyType_Type);
-    return 0;
+    return hd_kinds_init();
 }
 
 static Py_ssize_t
@@ -575,7 +575,7 @@ static int
 pack_is_plain_instance(PyTypeObject *tp)
 {
     while (tp != NULL && tp != &PyBaseObject_Type) {
-        if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        if (!hd_kinds_python_class(tp)) { /* a C type, heap or not */
             return 0;
         }
         tp = tp->tp_base;

@@ -637,3 +637,58 @@ def test_stdlib_containers_come_back_with_their_behaviour(tmp_path):
                             "dump\n")
     assert out[8].startswith(ERR + "collections.ChainMap(): classes from a "
                              "dump cannot be called")
+
+
+# ------------------------------ C heap types are not Python classes
+
+CTYPES = textwrap.dedent('''\
+    import collections
+    import re
+    import sys
+    import threading
+
+    import heapdump
+
+
+    class MyDeque(collections.deque):
+        def __iter__(self):
+            raise RuntimeError("user code ran")
+
+
+    def f(dq, bounded, mine, pat, lock):
+        raise KeyError(1)
+
+
+    try:
+        f(collections.deque([1, 2, 3]), collections.deque(range(5), maxlen=3),
+          MyDeque("ab"), re.compile(r"a+b"), threading.Lock())
+    except KeyError:
+        heapdump.dump(sys.argv[1])
+''')
+
+
+def test_c_heap_types_are_opaque_and_deques_read_as_sequences(tmp_path):
+    # on 3.12+ deque (3.10+: re.Pattern, _thread.lock) is a heap type: it
+    # was written as an empty instance, as if it were a Python class
+    path, _, _ = make_dump(tmp_path, {"ctypes_.py": CTYPES},
+                           main="ctypes_.py")
+    r = heapdump_open(tmp_path, path, commands=(
+        "p dq\np list(dq), len(dq), dq[-1], 2 in dq\np bounded\n"
+        "p bounded.maxlen\np mine\np len(mine)\np list(mine)\np pat\n"
+        "p lock\n"))
+    assert r.stderr == ""
+    out = replies(r.stdout)
+    assert out[1] == "deque([1, 2, 3]) (maxlen not in the dump)\n"
+    assert out[2] == "([1, 2, 3], 3, 3, True)\n"
+    assert out[3] == "deque([2, 3, 4]) (maxlen not in the dump)\n"
+    assert out[4] == ATTR_ERR + (
+        "deque.maxlen is not in the dump: a deque's items are read through "
+        "its traverse, which does not give it\n")
+    assert out[5] == "MyDeque(['a', 'b']) (maxlen not in the dump)\n"
+    assert out[6] == "2\n"
+    assert out[7] == ERR + ("MyDeque.__iter__ (of __main__.MyDeque) is the "
+                            "class's own code: it cannot run on a dump\n")
+    assert out[8].startswith("<re.Pattern object at 0x")
+    assert out[8].endswith(" (opaque)>\n")
+    assert out[9].startswith("<_thread.lock object at 0x")
+    assert out[9].endswith(" (opaque)>\n")
