@@ -556,9 +556,12 @@ void hd_walk_want_source(hd_dumper *d, PyObject *filename);
 void hd_walk_note_error(hd_dumper *d, const char *fmt, ...);
 
 /* frozen.c: the file a "<frozen NAME>" code file name was frozen from,
- * into path (cap bytes): 1 when it is such a name and the standard
- * library has the file, else 0.  Never in a fatal signal handler. */
-int hd_frozen_path(hd_dumper *d, PyObject *filename, char *path, size_t cap);
+ * into path (cap bytes): 1 when it is such a name, a frame of the
+ * traceback of exc (the dumped exception, or NULL) or of its chain runs
+ * that code, and the standard library has the file; else 0.  Never in a
+ * fatal signal handler. */
+int hd_frozen_path(hd_dumper *d, PyObject *exc, PyObject *filename,
+                   char *path, size_t cap);
 
 /* kinds.c: take subtype_dealloc (0, or -1 with an exception); whether a
  * type itself is a class defined in Python (a C heap type is not). */
@@ -581,8 +584,10 @@ void hd_pack_frame_ref(hd_dumper *d, hd_frame *f);
 /* Write plain data (None, bool, int, float, str, bytes, list, tuple, dict
  * of those) built by heapdump itself: the META record's facts. */
 void hd_pack_plain(hd_dumper *d, PyObject *obj, int depth);
-/* Write the SOURCE records of the files in d->files. */
-void hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes);
+/* Write the SOURCE records of the files in d->files; exc (the dumped
+ * exception, or NULL): the frozen modules its traceback runs in get their
+ * source (frozen.c). */
+void hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes, PyObject *exc);
 /* Write the record for queue entry id. */
 void hd_pack_record(hd_dumper *d, void *entry);
 /* Write an inline value (str/bytes/int/float) */

@@ -724,7 +724,7 @@ hd_dump_run(const hd_request *req, hd_result *res)
         hd_walk_note_error(d, "the walk stopped: %s", d->error);
     }
     if (!d->stopped) {
-        hd_pack_sources(d, req->max_source);
+        hd_pack_sources(d, req->max_source, req->exc);
     }
     dump_trailer(d, nthreads, dump_now_ns() - t0);
     res->objects = d->nqueued;

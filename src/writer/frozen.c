@@ -109,14 +109,52 @@ frozen_name_ok(const char *name, size_t n)
     return 1;
 }
 
-/* The file a "<frozen NAME>" code file name was frozen from, into path
- * (cap bytes): 1 when filename is such a name and the file exists, else
- * 0 (path undefined).  Only for a dump that may read Python objects
- * (never in a fatal signal handler). */
-int
-hd_frozen_path(hd_dumper *d, PyObject *filename, char *path, size_t cap)
+/* Whether a frame of exc's traceback, or of the traceback of an
+ * exception in its chain (cause, context), runs code of filename.  The
+ * fields are read directly: nothing of the program runs. */
+static int
+frozen_in_traceback(PyObject *exc, PyObject *filename)
 {
-    if (d->fatal || d->no_alloc || !PyUnicode_Check(filename)) {
+    PyObject *seen[64];
+    size_t nseen = 0;
+    while (exc != NULL && PyExceptionInstance_Check(exc) && nseen < 64) {
+        for (size_t i = 0; i < nseen; i++) {
+            if (seen[i] == exc) {
+                return 0;
+            }
+        }
+        seen[nseen++] = exc;
+        PyBaseExceptionObject *e = (PyBaseExceptionObject *)exc;
+        PyObject *tb = e->traceback;
+        for (int n = 0; tb != NULL && PyTraceBack_Check(tb) && n < 100000;
+             n++, tb = (PyObject *)((PyTracebackObject *)tb)->tb_next) {
+            PyFrameObject *f = ((PyTracebackObject *)tb)->tb_frame;
+            PyCodeObject *co = f != NULL ? PyFrame_GetCode(f) : NULL;
+            int same = co != NULL && PyUnicode_CheckExact(co->co_filename) &&
+                       PyUnicode_Compare(co->co_filename, filename) == 0;
+            Py_XDECREF(co);
+            if (same) {
+                return 1;
+            }
+        }
+        exc = e->cause != NULL ? e->cause : e->context;
+    }
+    return 0;
+}
+
+/* The file a "<frozen NAME>" code file name was frozen from, into path
+ * (cap bytes): 1 when filename is such a name, a frame of the dumped
+ * exception's traceback (or of its chain's) runs its code, and the file
+ * exists; else 0 (path undefined).  Frozen code that is only reachable
+ * (importlib's loaders, from every module's __loader__) costs no source.
+ * Only for a dump that may read Python objects (never in a fatal signal
+ * handler). */
+int
+hd_frozen_path(hd_dumper *d, PyObject *exc, PyObject *filename, char *path,
+               size_t cap)
+{
+    if (d->fatal || d->no_alloc || exc == NULL ||
+        !PyUnicode_CheckExact(filename)) {
         return 0;
     }
     Py_ssize_t len;
@@ -132,7 +170,7 @@ hd_frozen_path(hd_dumper *d, PyObject *filename, char *path, size_t cap)
     }
     const char *name = s + plen;
     size_t n = (size_t)len - plen - 1;
-    if (!frozen_name_ok(name, n)) {
+    if (!frozen_name_ok(name, n) || !frozen_in_traceback(exc, filename)) {
         return 0;
     }
     Py_ssize_t at = frozen_stdlib_dir(path, cap);

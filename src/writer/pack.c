@@ -1951,7 +1951,7 @@ pack_fs_name(PyObject *name, char *out, size_t cap)
 }
 
 void
-hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes)
+hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes, PyObject *exc)
 {
     /* SOURCE: [70, filename, text, error, [redactions]] */
     char path[4096];
@@ -1960,7 +1960,7 @@ hd_pack_sources(hd_dumper *d, Py_ssize_t max_bytes)
         const char *why = NULL;
         char *text = NULL;
         size_t len = 0;
-        if (hd_frozen_path(d, name, path, sizeof(path))) {
+        if (hd_frozen_path(d, exc, name, path, sizeof(path))) {
             /* a frozen module's: the file it was frozen from (frozen.c) */
             text = pack_read_file(path, max_bytes, &len, &why);
         }

@@ -700,3 +700,21 @@ def test_c_heap_types_are_opaque_and_deques_read_as_sequences(tmp_path):
     assert out[8].endswith(" (opaque)>\n")
     assert out[9].startswith("<_thread.lock object at 0x")
     assert out[9].endswith(" (opaque)>\n")
+
+
+def test_frozen_sources_only_for_the_traceback_frames(tmp_path):
+    # every module's __loader__ reaches importlib's frozen code: its source
+    # is written only when a frame of the exception's traceback runs it
+    # (it would add some 16 KB and a millisecond to every dump)
+    import heapdump
+
+    path, _, _ = make_dump(tmp_path, {"cuts.py": CUTS}, main="cuts.py")
+    names = heapdump.load(path).sources
+    assert not [n for n in names if n.startswith("<frozen")], names
+    frozen = tmp_path / "f"
+    frozen.mkdir()
+    path, _, _ = make_dump(frozen, {"frozen.py": FROZEN}, main="frozen.py")
+    names = heapdump.load(path).sources
+    assert "<frozen importlib._bootstrap>" in names
+    assert "def _find_and_load_unlocked(" in \
+        names["<frozen importlib._bootstrap>"]
