@@ -3,7 +3,9 @@
     python benchmarks/bench_dump.py [--instances N] [--keys N] [--repeat R]
                                     [--python VERSION=COMMAND ...]
 
-The heap (issue 2): 200,000 instances of a class with 5 attributes each
+First the pause of a failing web request's dump with the default limits
+(web_request(); --web-only for it alone, on the first Python), then the
+heap (issue 2): 200,000 instances of a class with 5 attributes each
 plus a 100,000-key dict of strings, reachable from a frame: about 1.3 M
 objects.  Every measurement runs in a fresh child process, so the peak
 memory of one does not hide another's:
@@ -320,6 +322,10 @@ def main(argv=None):
                     help="dumps of each variant of the hiding comparison")
     ap.add_argument("--hide-only", action="store_true",
                     help="only the hiding comparison (on the first Python)")
+    ap.add_argument("--web-repeat", type=int, default=31,
+                    help="dumps of each web request variant")
+    ap.add_argument("--web-only", action="store_true",
+                    help="only the web request pause (on the first Python)")
     args = ap.parse_args(argv)
     pythons = []
     for spec in args.python:
@@ -329,9 +335,12 @@ def main(argv=None):
         pythons.append((name, shlex.split(command)))
     if not pythons:
         pythons = [("%d.%d" % sys.version_info[:2], [sys.executable])]
+    first = pythons[0][1]
+    web_request(args, first)
+    if args.web_only:
+        return 0
     tmp = tempfile.mkdtemp(prefix="heapdump-bench-")
 
-    first = pythons[0][1]
     n = child(args, first, "heapdump", os.path.join(tmp, "x"),
               "count")["objects"]
     print("heap: %d instances x 5 attributes + a %d-key dict of strings = "
@@ -350,6 +359,104 @@ def main(argv=None):
     os.rmdir(tmp)
     return 0
 
+
+
+WEB_CHILD = r"""
+import json, os, sys, time
+sys.path.insert(0, ROOT)
+import heapdump
+VARIANT, PATHS, REPEAT, OLD_ITEMS = ARGS
+
+
+class Row:
+    def __init__(self, i):
+        self.id = i
+        self.sku = "SKU-%06d" % i
+        self.name = "product %d" % i
+        self.price = i * 1.25
+        self.stock = i % 17
+        self.tags = ["tag%d" % (i % 5), "tag%d" % (i % 7)]
+
+
+class User:
+    def __init__(self):
+        self.id = 42
+        self.username = "alice"
+        self.email = "alice@example.com"
+        self.groups = ["staff", "buyers"]
+
+
+def view(request):
+    user = User()
+    rows = [Row(i) for i in range(50)]
+    cart = {"rows": rows[:5], "total": 62.5, "coupon": None}
+    if VARIANT == "big":
+        history = list(range(20000))
+        index = {"key%06d" % i: i for i in range(100000)}
+    try:
+        raise KeyError("qty")
+    except KeyError:
+        out = {}
+        for where, path in PATHS.items():
+            for name, kw in (("new", {}), ("old", {"max_items": OLD_ITEMS})):
+                times = []
+                for _ in range(REPEAT):
+                    t = time.perf_counter()
+                    heapdump.dump(path, **kw)
+                    times.append(time.perf_counter() - t)
+                times.sort()
+                out["%s %s" % (where, name)] = {
+                    "median": times[len(times) // 2], "min": times[0],
+                    "max": times[-1], "size": os.path.getsize(path)}
+        print(json.dumps(out))
+
+
+headers = {"HTTP_%02d" % i: "value %d" % i for i in range(20)}
+view({"method": "POST", "path": "/cart/add", "headers": headers,
+      "GET": {"qty": ["3"]}, "body": b"x" * 2000})
+"""
+
+
+def web_request(args, python):
+    """The pause of one failing web request's dump with the default limits
+    (a request, a user, 50 rows of 6 attributes: a few thousand objects),
+    and of the same request holding a 20,000-item list and a 100,000-key
+    dict; each with the default limits (new) and with max_items=10,000
+    (the default before issue 12: old).  Written to a tmpfs when there is
+    one (the walk, pack and compression alone) and to the temporary
+    directory (with the fsync of a real disk)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    tmp = tempfile.mkdtemp(prefix="heapdump-web-")
+    paths = {"disk": os.path.join(tmp, "web.dump")}
+    if os.path.isdir("/dev/shm"):
+        shm = tempfile.mkdtemp(prefix="heapdump-web-", dir="/dev/shm")
+        paths["tmpfs"] = os.path.join(shm, "web.dump")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONDEVMODE", "PYTHONMALLOC", "PYTHONFAULTHANDLER")}
+    print("web request: median of %d dumps (spread min-max), file size; "
+          "new: the default limits, old: max_items=10,000" % args.web_repeat)
+    print("%-8s %-6s %-5s %12s %20s %12s" % ("request", "disk", "limit",
+                                              "pause (ms)", "spread (ms)",
+                                              "file bytes"))
+    for variant in ("plain", "big"):
+        code = WEB_CHILD.replace("ROOT", repr(root)).replace(
+            "ARGS", repr((variant, paths, args.web_repeat, 10000)), 1)
+        r = subprocess.run(python + ["-c", code], capture_output=True,
+                           text=True, env=env, cwd=root)
+        if r.returncode != 0:
+            sys.stderr.write(r.stderr)
+            raise SystemExit("web request benchmark child failed")
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        for key in sorted(res):
+            x = res[key]
+            where, name = key.split()
+            print("%-8s %-6s %-5s %12.2f %20s %12d" % (
+                variant, where, name, x["median"] * 1e3,
+                "%.2f-%.2f" % (x["min"] * 1e3, x["max"] * 1e3), x["size"]))
+    for path in paths.values():
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
+    print()
 
 
 def hiding(args, python, hd_path):

@@ -5,7 +5,7 @@ traceback objects.  This module makes them from the model of a loaded dump
 (``heapdump._model``), without running anything from the file:
 
 - ``real_code(code)`` is a *stub* code object: compiled from a trivial
-  statement (``_``) on each line it must have, then given the dumped name,
+  statement (``_()``) on each line it must have, then given the dumped name,
   qualname, file, first line, local names, argument counts and the
   ``*args`` / ``**kwargs`` flags.  It is never optimized (no
   ``CO_OPTIMIZED`` / ``CO_NEWLOCALS``), so a frame on it uses the locals
@@ -188,8 +188,11 @@ def _linetable(code, positions=None):
 
 
 def _stub(name, qualname, filename, first, lines):
-    """A code object with an instruction pair (``_``) on each of lines (all
-    at least first), named as given, not yet carrying local names.
+    """A code object with a call (``_()``) on each of lines (all at least
+    first), named as given, not yet carrying local names.  A dumped
+    function runs it when called: its globals' ``_`` raises
+    heapdump._surrogates.DumpedCodeError (heapdump._load gives every
+    rebuilt function such globals).
 
     It is compiled from a syntax tree whose statements carry those line
     numbers, so lines far apart cost nothing in between."""
@@ -199,8 +202,10 @@ def _stub(name, qualname, filename, first, lines):
         # shifts them all, since line tables are relative to it.
         rel = line - first + 1
         where = dict(lineno=rel, col_offset=0, end_lineno=rel,
-                     end_col_offset=1)
-        body.append(ast.Expr(ast.Name("_", ast.Load(), **where), **where))
+                     end_col_offset=3)
+        callee = ast.Name("_", ast.Load(), lineno=rel, col_offset=0,
+                          end_lineno=rel, end_col_offset=1)
+        body.append(ast.Expr(ast.Call(callee, [], [], **where), **where))
     tree = ast.Module(body=body, type_ignores=[])
     code = compile(tree, filename, "exec", dont_inherit=True)
     changes = {"co_firstlineno": first, "co_name": name}
@@ -498,13 +503,15 @@ class _Scan:
     """The objects of a dump's table that realize() and install_modules()
     need, found in one pass (a dump can hold millions of objects)."""
 
-    __slots__ = ("frames", "exceptions", "modules", "classes")
+    __slots__ = ("frames", "exceptions", "modules", "classes",
+                 "generators")
 
     def __init__(self, objects):
         self.frames, self.exceptions = [], []
-        self.modules, self.classes = [], []
+        self.modules, self.classes, self.generators = [], [], []
         lists = (None, self.frames, self.exceptions, self.classes,
-                 self.modules)
+                 self.modules, self.generators)
+        generator = _generator_class()
         objects = objects or ()
         # Classify the types, then pick the objects of the wanted ones:
         # both loops run in C (map, compress), not one Python step per
@@ -514,7 +521,9 @@ class _Scan:
             kind = (1 if issubclass(t, _model.Frame) else
                     2 if issubclass(t, BaseException) else
                     3 if issubclass(t, type) else
-                    4 if issubclass(t, types.ModuleType) else 0)
+                    4 if issubclass(t, types.ModuleType) else
+                    5 if generator is not None and issubclass(t, generator)
+                    else 0)
             if kind:
                 kinds[t] = kind
         if not kinds:
@@ -522,6 +531,30 @@ class _Scan:
         wanted = map(kinds.__contains__, map(type, objects))
         for obj in itertools.compress(objects, wanted):
             lists[kinds[type(obj)]].append(obj)
+
+
+def _generator_class():
+    """heapdump._surrogates.Generator, or None without the C extension."""
+    try:
+        from heapdump._surrogates import Generator
+    except ImportError:
+        return None
+    return Generator
+
+
+def _generator_frames(generators):
+    """Make each loaded generator's, coroutine's or async generator's
+    frame (gi_frame, cr_frame, ag_frame) the realized frame object, which
+    reads like a frame (f_locals, f_lineno, f_code); the dumped Frame stays
+    as ``dumped_frame``."""
+    for gen in generators:
+        d = object.__getattribute__(gen, "__dict__")
+        for prefix in ("gi", "cr", "ag"):
+            f = d.get(prefix + "_frame")
+            if isinstance(f, _model.Frame):
+                d["dumped_frame"] = f
+                if isinstance(f.frame, types.FrameType):
+                    d[prefix + "_frame"] = f.frame
 
 
 def _scan(dump):
@@ -592,6 +625,7 @@ def realize(dump):
     r.cover(frames, [entries for _, entries in chains])
     for f in frames:
         r.frame(f)
+    _generator_frames(_scan(dump).generators)
     for exc, entries in chains:
         tb = r.traceback(entries)
         if tb is not None and exc is not None:
@@ -761,3 +795,45 @@ def _class_lines(text):
 
     visit(ast.parse(text), "")
     return found
+
+
+# ---------------------------------------------------------------------------
+# heapdump's own frames
+
+
+#: heapdump's own Python files, whose frames (the dump() wrapper) a stack
+#: shown at the prompt should not start in.
+_OWN_FILES = {"__init__.py", "_writer.py", "open.py", "_frames.py",
+              "_load.py", "_report.py", "_model.py", "_surrogates.py",
+              "_secrets.py", "_vet.py", "_pdbcmds.py", "_triggers.py"}
+
+#: heapdump's subpackages, whose every file is heapdump's own code.
+_OWN_PACKAGES = {"cli", "integrations"}
+
+
+def own_frame(frame):
+    """Whether a dumped frame is heapdump's own Python code (the dump()
+    wrapper, a trigger, an integration), which the stack shown should not
+    start in: a file of this heapdump or of its subpackages, or, for a
+    dump made by a heapdump installed elsewhere, one of its file names."""
+    code = frame.code
+    filename = getattr(code, "filename", None)
+    if not isinstance(filename, str):
+        return False
+    here = os.path.dirname(os.path.abspath(__file__))
+    folder = os.path.dirname(filename)
+    if folder == here or os.path.dirname(folder) == here:
+        return True
+    name = os.path.basename(folder)
+    if name in _OWN_PACKAGES:
+        return os.path.basename(os.path.dirname(folder)) == "heapdump"
+    return name == "heapdump" and os.path.basename(filename) in _OWN_FILES
+
+
+def own_frames_dropped(thread):
+    """A thread's frames (innermost first) less heapdump's own innermost
+    ones (at least one frame is kept)."""
+    frames = list(thread.frames or ())
+    while len(frames) > 1 and own_frame(frames[0]):
+        frames.pop(0)
+    return frames

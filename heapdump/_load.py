@@ -41,6 +41,7 @@ into objects, then the objects), within the limits above.
 
 from __future__ import annotations
 
+import argparse
 import array
 import builtins
 import collections
@@ -53,7 +54,7 @@ import tokenize
 import types
 import warnings
 
-from heapdump import _heapdump, _model
+from heapdump import _classes, _heapdump, _model
 from heapdump import _surrogates as S
 from heapdump._format import (
     BYTEARRAY,
@@ -118,6 +119,20 @@ _SAFE_CLASSES = {
     ("collections", "OrderedDict"): collections.OrderedDict,
     ("collections", "defaultdict"): collections.defaultdict,
     ("collections", "Counter"): collections.Counter,
+}
+
+#: Pure-Python classes of the standard library whose instances carry their
+#: whole state in their attributes: the stand-in class of one (recognised
+#: by module and qualname) derives from the real class too, so that the
+#: real methods (this Python's standard library, nothing from the file)
+#: run over the loaded state: ``list(chain)``, ``chain["k"]``,
+#: ``ud.data``.  Its dumped attributes are not copied onto it.
+_STDLIB_BEHAVIOUR = {
+    ("collections", "ChainMap"): collections.ChainMap,
+    ("collections", "UserDict"): collections.UserDict,
+    ("collections", "UserList"): collections.UserList,
+    ("collections", "UserString"): collections.UserString,
+    ("argparse", "Namespace"): argparse.Namespace,
 }
 
 _HEAPTYPE = 1 << 9    # Py_TPFLAGS_HEAPTYPE
@@ -199,16 +214,20 @@ def _is_slot_descriptor(value):
             type.__getattribute__(cls, "__qualname__")) in _SLOT_DESCRIPTORS
 
 
-def _new_class(name, qualname, module, bases, kind):
+def _new_class(name, qualname, module, bases, kind, behaviour=None):
     """A surrogate class: a subclass of the family root of kind (Instance,
     Opaque, an exception, a builtin type) with these names, deriving from
-    those of bases that fit the family.  Never gets anything from the file
+    those of bases that fit the family (and first from behaviour, a class
+    of _STDLIB_BEHAVIOUR, when given).  Never gets anything from the file
     but its names."""
     root = _family_root(kind)
-    good = []
+    if behaviour is None and root is S.Opaque:
+        behaviour = S.OPAQUE_VIEWS.get((module, qualname))
+    good = [behaviour, root] if behaviour is not None else []
     for b in bases or ():
         if (isinstance(b, type) and b is not object and
-                issubclass(b, root) and b not in good):
+                issubclass(b, root) and b not in good and
+                not (behaviour is not None and issubclass(behaviour, b))):
             if root in (S.Instance, S.Opaque) and not issubclass(b, root):
                 continue
             good.append(b)
@@ -259,6 +278,7 @@ class _Builder:
         self.notes = []            # messages for Dump.warnings
         self._noted = set()
         self.tracebacks = {}       # id(exception) -> Traceback
+        self.adapt = []            # (made class, its dumped attributes)
         self._real_code = None
         self._frames_tried = False
         self.loader = None
@@ -316,7 +336,16 @@ class _Builder:
         if real is not None:
             return real
         bases = bases if isinstance(bases, list) else []
+        behaviour = _STDLIB_BEHAVIOUR.get((module, qualname))
+        if behaviour is not None and _family_root(base_kind) is S.Instance:
+            # the real class's methods over the loaded state; the dumped
+            # class's attributes stay off it (never added to self.made)
+            return _new_class(name, qualname, module, [], base_kind,
+                              behaviour)
         cls = _new_class(name, qualname, module, bases, base_kind)
+        # all of them, also those the surrogate cannot derive from (an
+        # IntEnum's Enum): heapdump._classes reads them
+        type.__setattr__(cls, "__dumped_bases__", tuple(bases))
         if cls.__hash__ is None and isinstance(attr_names, list) and \
                 "__hash__" in attr_names:
             # a subclass of list, dict, set... with a __hash__ of its own
@@ -369,7 +398,8 @@ class _Builder:
         key = module if isinstance(module, str) else None
         g = self.globals.get(key)
         if g is None:
-            g = self.globals[key] = {"__name__": key}
+            # "_": what the stub code's lines call (heapdump._frames)
+            g = self.globals[key] = {"__name__": key, "_": S.refuse_call}
         return g
 
     def real_code(self, code):
@@ -476,6 +506,10 @@ class _Builder:
             except Exception as e:
                 raise HeapdumpError("object %d (kind %d): %s: %s"
                                     % (oid, kind, type(e).__name__, e)) from e
+        # every class filled: what their code would have computed is
+        # refused, or answered from state (heapdump._classes)
+        for cls, attrs in self.adapt:
+            _classes.adapt(cls, attrs)
 
     def _attrs(self, layout, values):
         """(name, value) pairs of a layout's attributes, UNBOUND left
@@ -522,6 +556,7 @@ class _Builder:
             except (TypeError, AttributeError, ValueError):
                 pass
         type.__setattr__(cls, "__dumped_attrs__", attrs)
+        self.adapt.append((cls, attrs))
         fields = attrs.get("_fields")
         if issubclass(cls, tuple) and isinstance(fields, tuple) and all(
                 isinstance(n, str) and n.isidentifier() for n in fields):

@@ -58,6 +58,7 @@ class Renderer:
                 self.cuts[id(objects[oid])] = length
         self.sources = {}
         self.shown = set()      # ids of frames whose locals were printed
+        self._expanding = False  # inside an instance's attributes
 
     # -- values ------------------------------------------------------------
 
@@ -112,7 +113,7 @@ class Renderer:
             return self._container(v, t, depth)
         kinds = _surrogate_kinds()
         if kinds is not None:
-            placeholder, cut_classes, redacted_classes = kinds
+            placeholder, cut_classes, redacted_classes = kinds[:3]
             if isinstance(v, placeholder) or t in redacted_classes:
                 # Omitted, Redacted, Lost, UnknownObject, and values of
                 # which pieces were hidden: heapdump's own repr says what
@@ -134,6 +135,9 @@ class Renderer:
         if isinstance(v, (types.FrameType, types.CodeType,
                           types.TracebackType)):
             return _guarded_repr(v)
+        short = self._builtin_short(v, t, depth)
+        if short is not None:
+            return short
         for base in (dict, list, tuple, set, frozenset, str, bytes,
                      bytearray, int, float):
             if isinstance(v, base):
@@ -141,7 +145,69 @@ class Renderer:
                 # builtin's own methods, never the subclass's overrides.
                 return "%s(%s)" % (_type_name(t), self._value(
                     _as_base(v, base), depth))
-        return _guarded_repr(v)
+        text = self._instance(v, depth)
+        return _guarded_repr(v) if text is None else text
+
+    def _builtin_short(self, v, t, depth):
+        """An enum member of a builtin mix-in (IntEnum...) or a
+        namedtuple, as their reprs show them: ``<Level.HIGH: 2>``,
+        ``Pair(left=1, right='b')``.  None for anything else."""
+        try:
+            d = object.__getattribute__(v, "__dict__")
+        except AttributeError:
+            d = None
+        if isinstance(d, dict) and type(d.get("_name_")) is str and \
+                "_value_" in d:
+            return "<%s.%s: %s>" % (_type_name(t), d["_name_"],
+                                    self._value(d["_value_"], depth + 1))
+        fields = t.__dict__.get("_fields")
+        if fields is None:
+            for klass in t.__mro__[1:]:
+                fields = klass.__dict__.get("_fields")
+                if fields is not None:
+                    break
+        if isinstance(v, tuple) and type(fields) is tuple and \
+                len(fields) == tuple.__len__(v) and \
+                all(type(f) is str for f in fields):
+            return "%s(%s)" % (_type_name(t), ", ".join(
+                "%s=%s" % (f, self._value(x, depth + 1))
+                for f, x in zip(fields, tuple.__iter__(v))))
+        return None
+
+    def _instance(self, v, depth):
+        """An instance of a Python class with the repr of object: its
+        class and one level of its attributes, ``Order(id=3, total=9.5)``
+        (the attributes' own instances as their reprs).  None for
+        anything else (a dataclass, attrs or pydantic instance, an enum
+        member: their reprs are the libraries' short forms already)."""
+        kinds = _surrogate_kinds()
+        if kinds is None or self._expanding or depth >= self.max_depth:
+            return None
+        instance = kinds[3]
+        if not isinstance(v, instance) or type(v).__repr__ is not \
+                instance.__repr__:
+            return None
+        from heapdump import _classes
+
+        try:
+            d = object.__getattribute__(v, "__dict__")
+        except AttributeError:
+            return None
+        if not isinstance(d, dict) or "_value_" in d or \
+                _classes.field_names(type(v)) is not None:
+            return None
+        names = [k for k in d if type(k) is str]
+        parts = []
+        self._expanding = True
+        try:
+            for name in names[:self.max_items]:
+                parts.append("%s=%s" % (name, self._value(d[name],
+                                                          depth + 1)))
+        finally:
+            self._expanding = False
+        if len(names) > self.max_items:
+            parts.append("... %d attributes" % len(names))
+        return "%s(%s)" % (_type_name(type(v)), ", ".join(parts))
 
     def _scalar(self, v):
         if type(v) is int and v.bit_length() > 200:
@@ -368,6 +434,12 @@ class Renderer:
         out.append("Time:       %s" % (header("Heapdump-Time", "time")
                                        or "?"))
         out.append("Threads:    %d" % len(dump.threads or ()))
+        if len(dump.threads or ()) > 1:
+            # as pdb's threads command lists them (heapdump._pdbcmds)
+            from heapdump import _pdbcmds
+
+            for n, t, marks in _pdbcmds.thread_rows(dump):
+                out.append("          " + _pdbcmds.thread_line(n, t, marks))
         trailer = dump.trailer if isinstance(dump.trailer, dict) else None
         if trailer:
             bits = []
@@ -379,10 +451,60 @@ class Renderer:
                     bits.append("%s %s" % (format(n, ","), label))
             if bits:
                 out.append("Contents:   %s" % ", ".join(bits))
+        out.extend(self.cut_lines())
         for w in dump.warnings or ():
             out.append("Warning:    %s" % self._plain(w))
         for e in dump.errors or ():
             out.append("Writer error: %s" % self._plain(e))
+        return out
+
+    def cut_lines(self, label="Cut:        ", shown=12):
+        """Which values the dump shortened: each one a frame's variable
+        holds, by name, type, how much of it is in the dump and where;
+        then how many others (inside other objects) there are."""
+        if not self.cuts:
+            return []
+        named, seen = [], set()
+        frames = []
+        dump = self.dump
+        model = dump.traceback_of(dump.exception) if isinstance(
+            dump.exception, BaseException) else None
+        if model is None:
+            model = dump.traceback
+        if model is not None:
+            frames.extend(e.frame for e in model.entries())
+        for thread in dump.threads or ():
+            frames.extend(thread.frames or ())
+        for f in frames:
+            loc = getattr(f, "locals", None)
+            if type(loc) is not dict or id(f) in seen:
+                continue
+            seen.add(id(f))
+            code = f.code
+            where = "%s(), %s:%s" % (code.name, code.filename, f.lineno) \
+                if isinstance(code, _model.Code) else "?"
+            for name, v in dict.items(loc):
+                if id(v) in self.cuts and id(v) not in seen:
+                    seen.add(id(v))
+                    named.append((name, v, where))
+        out = []
+        for name, v, where in named[:shown]:
+            base = next((b for b in type(v).__mro__ if b in _CUTTABLE),
+                        type(v))
+            unit = "chars" if base is str else "bytes" if base in (
+                bytes, bytearray) else "items"
+            out.append("%s%s: %s, %s of %s %s in the dump (in %s)" % (
+                label if not out else " " * len(label), self.name(name),
+                base.__name__, format(base.__len__(v), ","),
+                format(self.cuts[id(v)], ","), unit, where))
+        others = len(self.cuts) - min(len(named), shown)
+        if others:
+            out.append("%s%s%s other value%s cut (%s)" % (
+                label if not out else " " * len(label),
+                "and " if out else "", format(others, ","),
+                "s" if others > 1 else "",
+                "inside other objects" if len(named) <= shown else
+                "variables not listed, or inside other objects"))
         return out
 
     def context_lines(self, label="Context:    "):
@@ -596,7 +718,8 @@ def _surrogate_kinds():
             from heapdump import _surrogates
             _KINDS.append((_surrogates.Placeholder,
                            frozenset(_surrogates.CUT_CLASSES.values()),
-                           frozenset(_surrogates.REDACTED_CLASSES)))
+                           frozenset(_surrogates.REDACTED_CLASSES),
+                           _surrogates.Instance))
         except ImportError:
             _KINDS.append(None)
     return _KINDS[0]

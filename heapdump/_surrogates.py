@@ -39,7 +39,10 @@ from heapdump import _format as F
 from heapdump import _heapdump
 
 __all__ = [
+    "CALL_REFUSED",
     "UNBOUND",
+    "DumpedAttributeError",
+    "DumpedCodeError",
     "BuiltinFunction",
     "CutBytearray",
     "CutBytes",
@@ -72,6 +75,48 @@ __all__ = [
 ]
 
 Surrogate = _heapdump.Surrogate
+
+
+class DumpedCodeError(Exception):
+    """What a dump cannot answer as the live program would, because the
+    answer is code of the dumped program (a property, an overridden
+    method, a function or a class to call): that code ran in the dumped
+    process, and nothing from the file runs here."""
+
+
+class DumpedAttributeError(DumpedCodeError, AttributeError):
+    """A DumpedCodeError on reading an attribute (a property, a
+    ``__getattr__``): an AttributeError too, so that ``hasattr()`` and
+    the tools that probe attributes go on."""
+
+
+#: The one message for calling what came from a dump.
+CALL_REFUSED = ("functions from a dump cannot be called: their code ran "
+                "in the dumped process")
+
+
+def refuse_call(*args, **kwargs):
+    """The ``_`` of the rebuilt functions' globals: each line of their
+    stub code calls it, so calling one raises DumpedCodeError naming it."""
+    import sys
+
+    code = sys._getframe(1).f_code
+    name = getattr(code, "co_qualname", None)
+    if name is None:
+        # before 3.11 the code has no qualname: the function has
+        name = next((f.__qualname__ for f in gc.get_referrers(code)
+                     if isinstance(f, types.FunctionType)), code.co_name)
+    raise DumpedCodeError("%s() (from %s): %s" % (name, code.co_filename,
+                                                  CALL_REFUSED))
+
+
+def _refuse_new(cls, *args, **kwargs):
+    qual = type.__getattribute__(cls, "__qualname__")
+    mod = type.__getattribute__(cls, "__module__")
+    raise DumpedCodeError(
+        "%s(): classes from a dump cannot be called: their code ran in "
+        "the dumped process (%s is a stand-in made from the dumped "
+        "state)" % (_dotted(mod, qual), qual))
 
 
 def address(obj):
@@ -125,24 +170,79 @@ def _dotted(module, qualname):
 
 
 class Instance(Surrogate):
-    """Base of the surrogate classes of dumped instances."""
+    """Base of the surrogate classes of dumped instances.  Calling one of
+    them raises DumpedCodeError (the loader makes instances in C)."""
 
     __slots__ = ()
+    __new__ = _refuse_new
 
     def __repr__(self):
         d = object.__getattribute__(self, "__dict__")
+        from heapdump import _classes
+
         name = d.get("_name_") if isinstance(d, dict) else None
-        if isinstance(name, str) and "_value_" in d:
-            # an enum member
-            qual = type.__getattribute__(type(self), "__qualname__")
-            return "<%s.%s: %r>" % (qual, name, d["_value_"])
-        return Surrogate.__repr__(self)
+        if isinstance(d, dict) and "_name_" in d and "_value_" in d:
+            # an enum member (name None: a composite Flag before 3.11)
+            if name is None:
+                name = _classes.flag_names(self, d["_value_"])
+            if isinstance(name, str):
+                qual = type.__getattribute__(type(self), "__qualname__")
+                return "<%s.%s: %r>" % (qual, name, d["_value_"])
+
+        text = _classes.library_repr(self)
+        return Surrogate.__repr__(self) if text is None else text
 
 
 class Opaque(Surrogate):
     """Base of the surrogate classes of objects of unreadable C types."""
 
     __slots__ = ()
+    __new__ = _refuse_new
+
+
+class DequeView:
+    """Mixed into the stand-in class of ``collections.deque`` (an opaque C
+    object whose referents are its items, in order): it reads as a
+    sequence of them.  ``maxlen`` is not in the dump (the dumper reads a
+    deque through its traverse, which does not say it)."""
+
+    __slots__ = ()
+
+    def _items(self):
+        return referents(self)
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __reversed__(self):
+        return reversed(self._items())
+
+    def __len__(self):
+        return len(self._items())
+
+    def __getitem__(self, i):
+        return self._items()[i]
+
+    def __contains__(self, x):
+        return x in self._items()
+
+    def __bool__(self):
+        return bool(self._items())
+
+    def __repr__(self):
+        name = type.__getattribute__(type(self), "__qualname__")
+        return "%s(%r) (maxlen not in the dump)" % (name,
+                                                    list(self._items()))
+
+    @property
+    def maxlen(self):
+        raise DumpedAttributeError(
+            "deque.maxlen is not in the dump: a deque's items are read "
+            "through its traverse, which does not give it")
+
+
+#: Opaque C types that read as what they hold, by (module, qualname).
+OPAQUE_VIEWS = {("collections", "deque"): DequeView}
 
 
 class BuiltinFunction(Surrogate):
@@ -453,52 +553,73 @@ REDACTED_CLASSES = (RedactedStr, RedactedBytes, RedactedBytearray)
 
 # ------------------------------------------------------------ cut values
 
-def _cut_note(obj, unit):
+def _more(obj, unit):
+    """The marker a cut value's repr ends in: how many elements the dump
+    left out, and how many there were."""
     n = obj.__dict__.get("original_length")
-    return "(cut: %d of %s %s)" % (len(obj), n, unit)
+    shown = len(obj)
+    if not isinstance(n, int) or n < shown:
+        return "<more %s not dumped>" % unit
+    return "<%s more %s not dumped, %s in all>" % (
+        format(n - shown, ","), unit, format(n, ","))
 
 
 class CutStr(str):
-    """The first characters of a longer str.  ``original_length``."""
+    """The first characters of a longer str.  ``original_length``; len()
+    is the number of characters in the dump."""
 
     def __repr__(self):
-        return "%s... %s" % (str.__repr__(self), _cut_note(self, "chars"))
+        return "%s %s" % (str.__repr__(self), _more(self, "chars"))
 
 
 class CutBytes(bytes):
     """The first bytes of a longer bytes.  ``original_length``."""
 
     def __repr__(self):
-        return "%s... %s" % (bytes.__repr__(self), _cut_note(self, "bytes"))
+        return "%s %s" % (bytes.__repr__(self), _more(self, "bytes"))
 
 
 class CutBytearray(bytearray):
     def __repr__(self):
-        return "%s... %s" % (bytearray.__repr__(self),
-                             _cut_note(self, "bytes"))
+        return "%s %s" % (bytearray.__repr__(self), _more(self, "bytes"))
 
 
 def _cut_repr(base_repr, obj):
+    """The builtin's repr with the marker as its last element:
+    ``[0, 1, <19,998 more items not dumped, 20,000 in all>]``."""
+    more = _more(obj, "items")
+    if isinstance(obj, (set, frozenset)):
+        # set's repr of a subclass names the subclass
+        items = [repr(x) for x in obj.__class__.__mro__[1].__iter__(obj)]
+        body = "{%s}" % ", ".join(items + [more])
+        return "frozenset(%s)" % body if isinstance(obj, frozenset) \
+            else body
     text = base_repr(obj)
-    close = text[-1:]
-    if close in ")]}" and len(obj):
-        text = text[:-1] + ", ..." + close
-    return "%s %s" % (text, _cut_note(obj, "items"))
+    if isinstance(obj, tuple) and len(obj) == 1:
+        text = text[:-2] + ")"          # (1,) -> (1, <more>)
+    if not len(obj):
+        return text[:-1] + more + text[-1]
+    return text[:-1] + ", " + more + text[-1]
 
 
 class CutTuple(tuple):
-    """The first items of a longer tuple.  ``original_length``."""
+    """The first items of a longer tuple.  ``original_length``; len() is
+    the number of items in the dump (the builtin's)."""
 
     def __repr__(self):
         return _cut_repr(tuple.__repr__, self)
 
 
 class CutList(list):
+    """The first items of a longer list (see CutTuple)."""
+
     def __repr__(self):
         return _cut_repr(list.__repr__, self)
 
 
 class CutDict(dict):
+    """The first items of a longer dict (see CutTuple)."""
+
     def __repr__(self):
         return _cut_repr(dict.__repr__, self)
 

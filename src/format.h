@@ -160,7 +160,7 @@ enum hd_scope { HD_SCOPES(HD_FORMAT_SCOPE_) };
     X(max_bytes, INT64_C(1) << 30,                                            \
       INT64_C(4) << 30)             /* uncompressed body bytes */             \
     X(max_string, 65536, 65536)     /* characters of a str, bytes of bytes */ \
-    X(max_items, 10000, -1)         /* elements of one container */           \
+    X(max_items, 200000, -1)        /* elements of one container */           \
     X(max_source, 4 << 20, 4 << 20) /* bytes of one source file */
 
 /* The defaults of one scope, by name (format.c). */

@@ -604,8 +604,23 @@ void hd_pack_frame_ref(hd_dumper *d, hd_frame *f);
  * "unreached"), and what it reaches is walked right after it. */
 void hd_unreached_run(hd_dumper *d);
 
-/* sources.c: write the SOURCE records of the files in d->files. */
-void hd_sources_write(hd_dumper *d, Py_ssize_t max_bytes);
+/* sources.c: write the SOURCE records of the files in d->files; exc (the
+ * dumped exception, or NULL): the frozen modules its traceback runs in get
+ * their source (frozen.c). */
+void hd_sources_write(hd_dumper *d, Py_ssize_t max_bytes, PyObject *exc);
+
+/* frozen.c: the file a "<frozen NAME>" code file name was frozen from,
+ * into path (cap bytes): 1 when it is such a name, a frame of the
+ * traceback of exc (the dumped exception, or NULL) or of its chain runs
+ * that code, and the standard library has the file; else 0.  Never in a
+ * fatal signal handler. */
+int hd_frozen_path(hd_dumper *d, PyObject *exc, PyObject *filename,
+                   char *path, size_t cap);
+
+/* classes.c: take subtype_dealloc (0, or -1 with an exception); whether a
+ * type itself is a class defined in Python (a C heap type is not). */
+int hd_classes_init(void);
+int hd_classes_python_class(PyTypeObject *tp);
 
 /* encode.c */
 /* Write an inline value (str/bytes/int/float) */

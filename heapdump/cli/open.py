@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import pdb
 import sys
 import types
 
-from heapdump import _frames, _model, _report
+# _pdbcmds imports pdb (and, on 3.14, asyncio), which must happen before
+# the dump's stand-in modules enter sys.modules
+from heapdump import _frames, _model, _pdbcmds, _report
 
 PROG = "python -m heapdump.open"
 
@@ -224,29 +224,8 @@ def _thread_list(dump):
                      for t in dump.threads or ()) or "none"
 
 
-def _own_frame(frame):
-    """Whether a dumped frame is heapdump's own Python code (the dump()
-    wrapper), which the stack shown should not start in."""
-    code = frame.code
-    filename = getattr(code, "filename", None)
-    if not isinstance(filename, str):
-        return False
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.path.dirname(filename) == here or (
-        os.path.basename(os.path.dirname(filename)) == "heapdump"
-        and os.path.basename(filename) in _OWN_FILES)
-
-
-_OWN_FILES = {"__init__.py", "_writer.py", "open.py", "_frames.py",
-              "_load.py", "_report.py", "_model.py", "_surrogates.py",
-              "_secrets.py", "_vet.py"}
-
-
 def _thread_frames(thread):
-    frames = list(thread.frames or ())
-    while len(frames) > 1 and _own_frame(frames[0]):
-        frames.pop(0)
-    return frames
+    return _frames.own_frames_dropped(thread)
 
 
 def _pick(dump, thread):
@@ -369,10 +348,8 @@ def debug(dump, thread=None, *, out=None):
 
     _heap.current_dump = dump       # for heapdump.why() at the prompt
     try:
-        if exc is not None and sys.version_info >= (3, 13):
-            pdb.post_mortem(exc)
-        else:
-            pdb.post_mortem(tb)
+        _pdbcmds.post_mortem(dump, exc if exc is not None and
+                             sys.version_info >= (3, 13) else tb, thread)
     finally:
         _heap.current_dump = None
         restore()

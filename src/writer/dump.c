@@ -629,7 +629,7 @@ dump_body(hd_dumper *d, const hd_request *req, const char *iso, int64_t now_ns,
         hd_walk_note_error(d, "the walk stopped: %s", d->error);
     }
     if (!d->stopped) {
-        hd_sources_write(d, req->max_source);
+        hd_sources_write(d, req->max_source, req->exc);
     }
     dump_trailer(d, nthreads, dump_now_ns() - t0);
 }

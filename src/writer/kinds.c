@@ -43,7 +43,7 @@ hd_kinds_init(void)
     sizeof_object = kinds_find_sizeof(&PyBaseObject_Type);
     sizeof_code = kinds_find_sizeof(&PyCode_Type);
     sizeof_type = kinds_find_sizeof(&PyType_Type);
-    return 0;
+    return hd_classes_init();
 }
 
 static Py_ssize_t
@@ -167,7 +167,7 @@ static int
 kinds_is_plain_instance(PyTypeObject *tp)
 {
     while (tp != NULL && tp != &PyBaseObject_Type) {
-        if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        if (!hd_classes_python_class(tp)) { /* a C type, heap or not */
             return 0;
         }
         tp = tp->tp_base;

@@ -102,7 +102,7 @@ sources_fs_name(PyObject *name, char *out, size_t cap)
 }
 
 void
-hd_sources_write(hd_dumper *d, Py_ssize_t max_bytes)
+hd_sources_write(hd_dumper *d, Py_ssize_t max_bytes, PyObject *exc)
 {
     /* SOURCE: [70, filename, text, error, [redactions]] */
     char path[4096];
@@ -111,8 +111,12 @@ hd_sources_write(hd_dumper *d, Py_ssize_t max_bytes)
         const char *why = NULL;
         char *text = NULL;
         size_t len = 0;
-        if (PyUnicode_GET_LENGTH(name) > 0 &&
-            PyUnicode_READ_CHAR(name, 0) == '<') {
+        if (hd_frozen_path(d, exc, name, path, sizeof(path))) {
+            /* a frozen module's: the file it was frozen from (frozen.c) */
+            text = sources_read_file(path, max_bytes, &len, &why);
+        }
+        else if (PyUnicode_GET_LENGTH(name) > 0 &&
+                 PyUnicode_READ_CHAR(name, 0) == '<') {
             why = "not a file";
         }
         else if (!sources_fs_name(name, path, sizeof(path))) {

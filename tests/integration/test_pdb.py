@@ -61,20 +61,23 @@ def test_starts_at_the_innermost_frame_of_the_exception(tmp_path):
 
 def test_where_up_down(tmp_path):
     out = replies(run_pdb(tmp_path, "where\nup\nup\nup\ndown\ndown\n"))
+    # the whole stack: <module> above the catching frame main() too
     assert out[1] == (
+        "  %s(36)<module>()\n"
+        "-> main()\n"
         "  %s(31)main()\n"
         "-> process(user, items, 1, 2, flag=False, extra=3)\n"
         "  %s(17)process()\n"
         "-> return check(user, total, lookup)\n"
         "> %s(23)check()\n"
         '-> raise ValueError("total %%d over %%d" %% (total, limit))\n'
-        % (FILE, FILE, FILE))
+        % (FILE, FILE, FILE, FILE))
     assert out[2] == ("> %s(17)process()\n"
                       "-> return check(user, total, lookup)\n" % FILE)
     assert out[3].startswith("> %s(31)main()\n" % FILE)
-    assert out[4] == "*** Oldest frame\n"
-    assert out[5].startswith("> %s(17)process()\n" % FILE)
-    assert out[6].startswith("> %s(23)check()\n" % FILE)
+    assert out[4] == "> %s(36)<module>()\n-> main()\n" % FILE
+    assert out[5].startswith("> %s(31)main()\n" % FILE)
+    assert out[6].startswith("> %s(17)process()\n" % FILE)
 
 
 def test_print_expressions_over_locals_and_globals(tmp_path):

@@ -229,14 +229,18 @@ def test_where_up_down_and_values(tmp_path, app_dump):
     assert out[0].endswith("> %s(%d)total_of()\n"
                            '-> raise ValueError("total %%d over limit %%d" '
                            "%% (total, limit))\n" % (app, raise_line))
+    # the whole stack: <module> above the catching frame main() too
     assert out[1] == (
+        "  %s(%d)<module>()\n"
+        "-> main(sys.argv[1])\n"
         "  %s(%d)main()\n"
         '-> checkout(user, items, "gift", limit=10, coupon="X1")\n'
         "  %s(%d)checkout()\n"
         "-> return total_of(items, limit)\n"
         "> %s(%d)total_of()\n"
         '-> raise ValueError("total %%d over limit %%d" %% (total, limit))\n'
-        % (app, main_line, app, call_line, app, raise_line))
+        % (app, line_of(APP, "main(sys.argv[1])"), app, main_line, app,
+           call_line, app, raise_line))
     assert out[2] == "(14, 10)\n"
     assert out[3] == "> %s(%d)checkout()\n" \
         "-> return total_of(items, limit)\n" % (app, call_line)
@@ -346,8 +350,11 @@ def test_summary(tmp_path, app_dump):
     assert "      limit = 10" in lines
     assert "      items = [{'price': 2, 'k': 20}, {'price': 3, 'k': 30}, " \
         "{'price': 4, 'k': 40}, {'price': 5, 'k': 50}]" in lines
+    # instances in the short form: their class and one level of
+    # attributes
     assert "      cart = {'user': 'alice', 'count': 4, 'box': " \
-        "<shapes.Box object at 0x" in text
+        "Box(size=3)}" in lines
+    assert "      user = User(name='alice', age=30)" in lines
     assert any(ln.startswith("Thread ") and "[called dump(), main thread]"
                in ln for ln in lines)
 
@@ -602,11 +609,15 @@ def test_suspended_generator_frame(tmp_path):
     path, _, app = make_dump(tmp_path, {"gen.py": GENERATORS},
                              main="gen.py")
     r = heapdump_open(tmp_path, path, commands=(
-        "p first\np gen.gi_frame.lineno\np gen.gi_frame.frame.f_locals\n"))
+        "p first\np gen.gi_frame.f_lineno\np gen.gi_frame.f_locals\n"
+        "p gen.gi_frame.f_code.co_name\np gen.dumped_frame.lineno\n"))
     out = replies(r.stdout)
     assert out[1] == "0\n"
+    # the generator's frame reads like a frame
     assert out[2] == "%d\n" % line_of(GENERATORS, "yield i * i")
     assert out[3] == "{'n': 5, 'i': 0}\n"
+    assert out[4] == "'numbers'\n"
+    assert out[5] == out[2]
 
 
 POINT = textwrap.dedent('''\

@@ -2,9 +2,12 @@
 (tests/records.py): headers, records, roots, limits, the file's life."""
 
 import collections
+import dataclasses
 import email.parser
+import enum
 import gc
 import os
+import re
 import stat
 import sys
 import threading
@@ -432,6 +435,41 @@ def test_no_python_code_runs_while_dumping(tmp_path):
         def __del__(self):
             calls.append("del")
 
+    # the kinds of issue 12 in the dumped program
+    class SpyDeque(collections.deque):
+        def __iter__(self):
+            calls.append("deque iter")
+            return iter(())
+
+        def __len__(self):
+            calls.append("deque len")
+            return 0
+
+    class Buffered:
+        def __buffer__(self, flags):
+            calls.append("buffer")
+            return memoryview(b"")
+
+    class Color(enum.Enum):
+        RED = 1
+
+        def __repr__(self):
+            calls.append("enum repr")
+            return "red"
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+        def __eq__(self, other):
+            calls.append("dataclass eq")
+            return False
+
+    class Chain(collections.ChainMap):
+        def __getitem__(self, k):
+            calls.append("chain getitem")
+            return None
+
     def make_garbage():
         # cyclic garbage with a finalizer: a collection during the dump
         # would run __del__
@@ -444,6 +482,9 @@ def test_no_python_code_runs_while_dumping(tmp_path):
     def work():
         spy = Spy()
         spies = SpyDict({Key(): Spy(), "k": SpyList([Spy(), SpyStr("s")])})
+        kinds = [SpyDeque([Spy()]), collections.deque([1], maxlen=2),
+                 Buffered(), Color.RED, Point(1), Chain({"a": 1}),
+                 re.compile("a+"), threading.Lock()]
         make_garbage()
 
         class Body(metaclass=Prepared):
@@ -452,7 +493,7 @@ def test_no_python_code_runs_while_dumping(tmp_path):
             calls.clear()  # what ran while the objects were made
             paths.append(heapdump.dump(tmp_path / "x.dump"))
 
-        return spies, Body
+        return spies, Body, kinds
 
     profiled = []
     inside = [False]

@@ -261,10 +261,17 @@ def test_cut_values(loadw):
         assert o[oid] == value
         assert o[oid].original_length == n
         assert d.cuts[oid] == n
-        assert "cut" in repr(o[oid]) and str(n) in repr(o[oid])
+        assert "not dumped" in repr(o[oid]) and format(n, ",") in repr(o[oid])
     assert type(o[plain]) is str and plain not in d.cuts
-    assert repr(o[s]) == "'abc'... (cut: 3 of 1000 chars)"
-    assert repr(o[lst]) == "[1, 2, ...] (cut: 2 of 99 items)"
+    assert repr(o[s]) == "'abc' <997 more chars not dumped, 1,000 in all>"
+    assert repr(o[lst]) == "[1, 2, <97 more items not dumped, 99 in all>]"
+    assert repr(o[t]) == "(1, <49 more items not dumped, 50 in all>)"
+    assert repr(o[dd]) == "{'a': 1, <59 more items not dumped, 60 in all>}"
+    assert repr(o[st]) == "{3, <69 more items not dumped, 70 in all>}"
+    assert repr(o[fs]) == ("frozenset({4, <79 more items not dumped, 80 in "
+                           "all>})")
+    # len() is what the dump holds
+    assert len(o[lst]) == 2 and len(o[s]) == 3
 
 
 def test_omitted_and_redacted(loadw):

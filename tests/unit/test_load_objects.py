@@ -30,6 +30,7 @@ from dumpwriter import (
 
 from heapdump import _load, _model
 from heapdump import _surrogates as S
+from heapdump._surrogates import DumpedAttributeError, DumpedCodeError
 
 PY311 = sys.version_info >= (3, 11)
 
@@ -107,12 +108,18 @@ def test_dunder_class_attributes_are_not_behaviour(loadw):
     d = loadw(w)
     a, b = d.objects[u1], d.objects[u2]
     cls = type(a)
-    assert a != b and a == a               # identity equality
+    # the dumped __eq__ and __getattr__ never run, and are not answered
+    # by the defaults (identity) either: they raise, naming the code
+    with pytest.raises(DumpedCodeError, match=r"User\.__eq__ \(of "
+                       r"myapp\.models\.User\) is the class's own code"):
+        _ = a == b
     hash(a)                                # identity hash
-    with pytest.raises(AttributeError):
-        _ = a.missing                      # no dumped __getattr__
+    with pytest.raises(DumpedAttributeError, match="__getattr__"):
+        _ = a.missing
+    assert not hasattr(a, "missing")       # an AttributeError too
     assert repr(a).startswith("<myapp.models.User object at 0x")
-    assert "__eq__" not in vars(cls) and "__init__" not in vars(cls)
+    assert vars(cls)["__eq__"].__qualname__ == "User.__eq__"
+    assert "__init__" not in vars(cls)
     assert cls.__doc__ == "A user."
     assert cls.LIMIT == 5
     # methods are real functions (pdb's `source` needs them)

@@ -1,0 +1,172 @@
+"""The pdb that opens a dump: stock pdb with the whole stack, and threads.
+
+``post_mortem(dump, exc_or_tb, thread)`` runs a ``DumpPdb``, a subclass of
+``pdb.Pdb`` that differs from it in two ways only:
+
+- the stack of a traceback is the whole stack: when the traceback's first
+  frame (the frame that caught the exception, or the outermost frame the
+  exception passed through) has callers, they come first, outermost first,
+  each at the line it stood at when the dump was taken, then the
+  traceback's frames, as a live ``pdb.set_trace()`` in the ``except`` block
+  would show them with the exception.  ``up``, ``down``, ``where`` and
+  ``exceptions`` (3.13+, which sets up each exception's traceback through
+  the same ``get_stack``) go across all of it;
+- ``threads`` lists the dumped threads, numbered, with name, ident and
+  where each stands; ``thread N|NAME|IDENT`` switches to one (its stack,
+  innermost frame first), ``thread`` alone says which one is shown.
+
+Nothing from the file runs: the frames are the rebuilt ones of
+``heapdump._frames``.
+"""
+
+from __future__ import annotations
+
+import pdb
+
+from heapdump import _frames, _model
+
+__all__ = ["DumpPdb", "post_mortem", "thread_rows"]
+
+
+def _where(thread):
+    """'file:line in function' of a thread's innermost frame, or why not."""
+    for f in thread.frames or ():
+        code = f.code
+        if isinstance(code, _model.Code):
+            return "%s:%s in %s" % (code.filename, f.lineno, code.name)
+        return "?"
+    return "(no Python frames)"
+
+
+def thread_rows(dump):
+    """(number, thread, marks) for each dumped thread, numbered from 1 in
+    the order of the dump; marks: 'called dump()', 'main'."""
+    rows = []
+    for n, t in enumerate(dump.threads or (), 1):
+        marks = []
+        if t.is_current:
+            marks.append("called dump()")
+        if t.is_main:
+            marks.append("main")
+        rows.append((n, t, marks))
+    return rows
+
+
+def thread_line(n, thread, marks, current=False):
+    """One line of the ``threads`` list (and of --summary's)."""
+    from heapdump import _report
+
+    return "%s%3d %s (ident %s%s): %s" % (
+        "*" if current else " ", n, _report.thread_name(thread),
+        thread.ident, ", " + ", ".join(marks) if marks else "",
+        _where(thread))
+
+
+class DumpPdb(pdb.Pdb):
+    """Stock pdb over a dump's rebuilt frames (see the module's text)."""
+
+    def __init__(self, dump, thread=None, **kwargs):
+        super().__init__(**kwargs)
+        self.dump = dump
+        self.dump_thread = thread
+        self.prompt = "(Pdb) "
+
+    # -- the whole stack
+
+    def get_stack(self, f, t):
+        stack, i = super().get_stack(f, t)
+        if f is None and t is not None:
+            outer, g, seen = [], t.tb_frame.f_back, set()
+            while g is not None and id(g) not in seen:
+                seen.add(id(g))
+                outer.append((g, g.f_lineno))
+                g = g.f_back
+            outer.reverse()
+            stack = outer + stack
+            i = len(stack) - 1
+        return stack, i
+
+    # -- threads
+
+    def _current_rows(self):
+        rows = thread_rows(self.dump)
+        shown = self.dump_thread
+        if shown is None:
+            # the exception's traceback: it was raised in the thread that
+            # called dump()
+            shown = self.dump.current_thread
+        return rows, shown
+
+    def do_threads(self, arg):
+        """threads
+        List the dumped threads: number, name, ident and where each
+        stands ('*' marks the one shown).  'thread N' switches to one."""
+        rows, shown = self._current_rows()
+        if not rows:
+            self.message("the dump holds no threads")
+            return
+        for n, t, marks in rows:
+            self.message(thread_line(n, t, marks, t is shown))
+
+    def do_thread(self, arg):
+        """thread [N | NAME | IDENT]
+        Switch to a dumped thread (its number in 'threads', its name or
+        its ident): the stack becomes its stack, at its innermost frame.
+        Without an argument, say which thread is shown."""
+        rows, shown = self._current_rows()
+        arg = arg.strip()
+        if not arg:
+            for n, t, marks in rows:
+                if t is shown:
+                    self.message(thread_line(n, t, marks, True))
+                    return
+            self.message("no thread is shown")
+            return
+        found = _find_thread(rows, arg)
+        if found is None:
+            self.error("no thread %r (see 'threads')" % arg)
+            return
+        n, t, marks = found
+        tb = _frames.traceback_for_thread(_model.Thread(
+            t.ident, t.native_id, t.name, t.is_current, t.is_main,
+            _frames.own_frames_dropped(t)))
+        if tb is None:
+            self.error("thread %d (%s) has no Python frames" % (
+                n, t.name))
+            return
+        self.dump_thread = t
+        if hasattr(self, "_chained_exceptions"):
+            # 3.13+: the exceptions command belongs to the exception's
+            # stack, not to a thread's
+            self._chained_exceptions = tuple()
+            self._chained_exception_index = 0
+        self.setup(None, tb)
+        self.message(thread_line(n, t, marks, True))
+        self.print_stack_entry(self.stack[self.curindex])
+
+
+def _find_thread(rows, arg):
+    for row in rows:
+        if row[1].name == arg:
+            return row
+    try:
+        wanted = int(arg, 0)
+    except ValueError:
+        return None
+    for row in rows:
+        if row[0] == wanted:
+            return row
+    for row in rows:
+        if wanted in (row[1].ident, row[1].native_id):
+            return row
+    return None
+
+
+def post_mortem(dump, target, thread=None):
+    """Run DumpPdb post-mortem on target: the dumped exception (3.13+, for
+    the ``exceptions`` command) or a traceback object; thread: the Thread
+    shown when target is a thread's stack."""
+    p = DumpPdb(dump, thread)
+    p.reset()
+    p.interaction(None, target)
+
