@@ -662,3 +662,6 @@ def flag_names(obj, value):
             found.append((v, name))
     found.sort(reverse=True)
     return "|".join(n for _, n in found) or None
+
+
+S._REPRS.update(flag_names=flag_names, library_repr=library_repr)

@@ -24,42 +24,9 @@ from __future__ import annotations
 import pdb
 
 from heapdump import _frames, _model
+from heapdump._report import thread_line, thread_rows
 
 __all__ = ["DumpPdb", "post_mortem", "thread_rows"]
-
-
-def _where(thread):
-    """'file:line in function' of a thread's innermost frame, or why not."""
-    for f in thread.frames or ():
-        code = f.code
-        if isinstance(code, _model.Code):
-            return "%s:%s in %s" % (code.filename, f.lineno, code.name)
-        return "?"
-    return "(no Python frames)"
-
-
-def thread_rows(dump):
-    """(number, thread, marks) for each dumped thread, numbered from 1 in
-    the order of the dump; marks: 'called dump()', 'main'."""
-    rows = []
-    for n, t in enumerate(dump.threads or (), 1):
-        marks = []
-        if t.is_current:
-            marks.append("called dump()")
-        if t.is_main:
-            marks.append("main")
-        rows.append((n, t, marks))
-    return rows
-
-
-def thread_line(n, thread, marks, current=False):
-    """One line of the ``threads`` list (and of --summary's)."""
-    from heapdump import _report
-
-    return "%s%3d %s (ident %s%s): %s" % (
-        "*" if current else " ", n, _report.thread_name(thread),
-        thread.ident, ", " + ", ".join(marks) if marks else "",
-        _where(thread))
 
 
 class DumpPdb(pdb.Pdb):

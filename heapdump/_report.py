@@ -436,10 +436,8 @@ class Renderer:
         out.append("Threads:    %d" % len(dump.threads or ()))
         if len(dump.threads or ()) > 1:
             # as pdb's threads command lists them (heapdump._pdbcmds)
-            from heapdump import _pdbcmds
-
-            for n, t, marks in _pdbcmds.thread_rows(dump):
-                out.append("          " + _pdbcmds.thread_line(n, t, marks))
+            for n, t, marks in thread_rows(dump):
+                out.append("          " + thread_line(n, t, marks))
         trailer = dump.trailer if isinstance(dump.trailer, dict) else None
         if trailer:
             bits = []
@@ -734,3 +732,37 @@ def _guarded_repr(v):
     except Exception as e:
         return "<%s object (repr failed: %s)>" % (
             _type_name(type(v)), type(e).__name__)
+
+
+# --------------------------------------------------------------- threads
+
+def _where(thread):
+    """'file:line in function' of a thread's innermost frame, or why not."""
+    for f in thread.frames or ():
+        code = f.code
+        if isinstance(code, _model.Code):
+            return "%s:%s in %s" % (code.filename, f.lineno, code.name)
+        return "?"
+    return "(no Python frames)"
+
+
+def thread_rows(dump):
+    """(number, thread, marks) for each dumped thread, numbered from 1 in
+    the order of the dump; marks: 'called dump()', 'main'."""
+    rows = []
+    for n, t in enumerate(dump.threads or (), 1):
+        marks = []
+        if t.is_current:
+            marks.append("called dump()")
+        if t.is_main:
+            marks.append("main")
+        rows.append((n, t, marks))
+    return rows
+
+
+def thread_line(n, thread, marks, current=False):
+    """One line of the ``threads`` list (and of --summary's)."""
+    return "%s%3d %s (ident %s%s): %s" % (
+        "*" if current else " ", n, thread_name(thread),
+        thread.ident, ", " + ", ".join(marks) if marks else "",
+        _where(thread))

@@ -110,6 +110,16 @@ def refuse_call(*args, **kwargs):
                                                   CALL_REFUSED))
 
 
+#: The reprs that know libraries' classes (Enum flags, dataclasses, attrs,
+#: pydantic...): heapdump._classes, which builds on this module, puts its
+#: own here when it is imported (the loader imports it); until then a
+#: stand-in has the plain repr.
+_REPRS = {
+    "flag_names": lambda obj, value: None,
+    "library_repr": lambda obj: None,
+}
+
+
 def _refuse_new(cls, *args, **kwargs):
     qual = type.__getattribute__(cls, "__qualname__")
     mod = type.__getattribute__(cls, "__module__")
@@ -178,18 +188,16 @@ class Instance(Surrogate):
 
     def __repr__(self):
         d = object.__getattribute__(self, "__dict__")
-        from heapdump import _classes
-
         name = d.get("_name_") if isinstance(d, dict) else None
         if isinstance(d, dict) and "_name_" in d and "_value_" in d:
             # an enum member (name None: a composite Flag before 3.11)
             if name is None:
-                name = _classes.flag_names(self, d["_value_"])
+                name = _REPRS["flag_names"](self, d["_value_"])
             if isinstance(name, str):
                 qual = type.__getattribute__(type(self), "__qualname__")
                 return "<%s.%s: %r>" % (qual, name, d["_value_"])
 
-        text = _classes.library_repr(self)
+        text = _REPRS["library_repr"](self)
         return Surrogate.__repr__(self) if text is None else text
 
 
