@@ -127,6 +127,9 @@ typedef struct hd_frame_info {
 Py_ssize_t hd_pyversion_preheader_size(PyObject *obj);
 /* str.__sizeof__ without the int it makes; -1 for a legacy str. */
 Py_ssize_t hd_pyversion_str_sizeof(PyObject *s);
+/* __sizeof__ of a frame, generator, coroutine or async generator, without
+ * calling it; -1 for any other object. */
+Py_ssize_t hd_pyversion_frame_sizeof(PyObject *obj);
 Py_ssize_t hd_pyversion_values_bytes(PyObject *obj);
 typedef int (*hd_gc_visit)(PyObject *obj, int extra, void *arg);
 void hd_pyversion_gc_visit(hd_gc_visit visit, void *arg);

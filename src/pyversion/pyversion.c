@@ -1035,6 +1035,60 @@ hd_pyversion_gc_visit(hd_gc_visit visit, void *arg)
 #endif
 }
 
+/* The size of a frame, generator, coroutine or async generator object as
+ * its __sizeof__ gives it, without calling it; -1 for any other object.
+ * From 3.11 these types have a tp_itemsize but no ob_size (they are not
+ * PyVarObjects, so Py_SIZE would read a pointer): the variable part is
+ * the interpreter frame's slots, as many as the code object asks for.
+ * A generator's tp_basicsize ends where its embedded frame's localsplus
+ * begins, whichever of the three types it is; 3.11 clears that frame's
+ * code when the generator finishes, and keeps it in gi_code. */
+Py_ssize_t
+hd_pyversion_frame_sizeof(PyObject *obj)
+{
+#if HD_IFRAMES
+    PyTypeObject *tp = Py_TYPE(obj);
+    PyCodeObject *co;
+    if (PyFrame_Check(obj)) {
+        _PyInterpreterFrame *f = ((PyFrameObject *)obj)->f_frame;
+        co = f != NULL ? HD_FCODE(f) : NULL;
+    }
+    else if (PyGen_Check(obj) || PyCoro_CheckExact(obj) ||
+             PyAsyncGen_CheckExact(obj)) {
+#if PY_VERSION_HEX >= 0x030C0000
+        _PyInterpreterFrame *f =
+            (_PyInterpreterFrame *)((char *)obj + tp->tp_basicsize -
+                                    offsetof(_PyInterpreterFrame, localsplus));
+        co = HD_FCODE(f);
+#else
+        co = ((PyGenObject *)obj)->gi_code;
+#endif
+    }
+    else {
+        return -1;
+    }
+    if (co == NULL) {
+        return tp->tp_basicsize;
+    }
+    return tp->tp_basicsize +
+           (Py_ssize_t)(co->co_nlocalsplus + co->co_stacksize) *
+               tp->tp_itemsize;
+#else
+    /* 3.9, 3.10: frames are PyVarObjects, but a frame taken from the free
+     * list keeps a larger ob_size than its code needs, and __sizeof__
+     * counts what the code needs (f_localsplus[1] included once) */
+    if (!PyFrame_Check(obj)) {
+        return -1;
+    }
+    PyCodeObject *co = ((PyFrameObject *)obj)->f_code;
+    Py_ssize_t extras = co->co_stacksize + co->co_nlocals +
+                        PyTuple_GET_SIZE(co->co_cellvars) +
+                        PyTuple_GET_SIZE(co->co_freevars);
+    return (Py_ssize_t)sizeof(PyFrameObject) +
+           (extras - 1) * (Py_ssize_t)sizeof(PyObject *);
+#endif
+}
+
 /* A str's size as str.__sizeof__ computes it, without making the int it
  * returns: the object and its characters, its UTF-8 copy when it has one
  * apart, and (before 3.12) its wchar_t copy.  -1 for a legacy (not

@@ -72,6 +72,10 @@ kinds_generic_sizeof(PyObject *obj)
         /* ob_size is not a length for ints on 3.12+ */
         return hd_pyversion_long_sizeof(obj);
     }
+    Py_ssize_t frame = hd_pyversion_frame_sizeof(obj);
+    if (frame >= 0) {
+        return frame; /* an itemsize but no ob_size (3.11+) */
+    }
     Py_ssize_t size = tp->tp_basicsize;
     if (tp->tp_itemsize != 0) {
         Py_ssize_t n = Py_SIZE(obj);

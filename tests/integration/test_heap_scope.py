@@ -107,7 +107,7 @@ def test_sizes_are_those_of_sys_getsizeof(heap):
         oid = index[int(addr, 16)]
         assert recs.objects[oid][3] == size, facts["names"][addr]
         checked += 1
-    assert checked == len(facts["sizes"]) == 21
+    assert checked == len(facts["sizes"]) == 28
     slotted = recs.objects[index[int(facts["slotted_addr"], 16)]]
     assert slotted[3] == facts["slotted_size"]
 

@@ -31,8 +31,39 @@ class Slotted:
 
 _CACHE = {i: Item(i) for i in range(50)}
 
-# builtin objects with records of their own (held twice: not inline)
+def _gen():
+    x = [1]
+    yield x
+
+
+async def _coro():
+    return 1
+
+
+async def _agen():
+    yield 1
+
+
+def _returned_frame():
+    local = "kept"
+    return sys._getframe()
+
+
+_suspended = _gen()
+next(_suspended)
+_finished = _gen()
+for _ in _finished:
+    pass
+
+# builtin objects with records of their own (held twice: not inline); the
+# frame-like ones have an itemsize but (3.11+) no ob_size
 SAMPLES = {
+    "generator_suspended": _suspended,
+    "generator_finished": _finished,
+    "generator_created": _gen(),
+    "coroutine": _coro(),
+    "async_generator": _agen(),
+    "frame_returned": _returned_frame(),
     "list": [1, 2, 3, "x"],
     "empty_list": [],
     "dict": {"a": 1, "b": [2]},
@@ -102,7 +133,11 @@ def main():
     facts["slotted_size"] = sys.getsizeof(slotted)
     # the instance's size: itself plus its attribute storage
     facts["instance_getsizeof"] = sys.getsizeof(inst)
+    live = sys._getframe()
+    facts["sizes"][hex(id(live))] = sys.getsizeof(live)
+    facts["names"][hex(id(live))] = "frame_live"
     heapdump.dump(out, scope=scope)
+    SAMPLES["coroutine"].close()
     print(json.dumps(facts))
     return held, inst, slotted
 
