@@ -159,7 +159,19 @@ def _pickle_zstd(root, path):
     return {"raw": len(raw), "file": len(comp)}
 
 
-def child_dump(shape, n, repeat, workdir, replay):
+def _bare_roots(root):
+    """What the bare walk starts from, to visit what a heap-scope dump
+    does: the heap, the modules, builtins and every object the cyclic GC
+    tracks (the list of them is made before the walk is timed)."""
+    import builtins
+
+    return [root, sys.modules, builtins.__dict__, gc.get_objects()]
+
+
+def child_run(shape, n, method, workdir, extra):
+    """One run in a fresh process: build the heap, measure one method
+    once.  extra (heapdump only): also the decompression replay and one
+    more dump with the frames scope's defaults (after the measured one)."""
     import _barewalk
     import heaps
 
@@ -171,41 +183,43 @@ def child_dump(shape, n, repeat, workdir, replay):
     build_s = time.perf_counter() - t0
     gc.collect()
     count = _barewalk.walk([root])
-    out = {"shape": shape, "build_s": build_s,
+    out = {"shape": shape, "method": method, "build_s": build_s,
            "objects": count["objects"] + count["inline"],
            "bare_ids": count["objects"], "bare_inline": count["inline"],
-           "rss_heap": _status("VmRSS"), "runs": {}}
+           "rss_heap": _status("VmRSS")}
     hd_path = os.path.join(workdir, "%s-%d.dump" % (shape, n))
     pk_path = os.path.join(workdir, "%s-%d.pickle.zst" % (shape, n))
 
     def run_heapdump():
         if os.path.exists(hd_path):
             os.unlink(hd_path)
-        heapdump.dump(hd_path, **UNLIMITED)
-        return dict(stats[-1], file=os.path.getsize(hd_path))
+        heapdump.dump(hd_path, scope="heap")
+        return dict(stats[-1], file=os.path.getsize(hd_path),
+                    limits=heapdump.limits_for("heap"))
 
-    methods = {
-        "heapdump": run_heapdump,
-        "pickle": lambda: _pickle_zstd(root, pk_path),
-        "bare": lambda: _barewalk.walk([root]),
-    }
-    names = list(methods)
-    runs = {m: [] for m in names}
-    for r in range(repeat):
-        for m in names[r % 3:] + names[:r % 3]:
-            wall, cpu, extra, res = _measure(methods[m])
-            runs[m].append({"wall": wall, "cpu": cpu, "extra": extra,
-                            "result": res})
-    out["runs"] = runs
-    # the same dump with heapdump's default limits (frames scope)
-    dflt = os.path.join(workdir, "%s-%d-defaults.dump" % (shape, n))
-    wall, cpu, extra, _ = _measure(lambda: heapdump.dump(dflt))
-    out["defaults"] = dict(stats[-1], wall=wall, file=os.path.getsize(dflt),
-                           limits=heapdump.limits_for("frames"))
-    os.unlink(dflt)
-    if replay:
-        hd_cpu = statistics.median(x["cpu"] for x in runs["heapdump"])
-        out["replay"] = _replay(hd_path, repeat, hd_cpu)
+    if method == "heapdump":
+        fn = run_heapdump
+    elif method == "pickle":
+        def fn():
+            return _pickle_zstd(root, pk_path)
+    else:
+        roots = _bare_roots(root)
+
+        def fn():
+            return _barewalk.walk(roots)
+    wall, cpu, extra_mem, res = _measure(fn)
+    out["run"] = {"wall": wall, "cpu": cpu, "extra": extra_mem,
+                  "result": res}
+    if method == "bare":
+        del roots
+    if method == "heapdump" and extra:
+        dflt = os.path.join(workdir, "%s-%d-defaults.dump" % (shape, n))
+        wall, cpu, _, _ = _measure(lambda: heapdump.dump(dflt))
+        out["defaults"] = dict(stats[-1], wall=wall,
+                               file=os.path.getsize(dflt),
+                               limits=heapdump.limits_for("frames"))
+        os.unlink(dflt)
+        out["replay"] = _replay(hd_path, 3, out["run"]["cpu"])
     print(json.dumps(out))
 
 
@@ -253,32 +267,28 @@ def _replay(path, repeat, hd_cpu):
     return out
 
 
-def child_load(hd_path, pk_path, repeat):
+def child_load(method, hd_path, pk_path):
+    """One load in a fresh process: heapdump.load() of the dump, or the
+    pickle file read, decompressed and unpickled."""
     import pickle
 
     import zstandard
 
     import heapdump
 
-    out = {"heapdump": [], "pickle": []}
-    for _ in range(repeat):
-        for name in ("heapdump", "pickle"):
-            if name == "heapdump":
-                def fn():
-                    d = heapdump.load(hd_path)
-                    return len(d.objects)
-            else:
-                def fn():
-                    with open(pk_path, "rb") as f:
-                        data = f.read()
-                    pickle.loads(zstandard.ZstdDecompressor()
-                                 .decompress(data))
-                    return None
-            wall, cpu, extra, res = _measure(fn)
-            out[name].append({"wall": wall, "cpu": cpu, "extra": extra,
-                              "records": res})
-            gc.collect()
-    print(json.dumps(out))
+    if method == "heapdump":
+        def fn():
+            d = heapdump.load(hd_path)
+            return len(d.objects)
+    else:
+        def fn():
+            with open(pk_path, "rb") as f:
+                data = f.read()
+            pickle.loads(zstandard.ZstdDecompressor().decompress(data))
+            return None
+    wall, cpu, extra, res = _measure(fn)
+    print(json.dumps({"wall": wall, "cpu": cpu, "extra": extra,
+                      "records": res}))
 
 
 def child_callgrind(shape, n, workdir):
@@ -404,6 +414,23 @@ class Runner:
         return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+METHODS = ("heapdump", "pickle", "bare")
+
+
+def run_dumps(runner, shape, n, repeat, workdir, extra):
+    """repeat rounds of the three methods, each run in a fresh child that
+    builds the heap (the order rotates from one round to the next)."""
+    out = {"runs": {m: [] for m in METHODS}}
+    for r in range(repeat):
+        for m in METHODS[r % 3:] + METHODS[:r % 3]:
+            res = runner.json(["--child", "run", shape, str(n), m, workdir,
+                               "1" if extra and r == 0 else "0"])
+            out["runs"][m].append(res.pop("run"))
+            for k, v in res.items():
+                out.setdefault(k, v)
+    return out
+
+
 def med(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -428,8 +455,12 @@ def limits_text(limits):
 
 def print_shape(shape, results, loads, describe):
     print("== %s: %s" % (shape, describe))
-    print("   heapdump limits: none (max_objects, max_bytes, max_string, "
-          "max_items all None; max_source 4 MiB, level 3), frames scope")
+    lim = results[0]["runs"]["heapdump"][0]["result"]["limits"]
+    print("   heapdump: dump(scope='heap') with its default limits (%s; "
+          "zstd level 3): the whole heap when no container is cut and no "
+          "value omitted, as the cuts row says" % limits_text(lim))
+    print("   each run in a fresh child process that builds the heap; "
+          "pickle.dumps(protocol 5) + zstandard level 3 + write + fsync")
     cols = [r for r in results]
     width = 34
     print("%-30s" % "" + "".join(
@@ -440,10 +471,18 @@ def print_shape(shape, results, loads, describe):
 
     hd_records = [r["runs"]["heapdump"][-1]["result"]["objects"]
                   for r in cols]
-    row("heapdump records", [num(x) for x in hd_records])
-    row("bare walk ids + inline", ["%s + %s" % (num(r["bare_ids"]),
-                                                num(r["bare_inline"]))
-                                   for r in cols])
+    row("heapdump object records", [num(x) for x in hd_records])
+    row("  + inline values", [num(r["runs"]["heapdump"][-1]["result"]
+                                  ["inline"]) for r in cols])
+    row("  cuts, omitted", ["%s, %s" % (
+        num(r["runs"]["heapdump"][-1]["result"]["cuts"]),
+        num(r["runs"]["heapdump"][-1]["result"]["omitted"])) for r in cols])
+    row("heap alone: ids + inline", ["%s + %s" % (num(r["bare_ids"]),
+                                                  num(r["bare_inline"]))
+                                     for r in cols])
+    row("bare walk (heap scope)", ["%s + %s" % (
+        num(r["runs"]["bare"][-1]["result"]["objects"]),
+        num(r["runs"]["bare"][-1]["result"]["inline"])) for r in cols])
     row("heap built in (s)", ["%.2f" % r["build_s"] for r in cols])
     print("wall time (s), median (min-max) of %d" % len(
         cols[0]["runs"]["heapdump"]))
@@ -794,11 +833,11 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.child:
         what, rest = args.child[0], args.child[1:]
-        if what == "dump":
-            child_dump(rest[0], int(rest[1]), int(rest[2]), rest[3],
-                       rest[4] == "1")
+        if what == "run":
+            child_run(rest[0], int(rest[1]), rest[2], rest[3],
+                      rest[4] == "1")
         elif what == "load":
-            child_load(rest[0], rest[1], int(rest[2]))
+            child_load(rest[0], rest[1], rest[2])
         elif what == "callgrind":
             child_callgrind(rest[0], int(rest[1]), rest[2])
         elif what == "heapscope":
@@ -825,16 +864,15 @@ def main(argv=None):
         for shape in shapes:
             results, loads = [], []
             for n in sizes:
-                r = runner.json(["--child", "dump", shape, str(n),
-                                 str(args.repeat), workdir,
-                                 "1" if n == sizes[0] else "0"])
+                results.append(run_dumps(runner, shape, n, args.repeat,
+                                         workdir, n == sizes[0]))
                 hd = os.path.join(workdir, "%s-%d.dump" % (shape, n))
                 pk = os.path.join(workdir, "%s-%d.pickle.zst" % (shape, n))
-                loads.append(runner.json(["--child", "load", hd, pk,
-                                          str(args.repeat)]))
+                loads.append({m: [runner.json(["--child", "load", m, hd, pk])
+                                  for _ in range(args.repeat)]
+                              for m in ("heapdump", "pickle")})
                 os.unlink(hd)
                 os.unlink(pk)
-                results.append(r)
             print_shape(shape, results, loads, heaps.DESCRIBE[shape])
             everything["shapes"][shape] = {"dumps": results, "loads": loads}
         print("== compression off the critical path (benchmarks/barewalk.c "
