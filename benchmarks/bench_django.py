@@ -1,8 +1,8 @@
 """What a dump adds to a real Django request (issue 14's target: at most
 10 ms more than the same request without heapdump).
 
-    python benchmarks/bench_django.py [--rounds 30] [--servers runserver,gunicorn]
-                                      [--callgrind]
+    python benchmarks/bench_django.py [--rounds 30] [--callgrind]
+        [--servers runserver,gunicorn]
 
 The site is benchmarks/django_site.py (Django's startproject settings, a
 view that fails).  For each server (Django's runserver, --noreload, its
@@ -97,7 +97,8 @@ class Server:
         else:
             cmd = python + ["-m", "gunicorn", "-w", "1", "-k", "sync",
                             "-b", "127.0.0.1:%d" % self.port,
-                            "--log-level", "warning", "django_site:application"]
+                            "--log-level", "warning",
+                            "django_site:application"]
         self.log = open(os.path.join(dumps, "server.log"), "w")
         self.proc = subprocess.Popen(cmd, env=env, cwd=HERE,
                                      stdout=self.log, stderr=self.log)
@@ -221,7 +222,8 @@ def report(kind, res, rounds, warmup):
                   "yes" if (ma - mb) * 1e3 <= 10 else "NO"))
     for name, d in res["dumps"].items():
         print("  dump of %-20s %s B, %s records, %s inline values, %s B "
-              "raw, %s source files; %.1f ms from the freeze to the trailer" % (
+              "raw, %s source files; %.1f ms from the freeze to the "
+              "trailer" % (
                   name + ":", "{:,}".format(d["file"]),
                   "{:,}".format(d.get("records") or 0),
                   "{:,}".format(d.get("inline") or 0),

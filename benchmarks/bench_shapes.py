@@ -67,12 +67,12 @@ issue 14's targets; it asserts nothing.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import glob
 import json
 import os
 import platform
-import re
 import shlex
 import shutil
 import statistics
@@ -85,8 +85,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 CALLGRIND_DIR = os.path.join(ROOT, "build", "bench", "callgrind")
 
-UNLIMITED = dict(max_objects=None, max_bytes=None, max_string=None,
-                 max_items=None)
 
 # ---------------------------------------------------------------- child
 
@@ -258,8 +256,9 @@ def _replay(path, repeat, hd_cpu):
         for name, workers, threaded in variants:
             rs = []
             for _ in range(repeat):
-                wall, cpu, extra, r = _measure(lambda: _barewalk.compress(
-                    body, 3, workers, threaded, fd, spin))
+                wall, cpu, extra, r = _measure(
+                    lambda w=workers, t=threaded: _barewalk.compress(
+                        body, 3, w, t, fd, spin))
                 rs.append(dict(r, extra=extra))
             out["variants"].append({"name": name, "runs": rs})
     finally:
@@ -307,7 +306,7 @@ def child_callgrind(shape, n, workdir):
 
     def hd(**kw):
         def fn():
-            heapdump.dump(path, **UNLIMITED, **kw)
+            heapdump.dump(path, scope="heap", **kw)
             os.unlink(path)
         return fn
 
@@ -329,10 +328,13 @@ def child_callgrind(shape, n, workdir):
     # objects they reach, the source files
     under = measure("heapdump-noheap", hd())
     empty = stats[-1]["objects"]
+    measure("bare-noheap",
+            functools.partial(_barewalk.walk, _bare_roots(None)))
     root = heaps.build(shape, n)
     gc.collect()
     count = _barewalk.walk([root])
     raw = pickle.dumps(root, protocol=5)
+    roots = _bare_roots(root)
 
     def zstd_only():
         zstandard.ZstdCompressor(level=3).compress(raw)
@@ -343,7 +345,8 @@ def child_callgrind(shape, n, workdir):
         ("pickle+zstd", lambda: _pickle_zstd(root, pk_path)),
         ("pickle", lambda: pickle.dumps(root, protocol=5)),
         ("zstd-of-pickle", zstd_only),
-        ("bare", lambda: _barewalk.walk([root])),
+        ("bare", lambda: _barewalk.walk(roots)),
+        ("bare-heap-only", lambda: _barewalk.walk([root])),
     ]
     for name, fn in methods:
         measure(name, fn)
@@ -645,22 +648,26 @@ def print_callgrind(cg, n):
         return
     print("== instructions (callgrind, Ir), heaps of about %s objects, "
           "each call alone (the heap's construction and the imports not "
-          "counted); heapdump without limits, frames scope" % num(n))
+          "counted); heapdump: dump(scope='heap'), its default limits; "
+          "-noheap: the same before the heap was built (the interpreter's "
+          "objects, the source files), subtracted in the 'less noheap' "
+          "rows; /object divides by the heap's objects" % num(n))
     methods = ["heapdump", "heapdump-noredact", "heapdump-noheap",
-               "pickle+zstd", "pickle", "zstd-of-pickle", "bare"]
+               "pickle+zstd", "pickle", "zstd-of-pickle", "bare",
+               "bare-noheap", "bare-heap-only"]
     print("%-20s" % "" + "".join(
         ("%s (%s)" % (s, num(info["objects"]))).rjust(30)
         for s, info in cg.items()))
     for m in methods:
         cells = []
-        for s, info in cg.items():
+        for _s, info in cg.items():
             c = info["counts"].get(m)
             cells.append(("%s M, %s/object" % (
                 "{:,.0f}".format(c / 1e6), num(c / info["objects"]))
                 if c else "n/a").rjust(30))
         print("%-20s" % m + "".join(cells))
     cells = []
-    for s, info in cg.items():
+    for _s, info in cg.items():
         c = info["counts"]
         if c.get("heapdump") and c.get("bare"):
             cells.append(("%.1fx bare, %.2fx pickle+zstd" % (
@@ -670,7 +677,7 @@ def print_callgrind(cg, n):
             cells.append("n/a".rjust(30))
     print("%-20s" % "heapdump vs" + "".join(cells))
     cells = []
-    for s, info in cg.items():
+    for _s, info in cg.items():
         c = info["counts"]
         if c.get("heapdump") and c.get("heapdump-noheap"):
             cells.append(("%s/object" % num(
@@ -679,6 +686,16 @@ def print_callgrind(cg, n):
         else:
             cells.append("n/a".rjust(30))
     print("%-20s" % "heapdump less noheap" + "".join(cells))
+    cells = []
+    for _s, info in cg.items():
+        c = info["counts"]
+        if c.get("bare") and c.get("bare-noheap"):
+            cells.append(("%s/object" % num(
+                (c["bare"] - c["bare-noheap"]) /
+                info["objects"])).rjust(30))
+        else:
+            cells.append("n/a".rjust(30))
+    print("%-20s" % "bare less noheap" + "".join(cells))
     print("(heapdump-noheap: the same dump before the heap was built, %s "
           "records: the fixed part)" % "/".join(
               num(info["records_noheap"]) for info in cg.values()))
@@ -848,7 +865,7 @@ def main(argv=None):
         args.callgrind_objects = min(args.callgrind_objects, 100_000)
         args.open_objects = min(args.open_objects, 1_300_000)
         args.open_records = min(args.open_records, 1_000_000)
-    sizes = [int(s) for s in args.sizes.split(",") if s]
+    sizes = [int(s) for s in args.sizes.split(",") if s and int(s)]
     shapes = [s for s in args.shapes.split(",") if s]
     python = shlex.split(args.python) if args.python else [sys.executable]
     runner = Runner(python)
@@ -873,11 +890,12 @@ def main(argv=None):
                               for m in ("heapdump", "pickle")})
                 os.unlink(hd)
                 os.unlink(pk)
-            print_shape(shape, results, loads, heaps.DESCRIBE[shape])
+            if results:
+                print_shape(shape, results, loads, heaps.DESCRIBE[shape])
             everything["shapes"][shape] = {"dumps": results, "loads": loads}
         print("== compression off the critical path (benchmarks/barewalk.c "
               "compress(): container.c's parameters, output to /dev/null)")
-        for shape in shapes:
+        for shape in shapes if sizes else ():
             print_replay(shape, everything["shapes"][shape]["dumps"][0])
         print()
         cg = None

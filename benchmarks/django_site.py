@@ -97,7 +97,8 @@ def ok(request):
 
 
 def _order(request):
-    return {"id": 4242, "customer": {"name": "Ann", "email": "ann@example.org"},
+    return {"id": 4242,
+            "customer": {"name": "Ann", "email": "ann@example.org"},
             "items": [{"sku": "A-%d" % i, "qty": i, "price": 9.5 + i}
                       for i in range(5)],
             "path": request.path}
