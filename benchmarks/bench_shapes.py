@@ -555,12 +555,16 @@ def print_shape(shape, results, loads, describe):
             [spread([x["extra"] / r["objects"] if x["extra"] else None
                      for x in ld["heapdump"]], "%.0f")
              for r, ld in zip(cols, loads)])
-    print("with heapdump's default limits (%s):" % limits_text(
-        cols[0]["defaults"]["limits"]))
-    for r in cols:
+    with_defaults = [r for r in cols if "defaults" in r]
+    if with_defaults:
+        print("the same heap dumped with the frames scope's default limits "
+              "(%s), once:" % limits_text(with_defaults[0]["defaults"]
+                                          ["limits"]))
+    for r in with_defaults:
         d = r["defaults"]
-        print("  %s objects: %s records written of %s, %s containers cut, "
-              "%s values omitted, %.3f s, %s B" % (
+        print("  %s objects: %s records written (against %s in heap "
+              "scope), %s containers cut, %s values omitted, %.3f s, "
+              "%s B" % (
                   num(r["objects"]), num(d["objects"]),
                   num(r["runs"]["heapdump"][-1]["result"]["objects"]),
                   num(d["cuts"]), num(d["omitted"]), d["wall"],
