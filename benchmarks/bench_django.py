@@ -40,6 +40,7 @@ import http.client
 import json
 import os
 import platform
+import re
 import shutil
 import socket
 import statistics
@@ -232,6 +233,139 @@ def report(kind, res, rounds, warmup):
     print()
 
 
+# ------------------------------------------------------------ profile
+
+PROFILED = [
+    # (label, function name as cProfile names it, file part)
+    ("the request, in all", "get", "django/test/client.py"),
+    ("heapdump's dump of the failure (_integrations.dump)", "dump",
+     "heapdump/_integrations.py"),
+    ("DumpDirectory.dump: admit, name, write, retention", "dump",
+     "heapdump/_files.py"),
+    ("  the rate limit and the facts (admit)", "admit",
+     "heapdump/_files.py"),
+    ("  heapdump.dump (the options, the hider, the C call)", "dump",
+     "heapdump/__init__.py"),
+    ("    the hider (_secrets.hider)", "hider", "heapdump/_secrets.py"),
+    ("    the facts and headers", "_facts_and_headers",
+     "heapdump/__init__.py"),
+    ("  the retention (DumpDirectory.prune)", "prune",
+     "heapdump/_files.py"),
+    ("the request's secrets (request_secrets)", "request_secrets",
+     "heapdump/contrib/django.py"),
+]
+
+
+def child_profile(dumps, rounds):
+    """In-process requests through the test client with heapdump's
+    middleware: cProfile of rounds requests (after two), the heapdump
+    functions' cumulative time per request."""
+    import cProfile
+    import pstats
+
+    import django
+
+    django.setup()
+    from django.test import Client
+
+    import heapdump
+
+    c = Client(raise_request_exception=False)
+    for _ in range(2):
+        c.get("/fail/")
+    prof = cProfile.Profile()
+    walls, stats = [], []
+    real = heapdump._heapdump.dump
+
+    def counted(*args, **kwargs):
+        t0 = time.perf_counter()
+        r = real(*args, **kwargs)
+        stats.append(dict(r, c_call_s=time.perf_counter() - t0))
+        return r
+
+    heapdump._heapdump.dump = counted
+    try:
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            prof.enable()
+            status = c.get("/fail/").status_code
+            prof.disable()
+            walls.append(time.perf_counter() - t0)
+            assert status == 500, status
+    finally:
+        heapdump._heapdump.dump = real
+    st = pstats.Stats(prof)
+    out = {"walls": walls, "rows": []}
+    for label, func, where in PROFILED:
+        cum = 0.0
+        for (file, _line, name), row in st.stats.items():
+            if where in file and name == func:
+                cum = max(cum, row[3])
+        out["rows"].append((label, cum / rounds))
+    out["c_calls"] = stats
+    out["files"] = len(os.listdir(dumps))
+    print(json.dumps(out))
+
+
+def run_profile(python, workdir, rounds):
+    """child_profile on the site with heapdump's middleware, under
+    strace -T when strace is installed (the time of each fsync, rename
+    and unlink the dumps make)."""
+    dumps = os.path.join(workdir, "profile")
+    os.makedirs(dumps, exist_ok=True)
+    trace = os.path.join(workdir, "strace.txt")
+    wrap = []
+    if shutil.which("strace"):
+        wrap = ["strace", "-f", "-T", "-qq", "-o", trace, "-e",
+                "trace=fsync,fdatasync,rename,renameat,renameat2,unlink,"
+                "unlinkat"]
+    r = subprocess.run(wrap + python + [os.path.abspath(__file__),
+                                        "--child-profile", dumps,
+                                        str(rounds)],
+                       capture_output=True, text=True,
+                       env=env_for(dumps, True), cwd=HERE)
+    if r.returncode != 0:
+        sys.stderr.write(r.stderr[-3000:])
+        raise SystemExit("the profile child failed")
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    sys_times = {}
+    if wrap and os.path.exists(trace):
+        for line in open(trace):
+            m = re.search(r"\b(\w+)\(.*<([\d.]+)>\s*$", line)
+            if m:
+                sys_times.setdefault(m.group(1), []).append(float(m.group(2)))
+    walls = out["walls"]
+    print("== where a failing request's dump goes (Django's test client "
+          "in-process with heapdump's middleware, cProfile on; %d requests "
+          "after 2; ms per request)" % rounds)
+    print("  the request under cProfile: %s ms, median (min-max); "
+          "below, the mean per request of each function's cumulative "
+          "time" % ms(walls))
+    for label, cum in out["rows"]:
+        print("  %-62s %8.2f" % (label, cum * 1e3))
+    calls = out["c_calls"]
+    if calls:
+        print("  the C call: %s records, %s inline, %s B raw, %s B file; "
+              "freeze to trailer %s ms, the whole C call %s ms "
+              "(median (min-max))" % (
+                  "{:,}".format(calls[-1]["objects"]),
+                  "{:,}".format(calls[-1]["inline"]),
+                  "{:,}".format(calls[-1]["bytes"]),
+                  "{:,}".format(calls[-1]["file_bytes"]),
+                  ms([c["walk_ns"] / 1e9 for c in calls]),
+                  ms([c["c_call_s"] for c in calls])))
+    if sys_times:
+        n = rounds + 2
+        for name, ts in sorted(sys_times.items()):
+            print("  %-10s %3d calls over %d requests: %s ms each, %.2f ms "
+                  "per request (strace -T, which slows each call a little)"
+                  % (name, len(ts), n, ms(ts), sum(ts) * 1e3 / n))
+    elif not wrap:
+        print("  (strace is not installed: no fsync times)")
+    print()
+    return out
+
+
 # ------------------------------------------------------------ callgrind
 
 def child_callgrind(dumps):
@@ -333,11 +467,18 @@ def main(argv=None):
     ap.add_argument("--callgrind", action="store_true")
     ap.add_argument("--python", default=None)
     ap.add_argument("--json", metavar="FILE")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="also N requests in-process under cProfile "
+                    "(and strace -T for fsync)")
     ap.add_argument("--child-callgrind", metavar="DUMPS",
                     help=argparse.SUPPRESS)
+    ap.add_argument("--child-profile", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child_callgrind:
         child_callgrind(args.child_callgrind)
+        return 0
+    if args.child_profile:
+        child_profile(args.child_profile[0], int(args.child_profile[1]))
         return 0
     python = args.python.split() if args.python else [sys.executable]
     version = subprocess.run(
@@ -358,6 +499,8 @@ def main(argv=None):
             out[kind] = run_server_kind(kind, python, args.rounds,
                                         args.warmup, workdir)
             report(kind, out[kind], args.rounds, args.warmup)
+        if args.profile:
+            out["profile"] = run_profile(python, workdir, args.profile)
         if args.callgrind:
             out["callgrind"] = run_callgrind(python, workdir)
     print("load average at the end: %.2f %.2f %.2f" % os.getloadavg())

@@ -22,7 +22,8 @@ import os
 BASE_DIR = os.path.dirname(os.path.abspath(__file__))
 SECRET_KEY = "bench-django-not-a-secret-" + "x" * 24
 DEBUG = False
-ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+# testserver: the test client of bench_django.py's profile and callgrind
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 ROOT_URLCONF = "django_site"
 WSGI_APPLICATION = "django_site.application"
 USE_TZ = True
