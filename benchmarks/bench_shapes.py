@@ -15,39 +15,50 @@ booleans do not).  A record is what heapdump writes with an id of its own
 (the objects that are not inline, and the interpreter's few thousand that
 the dump's frames reach besides the heap).
 
-For each shape and size, one child process builds the heap once, then the
-three take turns (the order rotates from one round to the next), --repeat
-rounds:
+For each shape and size, --repeat rounds of the three, each run in a fresh
+child process that builds the heap and measures one call (the order
+rotates from one round to the next):
 
-- heapdump: heapdump.dump(file, max_objects=None, max_bytes=None,
-  max_string=None, max_items=None) from the frame that holds the heap:
-  frames scope, no limit (the defaults cut such a heap: one more dump with
-  the defaults says by how much);
-- pickle + zstd: pickle.dumps(protocol 5), zstandard level 3, write and
-  fsync the file (heapdump fsyncs its own);
-- bare walk: benchmarks/barewalk.c, the same objects breadth first with an
+- heapdump: heapdump.dump(file, scope="heap") from the frame that holds
+  the heap, with DEFAULT_HEAP_LIMITS (no container cut; a str past 64 Ki
+  characters keeps its head: the shapes have none; the cuts and omitted
+  counts are printed beside); one more dump with the frames scope's
+  defaults says how much those cut;
+- pickle + zstd: pickle.dumps(protocol 5), compressed by zstandard with
+  heapdump's parameters (level 3, the lazy strategy, the checksum), write
+  and fsync the file (heapdump fsyncs its own);
+- bare walk: benchmarks/barewalk.c from what a heap-scope dump starts
+  from (the heap, sys.modules, builtins and every object the GC tracks,
+  listed before the clock starts): the same objects breadth first with an
   identity table like heapdump's, nothing written: the floor.
 
 Each run says its wall time and the CPU time of the thread that ran it,
-and the extra peak memory (VmHWM after the run, reset before it through
-/proc/self/clear_refs, minus VmRSS before it).  The figures are the
-median of the runs with the spread (min-max).  Then a second child loads
-the last files: heapdump.load() against reading, decompressing and
-pickle.loads, --repeat times each.
+and the extra peak memory (VmHWM after the call, reset before it through
+/proc/self/clear_refs, less VmRSS before it: what the call made the
+process touch beyond what it held; memory pymalloc reuses from freed
+arenas is not seen).  The figures are the median of the runs with the
+spread (min-max).  Then the last files are loaded, each load in a fresh
+child, --repeat times: heapdump.load() against reading, decompressing and
+pickle.loads.
 
 Instructions (valgrind's callgrind, deterministic where the wall clock is
 not): one child per shape under callgrind, on a heap of
 --callgrind-objects, instrumentation started just around each measured
 call (so the heap's construction, the interpreter's start-up and the
 imports are not counted): heapdump (as above), heapdump with redact=False
-(no secret-name matching), pickle + zstd, pickle alone, the bare walk.
-The callgrind files stay in build/bench/callgrind/ for callgrind_annotate.
+(no secret matching), the same heap-scope dump before the heap was built
+(heapdump-noheap: the interpreter's objects and the source files, the
+fixed part), pickle + zstd, pickle alone, zstd alone, the bare walk, its
+fixed part and the heap alone.  The callgrind files stay in
+build/bench/callgrind/ for callgrind_annotate and cg_breakdown.py.
 
 The compression replay: the body of the 1.3 M-object dump of each shape,
 decompressed, compressed again as src/container.c does it (level 3, lazy,
 128 KiB a call) with 0, 1 and 2 zstd workers (ZSTD_c_nbWorkers) and on a
 writer thread fed through a ring of 4 buffers: the time the calling
-thread (the one holding the GIL during a dump) spends, against the whole.
+thread (the one holding the GIL during a dump) spends, against the whole;
+and the same body through zstandard at level 3 with the lazy strategy
+against the level's own (dfast): what the strategy costs.
 
 The way in: a heap-scope dump (heapdump.dump(scope="heap"), its default
 limits DEFAULT_HEAP_LIMITS) of a heap of --open-objects objects (the dict
@@ -143,13 +154,24 @@ def _measure(fn):
     return wall, cpu, extra, out
 
 
+def _compressor(strategy="lazy"):
+    """zstandard's compressor with heapdump's parameters (src/container.c:
+    level 3, the lazy strategy in place of the level's double-fast, the
+    checksum on); strategy="dfast": level 3's own."""
+    import zstandard
+
+    if strategy == "dfast":
+        return zstandard.ZstdCompressor(level=3, write_checksum=True)
+    return zstandard.ZstdCompressor(
+        compression_params=zstandard.ZstdCompressionParameters.from_level(
+            3, strategy=zstandard.STRATEGY_LAZY, write_checksum=True))
+
+
 def _pickle_zstd(root, path):
     import pickle
 
-    import zstandard
-
     raw = pickle.dumps(root, protocol=5)
-    comp = zstandard.ZstdCompressor(level=3).compress(raw)
+    comp = _compressor().compress(raw)
     with open(path, "wb") as f:
         f.write(comp)
         f.flush()
@@ -253,6 +275,14 @@ def _replay(path, repeat, hd_cpu):
         zstd_cpu = statistics.median(r["caller_cpu_ns"] for r in alone)
         spin = max(0, int((hd_cpu * 1e9 - zstd_cpu) / chunks))
         out.update(zstd_alone=alone, spin_ns=spin, hd_cpu=hd_cpu)
+        out["strategies"] = {}
+        for strategy in ("lazy", "dfast"):
+            rs = []
+            for _ in range(repeat):
+                c0 = time.thread_time()
+                size = len(_compressor(strategy).compress(body))
+                rs.append(time.thread_time() - c0)
+            out["strategies"][strategy] = {"cpu": rs, "size": size}
         for name, workers, threaded in variants:
             rs = []
             for _ in range(repeat):
@@ -296,7 +326,6 @@ def child_callgrind(shape, n, workdir):
 
     import _barewalk
     import heaps
-    import zstandard
 
     import heapdump
 
@@ -337,7 +366,7 @@ def child_callgrind(shape, n, workdir):
     roots = _bare_roots(root)
 
     def zstd_only():
-        zstandard.ZstdCompressor(level=3).compress(raw)
+        _compressor().compress(raw)
 
     methods = [
         ("heapdump", hd()),
@@ -463,7 +492,8 @@ def print_shape(shape, results, loads, describe):
           "zstd level 3): the whole heap when no container is cut and no "
           "value omitted, as the cuts row says" % limits_text(lim))
     print("   each run in a fresh child process that builds the heap; "
-          "pickle.dumps(protocol 5) + zstandard level 3 + write + fsync")
+          "pickle.dumps(protocol 5) + zstandard level 3 with heapdump's "
+          "parameters (lazy, checksum) + write + fsync")
     cols = [r for r in results]
     width = 34
     print("%-30s" % "" + "".join(
@@ -599,6 +629,11 @@ def print_replay(shape, r):
             "%.1f" % (med([x["extra"] for x in runs]) / 1e6)
             if runs[0]["extra"] is not None else "n/a",
             num(runs[0]["out_bytes"])))
+    for strategy, r in rp.get("strategies", {}).items():
+        print("   level 3, %-5s (zstandard, one call): %s ms of CPU, %s B%s"
+              % (strategy, spread([x * 1e3 for x in r["cpu"]], "%.0f"),
+                 num(r["size"]), " (heapdump's)" if strategy == "lazy"
+                 else " (the level's own strategy)"))
 
 
 def callgrind_totals(path):
