@@ -3,7 +3,7 @@ two sizes (issue 14: "a benchmark that tells the truth").
 
     python benchmarks/bench_shapes.py [--sizes 1300000,10000000]
         [--shapes dict,list,json] [--repeat 3] [--callgrind-objects 330000]
-        [--open-objects 10000000] [--open-records 9500000] [--quick]
+        [--open-objects 10000000] [--open-records 8500000] [--quick]
         [--python COMMAND] [--json FILE]
 
 The shapes are benchmarks/heaps.py's (instances in a dict; instances in a
@@ -68,8 +68,9 @@ through a pipe, timed from its start to the first "(Pdb) " on its output,
 with its peak memory (VmHWM) when the prompt appears against the dumping
 process's heap (its VmRSS at the dump less its VmRSS before the heap was
 built); --repeat times.  heapdump.load's default max_objects (10 million
-records) refuses a larger file: --open-records stays under it (9.5 M: the
-heap scope adds the interpreter's objects, and 9.8 M went past).
+records) refuses a larger file: --open-records stays under it (8.5 M: the
+heap scope writes about 1.16 records for each one build_heap counts, so
+that makes about 9.9 M object records; 9.5 M went past).
 
 --quick: sizes 1.3 M only, callgrind on 100,000 objects, the way in on
 1.3 M objects and 1 M records.  It prints the figures and ratios against
@@ -880,7 +881,7 @@ def main(argv=None):
                     help="0: no callgrind")
     ap.add_argument("--open-objects", type=int, default=10_000_000,
                     help="the dict-shape heap of the way in (0: none)")
-    ap.add_argument("--open-records", type=int, default=9_500_000,
+    ap.add_argument("--open-records", type=int, default=8_500_000,
                     help="bench_heap.py's heap of the way in (0: none)")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--python", default=None,
