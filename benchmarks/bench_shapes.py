@@ -835,7 +835,7 @@ def print_open(results):
         opens = r["opens"]
         what = ("the dict shape, %s objects" % num(r["built"])
                 if r["kind"] != "records" else
-                "bench_heap.py's heap, about %s records" % num(r["built"]))
+                "bench_heap.build_heap(%s)" % num(r["built"]))
         print("  %s: %s records, %s inline values, %s containers cut; file "
               "%s B; dump %.2f s, +%.1f B/record peak" % (
                   what, num(r["objects"]), num(r["inline"]), num(r["cuts"]),
