@@ -175,7 +175,14 @@ def run_server_kind(kind, python, rounds, warmup, workdir):
                 if name not in files and name in (
                         "middleware", "direct dump()",
                         "direct max_source=0"):
-                    files[name] = newest(server.dumps, t_start)
+                    # a copy: the middleware's retention (10 files)
+                    # removes it before the end
+                    path = newest(server.dumps, t_start)
+                    if path:
+                        keep = os.path.join(workdir, "%s-%s.dump" % (
+                            kind, name.replace(" ", "-").replace("=", "")))
+                        shutil.copy(path, keep)
+                        files[name] = keep
         info = {}
         for name, path in files.items():
             if path:
