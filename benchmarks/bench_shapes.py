@@ -855,6 +855,58 @@ def print_open(results):
     print()
 
 
+def print_targets(everything):
+    """Issue 14's targets, each beside the figures that answer it."""
+    print("== issue 14's targets against this run (medians; wall time on "
+          "a shared machine: see the spreads above)")
+
+    def line(target, figures, met):
+        print("  %-44s %-60s %s" % (target, figures,
+                                    "met" if met else "NOT met"))
+
+    for shape, d in everything["shapes"].items():
+        for r in d["dumps"]:
+            runs = r["runs"]
+            hd = med([x["wall"] for x in runs["heapdump"]])
+            ratio = hd / med([x["wall"] for x in runs["bare"]])
+            pk = med([x["wall"] for x in runs["pickle"]]) / hd
+            extra = med([x["extra"] / r["objects"] for x in runs["heapdump"]
+                         if x["extra"] is not None])
+            what = "%s %s" % (shape, num(r["objects"]))
+            line("pause <= 2x the bare walk (wall)",
+                 "%s: %.2fx" % (what, ratio), ratio <= 2)
+            line("pause >= 3x shorter than pickle + zstd",
+                 "%s: %.2fx" % (what, pk), pk >= 3)
+            if extra is not None:
+                line("extra memory <= 32 B/object",
+                     "%s: %.1f B" % (what, extra), extra <= 32)
+    for shape, info in (everything.get("callgrind") or {}).items():
+        c = info["counts"]
+        if c.get("heapdump"):
+            per = c["heapdump"] / info["objects"]
+            less = (c["heapdump"] - c.get("heapdump-noheap", 0)) / \
+                info["objects"]
+            line("<= 600 instructions/object end to end",
+                 "%s %s: %s (%s less the fixed part)" % (
+                     shape, num(info["objects"]), num(per), num(less)),
+                 per <= 600)
+    for r in everything.get("open") or []:
+        s = med([o["seconds"] for o in r["opens"]])
+        hwm = med([o["hwm"] for o in r["opens"] if o["hwm"]])
+        heap = r["rss_at_dump"] - r["rss_before"]
+        what = "%s %s" % (r["kind"], num(r["built"]))
+        line("first pdb prompt <= 2 s (at 10 M objects)",
+             "%s: %.2f s, %s records" % (what, s, num(r["objects"])), s <= 2)
+        if hwm:
+            line("opener's memory <= the dumped heap",
+                 "%s: %.2fx (%s MB against %s MB)" % (
+                     what, hwm / heap, num(hwm / 1e6), num(heap / 1e6)),
+                 hwm <= heap)
+    print("  (the Django target, <= 10 ms more a failing request: "
+          "benchmarks/bench_django.py)")
+    print()
+
+
 def machine_line():
     load = os.getloadavg()
     others = []
@@ -958,6 +1010,7 @@ def main(argv=None):
                 continue
             print_open(opens[-1:])
         everything["open"] = opens
+    print_targets(everything)
     print(machine_line())
     print("bench_shapes took %.0f s" % (time.perf_counter() - started))
     if args.json:
