@@ -500,6 +500,9 @@ def main(argv=None):
           "%d CPUs, load average %.2f %.2f %.2f" % (
               *version.stdout.split(), platform.machine(), os.cpu_count(),
               *os.getloadavg()))
+    print("heapdump: the middleware with its defaults (frames scope, "
+          "DEFAULT_LIMITS, the directory's retention of 10 files), the rate "
+          "limit off; dump() in the view with the defaults, or max_source=0")
     out = {}
     with tempfile.TemporaryDirectory(prefix="bench-django-") as workdir:
         for kind in [s for s in args.servers.split(",") if s]:

@@ -560,7 +560,9 @@ def print_shape(shape, results, loads, describe):
                           / r["objects"],
                           num(r["runs"]["pickle"][-1]["result"]["file"]))
          for r in cols])
-    print("extra peak memory, bytes/object, median (min-max)")
+    print("extra peak memory, bytes/object, median (min-max): VmHWM after "
+          "the call (reset through /proc/self/clear_refs before it) less "
+          "VmRSS before it")
     for m, label in (("heapdump", "  heapdump (target <= 32)"),
                      ("pickle", "  pickle + zstd 3"),
                      ("bare", "  bare walk")):
