@@ -115,12 +115,22 @@ wheels: venvs  ## the sdist and a manylinux wheel per supported Python, into dis
 	@HEAPDUMP_TOOLS_PYTHON=$(lastword $(HOST_PYTHONS)) \
 	  tools/wheels.sh $(foreach v,$(VERSIONS),"$(PY) $(v)")
 
-bench: build  ## the speed and memory benchmarks: the dumper on 3.13 beside 3.14 and 3.15, the heap analysis (print figures and ratios)
-	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) $(PY) $(firstword $(BENCH)) benchmarks/bench_dump.py \
-	  $(foreach v,$(BENCH),--python $(v)="$(PY) $(v)")
+# BENCH_QUICK=1: the heap shapes at 1.3 M objects only (callgrind on
+# 100,000, the way in on 1.3 M) and 10 Django rounds without callgrind
+BENCH_QUICK ?=
+# callgrind's instruction counts, the fsync times of the Django profile
+BENCH_DEBS := valgrind strace
+bench: build  ## the speed and memory benchmarks (issue 14's heap shapes and Django site, then the dumper on 3.13 beside 3.14 and 3.15, the heap analysis); BENCH_QUICK=1 for a shorter run
+	@tools/deps.sh $(BENCH_DEBS)
 	@cmp -s requirements-bench.txt .venv/py$(HOST_NEWEST)/.bench-requirements || { \
 	  env -u PYTHONDEVMODE .venv/py$(HOST_NEWEST)/bin/python -m pip install -q --disable-pip-version-check -r requirements-bench.txt && \
 	  cp requirements-bench.txt .venv/py$(HOST_NEWEST)/.bench-requirements; }
+	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) nice .venv/py$(HOST_NEWEST)/bin/python benchmarks/bench_shapes.py \
+	  $(if $(BENCH_QUICK),--quick) $(BENCH_SHAPES_ARGS)
+	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) nice .venv/py$(HOST_NEWEST)/bin/python benchmarks/bench_django.py \
+	  $(if $(BENCH_QUICK),--rounds 10,--callgrind) $(BENCH_DJANGO_ARGS)
+	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) $(PY) $(firstword $(BENCH)) benchmarks/bench_dump.py \
+	  $(foreach v,$(BENCH),--python $(v)="$(PY) $(v)")
 	@env -u PYTHONDEVMODE PYTHONPATH=$(CURDIR) .venv/py$(HOST_NEWEST)/bin/python benchmarks/bench_heap.py $(BENCH_ARGS)
 
 lint: venvs  ## clang-format, cppcheck, ruff, and tools/deps.py (cycles, sizes)
