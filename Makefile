@@ -40,7 +40,7 @@ export PYTHONDEVMODE := 1
 export PYTHONFAULTHANDLER := 1
 PYTEST_ARGS ?=
 
-.PHONY: help deps venvs build test test-html demo wheels bench lint format asan valgrind tsan fuzz fuzz-binary clean
+.PHONY: help deps venvs build test test-html demo wheels bench lint format asan asan-unit valgrind tsan fuzz fuzz-binary clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -147,6 +147,10 @@ format:  ## reformat the C sources
 asan: venvs  ## the tests under AddressSanitizer + UBSan (newest host Python)
 	@tools/deps.sh $(SAN_DEBS)
 	@tools/sanitize.sh asan .venv/py$(SAN_PYTHON)/bin/python $(PYTEST_ARGS)
+
+asan-unit: venvs  ## the unit tests but the slow ones under AddressSanitizer + UBSan (what CI runs)
+	@tools/deps.sh $(SAN_DEBS)
+	@tools/sanitize.sh asan .venv/py$(SAN_PYTHON)/bin/python tests/unit -m "not slow"
 
 valgrind: venvs  ## the unit tests but the slow ones under valgrind, definite leaks as errors (newest host Python)
 	@tools/deps.sh $(SAN_DEBS)

@@ -617,8 +617,8 @@ void hd_sources_write(hd_dumper *d, Py_ssize_t max_bytes, PyObject *exc);
  * traceback of exc (the dumped exception, or NULL) or of its chain runs
  * that code, and the standard library has the file; else 0.  Never in a
  * fatal signal handler. */
-int hd_frozen_path(hd_dumper *d, PyObject *exc, PyObject *filename,
-                   char *path, size_t cap);
+int hd_frozen_path(hd_dumper *d, PyObject *exc, PyObject *filename, char *path,
+                   size_t cap);
 
 /* classes.c: take subtype_dealloc (0, or -1 with an exception); whether a
  * type itself is a class defined in Python (a C heap type is not). */

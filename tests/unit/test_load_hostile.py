@@ -352,6 +352,7 @@ def test_deeply_nested_tuples_are_refused(tmp_path):
         load_bytes(tmp_path, w.getvalue())
 
 
+@pytest.mark.slow              # 100,000 levels: five minutes under ASan
 def test_deeply_nested_lists_load(tmp_path):
     w = Writer()
     n = 100000
