@@ -177,6 +177,10 @@ def signal_dump_uninstall(signum: int, /) -> None: ...
 
 # ---------------------------------------------------------- the reader
 
+# what a Loader reads from its support object (src/reader/protocol.h):
+# (name, parameters, or None for a value), as heapdump._load.LOADER_PROTOCOL
+LOADER_CALLBACKS: Tuple[Tuple[str, Optional[str]], ...]
+
 class Loader:
     """The C core of heapdump.load(); heapdump._load drives it."""
 

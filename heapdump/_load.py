@@ -5,10 +5,11 @@ The pipeline (docs/format.rst is the contract):
 1. the MIME header block, parsed with ``email.parser.BytesHeaderParser``;
    a file without heapdump headers is not a dump, a newer major format
    version is refused;
-2. ``_heapdump.Loader`` (src/load.c) streams the zstd body, turns the
+2. ``_heapdump.Loader`` (src/reader/) streams the zstd body, turns the
    msgpack records into objects (builtin values as themselves, surrogates
    for the rest: see heapdump._surrogates) and calls back into the
-   ``_Builder`` below once per TYPE, CODE and FUNCTION record;
+   ``_Builder`` below (the protocol: ``LOADER_PROTOCOL``) once per TYPE,
+   CODE and FUNCTION record and for every placeholder;
 3. ``_Builder.fill`` turns the frames, tracebacks, exceptions, threads...
    into the model of heapdump._model, from ``Loader.fields(id)``.
 
@@ -258,9 +259,53 @@ def _new_class(name, qualname, module, bases, kind, behaviour=None):
 
 # ------------------------------------------------------------------ builder
 
+# What the C Loader reads from its ``support`` object (a _Builder), in the
+# order of its table (src/reader/protocol.h, exported as
+# _heapdump.LOADER_CALLBACKS; tests/unit/test_loader_protocol.py checks that
+# the two agree and that _Builder has them all): (name, parameters or None
+# for a value, contract).  The Loader fetches each once when it is made and
+# refuses a support object that lacks one.
+LOADER_PROTOCOL = (
+    ("HeapdumpError", None,
+     "the exception class the loader raises for a malformed file"),
+    ("UNBOUND", None,
+     "the sentinel an unset slot (ext UNBOUND) decodes as"),
+    ("PENDING", None,
+     "the sentinel a soft reference to an object not built yet gives"),
+    ("cut_classes", None,
+     "dict kind -> class that a CUT (truncated) value of the kind is made as"),
+    ("shell_classes", None,
+     "dict kind -> heapdump's class for a frame, traceback, builtin "
+     "function, module, generator or weakref shell, filled in phase 3"),
+    ("lost", "oid",
+     "the placeholder for a referenced id that no record defines "
+     "(a truncated file), made once per id"),
+    ("omitted", "module, qualname, size, *rest",
+     "the placeholder for a value the dumper left out (ext OMITTED)"),
+    ("redacted", "module, qualname, size, *rest",
+     "the placeholder for a hidden value (ext REDACTED; rest: the reason "
+     "and the pieces kept); raises HeapdumpError if the pieces are bad"),
+    ("unreadable", "oid, addr, reason",
+     "the placeholder for what a crash dump could not read"),
+    ("unknown", "kind, oid, addr",
+     "the placeholder for a record of an object kind this reader does not "
+     "know (noted in Dump.warnings)"),
+    ("class_for", "type_id, type_obj, kind",
+     "the class an instance of the TYPE record type_id (-1: none) and "
+     "kind is made as, a subclass of the kind's builtin"),
+    ("make_type", "oid, fields",
+     "the class made from a TYPE record's fields"),
+    ("make_code", "oid, fields",
+     "the code object (a real one, or a surrogate) of a CODE record"),
+    ("make_function", "oid, fields",
+     "the function (a real one, or a surrogate) of a FUNCTION record"),
+)
+
+
 class _Builder:
-    """What the C Loader calls back (the ``support`` object), and phase 3:
-    the model objects filled from their records."""
+    """What the C Loader calls back (the ``support`` object: the attributes
+    of ``LOADER_PROTOCOL``), and phase 3: the model objects filled from
+    their records."""
 
     HeapdumpError = HeapdumpError
     UNBOUND = S.UNBOUND

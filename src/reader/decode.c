@@ -26,7 +26,7 @@ hd_decode_fail(LoaderObject *L, const char *fmt, ...)
     PyObject *msg = PyUnicode_FromFormatV(fmt, va);
     va_end(va);
     if (msg != NULL) {
-        PyErr_SetObject(L->error_type, msg);
+        PyErr_SetObject(HD_SUPPORT(L, HeapdumpError), msg);
         Py_DECREF(msg);
     }
     return NULL;
@@ -40,7 +40,8 @@ void
 hd_decode_wrap(LoaderObject *L, size_t id)
 {
     PyObject *type, *value, *tb;
-    if (!PyErr_Occurred() || PyErr_ExceptionMatches(L->error_type) ||
+    if (!PyErr_Occurred() ||
+        PyErr_ExceptionMatches(HD_SUPPORT(L, HeapdumpError)) ||
         PyErr_ExceptionMatches(PyExc_MemoryError) ||
         PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
         return;
@@ -55,14 +56,14 @@ hd_decode_wrap(LoaderObject *L, size_t id)
         "object %zu (%s record): %s: %S", id, hd_loader_kind_name(kind),
         type ? ((PyTypeObject *)type)->tp_name : "?", value ? value : Py_None);
     if (msg != NULL) {
-        PyObject *err = PyObject_CallOneArg(L->error_type, msg);
+        PyObject *err = PyObject_CallOneArg(HD_SUPPORT(L, HeapdumpError), msg);
         Py_DECREF(msg);
         if (err != NULL) {
             if (value != NULL) {
                 Py_INCREF(value);
                 PyException_SetCause(err, value);
             }
-            PyErr_SetObject(L->error_type, err);
+            PyErr_SetObject(HD_SUPPORT(L, HeapdumpError), err);
             Py_DECREF(err);
         }
     }
@@ -223,7 +224,7 @@ hd_decode_data(LoaderObject *L, hd_mp_cur *c, int depth)
                 Py_XDECREF(k);
                 Py_XDECREF(v);
                 Py_DECREF(dict);
-                if (!PyErr_ExceptionMatches(L->error_type)) {
+                if (!PyErr_ExceptionMatches(HD_SUPPORT(L, HeapdumpError))) {
                     PyErr_Clear();
                     hd_decode_fail(L, "a map key that is not hashable");
                 }
@@ -308,26 +309,13 @@ hd_decode_int_field(LoaderObject *L, hd_mp_cur *c, int64_t *out,
 }
 
 /* ---------------------------------------------------------------------
- * Support objects (heapdump._surrogates / _load callbacks)
+ * The support object's callbacks (protocol.h, fetched by load.c)
  */
 
 PyObject *
-hd_decode_support(LoaderObject *L, const char *name)
+hd_decode_call(LoaderObject *L, int cb, PyObject *args)
 {
-    return PyObject_GetAttrString(L->support, name);
-}
-
-/* support.<name>(*args) */
-PyObject *
-hd_decode_call(LoaderObject *L, const char *name, PyObject *args)
-{
-    PyObject *f = hd_decode_support(L, name);
-    if (f == NULL) {
-        return NULL;
-    }
-    PyObject *r = PyObject_Call(f, args, NULL);
-    Py_DECREF(f);
-    return r;
+    return PyObject_Call(L->support_attrs[cb], args, NULL);
 }
 
 /* The placeholder for a reference to an id that no record defines (a
@@ -355,7 +343,7 @@ decode_lost(LoaderObject *L, uint64_t id)
         return NULL;
     }
     PyObject *args = PyTuple_Pack(1, key);
-    p = args ? hd_decode_call(L, "lost", args) : NULL;
+    p = args ? hd_decode_call(L, HD_CB_lost, args) : NULL;
     Py_XDECREF(args);
     if (p != NULL && PyDict_SetItem(L->lost, key, p) < 0) {
         Py_CLEAR(p);
@@ -389,7 +377,7 @@ decode_marker(LoaderObject *L, const hd_mp_item *it)
         return NULL;
     }
     PyObject *r = hd_decode_call(
-        L, it->ext == HD_EXT_OMITTED ? "omitted" : "redacted", args);
+        L, it->ext == HD_EXT_OMITTED ? HD_CB_omitted : HD_CB_redacted, args);
     Py_DECREF(args);
     return r;
 }
@@ -411,7 +399,7 @@ hd_decode_ref(LoaderObject *L, uint64_t id, int goal, int mode)
             if (hd_loader_is_ready(e, LOAD_READY)) {
                 return Py_NewRef(e->obj);
             }
-            return Py_NewRef(L->pending);
+            return Py_NewRef(HD_SUPPORT(L, PENDING));
         }
         if (mode == LOAD_DFS) {
             if (L->need(L, (size_t)id, goal) < 0) {
@@ -432,7 +420,8 @@ hd_decode_ref(LoaderObject *L, uint64_t id, int goal, int mode)
 }
 
 /* The value of an item already read (load_next); a new reference, or
- * NULL.  ext UNBOUND decodes as L->unbound, which callers check for. */
+ * NULL.  ext UNBOUND decodes as HD_SUPPORT(L, UNBOUND), which callers check
+ * for. */
 PyObject *
 hd_decode_value_item(LoaderObject *L, const hd_mp_item *it, int goal, int mode)
 {
@@ -448,7 +437,7 @@ hd_decode_value_item(LoaderObject *L, const hd_mp_item *it, int goal, int mode)
     case HD_MP_EXT:
         switch (it->ext) {
         case HD_EXT_INT: return hd_decode_int_bytes(it->data, (size_t)it->u);
-        case HD_EXT_UNBOUND: return Py_NewRef(L->unbound);
+        case HD_EXT_UNBOUND: return Py_NewRef(HD_SUPPORT(L, UNBOUND));
         case HD_EXT_OMITTED:
         case HD_EXT_REDACTED: return decode_marker(L, it);
         case HD_EXT_RUN:

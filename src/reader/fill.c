@@ -77,7 +77,7 @@ fill_attr_dict(LoaderObject *L, size_t id, uint64_t ln, hd_mp_cur *c,
             Py_DECREF(dict);
             return NULL;
         }
-        if (v != L->unbound &&
+        if (v != HD_SUPPORT(L, UNBOUND) &&
             PyDict_SetItem(dict, PyTuple_GET_ITEM(names, i), v) < 0) {
             Py_DECREF(v);
             Py_DECREF(dict);
@@ -175,7 +175,7 @@ fill_fill_container(LoaderObject *L, size_t id)
             PyObject *v =
                 n < cap ? hd_decode_value_item(L, &item, LOAD_EXIST, LOAD_DFS)
                         : NULL;
-            if (v == NULL || v == L->unbound) {
+            if (v == NULL || v == HD_SUPPORT(L, UNBOUND)) {
                 Py_XDECREF(v);
                 r = -1;
                 if (!PyErr_Occurred()) {
@@ -205,7 +205,7 @@ fill_fill_container(LoaderObject *L, size_t id)
         int goal = kind == HD_K_SET ? LOAD_READY : LOAD_EXIST;
         while ((r = hd_decode_items_next(L, &its, &item)) > 0) {
             PyObject *v = hd_decode_value_item(L, &item, goal, LOAD_DFS);
-            if (v == NULL || v == L->unbound ||
+            if (v == NULL || v == HD_SUPPORT(L, UNBOUND) ||
                 (kind == HD_K_LIST ? PyList_Append(obj, v)
                                    : PySet_Add(obj, v)) < 0) {
                 Py_XDECREF(v);
@@ -243,7 +243,8 @@ fill_fill_container(LoaderObject *L, size_t id)
                 hd_decode_fail(L, "a DICT with fewer values than keys");
             }
         }
-        if (v == NULL || k == L->unbound || v == L->unbound) {
+        if (v == NULL || k == HD_SUPPORT(L, UNBOUND) ||
+            v == HD_SUPPORT(L, UNBOUND)) {
             Py_XDECREF(k);
             Py_XDECREF(v);
             if (!PyErr_Occurred()) {
@@ -275,7 +276,7 @@ fill_fill_cell(LoaderObject *L, size_t id)
         return -1;
     }
     int r = 0;
-    if (v != L->unbound) {
+    if (v != HD_SUPPORT(L, UNBOUND)) {
         r = PyCell_Set(L->entries[id].obj, v);
     }
     Py_DECREF(v);
@@ -391,7 +392,7 @@ fill_action(LoaderObject *L, size_t id)
             if (v == NULL) {
                 return -1;
             }
-            if (v == L->unbound || i >= n) {
+            if (v == HD_SUPPORT(L, UNBOUND) || i >= n) {
                 Py_DECREF(v);
                 hd_decode_fail(L,
                                "an UNBOUND value in a tuple, or more elements "
@@ -431,7 +432,8 @@ fill_action(LoaderObject *L, size_t id)
         while ((r = hd_decode_items_next(L, &its, &item)) > 0) {
             PyObject *v =
                 hd_decode_value_item(L, &item, LOAD_READY, LOAD_STRICT);
-            if (v == NULL || v == L->unbound || PyList_Append(list, v) < 0) {
+            if (v == NULL || v == HD_SUPPORT(L, UNBOUND) ||
+                PyList_Append(list, v) < 0) {
                 Py_XDECREF(v);
                 if (!PyErr_Occurred()) {
                     hd_decode_fail(L, "an UNBOUND value in a frozenset");
@@ -514,7 +516,7 @@ fill_action(LoaderObject *L, size_t id)
         }
         else if (ok) {
             for (int i = 0; i < 3; i++) {
-                if (v[i] == L->unbound) {
+                if (v[i] == HD_SUPPORT(L, UNBOUND)) {
                     Py_SETREF(v[i], Py_NewRef(Py_None));
                 }
             }
@@ -531,7 +533,7 @@ fill_action(LoaderObject *L, size_t id)
         PyObject *self =
             f ? hd_decode_value(L, &c, LOAD_EXIST, LOAD_STRICT) : NULL;
         if (self != NULL) {
-            if (self == Py_None || self == L->unbound) {
+            if (self == Py_None || self == HD_SUPPORT(L, UNBOUND)) {
                 /* an unbound method cannot be rebuilt: the function */
                 obj = Py_NewRef(f);
             }
@@ -549,7 +551,7 @@ fill_action(LoaderObject *L, size_t id)
             return -1;
         }
         PyObject *args = Py_BuildValue("(nN)", (Py_ssize_t)id, fields);
-        obj = args ? hd_decode_call(L, "make_function", args) : NULL;
+        obj = args ? hd_decode_call(L, HD_CB_make_function, args) : NULL;
         Py_XDECREF(args);
         break;
     }

@@ -52,6 +52,82 @@
 #include <unistd.h>
 
 /* ---------------------------------------------------------------------
+ * The protocol with the support object (protocol.h)
+ */
+
+#define LOAD_CB_NAME_(name, params, returns) #name,
+static const char *const load_cb_names[HD_CB_COUNT] = {
+    HD_LOADER_CALLBACKS(LOAD_CB_NAME_)};
+#undef LOAD_CB_NAME_
+#define LOAD_CB_PARAMS_(name, params, returns) params,
+static const char *const load_cb_params[HD_CB_COUNT] = {
+    HD_LOADER_CALLBACKS(LOAD_CB_PARAMS_)};
+#undef LOAD_CB_PARAMS_
+
+/* Fetch every attribute of protocol.h's table from support into
+ * L->support_attrs, once; 0, or -1 with an error that names the first
+ * one missing or of the wrong sort (a call that is not callable, a
+ * class table that is not a dict, an error class that is not an
+ * Exception). */
+static int
+load_protocol_fetch(LoaderObject *L, PyObject *support)
+{
+    for (int i = 0; i < HD_CB_COUNT; i++) {
+        PyObject *v = PyObject_GetAttrString(support, load_cb_names[i]);
+        if (v == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                PyErr_Format(PyExc_TypeError,
+                             "the loader's support object has no %s "
+                             "(src/reader/protocol.h)",
+                             load_cb_names[i]);
+            }
+            return -1;
+        }
+        L->support_attrs[i] = v;
+        if (load_cb_params[i] != NULL && !PyCallable_Check(v)) {
+            PyErr_Format(PyExc_TypeError,
+                         "the loader's support object's %s is not callable",
+                         load_cb_names[i]);
+            return -1;
+        }
+    }
+    if (!PyDict_Check(HD_SUPPORT(L, cut_classes)) ||
+        !PyDict_Check(HD_SUPPORT(L, shell_classes))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "support.cut_classes and support.shell_classes must "
+                        "be dicts");
+        return -1;
+    }
+    PyObject *error_type = HD_SUPPORT(L, HeapdumpError);
+    if (!PyType_Check(error_type) ||
+        !PyType_IsSubtype((PyTypeObject *)error_type,
+                          (PyTypeObject *)PyExc_Exception)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "support.HeapdumpError must be an exception class");
+        return -1;
+    }
+    return 0;
+}
+
+/* _heapdump.LOADER_CALLBACKS: ((name, parameters or None), ...) in the
+ * table's order; a new reference or NULL. */
+static PyObject *
+load_protocol_table(void)
+{
+    PyObject *t = PyTuple_New(HD_CB_COUNT);
+    for (int i = 0; t != NULL && i < HD_CB_COUNT; i++) {
+        PyObject *row =
+            Py_BuildValue("(sz)", load_cb_names[i], load_cb_params[i]);
+        if (row == NULL) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, row);
+    }
+    return t;
+}
+
+/* ---------------------------------------------------------------------
  * The Loader type
  */
 
@@ -93,11 +169,10 @@ Loader_init(LoaderObject *L, PyObject *args, PyObject *kwds)
     L->max_body = max_body;
     L->max_objects = max_objects;
     L->max_ratio = max_ratio;
-    L->support = Py_NewRef(support);
     L->need = hd_fill_need;
-    L->error_type = PyObject_GetAttrString(support, "HeapdumpError");
-    L->unbound = PyObject_GetAttrString(support, "UNBOUND");
-    L->pending = PyObject_GetAttrString(support, "PENDING");
+    if (load_protocol_fetch(L, support) < 0) {
+        return -1;
+    }
     L->empty_tuple = PyTuple_New(0);
     L->s_original_length = PyUnicode_InternFromString("original_length");
     L->cuts = PyDict_New();
@@ -105,19 +180,11 @@ Loader_init(LoaderObject *L, PyObject *args, PyObject *kwds)
     L->classes = PyMem_Calloc(64, sizeof(load_classslot));
     L->classes_mask = 63;
     L->last_object = -1;
-    if (L->error_type == NULL || L->unbound == NULL || L->pending == NULL ||
-        L->empty_tuple == NULL || L->s_original_length == NULL ||
+    if (L->empty_tuple == NULL || L->s_original_length == NULL ||
         L->cuts == NULL || L->lost == NULL || L->classes == NULL) {
         if (!PyErr_Occurred()) {
             PyErr_NoMemory();
         }
-        return -1;
-    }
-    if (!PyType_Check(L->error_type) ||
-        !PyType_IsSubtype((PyTypeObject *)L->error_type,
-                          (PyTypeObject *)PyExc_Exception)) {
-        PyErr_SetString(PyExc_TypeError,
-                        "support.HeapdumpError must be an exception class");
         return -1;
     }
     return 0;
@@ -178,10 +245,9 @@ Loader_dealloc(LoaderObject *L)
 {
     load_clear(L);
     PyMem_Free(L->path);
-    Py_CLEAR(L->support);
-    Py_CLEAR(L->error_type);
-    Py_CLEAR(L->unbound);
-    Py_CLEAR(L->pending);
+    for (int i = 0; i < HD_CB_COUNT; i++) {
+        Py_CLEAR(L->support_attrs[i]);
+    }
     Py_CLEAR(L->empty_tuple);
     Py_CLEAR(L->s_original_length);
     Py_CLEAR(L->cuts);
@@ -672,5 +738,8 @@ hd_load_init_module(PyObject *m)
     if (PyModule_AddFunctions(m, load_functions) < 0) {
         return -1;
     }
-    return 0;
+    PyObject *table = load_protocol_table();
+    int r = table ? PyModule_AddObjectRef(m, "LOADER_CALLBACKS", table) : -1;
+    Py_XDECREF(table);
+    return r;
 }

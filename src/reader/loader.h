@@ -1,9 +1,9 @@
 /* loader.h: the loader's state and the contract between its files
  * (src/reader/), each calling only those before it in this list:
  *
- *   decode.c   errors, growth, scalars, plain data, the support object
- *              (heapdump._load / _surrogates callbacks), references and
- *              values
+ *   decode.c   errors, growth, scalars, plain data, the calls to the
+ *              support object (heapdump._load's _Builder, through
+ *              protocol.h's table only), references and values
  *   records.c  phase 1 (read(): the records, streamed) and the fields of
  *              a record as Python objects
  *   shells.c   classes, the Surrogate C base, phase 2 (types, shells)
@@ -20,6 +20,7 @@
 
 #include "heapdump.h"
 #include "mpread.h"
+#include "protocol.h"
 #include "stream.h"
 
 /* ---------------------------------------------------------------------
@@ -32,6 +33,10 @@
  * hashing them recurses in C once per level. */
 #define LOAD_MAX_IMMUTABLE_DEPTH 1000
 #define LOAD_NO_ID UINT64_MAX
+
+/* A value of the support object (protocol.h), borrowed: HD_SUPPORT(L,
+ * UNBOUND) */
+#define HD_SUPPORT(L, name) ((L)->support_attrs[HD_CB_##name])
 
 /* entry states and flags */
 #define LOAD_F_CUT 0x01      /* a CUT record preceded it */
@@ -120,9 +125,9 @@ typedef struct LoaderObject {
     uint64_t max_body;
     uint64_t max_objects;
     uint64_t max_ratio; /* 0: no check */
-    PyObject *support;
-    PyObject *error_type;        /* HeapdumpError */
-    PyObject *unbound, *pending; /* sentinels */
+    /* the support object's attributes, protocol.h's table in its order
+     * (HD_SUPPORT(L, name) reads one) */
+    PyObject *support_attrs[HD_CB_COUNT];
     PyObject *empty_tuple;
     PyObject *s_original_length;
 
@@ -227,8 +232,8 @@ int hd_decode_uint_field(LoaderObject *L, hd_mp_cur *c, uint64_t *out,
                          const char *what);
 int hd_decode_int_field(LoaderObject *L, hd_mp_cur *c, int64_t *out,
                         const char *what);
-PyObject *hd_decode_support(LoaderObject *L, const char *name);
-PyObject *hd_decode_call(LoaderObject *L, const char *name, PyObject *args);
+/* support.<name>(*args) for the protocol.h entry cb (HD_CB_<name>) */
+PyObject *hd_decode_call(LoaderObject *L, int cb, PyObject *args);
 PyObject *hd_decode_ref(LoaderObject *L, uint64_t id, int goal, int mode);
 PyObject *hd_decode_value_item(LoaderObject *L, const hd_mp_item *it, int goal,
                                int mode);

@@ -135,14 +135,10 @@ hd_records_scalar(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t nfields,
 PyTypeObject *
 hd_records_cut_class(LoaderObject *L, int kind)
 {
-    PyObject *classes = hd_decode_support(L, "cut_classes");
-    if (classes == NULL) {
-        return NULL;
-    }
     PyObject *key = PyLong_FromLong(kind);
-    PyObject *cls = key ? PyDict_GetItemWithError(classes, key) : NULL;
+    PyObject *cls =
+        key ? PyDict_GetItemWithError(HD_SUPPORT(L, cut_classes), key) : NULL;
     Py_XDECREF(key);
-    Py_DECREF(classes);
     if (cls == NULL) {
         if (!PyErr_Occurred()) {
             hd_decode_fail(L, "no class for a cut %s",
@@ -331,7 +327,8 @@ records_object_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n,
                              ? Py_BuildValue("(nLN)", (Py_ssize_t)id,
                                              (long long)L->last_addr, reason)
                              : NULL;
-        PyObject *obj = args ? hd_decode_call(L, "unreadable", args) : NULL;
+        PyObject *obj =
+            args ? hd_decode_call(L, HD_CB_unreadable, args) : NULL;
         Py_XDECREF(args);
         if (obj == NULL) {
             hd_decode_wrap(L, id);
@@ -346,7 +343,7 @@ records_object_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n,
          * says so, and the id is taken */
         PyObject *args = Py_BuildValue("(inL)", kind, (Py_ssize_t)id,
                                        (long long)L->last_addr);
-        e->obj = args ? hd_decode_call(L, "unknown", args) : NULL;
+        e->obj = args ? hd_decode_call(L, HD_CB_unknown, args) : NULL;
         Py_XDECREF(args);
         if (e->obj == NULL) {
             return -1;

@@ -70,7 +70,7 @@ hd_shells_class_for(LoaderObject *L, uint64_t type_id, int kind)
     PyObject *args = Py_BuildValue(
         "(LNi)", type_id == LOAD_NO_ID ? -1LL : (long long)type_id, type_obj,
         kind);
-    PyObject *cls = args ? hd_decode_call(L, "class_for", args) : NULL;
+    PyObject *cls = args ? hd_decode_call(L, HD_CB_class_for, args) : NULL;
     Py_XDECREF(args);
     if (cls == NULL) {
         return NULL;
@@ -166,7 +166,7 @@ hd_shells_make_type(LoaderObject *L, size_t id)
         return -1;
     }
     PyObject *args = Py_BuildValue("(nN)", (Py_ssize_t)id, fields);
-    PyObject *cls = args ? hd_decode_call(L, "make_type", args) : NULL;
+    PyObject *cls = args ? hd_decode_call(L, HD_CB_make_type, args) : NULL;
     Py_XDECREF(args);
     if (cls == NULL) {
         return -1;
@@ -345,7 +345,7 @@ hd_shells_make_shell(LoaderObject *L, size_t id)
             break;
         }
         PyObject *args = Py_BuildValue("(nN)", (Py_ssize_t)id, fields);
-        obj = args ? hd_decode_call(L, "make_code", args) : NULL;
+        obj = args ? hd_decode_call(L, HD_CB_make_code, args) : NULL;
         Py_XDECREF(args);
         if (obj != NULL) {
             e->flags |= LOAD_F_FILLED;
@@ -359,13 +359,12 @@ hd_shells_make_shell(LoaderObject *L, size_t id)
     case HD_K_GENERATOR:
     case HD_K_WEAKREF: {
         /* a shell of heapdump's own class for the kind, filled by _load */
-        PyObject *classes = hd_decode_support(L, "shell_classes");
         PyObject *key = PyLong_FromLong(kind);
         PyObject *k =
-            (classes && key) ? PyDict_GetItemWithError(classes, key) : NULL;
+            key ? PyDict_GetItemWithError(HD_SUPPORT(L, shell_classes), key)
+                : NULL;
         Py_XDECREF(key);
         if (k == NULL || !PyType_Check(k)) {
-            Py_XDECREF(classes);
             if (!PyErr_Occurred()) {
                 hd_decode_fail(L, "no shell class for %s",
                                hd_loader_kind_name(kind));
@@ -380,7 +379,6 @@ hd_shells_make_shell(LoaderObject *L, size_t id)
         else {
             obj = base->tp_new(cls, L->empty_tuple, NULL);
         }
-        Py_DECREF(classes);
         break;
     }
     default: return 0;
