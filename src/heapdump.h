@@ -15,9 +15,12 @@
  *                  (scalars, markers), kinds.c (kinds, sizes),
  *                  container.c (MIME header, zstd, atomic file: tmp +
  *                  rename, 0600)
- *   secrets/       redact.c (names that look secret), hide.c (values
- *                  hidden wherever they are met), srcmask.c (secret
- *                  literals masked in the embedded source text)
+ *   secrets/       redact.c (names that look secret); the hider, values
+ *                  hidden wherever they are met (hide.h: hide_build.c
+ *                  from the program's values, hide_ac.c the automaton,
+ *                  hide_rules.c the rules, hide.c the lookups and the
+ *                  Hider type); srcmask.c (secret literals masked in the
+ *                  embedded source text)
  *   triggers/      signals.c: the signal dump thread, the fatal handler
  *   pyversion/     pyversion.c: every CPython-version-specific access
  *                  (thread states, frames, code objects, instance dicts,
@@ -248,7 +251,8 @@ int hd_pyversion_gil_disabled(void);
 #define HD_TAG_FRAME ((uintptr_t)1)
 
 /* ------------------------------------------------------------------------
- * hide.c: values hidden wherever they are met (see hide.c).
+ * The hider: values hidden wherever they are met (see hide.c; a hider is
+ * made by the Hider type, hd_hide_of gives it).
  */
 /* flags of a hide entry, (value, flags) */
 #define HD_HIDE_IDENTITY 1  /* the object itself */
@@ -277,10 +281,6 @@ typedef struct hd_hide_ranges {
 /* what hd_hide_value found */
 enum { HD_HIDE_NONE = 0, HD_HIDE_ALL = 1, HD_HIDE_PARTS = 2 };
 
-/* Make a hider from (value, flags) entries; rules: URL passwords and known
- * key formats too.  GIL held; NULL with an exception set. */
-hd_hider *hd_hide_new(PyObject *entries, int rules);
-void hd_hide_free(hd_hider *h);
 /* Whether h hides anything at all. */
 int hd_hide_active(const hd_hider *h);
 /* The reason (HD_WHY_*) obj is hidden by identity, or 0.  A few

@@ -368,196 +368,252 @@ fill_depth_of(LoaderObject *L, PyObject *v, uint64_t ref)
     return 0;
 }
 
-/* Make a late object / fill a tuple, its dependencies being ready. */
+/* The deepest immutable nesting below a value met so far, *depth, raised
+ * to that of the value whose reference is ref. */
+static void
+fill_deepen(LoaderObject *L, PyObject *v, uint64_t ref, uint16_t *depth)
+{
+    uint16_t d = fill_depth_of(L, v, ref);
+    if (d > *depth) {
+        *depth = d;
+    }
+}
+
+/* Fill tuple id (its shell, e->obj) with its elements, marking it FILLED;
+ * *depth: the deepest nesting below them.  0, or -1 with an error. */
+static int
+fill_tuple(LoaderObject *L, size_t id, uint16_t *depth)
+{
+    load_entry *e = &L->entries[id];
+    load_items its;
+    hd_mp_item item;
+    int r;
+    if (hd_decode_items_init(L, &its, id, 0, 0) < 0) {
+        return -1;
+    }
+    PyObject *t = e->obj;
+    Py_ssize_t i = 0, n = PyTuple_GET_SIZE(t);
+    while ((r = hd_decode_items_next(L, &its, &item)) > 0) {
+        PyObject *v = hd_decode_value_item(L, &item, LOAD_READY, LOAD_STRICT);
+        if (v == NULL) {
+            return -1;
+        }
+        if (v == HD_SUPPORT(L, UNBOUND) || i >= n) {
+            Py_DECREF(v);
+            hd_decode_fail(L, "an UNBOUND value in a tuple, or more elements "
+                              "than counted");
+            return -1;
+        }
+        fill_deepen(L, v, item.type == HD_MP_UINT ? item.u : LOAD_NO_ID,
+                    depth);
+        PyTuple_SET_ITEM(t, i, v);
+        i++;
+    }
+    if (r < 0) {
+        return -1;
+    }
+    if (i != n) {
+        hd_decode_fail(L, "a tuple shorter than its records said");
+        return -1;
+    }
+    e = &L->entries[id];
+    e->flags |= LOAD_F_FILLED;
+    return 0;
+}
+
+/* The class of frozenset id when it is not frozenset itself (its prefix
+ * names one, or it was cut): *cls, else NULL.  0, or -1 with an error. */
+static int
+fill_frozenset_class(LoaderObject *L, size_t id, PyTypeObject **cls)
+{
+    load_entry *e = &L->entries[id];
+    *cls = NULL;
+    if (e->pre) {
+        load_prefix *p = &L->prefixes[e->pre - 1];
+        hd_mp_cur pc = {p->raw, p->end};
+        uint64_t tid;
+        if (hd_shells_type_field(L, &pc, &tid) < 0 ||
+            (*cls = hd_shells_class_for(L, tid, e->kind)) == NULL) {
+            return -1;
+        }
+    }
+    else if (e->flags & LOAD_F_CUT) {
+        *cls = hd_records_cut_class(L, e->kind);
+        if (*cls == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Make frozenset id (or its subclass's instance) from its elements:
+ * *obj, NULL when making it failed; *depth as in fill_tuple.  -1 (with an
+ * error) when its records could not be read, else 0. */
+static int
+fill_frozenset(LoaderObject *L, size_t id, PyObject **obj, uint16_t *depth)
+{
+    load_entry *e = &L->entries[id];
+    load_items its;
+    hd_mp_item item;
+    int r;
+    if (hd_decode_items_init(L, &its, id, 0, 0) < 0) {
+        return -1;
+    }
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        return -1;
+    }
+    while ((r = hd_decode_items_next(L, &its, &item)) > 0) {
+        PyObject *v = hd_decode_value_item(L, &item, LOAD_READY, LOAD_STRICT);
+        if (v == NULL || v == HD_SUPPORT(L, UNBOUND) ||
+            PyList_Append(list, v) < 0) {
+            Py_XDECREF(v);
+            if (!PyErr_Occurred()) {
+                hd_decode_fail(L, "an UNBOUND value in a frozenset");
+            }
+            r = -1;
+            break;
+        }
+        Py_DECREF(v);
+        fill_deepen(L, NULL, item.type == HD_MP_UINT ? item.u : LOAD_NO_ID,
+                    depth);
+    }
+    PyTypeObject *cls = NULL;
+    if (r < 0 || fill_frozenset_class(L, id, &cls) < 0) {
+        Py_DECREF(list);
+        return -1;
+    }
+    if (cls == NULL) {
+        *obj = PyFrozenSet_New(list);
+    }
+    else {
+        PyObject *args = PyTuple_Pack(1, list);
+        *obj = args ? PyFrozenSet_Type.tp_new(cls, args, NULL) : NULL;
+        Py_XDECREF(args);
+        if (*obj != NULL && e->pre == 0 &&
+            hd_records_set_original_length(L, *obj, id) < 0) {
+            Py_CLEAR(*obj);
+        }
+    }
+    Py_DECREF(list);
+    return 0;
+}
+
+/* Make range or slice id (kind) from its three values; *depth as in
+ * fill_tuple.  NULL when it failed. */
+static PyObject *
+fill_range_slice(LoaderObject *L, size_t id, int kind, uint16_t *depth)
+{
+    load_entry *e = &L->entries[id];
+    hd_mp_cur c = {e->raw, e->raw_end};
+    PyObject *v[3] = {NULL, NULL, NULL}, *obj = NULL;
+    int ok = 1;
+    for (int i = 0; i < 3 && ok; i++) {
+        uint64_t ref;
+        hd_mp_cur peek = c;
+        ok = hd_decode_value_ref(L, &peek, &ref) == 0 &&
+             (v[i] = hd_decode_value(L, &c, LOAD_READY, LOAD_STRICT)) != NULL;
+        if (ok) {
+            fill_deepen(L, v[i], ref, depth);
+        }
+    }
+    if (ok && kind == HD_K_RANGE) {
+        if (!PyLong_Check(v[0]) || !PyLong_Check(v[1]) ||
+            !PyLong_Check(v[2])) {
+            hd_decode_fail(L, "RANGE record with a value that is not an int");
+        }
+        else {
+            obj = PyObject_CallFunctionObjArgs((PyObject *)&PyRange_Type, v[0],
+                                               v[1], v[2], NULL);
+        }
+    }
+    else if (ok) {
+        for (int i = 0; i < 3; i++) {
+            if (v[i] == HD_SUPPORT(L, UNBOUND)) {
+                Py_SETREF(v[i], Py_NewRef(Py_None));
+            }
+        }
+        obj = PySlice_New(v[0], v[1], v[2]);
+    }
+    Py_XDECREF(v[0]);
+    Py_XDECREF(v[1]);
+    Py_XDECREF(v[2]);
+    return obj;
+}
+
+/* Make bound method id (an unbound one: its function); NULL when it
+ * failed. */
+static PyObject *
+fill_method(LoaderObject *L, size_t id)
+{
+    load_entry *e = &L->entries[id];
+    hd_mp_cur c = {e->raw, e->raw_end};
+    PyObject *obj = NULL;
+    PyObject *f = hd_decode_value(L, &c, LOAD_EXIST, LOAD_STRICT);
+    PyObject *self =
+        f ? hd_decode_value(L, &c, LOAD_EXIST, LOAD_STRICT) : NULL;
+    if (self != NULL) {
+        if (self == Py_None || self == HD_SUPPORT(L, UNBOUND)) {
+            /* an unbound method cannot be rebuilt: the function */
+            obj = Py_NewRef(f);
+        }
+        else {
+            obj = PyMethod_New(f, self);
+        }
+    }
+    Py_XDECREF(f);
+    Py_XDECREF(self);
+    return obj;
+}
+
+/* Make function id through heapdump._load's make_function: *obj, NULL when
+ * that failed.  -1 (with an error) when its fields could not be read, else
+ * 0. */
+static int
+fill_function(LoaderObject *L, size_t id, PyObject **obj)
+{
+    PyObject *fields = hd_records_entry_fields(L, id, LOAD_SOFT, 9);
+    if (fields == NULL) {
+        return -1;
+    }
+    PyObject *args = Py_BuildValue("(nN)", (Py_ssize_t)id, fields);
+    *obj = args ? hd_decode_call(L, HD_CB_make_function, args) : NULL;
+    Py_XDECREF(args);
+    return 0;
+}
+
+/* Make a late object / fill a tuple, its dependencies being ready: the
+ * kind's step above, then the object kept (FILLED) and, for the
+ * immutable containers, their nesting depth checked and kept.  0 (also
+ * for a kind with nothing late), or -1 with an error. */
 static int
 fill_action(LoaderObject *L, size_t id)
 {
-    load_entry *e = &L->entries[id];
-    int kind = e->kind;
+    int kind = L->entries[id].kind;
     uint16_t depth = 0;
     PyObject *obj = NULL;
     switch (kind) {
-    case HD_K_TUPLE: {
-        load_items its;
-        hd_mp_item item;
-        int r;
-        if (hd_decode_items_init(L, &its, id, 0, 0) < 0) {
+    case HD_K_TUPLE:
+        if (fill_tuple(L, id, &depth) < 0) {
             return -1;
         }
-        PyObject *t = e->obj;
-        Py_ssize_t i = 0, n = PyTuple_GET_SIZE(t);
-        while ((r = hd_decode_items_next(L, &its, &item)) > 0) {
-            PyObject *v =
-                hd_decode_value_item(L, &item, LOAD_READY, LOAD_STRICT);
-            if (v == NULL) {
-                return -1;
-            }
-            if (v == HD_SUPPORT(L, UNBOUND) || i >= n) {
-                Py_DECREF(v);
-                hd_decode_fail(L,
-                               "an UNBOUND value in a tuple, or more elements "
-                               "than counted");
-                return -1;
-            }
-            uint16_t d = fill_depth_of(
-                L, v, item.type == HD_MP_UINT ? item.u : LOAD_NO_ID);
-            if (d > depth) {
-                depth = d;
-            }
-            PyTuple_SET_ITEM(t, i, v);
-            i++;
-        }
-        if (r < 0) {
-            return -1;
-        }
-        if (i != n) {
-            hd_decode_fail(L, "a tuple shorter than its records said");
-            return -1;
-        }
-        e = &L->entries[id];
-        e->flags |= LOAD_F_FILLED;
         break;
-    }
-    case HD_K_FROZENSET: {
-        load_items its;
-        hd_mp_item item;
-        int r;
-        if (hd_decode_items_init(L, &its, id, 0, 0) < 0) {
+    case HD_K_FROZENSET:
+        if (fill_frozenset(L, id, &obj, &depth) < 0) {
             return -1;
         }
-        PyObject *list = PyList_New(0);
-        if (list == NULL) {
-            return -1;
-        }
-        while ((r = hd_decode_items_next(L, &its, &item)) > 0) {
-            PyObject *v =
-                hd_decode_value_item(L, &item, LOAD_READY, LOAD_STRICT);
-            if (v == NULL || v == HD_SUPPORT(L, UNBOUND) ||
-                PyList_Append(list, v) < 0) {
-                Py_XDECREF(v);
-                if (!PyErr_Occurred()) {
-                    hd_decode_fail(L, "an UNBOUND value in a frozenset");
-                }
-                r = -1;
-                break;
-            }
-            Py_DECREF(v);
-            uint16_t d = fill_depth_of(
-                L, NULL, item.type == HD_MP_UINT ? item.u : LOAD_NO_ID);
-            if (d > depth) {
-                depth = d;
-            }
-        }
-        if (r < 0) {
-            Py_DECREF(list);
-            return -1;
-        }
-        PyTypeObject *cls = NULL;
-        if (e->pre) {
-            load_prefix *p = &L->prefixes[e->pre - 1];
-            hd_mp_cur pc = {p->raw, p->end};
-            uint64_t tid;
-            if (hd_shells_type_field(L, &pc, &tid) < 0 ||
-                (cls = hd_shells_class_for(L, tid, kind)) == NULL) {
-                Py_DECREF(list);
-                return -1;
-            }
-        }
-        else if (e->flags & LOAD_F_CUT) {
-            cls = hd_records_cut_class(L, kind);
-            if (cls == NULL) {
-                Py_DECREF(list);
-                return -1;
-            }
-        }
-        if (cls == NULL) {
-            obj = PyFrozenSet_New(list);
-        }
-        else {
-            PyObject *args = PyTuple_Pack(1, list);
-            obj = args ? PyFrozenSet_Type.tp_new(cls, args, NULL) : NULL;
-            Py_XDECREF(args);
-            if (obj != NULL && e->pre == 0 &&
-                hd_records_set_original_length(L, obj, id) < 0) {
-                Py_CLEAR(obj);
-            }
-        }
-        Py_DECREF(list);
         break;
-    }
     case HD_K_RANGE:
-    case HD_K_SLICE: {
-        hd_mp_cur c = {e->raw, e->raw_end};
-        PyObject *v[3] = {NULL, NULL, NULL};
-        int ok = 1;
-        for (int i = 0; i < 3 && ok; i++) {
-            uint64_t ref;
-            hd_mp_cur peek = c;
-            ok = hd_decode_value_ref(L, &peek, &ref) == 0 &&
-                 (v[i] = hd_decode_value(L, &c, LOAD_READY, LOAD_STRICT)) !=
-                     NULL;
-            if (ok) {
-                uint16_t d = fill_depth_of(L, v[i], ref);
-                if (d > depth) {
-                    depth = d;
-                }
-            }
-        }
-        if (ok && kind == HD_K_RANGE) {
-            if (!PyLong_Check(v[0]) || !PyLong_Check(v[1]) ||
-                !PyLong_Check(v[2])) {
-                hd_decode_fail(L,
-                               "RANGE record with a value that is not an int");
-            }
-            else {
-                obj = PyObject_CallFunctionObjArgs((PyObject *)&PyRange_Type,
-                                                   v[0], v[1], v[2], NULL);
-            }
-        }
-        else if (ok) {
-            for (int i = 0; i < 3; i++) {
-                if (v[i] == HD_SUPPORT(L, UNBOUND)) {
-                    Py_SETREF(v[i], Py_NewRef(Py_None));
-                }
-            }
-            obj = PySlice_New(v[0], v[1], v[2]);
-        }
-        Py_XDECREF(v[0]);
-        Py_XDECREF(v[1]);
-        Py_XDECREF(v[2]);
-        break;
-    }
-    case HD_K_METHOD: {
-        hd_mp_cur c = {e->raw, e->raw_end};
-        PyObject *f = hd_decode_value(L, &c, LOAD_EXIST, LOAD_STRICT);
-        PyObject *self =
-            f ? hd_decode_value(L, &c, LOAD_EXIST, LOAD_STRICT) : NULL;
-        if (self != NULL) {
-            if (self == Py_None || self == HD_SUPPORT(L, UNBOUND)) {
-                /* an unbound method cannot be rebuilt: the function */
-                obj = Py_NewRef(f);
-            }
-            else {
-                obj = PyMethod_New(f, self);
-            }
-        }
-        Py_XDECREF(f);
-        Py_XDECREF(self);
-        break;
-    }
-    case HD_K_FUNCTION: {
-        PyObject *fields = hd_records_entry_fields(L, id, LOAD_SOFT, 9);
-        if (fields == NULL) {
+    case HD_K_SLICE: obj = fill_range_slice(L, id, kind, &depth); break;
+    case HD_K_METHOD: obj = fill_method(L, id); break;
+    case HD_K_FUNCTION:
+        if (fill_function(L, id, &obj) < 0) {
             return -1;
         }
-        PyObject *args = Py_BuildValue("(nN)", (Py_ssize_t)id, fields);
-        obj = args ? hd_decode_call(L, HD_CB_make_function, args) : NULL;
-        Py_XDECREF(args);
         break;
-    }
     default: return 0;
     }
-    e = &L->entries[id];
+    load_entry *e = &L->entries[id];
     if (kind != HD_K_TUPLE) {
         if (obj == NULL) {
             if (!PyErr_Occurred()) {
