@@ -362,6 +362,60 @@ graph_fetch_layout_name(hd_graph *g, uint64_t layout, uint64_t i)
                                   g->arena + l->names_off + l->names_len, i);
 }
 
+/* locate_fields() for an INSTANCE: [layout, values...], the layout's
+ * type being its __class__.  0 or -1. */
+static int
+graph_fetch_locate_instance(graph_fetch *f, hd_mp_cur *c, uint32_t nfields)
+{
+    hd_graph *g = &f->self->g;
+    size_t lo = f->cur_pair_lo, hi = f->cur_pair_hi;
+    hd_mp_item it;
+    if (nfields < 1 || hd_mpread_next(c, &it) < 0) {
+        return 0;
+    }
+    if (it.type == HD_MP_NIL) {
+        for (size_t k = lo; k < hi; k++) {
+            if (graph_fetch_found(&f->pairs[k], Py_BuildValue("(ss)", "field",
+                                                              "__class__")) <
+                0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    uint64_t layout = it.type == HD_MP_UINT ? it.u : UINT64_MAX;
+    uint32_t type = layout < g->nlayouts ? g->layouts[layout].type : HD_NONE;
+    for (uint32_t i = 0; i + 1 < nfields; i++) {
+        uint32_t ref = HD_NONE;
+        hd_mp_item v;
+        if (hd_mpread_next(c, &v) < 0) {
+            return 0;
+        }
+        if (v.type == HD_MP_UINT && v.u < HD_NONE) {
+            ref = (uint32_t)v.u;
+        }
+        for (size_t k = lo; k < hi && ref != HD_NONE; k++) {
+            if (f->pairs[k].dst == ref) {
+                PyObject *name = graph_fetch_layout_name(g, layout, i);
+                if (graph_fetch_found(&f->pairs[k],
+                                      name
+                                          ? Py_BuildValue("(sN)", "attr", name)
+                                          : NULL) < 0) {
+                    return -1;
+                }
+            }
+        }
+    }
+    for (size_t k = lo; k < hi; k++) {
+        if (f->pairs[k].dst == type &&
+            graph_fetch_found(&f->pairs[k], Py_BuildValue("(ss)", "field",
+                                                          "__class__")) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Locate the pairs of a non-container object record, by its fields. */
 static int
 graph_fetch_locate_fields(graph_fetch *f, int kind, hd_mp_cur *c,
@@ -374,53 +428,7 @@ graph_fetch_locate_fields(graph_fetch *f, int kind, hd_mp_cur *c,
     uint64_t last_uint = UINT64_MAX; /* the layout field before "@attrs" */
     const unsigned char *last_array = NULL, *last_array_end = NULL;
     if (kind == HD_K_INSTANCE) {
-        hd_mp_item it;
-        if (nfields < 1 || hd_mpread_next(c, &it) < 0) {
-            return 0;
-        }
-        if (it.type == HD_MP_NIL) {
-            for (size_t k = lo; k < hi; k++) {
-                if (graph_fetch_found(
-                        &f->pairs[k],
-                        Py_BuildValue("(ss)", "field", "__class__")) < 0) {
-                    return -1;
-                }
-            }
-            return 0;
-        }
-        uint64_t layout = it.type == HD_MP_UINT ? it.u : UINT64_MAX;
-        uint32_t type =
-            layout < g->nlayouts ? g->layouts[layout].type : HD_NONE;
-        for (uint32_t i = 0; i + 1 < nfields; i++) {
-            uint32_t ref = HD_NONE;
-            hd_mp_item v;
-            if (hd_mpread_next(c, &v) < 0) {
-                return 0;
-            }
-            if (v.type == HD_MP_UINT && v.u < HD_NONE) {
-                ref = (uint32_t)v.u;
-            }
-            for (size_t k = lo; k < hi && ref != HD_NONE; k++) {
-                if (f->pairs[k].dst == ref) {
-                    PyObject *name = graph_fetch_layout_name(g, layout, i);
-                    if (graph_fetch_found(
-                            &f->pairs[k],
-                            name ? Py_BuildValue("(sN)", "attr", name)
-                                 : NULL) < 0) {
-                        return -1;
-                    }
-                }
-            }
-        }
-        for (size_t k = lo; k < hi; k++) {
-            if (f->pairs[k].dst == type &&
-                graph_fetch_found(&f->pairs[k], Py_BuildValue("(ss)", "field",
-                                                              "__class__")) <
-                    0) {
-                return -1;
-            }
-        }
-        return 0;
+        return graph_fetch_locate_instance(f, c, nfields);
     }
     if (schema == NULL || names == NULL) {
         return 0;
@@ -640,6 +648,127 @@ graph_fetch_code_name(hd_mp_cur c, uint32_t nfields, uint64_t index)
     return graph_fetch_array_item(c.p, c.end, index);
 }
 
+/* An object record's header, as the passes read it. */
+typedef struct {
+    uint32_t node;
+    int kind;
+    int64_t addr;
+    uint64_t refcnt, size;
+    uint32_t nfields; /* after the header */
+    int wanted;       /* a node to describe */
+} graph_fetch_rec;
+
+/* The second pass's work on a record r (fields at c): describe it if it
+ * is wanted and not described yet, and finish the labels that wait for
+ * it: a dict key's value, a frame's local name.  0 or -1. */
+static int
+graph_fetch_resolve(graph_fetch *f, const graph_fetch_rec *r, hd_mp_cur c)
+{
+    /* the records the first pass asked for: key values (STR,
+     * INT...), CODE names */
+    PyObject *info = NULL;
+    if (r->wanted) {
+        info = graph_fetch_describe(r->kind, r->addr, r->refcnt, r->size, c,
+                                    r->nfields);
+        PyObject *key = info ? PyLong_FromUnsignedLong(r->node) : NULL;
+        int bad = key == NULL || (!PyDict_Contains(f->info, key) &&
+                                  PyDict_SetItem(f->info, key, info) < 0);
+        Py_XDECREF(key);
+        if (bad) {
+            Py_XDECREF(info);
+            return -1;
+        }
+    }
+    for (size_t k = 0; k < f->npairs; k++) {
+        graph_pair *pr = &f->pairs[k];
+        if (pr->need != r->node || pr->where == NULL) {
+            continue;
+        }
+        if (pr->need_kind == 3) {
+            PyObject *n = graph_fetch_code_name(c, r->nfields, pr->need_idx);
+            Py_DECREF(pr->where);
+            pr->where = n ? Py_BuildValue("(sN)", "local", n) : NULL;
+        }
+        else if (pr->need_kind == 2 && info != NULL) {
+            PyObject *key = PyDict_GetItemString(info, "text");
+            if (key == NULL) {
+                key = PyDict_GetItemString(info, "value");
+            }
+            if (key != NULL) {
+                PyObject *w = Py_BuildValue(
+                    "(sOO)", "value", PyTuple_GET_ITEM(pr->where, 1), key);
+                Py_DECREF(pr->where);
+                pr->where = w;
+            }
+        }
+        if (pr->where == NULL) {
+            Py_XDECREF(info);
+            return -1;
+        }
+    }
+    Py_XDECREF(info);
+    return 0;
+}
+
+/* The first pass's work on a record r (fields at c): describe it if it is
+ * wanted, locate the pairs it is the source of (a container's go on in
+ * its MORE records).  0 or -1. */
+static int
+graph_fetch_first(graph_fetch *f, const graph_fetch_rec *r, hd_mp_cur *c)
+{
+    PyObject *info = NULL;
+    if (r->wanted) {
+        info = graph_fetch_describe(r->kind, r->addr, r->refcnt, r->size, *c,
+                                    r->nfields);
+        PyObject *key = info ? PyLong_FromUnsignedLong(r->node) : NULL;
+        int bad = key == NULL || PyDict_SetItem(f->info, key, info) < 0;
+        Py_XDECREF(key);
+        Py_XDECREF(info);
+        if (bad) {
+            return -1;
+        }
+    }
+    size_t lo = f->ipair, hi = lo;
+    while (hi < f->npairs && f->pairs[hi].src == r->node) {
+        hi++;
+    }
+    f->cur_pair_lo = lo;
+    f->cur_pair_hi = hi;
+    f->cur_items = 0;
+    f->cur_kind = 0;
+    if (r->kind == HD_K_TUPLE || r->kind == HD_K_LIST || r->kind == HD_K_SET ||
+        r->kind == HD_K_FROZENSET || r->kind == HD_K_DICT) {
+        f->cur_node = r->node;
+        f->cur_kind = r->kind;
+        f->cur_dict = info; /* held by f->info */
+        if (graph_fetch_locate_container(f, c, r->nfields) < 0) {
+            return -1;
+        }
+    }
+    else if (lo < hi || r->kind == HD_K_FRAME) {
+        if (graph_fetch_locate_fields(f, r->kind, c, r->nfields, info) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The exception for a stream that failed (s->error). */
+static void
+graph_fetch_stream_fail(GraphObject *self, const hd_stream *s)
+{
+    if (s->error == HD_STREAM_ENOMEM) {
+        PyErr_NoMemory();
+    }
+    else if (s->error == HD_STREAM_EIO) {
+        errno = s->err_no;
+        PyErr_SetFromErrnoWithFilename(PyExc_OSError, self->path);
+    }
+    else {
+        PyErr_SetString(hd_graph_py_error, s->message);
+    }
+}
+
 /* One pass over the records: describe the wanted nodes, locate the
  * pairs of the current sources; or (second) resolve what the first one
  * left: the keys and local names.  0 or -1. */
@@ -728,89 +857,11 @@ graph_fetch_pass(graph_fetch *f, int second)
         if (!wanted && !sourced) {
             continue;
         }
-        if (second) {
-            /* the records the first pass asked for: key values (STR,
-             * INT...), CODE names */
-            PyObject *info = NULL;
-            if (wanted) {
-                info = graph_fetch_describe((int)kind, addr, rcnt.u, sz.u, c,
-                                            nfields);
-                PyObject *key = info ? PyLong_FromUnsignedLong(node) : NULL;
-                int bad =
-                    key == NULL || (!PyDict_Contains(f->info, key) &&
-                                    PyDict_SetItem(f->info, key, info) < 0);
-                Py_XDECREF(key);
-                if (bad) {
-                    Py_XDECREF(info);
-                    goto done;
-                }
-            }
-            for (size_t k = 0; k < f->npairs; k++) {
-                graph_pair *pr = &f->pairs[k];
-                if (pr->need != node || pr->where == NULL) {
-                    continue;
-                }
-                if (pr->need_kind == 3) {
-                    PyObject *n =
-                        graph_fetch_code_name(c, nfields, pr->need_idx);
-                    Py_DECREF(pr->where);
-                    pr->where = n ? Py_BuildValue("(sN)", "local", n) : NULL;
-                }
-                else if (pr->need_kind == 2 && info != NULL) {
-                    PyObject *key = PyDict_GetItemString(info, "text");
-                    if (key == NULL) {
-                        key = PyDict_GetItemString(info, "value");
-                    }
-                    if (key != NULL) {
-                        PyObject *w =
-                            Py_BuildValue("(sOO)", "value",
-                                          PyTuple_GET_ITEM(pr->where, 1), key);
-                        Py_DECREF(pr->where);
-                        pr->where = w;
-                    }
-                }
-                if (pr->where == NULL) {
-                    Py_XDECREF(info);
-                    goto done;
-                }
-            }
-            Py_XDECREF(info);
-            continue;
-        }
-        PyObject *info = NULL;
-        if (wanted) {
-            info = graph_fetch_describe((int)kind, addr, rcnt.u, sz.u, c,
-                                        nfields);
-            PyObject *key = info ? PyLong_FromUnsignedLong(node) : NULL;
-            int bad = key == NULL || PyDict_SetItem(f->info, key, info) < 0;
-            Py_XDECREF(key);
-            Py_XDECREF(info);
-            if (bad) {
-                goto done;
-            }
-        }
-        size_t lo = f->ipair, hi = lo;
-        while (hi < f->npairs && f->pairs[hi].src == node) {
-            hi++;
-        }
-        f->cur_pair_lo = lo;
-        f->cur_pair_hi = hi;
-        f->cur_items = 0;
-        f->cur_kind = 0;
-        if (kind == HD_K_TUPLE || kind == HD_K_LIST || kind == HD_K_SET ||
-            kind == HD_K_FROZENSET || kind == HD_K_DICT) {
-            f->cur_node = node;
-            f->cur_kind = (int)kind;
-            f->cur_dict = info; /* held by f->info */
-            if (graph_fetch_locate_container(f, &c, nfields) < 0) {
-                goto done;
-            }
-        }
-        else if (lo < hi || kind == HD_K_FRAME) {
-            if (graph_fetch_locate_fields(f, (int)kind, &c, nfields, info) <
-                0) {
-                goto done;
-            }
+        graph_fetch_rec hdr = {node, (int)kind, addr,  rcnt.u,
+                               sz.u, nfields,   wanted};
+        if ((second ? graph_fetch_resolve(f, &hdr, c)
+                    : graph_fetch_first(f, &hdr, &c)) < 0) {
+            goto done;
         }
     }
     if (f->cur_node != HD_NONE && f->cur_dict != NULL &&
@@ -821,19 +872,100 @@ graph_fetch_pass(graph_fetch *f, int second)
     rc = 0;
     goto done;
 stream_error:
-    if (s.error == HD_STREAM_ENOMEM) {
-        PyErr_NoMemory();
-    }
-    else if (s.error == HD_STREAM_EIO) {
-        errno = s.err_no;
-        PyErr_SetFromErrnoWithFilename(PyExc_OSError, self->path);
-    }
-    else {
-        PyErr_SetString(hd_graph_py_error, s.message);
-    }
+    graph_fetch_stream_fail(self, &s);
 done:
     hd_stream_close(&s);
     return rc;
+}
+
+/* fetch()'s arguments into f: the nodes to describe (f->want) and the
+ * pairs to locate (f->pairs), record nodes only.  0 or -1. */
+static int
+graph_fetch_args(graph_fetch *f, PyObject *nseq, PyObject *pseq)
+{
+    hd_graph *g = &f->self->g;
+    Py_ssize_t nn = PySequence_Fast_GET_SIZE(nseq);
+    Py_ssize_t np = PySequence_Fast_GET_SIZE(pseq);
+    for (Py_ssize_t i = 0; i < nn; i++) {
+        uint32_t v;
+        if (hd_graph_py_node_arg(f->self, PySequence_Fast_GET_ITEM(nseq, i),
+                                 &v) < 0) {
+            return -1;
+        }
+        if (v < g->n) {
+            f->want[f->nwant++] = v;
+        }
+    }
+    for (Py_ssize_t i = 0; i < np; i++) {
+        uint32_t a, b;
+        PyObject *pr = PySequence_Fast_GET_ITEM(pseq, i);
+        if (!PyTuple_Check(pr) || PyTuple_GET_SIZE(pr) != 2) {
+            PyErr_SetString(PyExc_TypeError, "pairs are (source, target)");
+            return -1;
+        }
+        if (hd_graph_py_node_arg(f->self, PyTuple_GET_ITEM(pr, 0), &a) < 0 ||
+            hd_graph_py_node_arg(f->self, PyTuple_GET_ITEM(pr, 1), &b) < 0) {
+            return -1;
+        }
+        if (a < g->n) {
+            graph_pair *p = &f->pairs[f->npairs++];
+            p->src = a;
+            p->dst = b;
+            p->need = HD_NONE;
+        }
+    }
+    return 0;
+}
+
+/* After the first pass: the records the second one reads into f->want
+ * (room for that many): the keys and CODE records the pairs wait for,
+ * the CODE records of the frames described.  Returns how many. */
+static size_t
+graph_fetch_second_wants(graph_fetch *f, size_t room)
+{
+    hd_graph *g = &f->self->g;
+    size_t nwant2 = 0;
+    for (size_t k = 0; k < f->npairs; k++) {
+        graph_pair *p = &f->pairs[k];
+        if (p->need_kind == 3) {
+            PyObject *key = PyLong_FromUnsignedLong(p->src);
+            PyObject *info =
+                key ? PyDict_GetItemWithError(f->info, key) : NULL;
+            Py_XDECREF(key);
+            PyObject *code = info ? PyDict_GetItemString(info, "code") : NULL;
+            unsigned long c = code != NULL ? PyLong_AsUnsignedLong(code) : 0;
+            if (code != NULL && PyErr_Occurred()) {
+                PyErr_Clear();
+            }
+            else if (code != NULL && c < g->n) {
+                p->need = (uint32_t)c;
+                if (p->where == NULL) {
+                    p->where = Py_BuildValue("(sK)", "localindex",
+                                             (unsigned long long)p->need_idx);
+                }
+            }
+        }
+        if (p->need != HD_NONE && p->need < g->n) {
+            f->want[nwant2++] = p->need;
+        }
+    }
+    /* and the CODE records of the frames described, for their names (the
+     * caller allocated room + 1 entries: nodes + pairs + 1) */
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(f->info, &pos, &k, &v)) {
+        PyObject *code = PyDict_GetItemString(v, "code");
+        if (code != NULL && PyLong_Check(code)) {
+            unsigned long c = PyLong_AsUnsignedLong(code);
+            if (PyErr_Occurred()) {
+                PyErr_Clear();
+            }
+            else if (c < g->n && nwant2 < room) {
+                f->want[nwant2++] = (uint32_t)c;
+            }
+        }
+    }
+    return nwant2;
 }
 
 /* fetch(nodes, pairs) -> (info, where): info maps each of nodes to a
@@ -849,7 +981,6 @@ PyObject *
 hd_graph_fetch_records(GraphObject *self, PyObject *args)
 {
     PyObject *nodes, *pairs_arg;
-    hd_graph *g = &self->g;
     graph_fetch f;
     PyObject *result = NULL, *where = NULL, *nseq = NULL, *pseq = NULL;
     memset(&f, 0, sizeof(f));
@@ -873,33 +1004,8 @@ hd_graph_fetch_records(GraphObject *self, PyObject *args)
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t i = 0; i < nn; i++) {
-        uint32_t v;
-        if (hd_graph_py_node_arg(self, PySequence_Fast_GET_ITEM(nseq, i), &v) <
-            0) {
-            goto done;
-        }
-        if (v < g->n) {
-            f.want[f.nwant++] = v;
-        }
-    }
-    for (Py_ssize_t i = 0; i < np; i++) {
-        uint32_t a, b;
-        PyObject *pr = PySequence_Fast_GET_ITEM(pseq, i);
-        if (!PyTuple_Check(pr) || PyTuple_GET_SIZE(pr) != 2) {
-            PyErr_SetString(PyExc_TypeError, "pairs are (source, target)");
-            goto done;
-        }
-        if (hd_graph_py_node_arg(self, PyTuple_GET_ITEM(pr, 0), &a) < 0 ||
-            hd_graph_py_node_arg(self, PyTuple_GET_ITEM(pr, 1), &b) < 0) {
-            goto done;
-        }
-        if (a < g->n) {
-            graph_pair *p = &f.pairs[f.npairs++];
-            p->src = a;
-            p->dst = b;
-            p->need = HD_NONE;
-        }
+    if (graph_fetch_args(&f, nseq, pseq) < 0) {
+        goto done;
     }
     qsort(f.want, f.nwant, sizeof(uint32_t), graph_fetch_u32_cmp);
     qsort(f.pairs, f.npairs, sizeof(graph_pair), graph_fetch_pair_cmp);
@@ -908,46 +1014,7 @@ hd_graph_fetch_records(GraphObject *self, PyObject *args)
     }
     /* a second pass for what the first found elsewhere: dict keys that
      * are records, and frames' local names (their CODE records) */
-    size_t nwant2 = 0;
-    for (size_t k = 0; k < f.npairs; k++) {
-        graph_pair *p = &f.pairs[k];
-        if (p->need_kind == 3) {
-            PyObject *key = PyLong_FromUnsignedLong(p->src);
-            PyObject *info = key ? PyDict_GetItemWithError(f.info, key) : NULL;
-            Py_XDECREF(key);
-            PyObject *code = info ? PyDict_GetItemString(info, "code") : NULL;
-            unsigned long c = code != NULL ? PyLong_AsUnsignedLong(code) : 0;
-            if (code != NULL && PyErr_Occurred()) {
-                PyErr_Clear();
-            }
-            else if (code != NULL && c < g->n) {
-                p->need = (uint32_t)c;
-                if (p->where == NULL) {
-                    p->where = Py_BuildValue("(sK)", "localindex",
-                                             (unsigned long long)p->need_idx);
-                }
-            }
-        }
-        if (p->need != HD_NONE && p->need < g->n) {
-            f.want[nwant2++] = p->need;
-        }
-    }
-    /* and the CODE records of the frames described, for their names (room:
-     * nn + np + 1 entries were allocated) */
-    PyObject *k, *v;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(f.info, &pos, &k, &v)) {
-        PyObject *code = PyDict_GetItemString(v, "code");
-        if (code != NULL && PyLong_Check(code)) {
-            unsigned long c = PyLong_AsUnsignedLong(code);
-            if (PyErr_Occurred()) {
-                PyErr_Clear();
-            }
-            else if (c < g->n && nwant2 < (size_t)nn + (size_t)np) {
-                f.want[nwant2++] = (uint32_t)c;
-            }
-        }
-    }
+    size_t nwant2 = graph_fetch_second_wants(&f, (size_t)nn + (size_t)np);
     if (nwant2 > 0) {
         qsort(f.want, nwant2, sizeof(uint32_t), graph_fetch_u32_cmp);
         f.nwant = nwant2;
