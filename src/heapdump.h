@@ -32,7 +32,9 @@
  *                  it), frames.c (frames pdb accepts)
  *   analysis/      graph.h, no Python but in graph*.c beside graph_py.h:
  *                  graph_build.c (records -> the object graph, one
- *                  streaming pass), dominators.c (SEMI-NCA, retained
+ *                  streaming pass; graph_build.h: graph_roots.c the
+ *                  roots and the build's end, graph_store.c the
+ *                  arrays), dominators.c (SEMI-NCA, retained
  *                  sizes, paths), graph.c (heapdump._heapdump.Graph),
  *                  graph_query.c (its queries), graph_fetch.c (records
  *                  read again), graph_py.c (their helpers)

@@ -4,7 +4,9 @@
  *
  *   graph_build.c  one streaming pass over the body (stream.c, mpread.c):
  *                  dense ordinals, successor lists (CSR), a type per
- *                  object, sizes, the roots as virtual nodes
+ *                  object, sizes (graph_build.h: graph_roots.c the roots
+ *                  as virtual nodes and the end of the build,
+ *                  graph_store.c the arrays, grown and freed)
  *   dominators.c   the dominator tree (SEMI-NCA, Georgiadis, Tarjan and
  *                  Werneck's two-pass variant of Lengauer-Tarjan: linear
  *                  on the long chains of real heaps, where an iterative
@@ -165,6 +167,8 @@ typedef struct hd_graph {
 int hd_graph_build(hd_graph *g, const char *path, uint64_t offset,
                    const hd_graph_limits *limits, hd_graph_progress progress,
                    void *progress_arg);
+
+/* graph_store.c: what hd_graph_build made, freed (g zeroed). */
 void hd_graph_free(hd_graph *g);
 /* A node's size: its own and its inline values'. */
 uint64_t hd_graph_size(const hd_graph *g, uint32_t node);
