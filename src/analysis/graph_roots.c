@@ -67,14 +67,13 @@ hd_graph_roots_named(build_ctx *c, const char *name, size_t *index)
     return 0;
 }
 
-/* After the pass (and graph_build.c's types of late TYPE records): the
- * references checked, the frames' globals (and a module body's locals) that
- * are a module's dict (the module holds them: the frame's edge is dropped so
- * that the module dominates them), the virtual nodes and their edges. */
-int
-hd_graph_roots_finish(build_ctx *c)
+/* The references to no record made self-loops (counted as lost), weak
+ * referents past the records dropped, frames' backs checked, and a
+ * frame's globals (or a module body's locals) that are a module's dict
+ * given to the module: the frame's edge becomes a self-loop. */
+static void
+graph_roots_check(hd_graph *g)
 {
-    hd_graph *g = c->g;
     uint32_t n = g->n;
     g->off[n] = (uint32_t)g->nedges;
     for (uint32_t v = 0; v < n; v++) {
@@ -108,15 +107,14 @@ hd_graph_roots_finish(build_ctx *c)
             }
         }
     }
-    /* the virtual nodes: the super-root, each group, "unattributed" */
-    if (hd_graph_roots_group(c, HD_G_LEFT, "unattributed", 0) < 0) {
-        return -1;
-    }
-    size_t nv = 1 + g->ngroups;
-    if ((uint64_t)n + nv >= HD_NONE) {
-        return hd_graph_store_fail(g, "too many objects");
-    }
-    uint32_t total = n + (uint32_t)nv;
+}
+
+/* The node arrays grown to total nodes (and off to total + 1), the
+ * virtual ones after the records empty.  0 or -1. */
+static int
+graph_roots_nodes(hd_graph *g, uint32_t total)
+{
+    uint32_t n = g->n;
     size_t cap = total + 1;
     void *a = realloc(g->off, (cap + 1) * sizeof(uint32_t));
     if (a != NULL) {
@@ -150,6 +148,35 @@ hd_graph_roots_finish(build_ctx *c)
     for (size_t i = 0; i < g->ngroups; i++) {
         g->groups[i].node = n + 1 + (uint32_t)i;
     }
+    return 0;
+}
+
+/* The caller of frame fr, by binary search in the frames (in order), or
+ * HD_NONE. */
+static uint32_t
+graph_roots_back(const hd_graph *g, uint32_t fr)
+{
+    size_t lo = 0, hi = g->nframes;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (g->frames[mid].frame < fr) {
+            lo = mid + 1;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return lo < g->nframes && g->frames[lo].frame == fr ? g->frames[lo].back
+                                                        : HD_NONE;
+}
+
+/* The edges of the virtual nodes: the super-root holds every group, a
+ * thread each frame of its stack, the others what they hold.  0 or -1. */
+static int
+graph_roots_edges(build_ctx *c)
+{
+    hd_graph *g = c->g;
+    uint32_t n = g->n;
     /* the super-root's edges: every group */
     g->off[n] = (uint32_t)g->nedges;
     for (size_t i = 0; i < g->ngroups; i++) {
@@ -169,20 +196,7 @@ hd_graph_roots_finish(build_ctx *c)
                 if (hd_graph_store_edge(c, fr) < 0) {
                     return -1;
                 }
-                /* its back, by binary search in the frames (in order) */
-                size_t lo = 0, hi = g->nframes;
-                while (lo < hi) {
-                    size_t mid = (lo + hi) / 2;
-                    if (g->frames[mid].frame < fr) {
-                        lo = mid + 1;
-                    }
-                    else {
-                        hi = mid;
-                    }
-                }
-                fr = lo < g->nframes && g->frames[lo].frame == fr
-                         ? g->frames[lo].back
-                         : HD_NONE;
+                fr = graph_roots_back(g, fr);
             }
         }
         else {
@@ -193,6 +207,31 @@ hd_graph_roots_finish(build_ctx *c)
                 }
             }
         }
+    }
+    return 0;
+}
+
+/* After the pass (and graph_build.c's types of late TYPE records): the
+ * references checked, the frames' globals (and a module body's locals) that
+ * are a module's dict (the module holds them: the frame's edge is dropped so
+ * that the module dominates them), the virtual nodes and their edges. */
+int
+hd_graph_roots_finish(build_ctx *c)
+{
+    hd_graph *g = c->g;
+    uint32_t n = g->n;
+    graph_roots_check(g);
+    /* the virtual nodes: the super-root, each group, "unattributed" */
+    if (hd_graph_roots_group(c, HD_G_LEFT, "unattributed", 0) < 0) {
+        return -1;
+    }
+    size_t nv = 1 + g->ngroups;
+    if ((uint64_t)n + nv >= HD_NONE) {
+        return hd_graph_store_fail(g, "too many objects");
+    }
+    uint32_t total = n + (uint32_t)nv;
+    if (graph_roots_nodes(g, total) < 0 || graph_roots_edges(c) < 0) {
+        return -1;
     }
     g->off[total] = (uint32_t)g->nedges;
     /* give back what the doubling left over (the edges' slack is up to
