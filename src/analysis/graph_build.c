@@ -662,6 +662,148 @@ build_meta_version(hd_graph *g, const unsigned char *p, size_t len)
     }
 }
 
+/* A LAYOUT record: its type and names kept (g->layouts).  0 or -1. */
+static int
+build_layout(build_ctx *c, hd_mp_cur *cur, uint32_t nfields)
+{
+    hd_graph *g = c->g;
+    /* [65, type, [names]] */
+    if (hd_graph_store_grow(g, (void **)&g->layouts, g->nlayouts,
+                            &g->layouts_cap, sizeof(hd_graph_layout)) < 0) {
+        return -1;
+    }
+    hd_graph_layout *l = &g->layouts[g->nlayouts];
+    l->type = nfields >= 1 ? build_ref(cur) : HD_NONE;
+    const unsigned char *start = cur->p;
+    hd_mp_item it;
+    if (nfields < 2 || hd_mpread_next(cur, &it) < 0 ||
+        it.type != HD_MP_ARRAY) {
+        return hd_graph_store_fail(g, "record %llu: a malformed LAYOUT",
+                                   (unsigned long long)g->records);
+    }
+    cur->p = start;
+    if (hd_mpread_skip(cur) < 0 ||
+        hd_graph_store_keep(g, start, (size_t)(cur->p - start),
+                            &l->names_off) < 0) {
+        return g->oom ? -1 : hd_graph_store_fail(g, "a malformed LAYOUT");
+    }
+    l->names_len = (size_t)(cur->p - start);
+    l->nnames = it.u > UINT32_MAX ? UINT32_MAX : (uint32_t)it.u;
+    g->nlayouts++;
+    return 0;
+}
+
+/* A CLASS record: the type and references of the next object record
+ * (c->pend).  0 or -1. */
+static int
+build_class(build_ctx *c, hd_mp_cur *cur, uint32_t nfields)
+{
+    hd_graph *g = c->g;
+    /* [66, type, layout, [values]]: of the next object record */
+    c->pend.n = 0;
+    c->pend_class = 1;
+    const unsigned char *at = cur->p;
+    c->pend_type = nfields >= 1 ? build_ref(cur) : HD_NONE;
+    cur->p = at;
+    /* its references go to the next node: collect them as edges of
+     * no node, then move them to c->pend */
+    uint64_t mark = g->nedges;
+    if (build_schema(c, cur, nfields, HD_NONE, "vdV", -1, -1) < 0) {
+        return -1;
+    }
+    for (uint64_t i = mark; i < g->nedges; i++) {
+        if (hd_graph_store_push(g, &c->pend, g->tgt[i]) < 0) {
+            return -1;
+        }
+    }
+    g->nedges = mark;
+    return 0;
+}
+
+/* An INLINE record: the inline values' bytes added to the last
+ * object's size (and taken from its type's own).  0 or -1. */
+static int
+build_inline(build_ctx *c, hd_mp_cur *cur, uint32_t nfields)
+{
+    hd_graph *g = c->g;
+    uint32_t node = c->last_object;
+    uint64_t add = 0;
+    for (uint32_t i = 0; i < nfields && i < 4; i++) {
+        hd_mp_item it;
+        if (hd_mpread_next(cur, &it) < 0 || it.type != HD_MP_UINT ||
+            it.u > ((uint64_t)1 << 48)) {
+            return hd_graph_store_fail(g, "record %llu: a malformed INLINE",
+                                       (unsigned long long)g->records);
+        }
+        g->inline_bytes[i] += it.u;
+        add += it.u;
+    }
+    if (node == HD_NONE || add == 0) {
+        return 0;
+    }
+    /* the types' own sizes leave the inline values out */
+    g->types[g->tix[node]].shallow -= add;
+    return hd_graph_store_set_size(g, node, hd_graph_size(g, node) + add);
+}
+
+/* A THREAD record: a group, with its innermost frame.  0 or -1. */
+static int
+build_thread(build_ctx *c, hd_mp_cur *cur, uint32_t nfields)
+{
+    hd_graph *g = c->g;
+    char name[BUILD_NAME_MAX];
+    /* [69, ident, native_id, name, is_current, is_main, frame] */
+    hd_mp_item it;
+    uint64_t ident = 0;
+    if (nfields >= 1 && hd_mpread_next(cur, &it) == 0 &&
+        it.type == HD_MP_UINT) {
+        ident = it.u;
+    }
+    if (nfields < 6 || hd_mpread_skip(cur) < 0) {
+        return 0;
+    }
+    build_str(cur, name, sizeof(name));
+    if (name[0] == '\0') {
+        snprintf(name, sizeof(name), "%llu", (unsigned long long)ident);
+    }
+    if (hd_mpread_skip(cur) < 0 || hd_mpread_skip(cur) < 0) {
+        return 0;
+    }
+    uint32_t frame = build_ref(cur);
+    if (hd_graph_roots_group(c, HD_G_THREAD, name, ident) < 0) {
+        return -1;
+    }
+    c->thread_frame[g->ngroups - 1] = frame;
+    return 0;
+}
+
+/* A ROOTS record: its ids held by the group of its name.  0 or -1. */
+static int
+build_roots(build_ctx *c, hd_mp_cur *cur, uint32_t nfields)
+{
+    hd_graph *g = c->g;
+    char name[BUILD_NAME_MAX];
+    /* [74, name, v...] */
+    size_t gi;
+    if (nfields < 1) {
+        return 0;
+    }
+    build_str(cur, name, sizeof(name));
+    if (hd_graph_roots_named(c, name, &gi) < 0) {
+        return -1;
+    }
+    for (uint32_t i = 1; i < nfields; i++) {
+        uint32_t v = build_ref(cur);
+        if (v != HD_NONE && hd_graph_store_push(g, &c->held[gi], v) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A record that is not an object's (kind 64 and up; fields: its fields'
+ * bytes), one case per kind, the longer ones in the functions above.
+ * 0 or -1. */
 static int
 build_other(build_ctx *c, uint64_t kind, hd_mp_cur *cur, uint32_t nfields,
             const unsigned char *fields, size_t fields_len)
@@ -683,54 +825,8 @@ build_other(build_ctx *c, uint64_t kind, hd_mp_cur *cur, uint32_t nfields,
         }
         g->trailer_len = fields_len;
         return 0;
-    case HD_R_LAYOUT: {
-        /* [65, type, [names]] */
-        if (hd_graph_store_grow(g, (void **)&g->layouts, g->nlayouts,
-                                &g->layouts_cap,
-                                sizeof(hd_graph_layout)) < 0) {
-            return -1;
-        }
-        hd_graph_layout *l = &g->layouts[g->nlayouts];
-        l->type = nfields >= 1 ? build_ref(cur) : HD_NONE;
-        const unsigned char *start = cur->p;
-        hd_mp_item it;
-        if (nfields < 2 || hd_mpread_next(cur, &it) < 0 ||
-            it.type != HD_MP_ARRAY) {
-            return hd_graph_store_fail(g, "record %llu: a malformed LAYOUT",
-                                       (unsigned long long)g->records);
-        }
-        cur->p = start;
-        if (hd_mpread_skip(cur) < 0 ||
-            hd_graph_store_keep(g, start, (size_t)(cur->p - start),
-                                &l->names_off) < 0) {
-            return g->oom ? -1 : hd_graph_store_fail(g, "a malformed LAYOUT");
-        }
-        l->names_len = (size_t)(cur->p - start);
-        l->nnames = it.u > UINT32_MAX ? UINT32_MAX : (uint32_t)it.u;
-        g->nlayouts++;
-        return 0;
-    }
-    case HD_R_CLASS: {
-        /* [66, type, layout, [values]]: of the next object record */
-        c->pend.n = 0;
-        c->pend_class = 1;
-        const unsigned char *at = cur->p;
-        c->pend_type = nfields >= 1 ? build_ref(cur) : HD_NONE;
-        cur->p = at;
-        /* its references go to the next node: collect them as edges of
-         * no node, then move them to c->pend */
-        uint64_t mark = g->nedges;
-        if (build_schema(c, cur, nfields, HD_NONE, "vdV", -1, -1) < 0) {
-            return -1;
-        }
-        for (uint64_t i = mark; i < g->nedges; i++) {
-            if (hd_graph_store_push(g, &c->pend, g->tgt[i]) < 0) {
-                return -1;
-            }
-        }
-        g->nedges = mark;
-        return 0;
-    }
+    case HD_R_LAYOUT: return build_layout(c, cur, nfields);
+    case HD_R_CLASS: return build_class(c, cur, nfields);
     case HD_R_CUT: c->pend_cut = 1; return 0;
     case HD_R_MORE: {
         uint32_t node = c->last_object;
@@ -748,52 +844,8 @@ build_other(build_ctx *c, uint64_t kind, hd_mp_cur *cur, uint32_t nfields,
         }
         return build_container(c, k, cur, nfields, node);
     }
-    case HD_R_INLINE: {
-        uint32_t node = c->last_object;
-        uint64_t add = 0;
-        for (uint32_t i = 0; i < nfields && i < 4; i++) {
-            hd_mp_item it;
-            if (hd_mpread_next(cur, &it) < 0 || it.type != HD_MP_UINT ||
-                it.u > ((uint64_t)1 << 48)) {
-                return hd_graph_store_fail(g,
-                                           "record %llu: a malformed INLINE",
-                                           (unsigned long long)g->records);
-            }
-            g->inline_bytes[i] += it.u;
-            add += it.u;
-        }
-        if (node == HD_NONE || add == 0) {
-            return 0;
-        }
-        /* the types' own sizes leave the inline values out */
-        g->types[g->tix[node]].shallow -= add;
-        return hd_graph_store_set_size(g, node, hd_graph_size(g, node) + add);
-    }
-    case HD_R_THREAD: {
-        /* [69, ident, native_id, name, is_current, is_main, frame] */
-        hd_mp_item it;
-        uint64_t ident = 0;
-        if (nfields >= 1 && hd_mpread_next(cur, &it) == 0 &&
-            it.type == HD_MP_UINT) {
-            ident = it.u;
-        }
-        if (nfields < 6 || hd_mpread_skip(cur) < 0) {
-            return 0;
-        }
-        build_str(cur, name, sizeof(name));
-        if (name[0] == '\0') {
-            snprintf(name, sizeof(name), "%llu", (unsigned long long)ident);
-        }
-        if (hd_mpread_skip(cur) < 0 || hd_mpread_skip(cur) < 0) {
-            return 0;
-        }
-        uint32_t frame = build_ref(cur);
-        if (hd_graph_roots_group(c, HD_G_THREAD, name, ident) < 0) {
-            return -1;
-        }
-        c->thread_frame[g->ngroups - 1] = frame;
-        return 0;
-    }
+    case HD_R_INLINE: return build_inline(c, cur, nfields);
+    case HD_R_THREAD: return build_thread(c, cur, nfields);
     case HD_R_ROOT: {
         /* [71, name, v] */
         if (nfields < 2) {
@@ -808,24 +860,7 @@ build_other(build_ctx *c, uint64_t kind, hd_mp_cur *cur, uint32_t nfields,
                    ? 0
                    : hd_graph_store_push(g, &c->held[g->ngroups - 1], v);
     }
-    case HD_R_ROOTS: {
-        /* [74, name, v...] */
-        size_t gi;
-        if (nfields < 1) {
-            return 0;
-        }
-        build_str(cur, name, sizeof(name));
-        if (hd_graph_roots_named(c, name, &gi) < 0) {
-            return -1;
-        }
-        for (uint32_t i = 1; i < nfields; i++) {
-            uint32_t v = build_ref(cur);
-            if (v != HD_NONE && hd_graph_store_push(g, &c->held[gi], v) < 0) {
-                return -1;
-            }
-        }
-        return 0;
-    }
+    case HD_R_ROOTS: return build_roots(c, cur, nfields);
     case HD_R_ERROR: g->errors++; return 0;
     default: return 0; /* SOURCE, and kinds of later versions */
     }
