@@ -33,10 +33,14 @@
  *                  decode.c, records.c, shells.c, fill.c, load.c;
  *                  records -> the object table, heapdump._load drives
  *                  it), frames.c (frames pdb accepts)
- *   analysis/      graph.h, no Python but in graph.c: graph_build.c
- *                  (records -> the object graph, one streaming pass),
- *                  dominators.c (SEMI-NCA, retained sizes, paths),
- *                  graph.c (heapdump._heapdump.Graph)
+ *   analysis/      graph.h, no Python but in graph*.c beside graph_py.h:
+ *                  graph_build.c (records -> the object graph, one
+ *                  streaming pass; graph_build.h: graph_roots.c the
+ *                  roots and the build's end, graph_store.c the
+ *                  arrays), dominators.c (SEMI-NCA, retained
+ *                  sizes, paths), graph.c (heapdump._heapdump.Graph),
+ *                  graph_query.c (its queries), graph_fetch.c (records
+ *                  read again), graph_py.c (their helpers)
  *
  * Error rules: functions return 0 / -1 or a pointer / NULL.  During the walk
  * nothing may run Python code, allocate Python objects or release the GIL;

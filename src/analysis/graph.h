@@ -4,22 +4,26 @@
  *
  *   graph_build.c  one streaming pass over the body (stream.c, mpread.c):
  *                  dense ordinals, successor lists (CSR), a type per
- *                  object, sizes, the roots as virtual nodes
+ *                  object, sizes (graph_build.h: graph_roots.c the roots
+ *                  as virtual nodes and the end of the build,
+ *                  graph_store.c the arrays, grown and freed)
  *   dominators.c   the dominator tree (SEMI-NCA, Georgiadis, Tarjan and
  *                  Werneck's two-pass variant of Lengauer-Tarjan: linear
  *                  on the long chains of real heaps, where an iterative
  *                  data-flow algorithm takes a pass per element), retained
  *                  sizes, shortest paths from the roots (BFS)
- *   graph.c        heapdump._heapdump.Graph, the Python face of both, and
- *                  the second passes that label a few edges
+ *   graph.c        heapdump._heapdump.Graph, the Python face of both
+ *                  (graph_py.h: graph_query.c its queries, graph_fetch.c
+ *                  the second passes that describe a few nodes and label
+ *                  a few edges, graph_py.c their shared helpers)
  *
  * Nodes: the object records 0..n-1 (their ids), then virtual nodes n..
  * total-1: the super-root (n) and one group per root (a thread, a named
  * ROOT, the unreached objects of a heap-scope dump, and "unattributed":
  * what no root reaches through strong references).  Edges are the strong
  * references of the records; a WEAKREF's referent is kept apart (weak
- * edges never retain).  Edge labels are not stored: graph.c derives the
- * few it shows by reading the records again.
+ * edges never retain).  Edge labels are not stored: graph_fetch.c
+ * derives the few it shows by reading the records again.
  *
  * Memory, per node: 14 bytes (kind, flags, type, size, offset) plus 4 per
  * edge after the build; the dominators need 20 more per node and 4 more
@@ -163,6 +167,8 @@ typedef struct hd_graph {
 int hd_graph_build(hd_graph *g, const char *path, uint64_t offset,
                    const hd_graph_limits *limits, hd_graph_progress progress,
                    void *progress_arg);
+
+/* graph_store.c: what hd_graph_build made, freed (g zeroed). */
 void hd_graph_free(hd_graph *g);
 /* A node's size: its own and its inline values'. */
 uint64_t hd_graph_size(const hd_graph *g, uint32_t node);
