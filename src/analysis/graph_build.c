@@ -301,27 +301,9 @@ build_reserve(build_ctx *c)
     hd_graph *g = c->g;
     if (g->n == c->node_cap) {
         size_t cap = c->node_cap ? c->node_cap * 2 : 1 << 14;
-        void *a = realloc(g->off, (cap + 1) * sizeof(uint32_t));
-        if (a != NULL) {
-            g->off = a;
+        if (hd_graph_store_nodes(g, cap) < 0) {
+            return -1;
         }
-        void *b = a ? realloc(g->kind, cap) : NULL;
-        if (b != NULL) {
-            g->kind = b;
-        }
-        void *f = b ? realloc(g->flags, cap) : NULL;
-        if (f != NULL) {
-            g->flags = f;
-        }
-        void *t = f ? realloc(g->tix, cap * sizeof(uint32_t)) : NULL;
-        if (t != NULL) {
-            g->tix = t;
-        }
-        void *s = t ? realloc(g->size, cap * sizeof(uint32_t)) : NULL;
-        if (s == NULL) {
-            return hd_graph_store_oom(g);
-        }
-        g->size = s;
         c->node_cap = cap;
     }
     return 0;

@@ -56,6 +56,8 @@ int hd_graph_store_grow(hd_graph *g, void **arr, size_t n, size_t *cap,
                         size_t sz);
 /* Append v to a.  0 or -1. */
 int hd_graph_store_push(hd_graph *g, build_u32s *a, uint32_t v);
+/* Room for cap nodes in the per-node arrays; 0 or -1. */
+int hd_graph_store_nodes(hd_graph *g, size_t cap);
 /* Copy n bytes into g's arena; their offset into *at.  0 or -1. */
 int hd_graph_store_keep(hd_graph *g, const unsigned char *p, size_t n,
                         size_t *at);

@@ -116,27 +116,9 @@ graph_roots_nodes(hd_graph *g, uint32_t total)
 {
     uint32_t n = g->n;
     size_t cap = total + 1;
-    void *a = realloc(g->off, (cap + 1) * sizeof(uint32_t));
-    if (a != NULL) {
-        g->off = a;
+    if (hd_graph_store_nodes(g, cap) < 0) {
+        return -1;
     }
-    void *b = a ? realloc(g->kind, cap) : NULL;
-    if (b != NULL) {
-        g->kind = b;
-    }
-    void *f = b ? realloc(g->flags, cap) : NULL;
-    if (f != NULL) {
-        g->flags = f;
-    }
-    void *t = f ? realloc(g->tix, cap * sizeof(uint32_t)) : NULL;
-    if (t != NULL) {
-        g->tix = t;
-    }
-    void *s = t ? realloc(g->size, cap * sizeof(uint32_t)) : NULL;
-    if (s == NULL) {
-        return hd_graph_store_oom(g);
-    }
-    g->size = s;
     g->super = n;
     g->total = total;
     for (uint32_t v = n; v < total; v++) {

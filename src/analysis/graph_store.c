@@ -49,6 +49,36 @@ hd_graph_store_grow(hd_graph *g, void **arr, size_t n, size_t *cap, size_t sz)
     return 0;
 }
 
+/* Room for cap nodes in the per-node arrays (off has one more entry);
+ * 0, or -1 with the graph's error set (what was already grown stays, and
+ * is freed with the graph). */
+int
+hd_graph_store_nodes(hd_graph *g, size_t cap)
+{
+    void *a = realloc(g->off, (cap + 1) * sizeof(uint32_t));
+    if (a != NULL) {
+        g->off = a;
+    }
+    void *b = a ? realloc(g->kind, cap) : NULL;
+    if (b != NULL) {
+        g->kind = b;
+    }
+    void *f = b ? realloc(g->flags, cap) : NULL;
+    if (f != NULL) {
+        g->flags = f;
+    }
+    void *t = f ? realloc(g->tix, cap * sizeof(uint32_t)) : NULL;
+    if (t != NULL) {
+        g->tix = t;
+    }
+    void *s = t ? realloc(g->size, cap * sizeof(uint32_t)) : NULL;
+    if (s == NULL) {
+        return hd_graph_store_oom(g);
+    }
+    g->size = s;
+    return 0;
+}
+
 int
 hd_graph_store_push(hd_graph *g, build_u32s *a, uint32_t v)
 {
