@@ -40,7 +40,7 @@ export PYTHONDEVMODE := 1
 export PYTHONFAULTHANDLER := 1
 PYTEST_ARGS ?=
 
-.PHONY: help deps venvs build test test-html demo wheels bench lint format asan asan-unit valgrind tsan fuzz fuzz-binary clean
+.PHONY: help deps venvs build test test-html demo wheels bench lint format san-deps asan asan-unit valgrind tsan fuzz fuzz-binary clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
@@ -143,6 +143,9 @@ lint: venvs  ## clang-format, cppcheck, ruff, and tools/deps.py (cycles, sizes)
 
 format:  ## reformat the C sources
 	clang-format -i $(C_FILES)
+
+san-deps:  ## install the sanitizers' Debian packages (clang's runtimes, valgrind)
+	@tools/deps.sh $(SAN_DEBS)
 
 asan: venvs  ## the tests under AddressSanitizer + UBSan (newest host Python)
 	@tools/deps.sh $(SAN_DEBS)
