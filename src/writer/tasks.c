@@ -251,6 +251,18 @@ tasks_fields(const tasks_found *t, PyObject *task, hd_task_fields *f)
     f->coro = v[2];
     f->fut_waiter = v[3];
     f->loop = v[4];
+    /* a pending Python Future keeps the class's _state = "PENDING" */
+    PyObject *mro = Py_TYPE(task)->tp_mro;
+    for (Py_ssize_t i = 0; f->state == NULL && mro != NULL &&
+                           PyTuple_Check(mro) && i < PyTuple_GET_SIZE(mro);
+         i++) {
+        PyObject *base = PyTuple_GET_ITEM(mro, i);
+        PyObject *st = tasks_dict_get(((PyTypeObject *)base)->tp_dict,
+                                      "_state");
+        if (st != NULL && PyUnicode_CheckExact(st)) {
+            f->state = st;
+        }
+    }
     Py_XINCREF(f->name);
     Py_XINCREF(f->state);
     Py_XINCREF(f->coro);
