@@ -69,8 +69,8 @@
     X(ROOT, 71, "dv")                                                         \
     X(TRAILER, 72, "d")                                                       \
     X(ERROR, 73, "d")                                                         \
-    X(ROOTS, 74, NULL)    /* 1.3: more roots, e.g. the unreached */           \
-    X(INLINE, 75, "dddd") /* 1.3: sizes of the values written inline */ \
+    X(ROOTS, 74, NULL)     /* 1.3: more roots, e.g. the unreached */          \
+    X(INLINE, 75, "dddd")  /* 1.3: sizes of the values written inline */      \
     X(TASK, 76, "vddvvvV") /* 1.4: an asyncio task */
 
 #define HD_FORMAT_K_(name, n, fields) HD_K_##name = n,

@@ -40,8 +40,7 @@
 static getter
 asyncio_getter(PyTypeObject *type, const char *name)
 {
-    for (PyGetSetDef *g = type->tp_getset; g != NULL && g->name != NULL;
-         g++) {
+    for (PyGetSetDef *g = type->tp_getset; g != NULL && g->name != NULL; g++) {
         if (strcmp(g->name, name) == 0) {
             return g->get;
         }
@@ -151,12 +150,15 @@ hd_pyversion_coro_await(PyObject *coro)
 #if PY_VERSION_HEX >= 0x030E0000
 /* Modules/_asynciomodule.c's TaskObj on 3.14 and 3.15 (default build):
  * FutureObj_HEAD, then the Task's own fields. */
-typedef enum { ASYNCIO_PENDING, ASYNCIO_CANCELLED, ASYNCIO_FINISHED } asyncio_state;
+typedef enum {
+    ASYNCIO_PENDING,
+    ASYNCIO_CANCELLED,
+    ASYNCIO_FINISHED
+} asyncio_state;
 typedef struct {
-    PyObject_HEAD
-    PyObject *fut_loop, *fut_callback0, *fut_context0, *fut_callbacks,
-        *fut_exception, *fut_exception_tb, *fut_result, *fut_source_tb,
-        *fut_cancel_msg, *fut_cancelled_exc, *fut_awaited_by;
+    PyObject_HEAD PyObject *fut_loop, *fut_callback0, *fut_context0,
+        *fut_callbacks, *fut_exception, *fut_exception_tb, *fut_result,
+        *fut_source_tb, *fut_cancel_msg, *fut_cancelled_exc, *fut_awaited_by;
     asyncio_state fut_state;
     char fut_is_task;
     char fut_awaited_by_is_set;
@@ -179,11 +181,10 @@ asyncio_list(struct llist_node *head, PyTypeObject *task_type,
     if (head->next == NULL) {
         return 0;
     }
-    for (struct llist_node *node = head->next; node != head && node != NULL &&
-                                               n < 1000000;
-         node = node->next) {
-        PyObject *task = (PyObject *)((char *)node -
-                                      offsetof(asyncio_task_obj, task_node));
+    for (struct llist_node *node = head->next;
+         node != head && node != NULL && n < 1000000; node = node->next) {
+        PyObject *task =
+            (PyObject *)((char *)node - offsetof(asyncio_task_obj, task_node));
         if (PyObject_TypeCheck(task, task_type)) {
             visit(task, arg);
             n++;
@@ -194,27 +195,27 @@ asyncio_list(struct llist_node *head, PyTypeObject *task_type,
 #endif
 
 int
-hd_pyversion_native_tasks(PyInterpreterState *interp,
-                          PyTypeObject *task_type, hd_task_visit visit,
-                          void *arg)
+hd_pyversion_native_tasks(PyInterpreterState *interp, PyTypeObject *task_type,
+                          hd_task_visit visit, void *arg)
 {
 #if PY_VERSION_HEX >= 0x030E0000
     if (task_type == NULL || strcmp(task_type->tp_name, "_asyncio.Task") ||
         task_type->tp_basicsize != (Py_ssize_t)sizeof(asyncio_task_obj) ||
         asyncio_future_type(task_type) == NULL ||
         asyncio_future_type(task_type)->tp_basicsize !=
-            (Py_ssize_t)offsetof(asyncio_task_obj, task_num_cancels_requested)) {
+            (Py_ssize_t)offsetof(asyncio_task_obj,
+                                 task_num_cancels_requested)) {
         return -1;
     }
     int n = 0;
-    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp);
-         ts != NULL; ts = PyThreadState_Next(ts)) {
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
+         ts = PyThreadState_Next(ts)) {
         n += asyncio_list(&((_PyThreadStateImpl *)ts)->asyncio_tasks_head,
                           task_type, visit, arg);
     }
     n += asyncio_list(&interp->asyncio_tasks_head, task_type, visit, arg);
-    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp);
-         ts != NULL; ts = PyThreadState_Next(ts)) {
+    for (PyThreadState *ts = PyInterpreterState_ThreadHead(interp); ts != NULL;
+         ts = PyThreadState_Next(ts)) {
         PyObject *running = ((_PyThreadStateImpl *)ts)->asyncio_running_task;
         if (running != NULL) {
             visit(running, arg);

@@ -257,8 +257,8 @@ tasks_fields(const tasks_found *t, PyObject *task, hd_task_fields *f)
                            PyTuple_Check(mro) && i < PyTuple_GET_SIZE(mro);
          i++) {
         PyObject *base = PyTuple_GET_ITEM(mro, i);
-        PyObject *st = tasks_dict_get(((PyTypeObject *)base)->tp_dict,
-                                      "_state");
+        PyObject *st =
+            tasks_dict_get(((PyTypeObject *)base)->tp_dict, "_state");
         if (st != NULL && PyUnicode_CheckExact(st)) {
             f->state = st;
         }
@@ -350,8 +350,7 @@ hd_tasks_write(hd_dumper *d, PyInterpreterState *interp)
                               "out");
     }
     if (t.oom) {
-        hd_walk_note_error(d, "asyncio tasks: out of memory after %zu",
-                           t.n);
+        hd_walk_note_error(d, "asyncio tasks: out of memory after %zu", t.n);
     }
     for (size_t i = 0; i < t.n; i++) {
         tasks_record(d, &t, t.list[i]);
