@@ -828,10 +828,28 @@ def _tasks(records):
             awaits, loop))
     by_obj = {id(t.obj): t for t in tasks}
     for t in tasks:
-        other = by_obj.get(id(t.awaits)) if t.awaits is not None else None
-        if other is not None and other is not t:
-            other.awaited_by.append(t)
+        for other in _awaited_tasks(t.awaits, by_obj):
+            if other is not t and t not in other.awaited_by:
+                other.awaited_by.append(t)
     return tasks
+
+
+def _awaited_tasks(awaits, by_obj):
+    """The Tasks a task waits on: the one it awaits, or the children of
+    the gather() future it awaits (its dumped ``_children``)."""
+    if awaits is None:
+        return []
+    other = by_obj.get(id(awaits))
+    if other is not None:
+        return [other]
+    try:
+        d = object.__getattribute__(awaits, "__dict__")
+    except (AttributeError, TypeError):
+        return []
+    children = d.get("_children") if isinstance(d, dict) else None
+    if not isinstance(children, list):
+        return []
+    return [by_obj[id(c)] for c in children if id(c) in by_obj]
 
 
 def _array(code, data):

@@ -130,7 +130,8 @@ class Task:
     (a loaded generator surrogate, or None); ``awaited``: the coroutines
     ``coro`` awaits, outermost first (cr_await, inward); ``awaits``: the
     future or task it waits on (None); ``loop``; ``awaited_by``: the Tasks
-    waiting on this one (filled by the loader).
+    waiting on this one, directly or through gather() (filled by the
+    loader).
     """
 
     __slots__ = ("obj", "name", "state", "coro", "awaited", "awaits",

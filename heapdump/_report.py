@@ -848,6 +848,13 @@ def _task_ref(rows, obj):
     return None
 
 
+def task_children(rows, task):
+    """The Tasks that task waits on through a gather() future (those
+    whose ``awaited_by`` holds task, less the one it awaits directly)."""
+    return [t for _, t in rows if task in t.awaited_by and
+            t.obj is not task.awaits]
+
+
 def task_name(task):
     return "?" if task.name is None else _safe_str(task.name)
 
@@ -861,6 +868,12 @@ def task_line(rows, n, task, current=False):
     bits = [state]
     if task.awaits is not None:
         ref = _task_ref(rows, task.awaits)
+        if ref is None:
+            kids = [r for r in (_task_ref(rows, t.obj) for t in task_children(
+                rows, task)) if r]
+            if kids:
+                ref = "a %s of %s" % (_type_name(type(task.awaits)),
+                                      ", ".join(kids))
         bits.append("awaits " + (ref or "a " + _type_name(type(task.awaits))))
     waiters = [r for r in (_task_ref(rows, t.obj) for t in task.awaited_by)
                if r]

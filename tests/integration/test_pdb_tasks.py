@@ -191,3 +191,46 @@ def test_summary_lists_the_tasks(tmp_path, task_dump):
     listed = replies(r2.stdout)[1].splitlines()
     assert lines[at + 1:at + 1 + len(listed)] == [
         " " * 10 + ln for ln in listed]
+
+
+GATHER = textwrap.dedent('''\
+    import asyncio
+    import sys
+
+    import heapdump
+
+
+    async def child(n):
+        await asyncio.sleep(100 + n)
+
+
+    async def parent():
+        await asyncio.gather(child(1), child(2))
+
+
+    async def main(out):
+        p = asyncio.create_task(parent(), name="parent")
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        heapdump.dump(out)
+        p.cancel()
+        await asyncio.gather(p, return_exceptions=True)
+
+
+    asyncio.run(main(sys.argv[1]))
+''')
+
+
+def test_tasks_of_a_gather_are_awaited_by_the_gathering_task(tmp_path):
+    path, _, app = make_dump(tmp_path, {"app.py": GATHER})
+    r = heapdump_open(tmp_path, path, commands="tasks\n")
+    assert r.stderr == ""
+    heads = [ln for ln in replies(r.stdout)[1].splitlines()
+             if not ln.startswith("      ")]
+    parent = [ln for ln in heads if " parent " in ln]
+    assert len(parent) == 1
+    n = parent[0].split()[0]
+    kids = [ln for ln in heads if "awaited by task %s (parent)" % n in ln]
+    assert len(kids) == 2, heads
+    assert re.search(r"awaits a _GatheringFuture of task \d \(Task-\d\), "
+                     r"task \d \(Task-\d\)\)$", parent[0]), parent[0]
