@@ -66,6 +66,7 @@ TRAILER = _c.R_TRAILER
 ERROR = _c.R_ERROR
 ROOTS = _c.R_ROOTS
 INLINE = _c.R_INLINE
+TASK = _c.R_TASK
 
 #: ext type -> name
 EXT_NAMES = dict(_c.EXT_NAMES)

@@ -81,6 +81,7 @@ from heapdump._format import (
     SET,
     SOURCE,
     STR,
+    TASK,
     THREAD,
     TRACEBACK,
     TRAILER,
@@ -810,6 +811,47 @@ def _thread(fields):
                          bool(is_main), frames)
 
 
+def _tasks(records):
+    """The Tasks of the TASK records, each ``awaited_by`` filled from the
+    others' ``awaits``."""
+    tasks = []
+    for f in records:
+        obj, name, state, coro, awaits, loop, awaited = (list(f) + [None] *
+                                                         7)[:7]
+        if obj is None:
+            continue
+        awaited = [c for c in awaited if c is not None] \
+            if isinstance(awaited, list) else []
+        tasks.append(_model.Task(
+            obj, name if isinstance(name, str) else None,
+            state if isinstance(state, str) else None, coro, awaited,
+            awaits, loop))
+    by_obj = {id(t.obj): t for t in tasks}
+    for t in tasks:
+        for other in _awaited_tasks(t.awaits, by_obj):
+            if other is not t and t not in other.awaited_by:
+                other.awaited_by.append(t)
+    return tasks
+
+
+def _awaited_tasks(awaits, by_obj):
+    """The Tasks a task waits on: the one it awaits, or the children of
+    the gather() future it awaits (its dumped ``_children``)."""
+    if awaits is None:
+        return []
+    other = by_obj.get(id(awaits))
+    if other is not None:
+        return [other]
+    try:
+        d = object.__getattribute__(awaits, "__dict__")
+    except (AttributeError, TypeError):
+        return []
+    children = d.get("_children") if isinstance(d, dict) else None
+    if not isinstance(children, list):
+        return []
+    return [by_obj[id(c)] for c in children if id(c) in by_obj]
+
+
 def _array(code, data):
     a = array.array(code)
     a.frombytes(data)
@@ -859,7 +901,7 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
         builder.fill(loader)
         meta, trailer, threads, sources, roots, errors = {}, None, [], {}, \
             {}, []
-        source_errors, source_redactions = {}, {}
+        source_errors, source_redactions, task_records = {}, {}, []
         for kind, f in loader.others():
             if kind == META and isinstance(f[0], dict) and not meta:
                 meta = f[0]
@@ -878,6 +920,8 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
                     pieces = _source_redactions(f[3] if len(f) > 3 else None)
                     if pieces:
                         source_redactions[name] = pieces
+            elif kind == TASK:
+                task_records.append(f)
             elif kind == ROOT:
                 if isinstance(f[0], str):
                     roots[f[0]] = f[1]
@@ -910,6 +954,8 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
         dump.kinds = loader.kinds()
         dump.source_errors = source_errors
         dump.source_redactions = source_redactions
+        if task_records:
+            dump.tasks = _tasks(task_records)
         if loader.after_trailer:
             notes.append("%d bytes after the TRAILER record were ignored"
                          % loader.after_trailer)

@@ -122,6 +122,40 @@ class Thread:
             len(self.frames))
 
 
+class Task:
+    """A dumped asyncio task (a TASK record, format 1.4).
+
+    ``obj``: the loaded task object; ``name``; ``state``: "pending",
+    "cancelled", "finished" (None when unread); ``coro``: its coroutine
+    (a loaded generator surrogate, or None); ``awaited``: the coroutines
+    ``coro`` awaits, outermost first (cr_await, inward); ``awaits``: the
+    future or task it waits on (None); ``loop``; ``awaited_by``: the Tasks
+    waiting on this one, directly or through gather() (filled by the
+    loader).
+    """
+
+    __slots__ = ("obj", "name", "state", "coro", "awaited", "awaits",
+                 "loop", "awaited_by")
+
+    def __init__(self, obj, name, state, coro, awaited, awaits, loop):
+        self.obj = obj
+        self.name = name
+        self.state = state
+        self.coro = coro
+        self.awaited = awaited
+        self.awaits = awaits
+        self.loop = loop
+        self.awaited_by = []
+
+    def coroutines(self):
+        """The coroutine and those it awaits, outermost first."""
+        return ([self.coro] if self.coro is not None else []) + \
+            list(self.awaited)
+
+    def __repr__(self):
+        return "<dumped task %r %s>" % (self.name, self.state)
+
+
 class Dump:
     """A loaded dump.
 
@@ -146,6 +180,7 @@ class Dump:
 
     source_errors = {}
     source_redactions = {}
+    tasks = ()  # list of Task (TASK records, format 1.4)
 
     def __init__(self, path, headers, meta, threads, exception, traceback,
                  objects, sources, trailer, truncated, warnings, cuts,

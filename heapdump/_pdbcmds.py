@@ -13,7 +13,12 @@
   the same ``get_stack``) go across all of it;
 - ``threads`` lists the dumped threads, numbered, with name, ident and
   where each stands; ``thread N|NAME|IDENT`` switches to one (its stack,
-  innermost frame first), ``thread`` alone says which one is shown.
+  innermost frame first), ``thread`` alone says which one is shown;
+- ``tasks`` lists the dumped asyncio tasks, numbered, with name, state,
+  the task each awaits and is awaited by, and each one's await chain (its
+  coroutine's frame, then those of the coroutines it awaits, innermost
+  last, as ``python -m asyncio pstree`` shows them); ``task N|NAME``
+  enters a task's innermost frame with that chain as the stack.
 
 Nothing from the file runs: the frames are the rebuilt ones of
 ``heapdump._frames``.
@@ -24,7 +29,15 @@ from __future__ import annotations
 import pdb
 
 from heapdump import _frames, _model
-from heapdump._report import thread_line, thread_rows
+from heapdump._report import (
+    task_chain_lines,
+    task_frames,
+    task_line,
+    task_name,
+    task_rows,
+    thread_line,
+    thread_rows,
+)
 
 __all__ = ["DumpPdb", "post_mortem", "thread_rows"]
 
@@ -36,13 +49,14 @@ class DumpPdb(pdb.Pdb):
         super().__init__(**kwargs)
         self.dump = dump
         self.dump_thread = thread
+        self.dump_task = None
         self.prompt = "(Pdb) "
 
     # -- the whole stack
 
     def get_stack(self, f, t):
         stack, i = super().get_stack(f, t)
-        if f is None and t is not None:
+        if f is None and t is not None and self.dump_task is None:
             outer, g, seen = [], t.tb_frame.f_back, set()
             while g is not None and id(g) not in seen:
                 seen.add(id(g))
@@ -102,13 +116,65 @@ class DumpPdb(pdb.Pdb):
                 n, t.name))
             return
         self.dump_thread = t
+        self.dump_task = None
+        self._enter(tb)
+        self.message(thread_line(n, t, marks, True))
+        self.print_stack_entry(self.stack[self.curindex])
+
+    def _enter(self, tb):
         if hasattr(self, "_chained_exceptions"):
             # 3.13+: the exceptions command belongs to the exception's
-            # stack, not to a thread's
+            # stack, not to a thread's or a task's
             self._chained_exceptions = tuple()
             self._chained_exception_index = 0
         self.setup(None, tb)
-        self.message(thread_line(n, t, marks, True))
+
+    # -- tasks
+
+    def do_tasks(self, arg):
+        """tasks
+        List the dumped asyncio tasks: number, name, state, the task each
+        awaits and is awaited by, and its await chain (frames, innermost
+        last; '*' marks the one entered).  'task N' enters one."""
+        rows = task_rows(self.dump)
+        if not rows:
+            self.message("the dump holds no asyncio tasks")
+            return
+        for n, t in rows:
+            self.message(task_line(rows, n, t, t is self.dump_task))
+            for line in task_chain_lines(self.dump, t):
+                self.message(line)
+
+    def do_task(self, arg):
+        """task [N | NAME]
+        Enter a dumped asyncio task (its number in 'tasks' or its name):
+        the stack becomes its await chain (its coroutine's frame, then
+        those of the coroutines it awaits), at the innermost frame.
+        Without an argument, say which task is entered."""
+        rows = task_rows(self.dump)
+        arg = arg.strip()
+        if not arg:
+            for n, t in rows:
+                if t is self.dump_task:
+                    self.message(task_line(rows, n, t, True))
+                    return
+            self.message("no task is entered")
+            return
+        found = _find_task(rows, arg)
+        if found is None:
+            self.error("no task %r (see 'tasks')" % arg)
+            return
+        n, t = found
+        frames = task_frames(self.dump, t)
+        tb = _frames.traceback_for_thread(_model.Thread(
+            None, None, None, False, False, frames[::-1]))
+        if tb is None:
+            self.error("task %d (%s) has no suspended frames (%s)" % (
+                n, task_name(t), t.state or "?"))
+            return
+        self.dump_task = t
+        self._enter(tb)
+        self.message(task_line(rows, n, t, True))
         self.print_stack_entry(self.stack[self.curindex])
 
 
@@ -125,6 +191,20 @@ def _find_thread(rows, arg):
             return row
     for row in rows:
         if wanted in (row[1].ident, row[1].native_id):
+            return row
+    return None
+
+
+def _find_task(rows, arg):
+    for row in rows:
+        if row[1].name == arg:
+            return row
+    try:
+        wanted = int(arg, 0)
+    except ValueError:
+        return None
+    for row in rows:
+        if row[0] == wanted:
             return row
     return None
 

@@ -438,6 +438,14 @@ class Renderer:
             # as pdb's threads command lists them (heapdump._pdbcmds)
             for n, t, marks in thread_rows(dump):
                 out.append("          " + thread_line(n, t, marks))
+        if dump.tasks:
+            # as pdb's tasks command lists them (heapdump._pdbcmds)
+            out.append("Tasks:      %d" % len(dump.tasks))
+            rows = task_rows(dump)
+            for n, t in rows:
+                out.append("          " + task_line(rows, n, t))
+                out.extend("          " + ln
+                           for ln in task_chain_lines(dump, t))
         trailer = dump.trailer if isinstance(dump.trailer, dict) else None
         if trailer:
             bits = []
@@ -766,3 +774,125 @@ def thread_line(n, thread, marks, current=False):
         "*" if current else " ", n, thread_name(thread),
         thread.ident, ", " + ", ".join(marks) if marks else "",
         _where(thread))
+
+
+# --------------------------------------------------------------- tasks
+
+def _gen_dict(coro):
+    try:
+        d = object.__getattribute__(coro, "__dict__")
+    except (AttributeError, TypeError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def _coro_frame(coro):
+    """The dumped Frame of a loaded coroutine or generator, or None."""
+    d = _gen_dict(coro)
+    f = d.get("dumped_frame")
+    if isinstance(f, _model.Frame):
+        return f
+    for prefix in ("cr", "gi", "ag"):
+        f = d.get(prefix + "_frame")
+        if isinstance(f, _model.Frame):
+            return f
+    return None
+
+
+def _running_frames(dump, frame):
+    """The frames from frame inward on the thread whose stack holds it
+    (a running coroutine's), outermost first, less heapdump's own."""
+    from heapdump._frames import own_frames_dropped
+
+    for thread in dump.threads or ():
+        frames = own_frames_dropped(thread)     # innermost first
+        for i, f in enumerate(frames):
+            if f is frame:
+                return frames[i::-1]
+    return None
+
+
+def task_running(task):
+    """Whether the task's coroutine was running when the dump was taken."""
+    return _gen_dict(task.coro).get("state") == "running"
+
+
+def task_frames(dump, task):
+    """A task's await chain as frames, outermost first: its coroutine's
+    suspended frame, then those of the coroutines it awaits (cr_await);
+    for the running task, its thread's frames from the coroutine's in."""
+    frames = []
+    for coro in task.coroutines():
+        f = _coro_frame(coro)
+        if f is None:
+            continue
+        if _gen_dict(coro).get("state") == "running":
+            inner = _running_frames(dump, f)
+            if inner:
+                frames.extend(inner)
+                break
+        frames.append(f)
+    return frames
+
+
+def task_rows(dump):
+    """(number, task) for each dumped task, numbered from 1 in the order
+    of the dump."""
+    return list(enumerate(dump.tasks or (), 1))
+
+
+def _task_ref(rows, obj):
+    for n, t in rows:
+        if t.obj is obj:
+            return "task %d (%s)" % (n, task_name(t))
+    return None
+
+
+def task_children(rows, task):
+    """The Tasks that task waits on through a gather() future (those
+    whose ``awaited_by`` holds task, less the one it awaits directly)."""
+    return [t for _, t in rows if task in t.awaited_by and
+            t.obj is not task.awaits]
+
+
+def task_name(task):
+    return "?" if task.name is None else _safe_str(task.name)
+
+
+def task_line(rows, n, task, current=False):
+    """The head line of a task in the ``tasks`` list (and --summary's):
+    number, name, state, what it awaits and who awaits it."""
+    state = task.state or "?"
+    if task_running(task):
+        state += ", running"
+    bits = [state]
+    if task.awaits is not None:
+        ref = _task_ref(rows, task.awaits)
+        if ref is None:
+            kids = [r for r in (_task_ref(rows, t.obj) for t in task_children(
+                rows, task)) if r]
+            if kids:
+                ref = "a %s of %s" % (_type_name(type(task.awaits)),
+                                      ", ".join(kids))
+        bits.append("awaits " + (ref or "a " + _type_name(type(task.awaits))))
+    waiters = [r for r in (_task_ref(rows, t.obj) for t in task.awaited_by)
+               if r]
+    if waiters:
+        bits.append("awaited by " + ", ".join(waiters))
+    return "%s%3d %s (%s)" % ("*" if current else " ", n, task_name(task),
+                              "; ".join(bits))
+
+
+def task_chain_lines(dump, task):
+    """The await chain under a task's head line, as ``python -m asyncio
+    pstree`` shows it: one line per frame, 'function file:line',
+    innermost last."""
+    out = []
+    for f in task_frames(dump, task):
+        code = f.code
+        if isinstance(code, _model.Code):
+            out.append("      %s %s:%s" % (code.name, code.filename,
+                                           f.lineno))
+        else:
+            out.append("      ?")
+    return out

@@ -17,8 +17,8 @@
 
 /* Format version written in the header and the META record. */
 #define HD_FORMAT_MAJOR 1
-#define HD_FORMAT_MINOR 3
-#define HD_FORMAT_VERSION "1.3"
+#define HD_FORMAT_MINOR 4
+#define HD_FORMAT_VERSION "1.4"
 
 /* Object record kinds (docs/format.rst, "Object records"): X(NAME, kind,
  * fields).  fields are the types of the fields after [kind, addr, refcnt,
@@ -69,8 +69,9 @@
     X(ROOT, 71, "dv")                                                         \
     X(TRAILER, 72, "d")                                                       \
     X(ERROR, 73, "d")                                                         \
-    X(ROOTS, 74, NULL)    /* 1.3: more roots, e.g. the unreached */           \
-    X(INLINE, 75, "dddd") /* 1.3: sizes of the values written inline */
+    X(ROOTS, 74, NULL)     /* 1.3: more roots, e.g. the unreached */          \
+    X(INLINE, 75, "dddd")  /* 1.3: sizes of the values written inline */      \
+    X(TASK, 76, "vddvvvV") /* 1.4: an asyncio task */
 
 #define HD_FORMAT_K_(name, n, fields) HD_K_##name = n,
 #define HD_FORMAT_R_(name, n, fields) HD_R_##name = n,

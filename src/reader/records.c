@@ -513,6 +513,7 @@ records_other_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n)
     }
     case HD_R_META:
     case HD_R_THREAD:
+    case HD_R_TASK:
     case HD_R_SOURCE:
     case HD_R_ROOT:
     case HD_R_TRAILER:

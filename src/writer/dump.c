@@ -19,6 +19,7 @@
  * hd_result.error.
  */
 #include "heapdump.h"
+#include "tasks.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -621,6 +622,7 @@ dump_body(hd_dumper *d, const hd_request *req, const char *iso, int64_t now_ns,
     if (dump_roots(d, req, active, main_thread) < 0) {
         d->error = "out of memory";
     }
+    hd_tasks_write(d, req->interp);
     hd_pack_run(d);
     if (d->scope == HD_SCOPE_HEAP && !d->no_alloc) {
         hd_unreached_run(d);

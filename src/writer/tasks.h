@@ -1,0 +1,13 @@
+/* tasks.h: the asyncio tasks of a dump (tasks.c), for dump.c. */
+#ifndef HEAPDUMP_WRITER_TASKS_H
+#define HEAPDUMP_WRITER_TASKS_H
+
+#include "heapdump.h"
+
+/* Queue every asyncio task of interp as a root, with its coroutine and the
+ * coroutines it awaits, and write a TASK record for each (docs/format.rst).
+ * Only in a normal dump (nothing in the stacks-only and fatal modes).
+ * Caller holds the GIL with the cyclic GC disabled; no Python code runs. */
+void hd_tasks_write(hd_dumper *d, PyInterpreterState *interp);
+
+#endif /* HEAPDUMP_WRITER_TASKS_H */
