@@ -55,7 +55,7 @@ import tokenize
 import types
 import warnings
 
-from heapdump import _classes, _heapdump, _model
+from heapdump import _classes, _heapdump, _model, _values
 from heapdump import _surrogates as S
 from heapdump._format import (
     BYTEARRAY,
@@ -136,6 +136,14 @@ _STDLIB_BEHAVIOUR = {
     ("collections", "UserString"): collections.UserString,
     ("argparse", "Namespace"): argparse.Namespace,
 }
+
+def _stdlib_behaviour(module, qualname):
+    """What the stand-in class of module.qualname derives from first: the
+    real class of _STDLIB_BEHAVIOUR, or the view of a value class of the
+    standard library that keeps its state in slots (heapdump._values), or
+    None."""
+    real = _STDLIB_BEHAVIOUR.get((module, qualname))
+    return real if real is not None else _values.view_class(module, qualname)
 
 _HEAPTYPE = 1 << 9    # Py_TPFLAGS_HEAPTYPE
 
@@ -382,7 +390,7 @@ class _Builder:
         if real is not None:
             return real
         bases = bases if isinstance(bases, list) else []
-        behaviour = _STDLIB_BEHAVIOUR.get((module, qualname))
+        behaviour = _stdlib_behaviour(module, qualname)
         if behaviour is not None and _family_root(base_kind) is S.Instance:
             # the real class's methods over the loaded state; the dumped
             # class's attributes stay off it (never added to self.made)

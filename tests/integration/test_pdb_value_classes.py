@@ -1,0 +1,103 @@
+"""Issue 12: the standard library's value classes that keep their state in
+slots (Fraction, UUID, ipaddress's addresses) answer at the pdb prompt as
+the live program did, from a real child's dump whose source is deleted;
+a subclass of one, whose own methods cannot run, says so."""
+
+import fractions
+import ipaddress
+import textwrap
+import uuid
+
+import pytest
+from test_pdb_dumps import heapdump_open, make_dump, replies
+
+pytest.importorskip("heapdump._heapdump")
+
+APP = textwrap.dedent('''\
+    import fractions
+    import ipaddress
+    import sys
+    import uuid
+
+    import heapdump
+
+
+    class Money(fractions.Fraction):
+        def __repr__(self):
+            return "Money!"
+
+
+    def handle(out):
+        fr = fractions.Fraction(3, 4)
+        half = fractions.Fraction(1, 2)
+        u = uuid.UUID(int=12345)
+        ip4 = ipaddress.ip_address("10.1.2.3")
+        ip6 = ipaddress.ip_address("fe80::1%eth0")
+        money = Money(5, 2)
+        try:
+            raise ValueError(fr)
+        except ValueError:
+            heapdump.dump(out)
+
+
+    handle(sys.argv[1])
+''')
+
+# each command and what the live program says to it
+LIVE = {
+    "fr": fractions.Fraction(3, 4),
+    "fr * 2": fractions.Fraction(3, 2),
+    "fr + half": fractions.Fraction(5, 4),
+    "fr > half": True,
+    "fr.limit_denominator(1)": fractions.Fraction(1, 1),
+    "fr.numerator, fr.denominator": (3, 4),
+    "u": uuid.UUID(int=12345),
+    "u.hex": uuid.UUID(int=12345).hex,
+    "str(u)": str(uuid.UUID(int=12345)),
+    "u.int": 12345,
+    "ip4": ipaddress.ip_address("10.1.2.3"),
+    "ip4.is_private": True,
+    "str(ip4 + 1)": "10.1.2.4",
+    "ip6": ipaddress.ip_address("fe80::1%eth0"),
+    "ip6.scope_id": "eth0",
+}
+
+
+@pytest.fixture
+def values_dump(tmp_path):
+    path, _, _ = make_dump(tmp_path, {"app.py": APP})
+    return path
+
+
+def test_value_classes_answer_as_live(tmp_path, values_dump):
+    commands = "".join("p %s\n" % c for c in LIVE)
+    r = heapdump_open(tmp_path, values_dump, commands=commands)
+    got = [x.strip() for x in replies(r.stdout)[1:len(LIVE) + 1]]
+    assert got == [repr(v) for v in LIVE.values()], r.stdout + r.stderr
+
+
+def test_hash_and_equality_between_stand_ins(tmp_path, values_dump):
+    r = heapdump_open(tmp_path, values_dump, commands=(
+        "p hash(fr) == hash(fr.limit_denominator(4)), hash(fr) == %d\n"
+        "p {fr: 'x'}[fr.limit_denominator(4)]\n"
+        "p fr == fr, fr != half, sorted([fr, half])\n"
+        % hash(fractions.Fraction(3, 4))))
+    got = [x.strip() for x in replies(r.stdout)[1:4]]
+    assert got == ["(True, True)", "'x'",
+                   "(True, True, [Fraction(1, 2), Fraction(3, 4)])"], \
+        r.stdout + r.stderr
+
+
+def test_a_subclass_does_not_answer_as_its_base(tmp_path, values_dump):
+    # live: repr(money) is "Money!" and money * 2 is Fraction(5, 1); the
+    # dump cannot run Money.__repr__, and must not pass Fraction's answer
+    # off as Money's
+    r = heapdump_open(tmp_path, values_dump, commands=(
+        "p money\n"
+        "p money * 2\n"))
+    out = replies(r.stdout)
+    assert out[1].strip().startswith("<__main__.Money object at 0x"), \
+        r.stdout
+    assert "DumpedAttributeError" in out[2] or "TypeError" in out[2], \
+        r.stdout
+    assert "Fraction(5, 1)" not in out[2]
