@@ -1,6 +1,7 @@
 """Value classes of the standard library whose instances keep their state
 in ``__slots__`` (``fractions.Fraction``, ``uuid.UUID``, ``ipaddress``'s
-addresses): their stand-ins answer as the real values do.
+addresses, ``pathlib``'s paths): their stand-ins answer as the real values
+do.
 
 A surrogate class cannot derive from these classes (their slots and the
 C base of every stand-in cannot share a layout), so the stand-in class of
@@ -26,22 +27,90 @@ from heapdump import _surrogates as S
 
 __all__ = ["view_class"]
 
+def _slots(*names):
+    """The state of a value class: these slots' dumped values."""
+    def state(d):
+        return [d[name] for name in names]
+    return state
+
+
+def _path_parts(d):
+    """A pathlib path's parts as its Python kept them: the whole str once
+    made (_str), else what it was made from (_raw_paths, 3.12+), else its
+    parsed parts (_parts, 3.9 to 3.11, the anchor first)."""
+    for name in ("_str", "_raw_paths", "_parts"):
+        v = d.get(name)
+        if isinstance(v, str):
+            return [v]
+        if isinstance(v, list) and all(isinstance(x, str) for x in v):
+            return v
+    raise KeyError("_raw_paths")
+
+
+_path_classes = {}
+
+
+def _path_class(name):
+    """The class a dumped pathlib path of class name is rebuilt as: the
+    pure class of its flavour, or for a concrete one (PosixPath) a
+    subclass of it with that name, so that its repr and what its
+    operations give (base / "x", .parent) read as the live ones, and
+    whose file methods (exists, read_text...) raise instead of looking at
+    this machine's files."""
+    import pathlib
+    windows = "Windows" in name
+    pure = pathlib.PureWindowsPath if windows else pathlib.PurePosixPath
+    if name.startswith("Pure"):
+        return pure
+    if name not in _path_classes:
+        def getattr_(self, attr):
+            if not attr.startswith("_") and hasattr(pathlib.Path, attr):
+                raise S.DumpedAttributeError(
+                    "%s.%s cannot answer on a dump: it would look at this "
+                    "machine's files, not at the dumped process's"
+                    % (name, attr))
+            raise AttributeError(attr)
+        _path_classes[name] = type(name, (pure,), {
+            "__slots__": (), "__module__": "pathlib",
+            "__getattr__": getattr_})
+    return _path_classes[name]
+
+
+def _path_build(name):
+    def build(cls, *parts):
+        return _path_class(name)(*parts)
+    return build
+
+
 #: (module, qualname) -> (the attribute of the module that is the real
-#: class, the slots its value is rebuilt from, how).
+#: class, its state from the stand-in's dumped slots, how the value is
+#: rebuilt from that state).
 _VALUES = {
     ("fractions", "Fraction"): (
-        "Fraction", ("_numerator", "_denominator"),
+        "Fraction", _slots("_numerator", "_denominator"),
         lambda cls, n, d: cls(n, d)),
     ("uuid", "UUID"): (
-        "UUID", ("int", "is_safe"),
+        "UUID", _slots("int", "is_safe"),
         lambda cls, n, safe: cls(int=n, is_safe=safe)),
     ("ipaddress", "IPv4Address"): (
-        "IPv4Address", ("_ip",), lambda cls, ip: cls(ip)),
+        "IPv4Address", _slots("_ip"), lambda cls, ip: cls(ip)),
     ("ipaddress", "IPv6Address"): (
-        "IPv6Address", ("_ip", "_scope_id"),
+        "IPv6Address", _slots("_ip", "_scope_id"),
         lambda cls, ip, scope: cls(ip if scope is None
                                    else "%s%%%s" % (cls(ip), scope))),
 }
+
+#: pathlib's classes (pathlib._local's on 3.13): a path answers as the
+#: pure path of its flavour (its parts, name, suffix, /, ==), with its own
+#: class's name in its repr; what looks at files (exists, read_text...)
+#: would look at this machine's, not the dumped process's: it raises.
+_PATHS = ("PurePath", "PurePosixPath", "PureWindowsPath", "Path",
+          "PosixPath", "WindowsPath")
+for _module in ("pathlib", "pathlib._local"):
+    for _name in _PATHS:
+        _VALUES[(_module, _name)] = ("PurePath", _path_parts,
+                                     _path_build(_name))
+del _module, _name
 
 #: Special methods a view never takes from the real class: how a stand-in
 #: is made, filled and looked at stays the surrogate's.
@@ -70,7 +139,7 @@ def _real_value(self, view, real_cls, slots, build):
             "%s is a subclass of %s: its own methods may answer otherwise "
             "and cannot run on a dump" % (qual, real_cls.__qualname__))
     try:
-        state = [d[name] for name in slots]
+        state = slots(d)
     except KeyError as e:
         raise S.DumpedAttributeError(
             "this %s has no %s in the dump: its value cannot be rebuilt"
@@ -124,7 +193,7 @@ def _make_view(real_cls, slots, build):
             return S.Instance.__repr__(self)
 
     def getattr_(self, name):
-        if name.startswith("__") or name in slots:
+        if name.startswith("_"):
             raise AttributeError(name)
         return getattr(value(self), name)
 

@@ -5,6 +5,7 @@ a subclass of one, whose own methods cannot run, says so."""
 
 import fractions
 import ipaddress
+import pathlib
 import textwrap
 import uuid
 
@@ -16,6 +17,7 @@ pytest.importorskip("heapdump._heapdump")
 APP = textwrap.dedent('''\
     import fractions
     import ipaddress
+    import pathlib
     import sys
     import uuid
 
@@ -34,6 +36,9 @@ APP = textwrap.dedent('''\
         ip4 = ipaddress.ip_address("10.1.2.3")
         ip6 = ipaddress.ip_address("fe80::1%eth0")
         money = Money(5, 2)
+        base = pathlib.Path("/srv/app")
+        rel = pathlib.Path("a", "b.tar.gz")
+        win = pathlib.PureWindowsPath("C:/x/y.txt")
         try:
             raise ValueError(fr)
         except ValueError:
@@ -60,6 +65,13 @@ LIVE = {
     "str(ip4 + 1)": "10.1.2.4",
     "ip6": ipaddress.ip_address("fe80::1%eth0"),
     "ip6.scope_id": "eth0",
+    "base": pathlib.PosixPath("/srv/app"),
+    "base / 'settings.py'": pathlib.PosixPath("/srv/app/settings.py"),
+    "base.parent, base.name": (pathlib.PosixPath("/srv"), "app"),
+    "rel.suffixes, rel.stem, str(rel)": (['.tar', '.gz'], 'b.tar',
+                                         'a/b.tar.gz'),
+    "rel == rel.parent / 'b.tar.gz', rel == base": (True, False),
+    "win, win.drive": (pathlib.PureWindowsPath("C:/x/y.txt"), "C:"),
 }
 
 
@@ -86,6 +98,18 @@ def test_hash_and_equality_between_stand_ins(tmp_path, values_dump):
     assert got == ["(True, True)", "'x'",
                    "(True, True, [Fraction(1, 2), Fraction(3, 4)])"], \
         r.stdout + r.stderr
+
+
+def test_a_path_does_not_look_at_this_machines_files(tmp_path, values_dump):
+    # live, /srv/app did not exist; here it might: either way the dump
+    # cannot know, and says so
+    r = heapdump_open(tmp_path, values_dump, commands=(
+        "p base.exists()\n"
+        "p (base / 'x').read_text()\n"))
+    out = replies(r.stdout)
+    for reply, name in ((out[1], "exists"), (out[2], "read_text")):
+        assert ("DumpedAttributeError: PosixPath.%s cannot answer on a dump"
+                % name) in reply, r.stdout
 
 
 def test_a_subclass_does_not_answer_as_its_base(tmp_path, values_dump):
