@@ -304,6 +304,11 @@ int hd_hide_value(const hd_hider *h, PyObject *obj, hd_hide_ranges *out,
 typedef int (*hd_hide_visit)(void *arg, size_t start, size_t end, int why);
 int hd_hide_bytes(const hd_hider *h, const unsigned char *p, size_t n,
                   hd_hide_visit visit, void *arg);
+/* What hd_hide_bytes depends on in h, as bytes: two hiders with the same
+ * key find the same pieces in any text.  Writes at most cap bytes of it
+ * into out and returns its whole length (call again with a buffer that
+ * large when it is more than cap).  Reads memory only. */
+size_t hd_hide_text_key(const hd_hider *h, unsigned char *out, size_t cap);
 /* s (a str) with its hidden pieces as HD_REDACTED_TEXT: a new reference.
  * GIL held, normal mode. */
 PyObject *hd_hide_mask_text(const hd_hider *h, PyObject *s);
