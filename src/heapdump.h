@@ -353,6 +353,8 @@ typedef struct hd_redactor {
                              with byte c */
     size_t min_letters;   /* a name with fewer letters and digits than
                              the shortest pattern matches none */
+    /* the verdicts of the names met (redact.c), malloc'd; NULL: none */
+    struct hd_redact_seen *seen;
 } hd_redactor;
 
 /* Load the patterns (a sequence of str; None for none).  0 / -1 with an
