@@ -284,12 +284,12 @@ hd_hide_text_key(const hd_hider *h, unsigned char *out, size_t cap)
      * rule, why, token and bytes, in the automaton's order (a hider made
      * from the same values in the same order gives the same key) */
     size_t n = 0;
-#define HIDE_KEY_PUT(b)                                                     \
-    do {                                                                   \
-        if (n < cap) {                                                     \
-            out[n] = (unsigned char)(b);                                   \
-        }                                                                  \
-        n++;                                                               \
+#define HIDE_KEY_PUT(b)                                                       \
+    do {                                                                      \
+        if (n < cap) {                                                        \
+            out[n] = (unsigned char)(b);                                      \
+        }                                                                     \
+        n++;                                                                  \
     } while (0)
     if (h == NULL || h->npats == 0) {
         HIDE_KEY_PUT(0xff); /* nothing to find in a text */

@@ -75,8 +75,9 @@ redact_step(Py_UCS4 c, char *out, size_t *len, int *prev)
     if (cls == 2 && *prev == 1 && *len > 0 && out[*len - 1] != '_') {
         out[(*len)++] = '_';
     }
-    out[(*len)++] = c >= 128 ? 'x' : cls == 2 ? (char)(c + ('a' - 'A'))
-                                              : (char)c;
+    out[(*len)++] = c >= 128   ? 'x'
+                    : cls == 2 ? (char)(c + ('a' - 'A'))
+                               : (char)c;
     *prev = cls;
 }
 

@@ -296,8 +296,7 @@ sources_mask_copy(const hd_dumper *d, const char *raw, size_t len,
         return -1;
     }
     memcpy(text, raw, len);
-    if (hd_srcmask_run(&d->redact, d->hide, text, &len, &t->own_masks) <
-        0) {
+    if (hd_srcmask_run(&d->redact, d->hide, text, &len, &t->own_masks) < 0) {
         free(text);
         t->why = "its secrets could not be masked";
         return -1;
@@ -323,8 +322,7 @@ sources_fresh(const hd_dumper *d, const char *path, Py_ssize_t max,
     /* secret literals and hidden values masked (srcmask.c): the text is
      * not written when that cannot be done (out of memory, a hostile text
      * the rules would read too long) */
-    if (hd_srcmask_run(&d->redact, d->hide, text, &len, &t->own_masks) <
-        0) {
+    if (hd_srcmask_run(&d->redact, d->hide, text, &len, &t->own_masks) < 0) {
         free(text);
         t->why = "its secrets could not be masked";
         return;
@@ -340,8 +338,7 @@ static int
 sources_same(const sources_entry *e, const struct stat *st)
 {
     return e->raw != NULL && e->dev == st->st_dev && e->ino == st->st_ino &&
-           e->size == st->st_size &&
-           e->mtime_ns == sources_ns(st->st_mtim) &&
+           e->size == st->st_size && e->mtime_ns == sources_ns(st->st_mtim) &&
            e->ctime_ns == sources_ns(st->st_ctim);
 }
 
@@ -357,9 +354,8 @@ sources_keep(const char *path, char *raw, size_t raw_len,
     clock_gettime(CLOCK_REALTIME, &now);
     int64_t recent = sources_ns(now) - SOURCES_RACY_NS;
     size_t need = raw_len + t->len;
-    if (sources_ns(st->st_mtim) > recent ||
-        sources_ns(st->st_ctim) > recent || (off_t)raw_len != st->st_size ||
-        need > SOURCES_CACHE_BYTES) {
+    if (sources_ns(st->st_mtim) > recent || sources_ns(st->st_ctim) > recent ||
+        (off_t)raw_len != st->st_size || need > SOURCES_CACHE_BYTES) {
         free(raw);
         return;
     }
