@@ -24,7 +24,7 @@
  *
  * compress(data, level, workers, threaded, fd) replays the compression of
  * a dump's body as src/container.c does it (128 KiB of input per
- * ZSTD_compressStream2 call, the lazy strategy at levels 1 to 5, the
+ * ZSTD_compressStream2 call, the level's own strategy, the
  * checksum on), with ZSTD_c_nbWorkers workers, or (threaded) with the
  * compression and the write(2) on a thread of its own fed through a ring
  * of 128 KiB buffers: what the calling thread (the one that would hold the
@@ -447,7 +447,7 @@ PyDoc_STRVAR(
     bare_compress_doc,
     "compress(data, level, workers, threaded, fd, spin_ns=0, /)\n--\n\n"
     "Compress the bytes-like data as heapdump's container.c does (128 KiB\n"
-    "per call, lazy strategy at levels 1-5, checksum), with workers zstd\n"
+    "per call, the level's own strategy, checksum), with workers zstd\n"
     "worker threads (ZSTD_c_nbWorkers), or threaded: on a writer thread of\n"
     "its own fed through a ring of 4 buffers.  The output goes to fd (-1:\n"
     "nowhere).  Before each chunk the calling thread spins for spin_ns of\n"
@@ -479,9 +479,6 @@ bare_compress_py(PyObject *Py_UNUSED(m), PyObject *args)
         goto oom;
     }
     ZSTD_CCtx_setParameter(z.cctx, ZSTD_c_compressionLevel, level);
-    if (level >= 1 && level <= 5) {
-        ZSTD_CCtx_setParameter(z.cctx, ZSTD_c_strategy, ZSTD_lazy);
-    }
     ZSTD_CCtx_setParameter(z.cctx, ZSTD_c_checksumFlag, 1);
     size_t wrc = ZSTD_CCtx_setParameter(z.cctx, ZSTD_c_nbWorkers, workers);
     int took = 0;

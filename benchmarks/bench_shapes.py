@@ -25,7 +25,7 @@ rotates from one round to the next):
   counts are printed beside); one more dump with the frames scope's
   defaults says how much those cut;
 - pickle + zstd: pickle.dumps(protocol 5), compressed by zstandard with
-  heapdump's parameters (level 3, the lazy strategy, the checksum), write
+  heapdump's parameters (level 3, its own strategy, the checksum), write
   and fsync the file (heapdump fsyncs its own);
 - bare walk: benchmarks/barewalk.c from what a heap-scope dump starts
   from (the heap, sys.modules, builtins and every object the GC tracks,
@@ -53,12 +53,12 @@ fixed part and the heap alone.  The callgrind files stay in
 build/bench/callgrind/ for callgrind_annotate and cg_breakdown.py.
 
 The compression replay: the body of the 1.3 M-object dump of each shape,
-decompressed, compressed again as src/container.c does it (level 3, lazy,
+decompressed, compressed again as src/container.c does it (level 3, dfast,
 128 KiB a call) with 0, 1 and 2 zstd workers (ZSTD_c_nbWorkers) and on a
 writer thread fed through a ring of 4 buffers: the time the calling
 thread (the one holding the GIL during a dump) spends, against the whole;
-and the same body through zstandard at level 3 with the lazy strategy
-against the level's own (dfast): what the strategy costs.
+and the same body through zstandard at level 3 with its own strategy
+(dfast, heapdump's) against the lazy one: what the strategy costs.
 
 The way in: a heap-scope dump (heapdump.dump(scope="heap"), its default
 limits DEFAULT_HEAP_LIMITS) of a heap of --open-objects objects (the dict
@@ -138,7 +138,10 @@ def _capture_stats():
             stats.append(r)
             return r
 
-    heapdump._heapdump = Capture()
+    # heapdump/_writer.py calls the module it imported by name
+    from heapdump import _writer
+
+    heapdump._heapdump = _writer._heapdump = Capture()
     return stats
 
 
@@ -156,10 +159,10 @@ def _measure(fn):
     return wall, cpu, extra, out
 
 
-def _compressor(strategy="lazy"):
+def _compressor(strategy="dfast"):
     """zstandard's compressor with heapdump's parameters (src/container.c:
-    level 3, the lazy strategy in place of the level's double-fast, the
-    checksum on); strategy="dfast": level 3's own."""
+    level 3 with its own double-fast strategy, the checksum on);
+    strategy="lazy": the lazy strategy heapdump used before."""
     import zstandard
 
     if strategy == "dfast":
@@ -495,7 +498,7 @@ def print_shape(shape, results, loads, describe):
           "value omitted, as the cuts row says" % limits_text(lim))
     print("   each run in a fresh child process that builds the heap; "
           "pickle.dumps(protocol 5) + zstandard level 3 with heapdump's "
-          "parameters (lazy, checksum) + write + fsync")
+          "parameters (dfast, checksum) + write + fsync")
     cols = [r for r in results]
     width = 34
     print("%-30s" % "" + "".join(
@@ -636,8 +639,8 @@ def print_replay(shape, r):
     for strategy, r in rp.get("strategies", {}).items():
         print("   level 3, %-5s (zstandard, one call): %s ms of CPU, %s B%s"
               % (strategy, spread([x * 1e3 for x in r["cpu"]], "%.0f"),
-                 num(r["size"]), " (heapdump's)" if strategy == "lazy"
-                 else " (the level's own strategy)"))
+                 num(r["size"]), " (heapdump's: the level's own)"
+                 if strategy == "dfast" else " (heapdump's before)"))
 
 
 def callgrind_totals(path):

@@ -76,11 +76,13 @@ typedef struct hd_writer {
     size_t in_cap;
     char *out; /* compressed bytes waiting for write(2) */
     size_t out_cap;
-    uint64_t raw_bytes;   /* uncompressed body bytes so far */
-    uint64_t flushes;     /* times the input buffer went to zstd */
-    uint64_t file_bytes;  /* bytes written to the file so far */
-    int err_no;           /* errno of the first failure, or 0 */
-    const char *err_what; /* what failed (static string), or NULL */
+    uint64_t raw_bytes;    /* uncompressed body bytes so far */
+    uint64_t flushes;      /* times the input buffer went to zstd */
+    uint64_t file_bytes;   /* bytes written to the file so far */
+    int err_no;            /* errno of the first failure, or 0 */
+    const char *err_what;  /* what failed (static string), or NULL */
+    struct hd_wthread *wt; /* the writer thread (wthread.c), or NULL:
+                              compressed inline */
 } hd_writer;
 
 /* Create the temporary file for final_path (mode 0600) and the zstd
@@ -99,6 +101,23 @@ int hd_container_close(hd_writer *w);
 void hd_container_raise(const hd_writer *w, PyObject *filename);
 /* Remove the temporary file and free everything; safe to call twice. */
 void hd_container_abort(hd_writer *w);
+/* In normal mode only (never in a signal mode), after the header: the
+ * body compressed and written on a writer thread from now on (wthread.c);
+ * -1 when no thread could be made: the dump compresses inline. */
+int hd_container_thread(hd_writer *w);
+
+/* wthread.c, called by container.c only.  compress: compress w->in
+ * (w->in_len bytes; the frame's end after them when end) and write what
+ * comes out, touching no Python object.  hd_wthread_start starts the
+ * thread (-1: none).  hd_wthread_submit hands w->in over and gives w an
+ * empty buffer (none after the last, end); it waits while every buffer is
+ * in flight.  hd_wthread_finish waits for the thread (abandon: what is
+ * left is dropped), joins it and hands the counters and the first failure
+ * back to w; 0 or -1. */
+typedef int (*hd_wthread_compress)(hd_writer *w, int end);
+int hd_wthread_start(hd_writer *w, hd_wthread_compress compress);
+int hd_wthread_submit(hd_writer *w, int end);
+int hd_wthread_finish(hd_writer *w, int abandon);
 /* Append to dst (size cap) value escaped as docs/format.rst says for header
  * values, cut at max characters.  Returns the new length. */
 size_t hd_container_escape(char *dst, size_t cap, size_t len, PyObject *value,
@@ -304,6 +323,11 @@ int hd_hide_value(const hd_hider *h, PyObject *obj, hd_hide_ranges *out,
 typedef int (*hd_hide_visit)(void *arg, size_t start, size_t end, int why);
 int hd_hide_bytes(const hd_hider *h, const unsigned char *p, size_t n,
                   hd_hide_visit visit, void *arg);
+/* What hd_hide_bytes depends on in h, as bytes: two hiders with the same
+ * key find the same pieces in any text.  Writes at most cap bytes of it
+ * into out and returns its whole length (call again with a buffer that
+ * large when it is more than cap).  Reads memory only. */
+size_t hd_hide_text_key(const hd_hider *h, unsigned char *out, size_t cap);
 /* s (a str) with its hidden pieces as HD_REDACTED_TEXT: a new reference.
  * GIL held, normal mode. */
 PyObject *hd_hide_mask_text(const hd_hider *h, PyObject *s);
@@ -348,6 +372,8 @@ typedef struct hd_redactor {
                              with byte c */
     size_t min_letters;   /* a name with fewer letters and digits than
                              the shortest pattern matches none */
+    /* the verdicts of the names met (redact.c), malloc'd; NULL: none */
+    struct hd_redact_seen *seen;
 } hd_redactor;
 
 /* Load the patterns (a sequence of str; None for none).  0 / -1 with an

@@ -277,6 +277,42 @@ hd_hide_bytes(const hd_hider *h, const unsigned char *p, size_t n,
     return hd_hide_ac_run(h, &v, hide_bytes_emit, &a);
 }
 
+size_t
+hd_hide_text_key(const hd_hider *h, unsigned char *out, size_t cap)
+{
+    /* what hd_hide_bytes reads: the rules flag, then each pattern's
+     * rule, why, token and bytes, in the automaton's order (a hider made
+     * from the same values in the same order gives the same key) */
+    size_t n = 0;
+#define HIDE_KEY_PUT(b)                                                       \
+    do {                                                                      \
+        if (n < cap) {                                                        \
+            out[n] = (unsigned char)(b);                                      \
+        }                                                                     \
+        n++;                                                                  \
+    } while (0)
+    if (h == NULL || h->npats == 0) {
+        HIDE_KEY_PUT(0xff); /* nothing to find in a text */
+        return n;
+    }
+    HIDE_KEY_PUT(h->rules ? 1 : 0);
+    for (size_t i = 0; i < h->npats; i++) {
+        const hide_pattern *pt = &h->pats[i];
+        HIDE_KEY_PUT(pt->rule);
+        HIDE_KEY_PUT(pt->why);
+        HIDE_KEY_PUT(pt->token);
+        for (int k = 0; k < 4; k++) {
+            HIDE_KEY_PUT(pt->len >> (8 * k));
+        }
+        if (n + pt->len <= cap) {
+            memcpy(out + n, h->bytes + pt->offset, pt->len);
+        }
+        n += pt->len;
+    }
+#undef HIDE_KEY_PUT
+    return n;
+}
+
 /* -------------------------------------------------------------- masking */
 
 PyObject *

@@ -17,15 +17,69 @@
  * Contract: hd_redact_init and hd_redact_free are called with the GIL held
  * before and after a dump; hd_redact_name, _cname, _bytes and _header run
  * during the walk and only read the name's characters (no Python call, no
- * allocation).
+ * allocation); hd_redact_name also writes the redactor's table of verdicts
+ * (one dump at a time uses a redactor: dump.c runs one dump at a time).
  */
 #include "heapdump.h"
 
-#include <ctype.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define REDACT_MAX_NAME 256
+
+/* The verdicts of the names met: a direct-mapped table indexed by the
+ * str object's address (a name is mostly the same interned str wherever
+ * it is met: attribute names, a class's dict keys, a JSON document's
+ * keys), each entry checked against the name's own bytes, so an entry
+ * left by a str freed since (a redactor outlives a dump in the signal
+ * modes) is never taken for another name's verdict.  Only names of one
+ * byte per character and at most REDACT_SEEN_NAME bytes are kept. */
+#define REDACT_SEEN 1024
+#define REDACT_SEEN_NAME 38
+
+struct hd_redact_seen {
+    struct {
+        const void *obj;
+        unsigned char len; /* 0: empty (a zero-length name is never kept) */
+        unsigned char verdict;
+        char name[REDACT_SEEN_NAME];
+    } e[REDACT_SEEN];
+};
+
+/* One code point of a name into out (see redact_normalize_ucs4); the
+ * classes are ASCII's whatever the locale: no ctype call (each one reads
+ * the locale's tables through a thread-local pointer). */
+static inline void
+redact_step(Py_UCS4 c, char *out, size_t *len, int *prev)
+{
+    int cls; /* 0 break, 1 lower case letter or digit, 2 upper case */
+    if (c >= 'A' && c <= 'Z') {
+        cls = 2;
+    }
+    else if (c >= 128 || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+        cls = 1;
+    }
+    else {
+        cls = 0;
+    }
+    if (cls == 0) {
+        if (*len > 0 && out[*len - 1] != '_') {
+            out[(*len)++] = '_';
+        }
+        *prev = 0;
+        return;
+    }
+    /* a word break before an upper case letter that follows a lower case
+     * one: userPassword -> user_password */
+    if (cls == 2 && *prev == 1 && *len > 0 && out[*len - 1] != '_') {
+        out[(*len)++] = '_';
+    }
+    out[(*len)++] = c >= 128   ? 'x'
+                    : cls == 2 ? (char)(c + ('a' - 'A'))
+                               : (char)c;
+    *prev = cls;
+}
 
 /* Normalize n code points of a name into out (at most cap - 1 bytes);
  * non-ASCII letters count as letters but are not lowercased.  Returns the
@@ -36,32 +90,17 @@ redact_normalize_ucs4(int kind, const void *data, Py_ssize_t n, char *out,
 {
     size_t len = 0;
     int prev = 0; /* 0 start/break, 1 lower or digit, 2 upper */
-    for (Py_ssize_t i = 0; i < n && len + 2 < cap; i++) {
-        Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        int cls;
-        if (c < 128 && isupper((int)c)) {
-            cls = 2;
+    if (kind == PyUnicode_1BYTE_KIND) {
+        /* most names: one loop over the bytes, no switch per character */
+        const unsigned char *p = data;
+        for (Py_ssize_t i = 0; i < n && len + 2 < cap; i++) {
+            redact_step(p[i], out, &len, &prev);
         }
-        else if (c >= 128 || isalnum((int)c)) {
-            cls = 1;
+    }
+    else {
+        for (Py_ssize_t i = 0; i < n && len + 2 < cap; i++) {
+            redact_step(PyUnicode_READ(kind, data, i), out, &len, &prev);
         }
-        else {
-            cls = 0;
-        }
-        if (cls == 0) {
-            if (len > 0 && out[len - 1] != '_') {
-                out[len++] = '_';
-            }
-            prev = 0;
-            continue;
-        }
-        /* a word break before an upper case letter that follows a lower
-         * case one: userPassword -> user_password */
-        if (cls == 2 && prev == 1 && len > 0 && out[len - 1] != '_') {
-            out[len++] = '_';
-        }
-        out[len++] = c < 128 ? (char)tolower((int)c) : 'x';
-        prev = cls;
     }
     while (len > 0 && out[len - 1] == '_') {
         len--;
@@ -141,6 +180,8 @@ hd_redact_init(hd_redactor *r, PyObject *patterns)
             r->min_letters = letters;
         }
     }
+    /* a failure to allocate leaves the table out: every name is read */
+    r->seen = r->n > 0 ? calloc(1, sizeof(struct hd_redact_seen)) : NULL;
     for (int c = 0, i = 0; c <= 256; c++) {
         while ((size_t)i < r->n && (unsigned char)r->patterns[i][0] < c) {
             i++;
@@ -158,8 +199,10 @@ hd_redact_free(hd_redactor *r)
     }
     free(r->patterns);
     free(r->lens);
+    free(r->seen);
     r->patterns = NULL;
     r->lens = NULL;
+    r->seen = NULL;
     r->n = 0;
 }
 
@@ -191,11 +234,39 @@ hd_redact_name(const hd_redactor *r, PyObject *name)
     if (r->n == 0 || name == NULL || !PyUnicode_Check(name)) {
         return 0;
     }
+    int kind = PyUnicode_KIND(name);
+    const void *data = PyUnicode_DATA(name);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(name);
+    if ((size_t)n < r->min_letters) {
+        return 0; /* too few characters to hold the shortest pattern */
+    }
+    struct hd_redact_seen *seen = r->seen;
+    size_t at = 0;
+    if (seen != NULL && kind == PyUnicode_1BYTE_KIND &&
+        n <= REDACT_SEEN_NAME) {
+        uintptr_t a = (uintptr_t)name;
+        at = (size_t)(((a >> 4) * 0x9e3779b97f4a7c15ULL) >> 54);
+        if (seen->e[at].obj == name && seen->e[at].len == (size_t)n &&
+            memcmp(seen->e[at].name, data, (size_t)n) == 0) {
+            return seen->e[at].verdict;
+        }
+    }
     char buf[REDACT_MAX_NAME];
-    size_t len =
-        redact_normalize_ucs4(PyUnicode_KIND(name), PyUnicode_DATA(name),
-                              PyUnicode_GET_LENGTH(name), buf, sizeof(buf));
-    return redact_match(r, buf, len);
+    size_t len = redact_normalize_ucs4(kind, data, n, buf, sizeof(buf));
+    int verdict = redact_match(r, buf, len);
+    if (seen != NULL && kind == PyUnicode_1BYTE_KIND &&
+        n <= REDACT_SEEN_NAME) {
+        /* emptied first, filled, then keyed: a reader interrupted in
+         * between (a signal handler) sees no entry or a whole one */
+        seen->e[at].len = 0;
+        atomic_signal_fence(memory_order_seq_cst);
+        memcpy(seen->e[at].name, data, (size_t)n);
+        seen->e[at].obj = name;
+        seen->e[at].verdict = (unsigned char)verdict;
+        atomic_signal_fence(memory_order_seq_cst);
+        seen->e[at].len = (unsigned char)n;
+    }
+    return verdict;
 }
 
 int

@@ -715,6 +715,9 @@ hd_dump_run(const hd_request *req, hd_result *res)
     }
     opened = 1;
     hd_container_header(&d->w, hb.p, hb.len);
+    if (normal) {
+        hd_container_thread(&d->w); /* -1: compressed inline */
+    }
     msgpack_packer_init(&d->pk, &d->w, hd_container_append);
 
     dump_body(d, req, iso, now_ns, nthreads, t0);

@@ -481,3 +481,37 @@ def test_a_long_value_is_looked_at_as_far_as_it_is_written(tmp_path):
     assert f["far"] == "x" * 100 and type(f["far"]).__name__ == "CutStr"
     assert str(f["near"]) == "y" * 10 + "[redacted]" + "z" * 66
     assert f["near"].complete is False
+
+
+# ------------------------------------------------- the verdicts kept per name
+
+
+def test_a_freed_names_verdict_is_never_taken_for_another():
+    """redact.c keeps each name's verdict by the str's address: a str made
+    where a freed one was (same length, other letters) is read again."""
+    from heapdump import _heapdump
+
+    patterns = ("password",)
+    for i in range(3000):
+        a = "".join(["pass", "word_%d" % i])
+        assert _heapdump.looks_secret(a, patterns)
+        del a
+        b = "".join(["pxss", "word_%d" % i])
+        assert not _heapdump.looks_secret(b, patterns)
+        del b
+
+
+def test_the_same_name_object_in_many_places_of_one_dump(tmp_path):
+    """One interned name met many times keeps one verdict, and the
+    verdicts of two names that share an address slot stay apart."""
+    keys = ["api_token"] + ["field_%d" % i for i in range(5000)]
+    docs = [{k: "value-%d-%s" % (n, k) for k in keys[n % 7::7]}
+            for n in range(300)] + [{"api_token": "tok-%d" % n}
+                                    for n in range(300)]
+    path = heapdump.dump(tmp_path / "x.dump")  # docs: a local of this frame
+    raw = body_bytes(path)
+    assert len(docs) == 600
+    # (made here: the test's own source, embedded, holds its literals)
+    assert ("tok-%d" % 123).encode() not in raw
+    assert ("value-%d-%s" % (0, keys[0])).encode() not in raw
+    assert ("value-%d-%s" % (1, keys[1])).encode() in raw
