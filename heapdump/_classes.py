@@ -38,6 +38,7 @@ import itertools
 import reprlib
 import types
 
+from heapdump import _natives
 from heapdump import _surrogates as S
 
 __all__ = ["adapt"]
@@ -258,7 +259,7 @@ def _is_code(value):
 
 def _guard_overrides(cls, attrs):
     builtin = S._builtin_base(cls) if issubclass(cls, S._BuiltinSubclass) \
-        else None
+        else _natives.real_base(cls)
     if builtin is not None and builtin is not object:
         names = [n for n in attrs if isinstance(n, str) and
                  n not in _NOT_GUARDED and hasattr(builtin, n) and

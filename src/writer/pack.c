@@ -11,6 +11,7 @@
  * created are the ints that builtin C __sizeof__ implementations return.
  */
 #include "heapdump.h"
+#include "natives.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1159,6 +1160,11 @@ pack_record_body(hd_dumper *d, void *entry)
     case HD_K_TYPE: pack_type(d, obj); break;
     case HD_K_INSTANCE: pack_instance(d, obj); break;
     case HD_K_OPAQUE: pack_opaque(d, obj); break;
+    case HD_K_NATIVE: /* natives.c; what does not read as expected: */
+        if (hd_natives_pack(d, obj) < 0) {
+            pack_opaque(d, obj);
+        }
+        break;
     case HD_K_FUNCTION: pack_function(d, obj); break;
     case HD_K_METHOD: /* METHOD: [19, addr, rc, size, function, self] */
         pack_obj_header(d, kind, 2, obj);
@@ -1188,4 +1194,32 @@ pack_record_body(hd_dumper *d, void *entry)
     }
     default: pack_opaque(d, obj); break;
     }
+}
+
+/* ------------------------------------------- the pieces natives.c uses */
+
+hd_layout *
+hd_pack_layout_of(hd_dumper *d, PyObject *obj, PyTypeObject *type,
+                  PyObject *const **values)
+{
+    return pack_layout_of(d, obj, type, values);
+}
+
+void
+hd_pack_obj_header_attrs(hd_dumper *d, int kind, size_t n, PyObject *obj)
+{
+    pack_obj_header_attrs(d, kind, n, obj);
+}
+
+void
+hd_pack_attrs(hd_dumper *d, PyObject *obj, const hd_layout *l,
+              PyObject *const *vals)
+{
+    pack_attrs(d, obj, l, vals);
+}
+
+void
+hd_pack_cut(hd_dumper *d, Py_ssize_t original)
+{
+    pack_cut(d, original);
 }

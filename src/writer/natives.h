@@ -1,0 +1,60 @@
+/* natives.h: C types of the standard library written exactly, as NATIVE
+ * records (docs/format.rst, "Native kinds"): their state read through
+ * their C layout or a documented C API, never through Python code.
+ *
+ *   natives.c           the types (a table keyed by type, filled from the
+ *                       modules already imported: nothing is imported),
+ *                       the kind of a type, the record
+ *   natives_datetime.c  datetime, date, time, timedelta, timezone,
+ *                       zoneinfo.ZoneInfo
+ *   natives_decimal.c   decimal.Decimal (C _decimal)
+ *   natives_seq.c       collections.deque, array.array
+ *
+ * Contract: the caller holds the GIL; nothing here runs Python code,
+ * creates a Python object or releases the GIL.
+ */
+#ifndef HEAPDUMP_WRITER_NATIVES_H
+#define HEAPDUMP_WRITER_NATIVES_H
+
+#include "heapdump.h"
+
+/* Find the native types in the modules already imported (sys.modules,
+ * read as a dict: nothing is imported or called).  Types found are kept
+ * with a reference, so their addresses are never reused.  Called at
+ * module init and at the first slow-path kind of each dump (not in a
+ * fatal dump). */
+void hd_natives_refresh(void);
+
+/* The native kind (HD_NK_*) of tp's instances, or 0: tp is one of the
+ * native types, or a chain of Python classes over one (whose extra state
+ * is their instance dict and slots) when the kind allows subclasses. */
+int hd_natives_kind_of_type(PyTypeObject *tp);
+
+/* Write obj's NATIVE record: 0, or -1 with nothing written (its state
+ * did not read as expected): the caller writes it as OPAQUE. */
+int hd_natives_pack(hd_dumper *d, PyObject *obj);
+
+/* pack.c's pieces the NATIVE record is made of (pack.c). */
+hd_layout *hd_pack_layout_of(hd_dumper *d, PyObject *obj, PyTypeObject *type,
+                             PyObject *const **values);
+void hd_pack_obj_header_attrs(hd_dumper *d, int kind, size_t n,
+                              PyObject *obj);
+void hd_pack_attrs(hd_dumper *d, PyObject *obj, const hd_layout *l,
+                   PyObject *const *vals);
+void hd_pack_cut(hd_dumper *d, Py_ssize_t original);
+
+/* The families: the state of obj (native kind nk, base the native type
+ * it is an instance of) as the array of values of its record.  With
+ * write 0, only check that it reads (0 / -1, nothing written); with
+ * write 1, write the array (after a check that said 0); with write 2
+ * (deque, array), what comes before the record: a CUT when the items are
+ * cut. */
+int hd_natives_datetime_state(hd_dumper *d, int nk, PyObject *obj,
+                              int write);
+int hd_natives_decimal_state(hd_dumper *d, PyObject *obj, int write);
+int hd_natives_seq_state(hd_dumper *d, int nk, PyTypeObject *base,
+                         PyObject *obj, int write);
+/* datetime.timedelta, when the datetime module is loaded (natives.c) */
+PyTypeObject *hd_natives_type(int nk);
+
+#endif /* HEAPDUMP_WRITER_NATIVES_H */
