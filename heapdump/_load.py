@@ -268,7 +268,7 @@ def _new_native_class(name, qualname, module, base):
     try:
         return type(_clean_name(name), (base,), ns)
     except (TypeError, ValueError) as e:
-        raise HeapdumpError("cannot make a class %s: %s" % (name, e))
+        raise HeapdumpError("cannot make a class %s: %s" % (name, e)) from None
 
 
 # ------------------------------------------------------------------ builder

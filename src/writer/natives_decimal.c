@@ -56,8 +56,8 @@ decimal_number(PyObject *obj, PyTypeObject *base)
         (m->flags & DEC_INF || m->len < 1 || m->digits < 1)) {
         return m; /* infinity, or a NaN without payload: no digits */
     }
-    if (m->data == NULL || m->len < 1 || m->len > m->alloc ||
-        m->digits < 1 || m->digits > m->len * DEC_RDIGITS ||
+    if (m->data == NULL || m->len < 1 || m->len > m->alloc || m->digits < 1 ||
+        m->digits > m->len * DEC_RDIGITS ||
         m->digits <= (m->len - 1) * DEC_RDIGITS) {
         return NULL;
     }
@@ -130,8 +130,7 @@ hd_natives_decimal_state(hd_dumper *d, PyObject *obj, int write)
         decimal_digits(d, m);
     }
     if (m->flags & (DEC_NAN | DEC_SNAN)) {
-        msgpack_pack_str_with_body(PK(d), m->flags & DEC_SNAN ? "N" : "n",
-                                   1);
+        msgpack_pack_str_with_body(PK(d), m->flags & DEC_SNAN ? "N" : "n", 1);
     }
     else {
         hd_encode_int64(d, (int64_t)m->exp);
