@@ -25,6 +25,7 @@ import array
 import collections
 import datetime
 import decimal
+import re
 import sys
 
 from heapdump import _heapdump as _c
@@ -43,6 +44,7 @@ DECIMAL = _c.NATIVE_DECIMAL
 DEQUE = _c.NATIVE_DEQUE
 ARRAY = _c.NATIVE_ARRAY
 TZINFO = _c.NATIVE_TZINFO
+PATTERN = _c.NATIVE_PATTERN
 
 
 def _zoneinfo_type():
@@ -61,6 +63,7 @@ REAL_TYPES = {
     ("datetime", "timedelta"): (TIMEDELTA, datetime.timedelta),
     ("datetime", "timezone"): (TIMEZONE, datetime.timezone),
     ("datetime", "tzinfo"): (TZINFO, datetime.tzinfo),
+    ("re", "Pattern"): (PATTERN, re.Pattern),
     ("decimal", "Decimal"): (DECIMAL, decimal.Decimal),
     ("collections", "deque"): (DEQUE, collections.deque),
     ("array", "array"): (ARRAY, array.array),
@@ -132,7 +135,8 @@ _KIND_NAMES = {DATETIME: "datetime.datetime", DATE: "datetime.date",
                TIME: "datetime.time", TIMEDELTA: "datetime.timedelta",
                TIMEZONE: "datetime.timezone", ZONEINFO: "zoneinfo.ZoneInfo",
                DECIMAL: "decimal.Decimal", DEQUE: "collections.deque",
-               ARRAY: "array.array", TZINFO: "datetime.tzinfo"}
+               ARRAY: "array.array", TZINFO: "datetime.tzinfo",
+               PATTERN: "re.Pattern"}
 
 
 def _int(v):
@@ -231,9 +235,22 @@ def _tzinfo(cls, s):
     return datetime.tzinfo.__new__(cls)
 
 
-_MAKERS = {TZINFO: _tzinfo, DATETIME: _datetime, DATE: _date, TIME: _time,
+def _pattern(cls, s):
+    pattern, flags = s[0], _int(s[1])
+    if type(pattern) not in (str, bytes):
+        raise ValueError("a pattern that is not a str or bytes (hidden?)")
+    # compiling is no code from the file: the regular expression is data,
+    # matched only when asked at the prompt
+    try:
+        return re.compile(pattern, flags)
+    except re.error as e:
+        raise ValueError("it does not compile here: %s" % e) from None
+
+
+_MAKERS = {DATETIME: _datetime, DATE: _date, TIME: _time,
            TIMEDELTA: _timedelta, TIMEZONE: _timezone, ZONEINFO: _zoneinfo,
-           DECIMAL: _decimal, ARRAY: _array}
+           DECIMAL: _decimal, ARRAY: _array, TZINFO: _tzinfo,
+           PATTERN: _pattern}
 
 
 def _cut_items_repr(prefix, items, obj, suffix=""):

@@ -8,7 +8,7 @@
  *   natives.c           the record (pack.c calls it, with its pieces)
  *   natives_datetime.c  datetime, date, time, timedelta, timezone,
  *                       zoneinfo.ZoneInfo
- *   natives_decimal.c   decimal.Decimal (C _decimal)
+ *   natives_decimal.c   decimal.Decimal (C _decimal), re.Pattern
  *   natives_seq.c       collections.deque, array.array
  *
  * Contract: the caller holds the GIL; nothing here runs Python code,
@@ -57,6 +57,7 @@ int hd_natives_pack(hd_dumper *d, PyObject *obj, const hd_pack_pieces *p);
  * they are cut (a CUT record goes before the record), else 0. */
 int hd_natives_datetime_state(hd_dumper *d, int nk, PyObject *obj, int write);
 int hd_natives_decimal_state(hd_dumper *d, PyObject *obj, int write);
+int hd_natives_pattern_state(hd_dumper *d, PyObject *obj, int write);
 int hd_natives_seq_state(hd_dumper *d, int nk, PyTypeObject *base,
                          PyObject *obj, int write);
 /* The type of native kind nk, or NULL when its module is not loaded

@@ -27,7 +27,7 @@ static PyTypeObject *natives_types[HD_NK_N];
 static int
 natives_subclassable(int nk)
 {
-    return nk != HD_NK_TIMEZONE && nk != HD_NK_ZONEINFO;
+    return nk != HD_NK_TIMEZONE && nk != HD_NK_ZONEINFO && nk != HD_NK_PATTERN;
 }
 
 PyTypeObject *
@@ -116,6 +116,11 @@ hd_natives_refresh(void)
         else if (PyUnicode_CompareWithASCIIString(k, "_decimal") == 0) {
             natives_keep(HD_NK_DECIMAL, natives_module_attr(m, "Decimal"),
                          "decimal.Decimal");
+        }
+        else if (PyUnicode_CompareWithASCIIString(k, "re") == 0) {
+            /* _sre does not name its types; re does (re.Pattern) */
+            natives_keep(HD_NK_PATTERN, natives_module_attr(m, "Pattern"),
+                         "re.Pattern");
         }
         else if (PyUnicode_CompareWithASCIIString(k, "_zoneinfo") == 0) {
             natives_keep(HD_NK_ZONEINFO, natives_module_attr(m, "ZoneInfo"),

@@ -22,6 +22,7 @@ NATIVES = textwrap.dedent('''\
     import datetime
     import decimal
     import json
+    import re
     import sys
 
     import heapdump
@@ -39,7 +40,7 @@ NATIVES = textwrap.dedent('''\
         "recent", "recent.maxlen", "list(recent)", "len(recent)",
         "samples", "samples.typecode", "sum(samples)", "samples[-1]",
         "local", "local.tzinfo", "str(local)", "type(price).__name__",
-        "sub", "sub.extra",
+        "sub", "sub.extra", "rx", "rx.flags", "rx.match('ab-12').groups()",
     ]
 
 
@@ -68,6 +69,7 @@ NATIVES = textwrap.dedent('''\
         local = datetime.datetime(2024, 7, 4, 9, 30, tzinfo=ZONE)
         sub = Stamp(2001, 9, 9, 1, 46, 40)
         sub.extra = {"k": 1}
+        rx = re.compile(r"(\\w+)-(\\d+)", re.IGNORECASE)
         scope = dict(locals())
         live = {e: repr(eval(e, globals(), scope)) for e in EXPRESSIONS}
         del scope
@@ -100,6 +102,7 @@ def test_native_values_read_as_live(tmp_path):
         "cannot be called" in out[len(exprs)]
     # what was checked, so that the test cannot pass on empty answers
     assert live["recent.maxlen"] == "3"
+    assert live["rx.match('ab-12').groups()"] == "('ab', '12')"
     assert live["list(recent)"] == "['b', 'c', 'd']"
     assert live["price * 3"] == "Decimal('59.970')"
     assert live["local.tzinfo"] == "zoneinfo.ZoneInfo(key='America/" \
