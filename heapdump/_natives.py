@@ -279,6 +279,31 @@ class CutDeque(collections.deque):
             "" if maxlen is None else ", maxlen=%d" % maxlen)
 
 
+class DequeShown:
+    """Mixed into the loader's classes of deque subclasses: a repr of the
+    stored items read with deque's own iterator (deque's C repr iterates
+    through the class's ``__iter__``, which a dumped override replaces
+    with an error: heapdump/_classes.py)."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        maxlen = collections.deque.maxlen.__get__(self)
+        return "%s(%r%s)" % (
+            type.__getattribute__(type(self), "__qualname__"),
+            list(collections.deque.__iter__(self)),
+            "" if maxlen is None else ", maxlen=%d" % maxlen)
+
+
+def native_class_bases(base):
+    """The bases of the loader's class of a Python subclass of base (a
+    native type, or the loader's class of a subclass of one)."""
+    if issubclass(base, collections.deque) and \
+            not issubclass(base, DequeShown):
+        return (DequeShown, base)
+    return (base,)
+
+
 def _class_to_make(kind, type_obj, cut):
     """The class of the object: the dumped type when it is (or derives
     from) the real one, a Cut class when its items were cut."""
