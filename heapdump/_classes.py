@@ -38,6 +38,7 @@ import itertools
 import reprlib
 import types
 
+from heapdump import _natives
 from heapdump import _surrogates as S
 
 __all__ = ["adapt"]
@@ -258,7 +259,7 @@ def _is_code(value):
 
 def _guard_overrides(cls, attrs):
     builtin = S._builtin_base(cls) if issubclass(cls, S._BuiltinSubclass) \
-        else None
+        else _natives.real_base(cls)
     if builtin is not None and builtin is not object:
         names = [n for n in attrs if isinstance(n, str) and
                  n not in _NOT_GUARDED and hasattr(builtin, n) and
@@ -276,6 +277,22 @@ def _guard_overrides(cls, attrs):
             type.__setattr__(cls, name, _override_guard(name, cls, base))
         except (TypeError, AttributeError):
             pass
+    if _natives.real_base(cls) is not None and any(
+            _is_code(attrs.get(n)) for n in ("__new__", "__init__")):
+        # a subclass of a native type with a constructor of its own:
+        # calling the class would run the real type's instead (the
+        # loader makes instances with the real type's C code directly)
+        _refuse_construction(cls)
+
+
+def _refuse_construction(cls):
+    qualname = _names(cls)[1]
+
+    def __new__(klass, *args, **kwargs):
+        raise S.DumpedCodeError("%s() (of %s): %s" % (
+            qualname, _dotted(cls), S.CALL_REFUSED))
+
+    type.__setattr__(cls, "__new__", __new__)
 
 
 # ------------------------------------------------------------ lazy proxies

@@ -55,7 +55,7 @@ import tokenize
 import types
 import warnings
 
-from heapdump import _classes, _heapdump, _model, _values
+from heapdump import _classes, _heapdump, _model, _natives, _values
 from heapdump import _surrogates as S
 from heapdump._format import (
     BYTEARRAY,
@@ -76,6 +76,7 @@ from heapdump._format import (
     LIST,
     META,
     MODULE,
+    NATIVE,
     OPAQUE,
     ROOT,
     SET,
@@ -266,6 +267,19 @@ def _new_class(name, qualname, module, bases, kind, behaviour=None):
     return cls
 
 
+def _new_native_class(name, qualname, module, base):
+    """The class of a Python subclass of a native C type (a datetime or
+    deque subclass): derives from base (the real type, or the loader's
+    class of a subclass of it), gets the dumped class's names and, once
+    filled, its plain attributes; heapdump._classes guards what it
+    overrides."""
+    ns = {"__module__": module, "__qualname__": _clean_name(qualname)}
+    try:
+        return type(_clean_name(name), _natives.native_class_bases(base), ns)
+    except (TypeError, ValueError) as e:
+        raise HeapdumpError("cannot make a class %s: %s" % (name, e)) from None
+
+
 # ------------------------------------------------------------------ builder
 
 # What the C Loader reads from its ``support`` object (a _Builder), in the
@@ -308,6 +322,10 @@ LOADER_PROTOCOL = (
      "the code object (a real one, or a surrogate) of a CODE record"),
     ("make_function", "oid, fields",
      "the function (a real one, or a surrogate) of a FUNCTION record"),
+    ("make_native", "oid, fields",
+     "the object of a NATIVE record from [type, native, state] "
+     "(heapdump._natives), or a container's empty shell from [type, "
+     "native]; a stand-in that says why when the state makes none"),
 )
 
 
@@ -389,6 +407,19 @@ class _Builder:
         real = _SAFE_CLASSES.get((module, qualname))
         if real is not None:
             return real
+        if base_kind == NATIVE:
+            real = _natives.real_type(module, qualname)
+            if real is not None:
+                return real      # a C type read exactly: the real one
+        bases = bases if isinstance(bases, list) else []
+        native = [b for b in bases if _natives.real_base(b) is not None]
+        if base_kind == NATIVE and native:
+            # a Python subclass of one: the loader's class derives from
+            # the real type (whose C constructor makes its instances)
+            cls = _new_native_class(name, qualname, module, native[0])
+            type.__setattr__(cls, "__dumped_bases__", tuple(bases))
+            self.made.add(oid)
+            return cls
         bases = bases if isinstance(bases, list) else []
         behaviour = _stdlib_behaviour(module, qualname)
         if behaviour is not None and _family_root(base_kind) is S.Instance:
@@ -424,6 +455,10 @@ class _Builder:
             return type_obj
         name, qualname, module = _names_of_type(type_obj)
         return _new_class(name, qualname, module, (), kind)
+
+    def make_native(self, oid, fields):
+        cut = self.loader.cuts.get(oid) if self.loader is not None else None
+        return _natives.make(oid, fields, cut)
 
     # -- code and functions
 
@@ -539,7 +574,7 @@ class _Builder:
             FRAME: self._fill_frame, TRACEBACK: self._fill_traceback,
             EXCEPTION: self._fill_exception, CFUNCTION: self._fill_cfunction,
             MODULE: self._fill_module, GENERATOR: self._fill_generator,
-            WEAKREF: self._fill_weakref,
+            WEAKREF: self._fill_weakref, NATIVE: self._fill_native,
         }
         objects = self.objects
         # frames and tracebacks first: the other fills look into them
@@ -769,6 +804,10 @@ class _Builder:
         d[prefix + "_running"] = state == "running"
         d[prefix + "_suspended"] = state == "suspended"
         d["dumped_type"] = _type
+
+    def _fill_native(self, oid, obj, f):
+        # a container kind's shell (a deque): its items and maxlen
+        _natives.fill(obj, f, self.loader.cuts.get(oid))
 
     def _fill_weakref(self, oid, ref, f):
         _type, referent, callback = f[:3]

@@ -209,10 +209,12 @@ class Opaque(Surrogate):
 
 
 class DequeView:
-    """Mixed into the stand-in class of ``collections.deque`` (an opaque C
-    object whose referents are its items, in order): it reads as a
-    sequence of them.  ``maxlen`` is not in the dump (the dumper reads a
-    deque through its traverse, which does not say it)."""
+    """Mixed into the stand-in class of ``collections.deque`` in a dump of
+    format 1.3 or older (an opaque C object whose referents are its items,
+    in order): it reads as a sequence of them.  ``maxlen`` is not in such
+    a dump (its dumper read a deque through its traverse, which does not
+    say it).  From 1.4 a deque is a NATIVE record, loaded as a real deque
+    with its maxlen (heapdump._natives)."""
 
     __slots__ = ()
 
@@ -245,8 +247,8 @@ class DequeView:
     @property
     def maxlen(self):
         raise DumpedAttributeError(
-            "deque.maxlen is not in the dump: a deque's items are read "
-            "through its traverse, which does not give it")
+            "deque.maxlen is not in this dump: its format (1.3 or older) "
+            "wrote a deque's items only, read through its traverse")
 
 
 #: Opaque C types that read as what they hold, by (module, qualname).

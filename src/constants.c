@@ -86,6 +86,9 @@ hd_constants_init_module(PyObject *m)
 #define CONSTANTS_INL_(name, n) r |= constants_int(m, "INL_", #name, n);
 #define CONSTANTS_WHY_(name, n, t) r |= constants_int(m, "WHY_", #name, n);
 #define CONSTANTS_SCOPE_(name, n, t) r |= constants_int(m, "SCOPE_", #name, n);
+#define CONSTANTS_NK_(name, n, f) r |= constants_int(m, "NATIVE_", #name, n);
+    HD_NATIVE_KINDS(CONSTANTS_NK_)
+#undef CONSTANTS_NK_
     HD_OBJECT_KINDS(CONSTANTS_K_)
     HD_OTHER_KINDS(CONSTANTS_R_)
     HD_EXTS(CONSTANTS_EXT_)

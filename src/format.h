@@ -54,7 +54,8 @@
     X(EXCEPTION, 26, "vvvvvddV")                                              \
     X(GENERATOR, 27, "vdddvd")                                                \
     X(WEAKREF, 28, "vvv")                                                     \
-    X(UNREADABLE, 29, "d")
+    X(UNREADABLE, 29, "d")                                                    \
+    X(NATIVE, 30, "vdVdV") /* 1.4: a C type read exactly */
 
 /* Other records ("Other records"): X(NAME, kind, fields), fields after
  * the kind; NULL for ROOTS and MORE, whose fields are all values. */
@@ -140,6 +141,27 @@ enum hd_why { HD_WHYS(HD_FORMAT_WHY_) };
 #define HD_FORMAT_SCOPE_(name, n, text) HD_SCOPE_##name = n,
 enum hd_scope { HD_SCOPES(HD_FORMAT_SCOPE_) };
 #undef HD_FORMAT_SCOPE_
+
+/* The C types a NATIVE record holds ("Native kinds"): X(NAME, number,
+ * filled): filled 0 when the loader makes the object from its state once
+ * what the state references is made (immutable values), 1 when it makes
+ * an empty one first and fills it in later (containers, which may hold
+ * themselves). */
+#define HD_NATIVE_KINDS(X)                                                    \
+    X(DATETIME, 1, 0)                                                         \
+    X(DATE, 2, 0)                                                             \
+    X(TIME, 3, 0)                                                             \
+    X(TIMEDELTA, 4, 0)                                                        \
+    X(TIMEZONE, 5, 0)                                                         \
+    X(ZONEINFO, 6, 0)                                                         \
+    X(DECIMAL, 7, 0)                                                          \
+    X(DEQUE, 8, 1)                                                            \
+    X(ARRAY, 9, 0)                                                            \
+    X(TZINFO, 10, 0)                                                          \
+    X(PATTERN, 11, 0)
+#define HD_FORMAT_NK_(name, n, filled) HD_NK_##name = n,
+enum hd_native_kind { HD_NATIVE_KINDS(HD_FORMAT_NK_) HD_NK_N = 12 };
+#undef HD_FORMAT_NK_
 
 /* Shortest run of consecutive references written as one ext 5 RUN. */
 #define HD_MIN_RUN 4

@@ -353,6 +353,25 @@ fill_deps(LoaderObject *L, size_t id, load_dep_fn push)
         }
         return 0;
     }
+    case HD_K_NATIVE: {
+        /* the references of its state: type, native, [state...] */
+        hd_mp_cur c = {e->raw, e->raw_end};
+        hd_mp_item it;
+        if (e->nfields < 3 || hd_decode_skip_fields(L, &c, 2) < 0 ||
+            hd_mpread_next(&c, &it) < 0 || it.type != HD_MP_ARRAY) {
+            hd_decode_fail(L, "NATIVE record is malformed");
+            return -1;
+        }
+        for (uint64_t i = 0; i < it.u; i++) {
+            if (hd_decode_value_ref(L, &c, &ref) < 0) {
+                return -1;
+            }
+            if (ref != LOAD_NO_ID && push(L, ref, LOAD_READY) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
     default: return 0;
     }
 }
@@ -611,6 +630,15 @@ fill_action(LoaderObject *L, size_t id)
             return -1;
         }
         break;
+    case HD_K_NATIVE: {
+        /* made from its state: make_native(oid, [type, native, state]) */
+        PyObject *fields = hd_records_entry_fields(L, id, LOAD_STRICT, 3);
+        PyObject *args =
+            fields ? Py_BuildValue("(nN)", (Py_ssize_t)id, fields) : NULL;
+        obj = args ? hd_decode_call(L, HD_CB_make_native, args) : NULL;
+        Py_XDECREF(args);
+        break;
+    }
     default: return 0;
     }
     load_entry *e = &L->entries[id];
@@ -727,8 +755,10 @@ error:
     return -1;
 }
 
-/* The CLASS attributes of a builtin subclass instance. */
+/* The CLASS attributes of a builtin subclass instance; the attributes
+ * of a NATIVE record. */
 static int fill_class_attrs(LoaderObject *L, size_t id);
+static int fill_native_attrs(LoaderObject *L, size_t id);
 
 /* Phases 2 and 3. */
 PyObject *
@@ -782,9 +812,12 @@ hd_fill_loader_build(LoaderObject *L, PyObject *Py_UNUSED(ignored))
             return NULL;
         }
     }
-    /* d: attributes of instances of builtin subclasses */
+    /* d: attributes of instances of builtin subclasses, and of native
+     * objects (a Python subclass's instance dict) */
     for (size_t id = 0; id < L->n; id++) {
-        if (L->entries[id].pre && fill_class_attrs(L, id) < 0) {
+        if ((L->entries[id].pre && fill_class_attrs(L, id) < 0) ||
+            (L->entries[id].kind == HD_K_NATIVE &&
+             fill_native_attrs(L, id) < 0)) {
             hd_decode_wrap(L, id);
             return NULL;
         }
@@ -893,6 +926,44 @@ fill_class_attrs(LoaderObject *L, size_t id)
     Py_ssize_t pos = 0;
     PyObject *obj = L->entries[id].obj;
     while (PyDict_Next(dict, &pos, &k, &v)) {
+        if (hd_fill_setattr(obj, k, v) < 0) {
+            Py_DECREF(dict);
+            return -1;
+        }
+    }
+    Py_DECREF(dict);
+    return 0;
+}
+
+/* NATIVE: [type, native, [state], layout, [attribute values]]: the
+ * attributes set on the object made from it (what is not settable, on
+ * a real object of a C type, is left). */
+static int
+fill_native_attrs(LoaderObject *L, size_t id)
+{
+    load_entry *e = &L->entries[id];
+    hd_mp_cur c = {e->raw, e->raw_end};
+    hd_mp_item it, arr;
+    if (e->nfields < 5) {
+        return 0; /* no attributes */
+    }
+    if (hd_decode_skip_fields(L, &c, 3) < 0 || hd_mpread_next(&c, &it) < 0 ||
+        hd_mpread_next(&c, &arr) < 0 || arr.type != HD_MP_ARRAY) {
+        hd_decode_fail(L, "NATIVE record is malformed");
+        return -1;
+    }
+    if (it.type != HD_MP_UINT) {
+        return 0;
+    }
+    PyObject *dict =
+        fill_attr_dict(L, id, it.u, &c, (uint32_t)arr.u, LOAD_STRICT);
+    if (dict == NULL) {
+        return -1;
+    }
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    PyObject *obj = L->entries[id].obj;
+    while (obj != NULL && PyDict_Next(dict, &pos, &k, &v)) {
         if (hd_fill_setattr(obj, k, v) < 0) {
             Py_DECREF(dict);
             return -1;

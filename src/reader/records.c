@@ -18,6 +18,28 @@
  * Phase 1: records
  */
 
+/* How a NATIVE record is made (format.h's HD_NATIVE_KINDS): a kind
+ * filled later (a container, which may hold itself) gets a shell that
+ * _load fills; the others are made from their state once what it
+ * references is made.  c: the record's fields (type, native, ...). */
+static uint8_t
+records_native_flags(const hd_mp_cur *c)
+{
+    hd_mp_cur cc = *c;
+    hd_mp_item it;
+    if (hd_mpread_skip(&cc) < 0 || hd_mpread_next(&cc, &it) < 0 ||
+        it.type != HD_MP_UINT) {
+        return LOAD_F_LATE; /* malformed: make_native says so */
+    }
+#define RECORDS_NK_(name, n, filled)                                          \
+    if (it.u == (n)) {                                                        \
+        return (filled) ? LOAD_F_PYFILL : LOAD_F_LATE;                        \
+    }
+    HD_NATIVE_KINDS(RECORDS_NK_)
+#undef RECORDS_NK_
+    return LOAD_F_LATE; /* a kind this reader does not know */
+}
+
 /* A scalar object from its record: INT, FLOAT, COMPLEX, STR, BYTES,
  * BYTEARRAY, SINGLETON.  cls: a subclass to make (CLASS prefix, CUT), or
  * NULL for the builtin type itself. */
@@ -319,6 +341,7 @@ records_object_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n,
     case HD_K_INSTANCE:
     case HD_K_OPAQUE:
     case HD_K_CELL: break;
+    case HD_K_NATIVE: e->flags |= records_native_flags(c); break;
     case HD_K_UNREADABLE: {
         /* [29, addr, 0, 0, reason]: what a crash dump could not read */
         PyObject *reason =

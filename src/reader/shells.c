@@ -339,6 +339,16 @@ hd_shells_make_shell(LoaderObject *L, size_t id)
         break;
     }
     case HD_K_CELL: obj = PyCell_New(NULL); break;
+    case HD_K_NATIVE: {
+        /* a container's shell (the other natives are LATE: fill.c), an
+         * empty one that _load fills: make_native(oid, [type, native]) */
+        PyObject *fields = hd_records_entry_fields(L, id, LOAD_SOFT, 2);
+        PyObject *args =
+            fields ? Py_BuildValue("(nN)", (Py_ssize_t)id, fields) : NULL;
+        obj = args ? hd_decode_call(L, HD_CB_make_native, args) : NULL;
+        Py_XDECREF(args);
+        break;
+    }
     case HD_K_CODE: {
         PyObject *fields = hd_records_entry_fields(L, id, LOAD_SOFT, 10);
         if (fields == NULL) {

@@ -8,6 +8,7 @@
  * implementations return (never in the signal modes: d->no_alloc).
  */
 #include "heapdump.h"
+#include "natives.h"
 
 #include <string.h>
 
@@ -43,7 +44,11 @@ hd_kinds_init(void)
     sizeof_object = kinds_find_sizeof(&PyBaseObject_Type);
     sizeof_code = kinds_find_sizeof(&PyCode_Type);
     sizeof_type = kinds_find_sizeof(&PyType_Type);
-    return hd_classes_init();
+    if (hd_classes_init() < 0) {
+        return -1;
+    }
+    hd_natives_refresh();
+    return 0;
 }
 
 static Py_ssize_t
@@ -244,6 +249,9 @@ hd_kinds_of_type(PyTypeObject *tp)
     if (PyType_IsSubtype(tp, &_PyWeakref_RefType)) {
         return HD_K_WEAKREF;
     }
+    if (hd_natives_kind_of_type(tp) != 0) {
+        return HD_K_NATIVE; /* a C type written exactly (natives.c) */
+    }
     return kinds_is_plain_instance(tp) ? HD_K_INSTANCE : HD_K_OPAQUE;
 }
 
@@ -265,7 +273,11 @@ hd_kinds_of(hd_dumper *d, PyObject *obj)
     if (PyWeakref_Check(obj)) {
         return HD_K_WEAKREF;
     }
-    /* the slow path, for classes: remember the last one */
+    /* the slow path, for classes: remember the last one; the first time
+     * in a dump, look for the native types imported since the last */
+    if (d->kind_cache_type == NULL && !d->fatal) {
+        hd_natives_refresh();
+    }
     d->kind_cache_type = tp;
     d->kind_cache_kind = hd_kinds_of_type(tp);
     return d->kind_cache_kind;

@@ -11,6 +11,7 @@
  * created are the ints that builtin C __sizeof__ implementations return.
  */
 #include "heapdump.h"
+#include "natives.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1077,6 +1078,9 @@ hd_pack_run(hd_dumper *d)
     }
 }
 
+static const hd_pack_pieces pack_pieces = {
+    pack_layout_of, pack_obj_header_attrs, pack_attrs, pack_cut};
+
 static void
 pack_record_body(hd_dumper *d, void *entry)
 {
@@ -1159,6 +1163,11 @@ pack_record_body(hd_dumper *d, void *entry)
     case HD_K_TYPE: pack_type(d, obj); break;
     case HD_K_INSTANCE: pack_instance(d, obj); break;
     case HD_K_OPAQUE: pack_opaque(d, obj); break;
+    case HD_K_NATIVE: /* natives.c, else (unexpected layout) OPAQUE */
+        if (hd_natives_pack(d, obj, &pack_pieces) < 0) {
+            pack_opaque(d, obj);
+        }
+        break;
     case HD_K_FUNCTION: pack_function(d, obj); break;
     case HD_K_METHOD: /* METHOD: [19, addr, rc, size, function, self] */
         pack_obj_header(d, kind, 2, obj);

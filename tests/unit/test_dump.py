@@ -1,8 +1,11 @@
 """The dumper, checked against docs/format.rst with an independent reader
 (tests/records.py): headers, records, roots, limits, the file's life."""
 
+import array
 import collections
 import dataclasses
+import datetime
+import decimal
 import email.parser
 import enum
 import gc
@@ -470,6 +473,51 @@ def test_no_python_code_runs_while_dumping(tmp_path):
             calls.append("chain getitem")
             return None
 
+    # the native kinds (NATIVE records): subclasses whose methods spy
+    class SpyDateTime(datetime.datetime):
+        def __repr__(self):
+            calls.append("datetime repr")
+            return "dt"
+
+        def __reduce__(self):
+            calls.append("datetime reduce")
+            return (str, ("x",))
+
+        def __getattribute__(self, name):
+            calls.append(("datetime getattribute", name))
+            return datetime.datetime.__getattribute__(self, name)
+
+    class SpyTz(datetime.tzinfo):
+        def utcoffset(self, dt):
+            calls.append("tz utcoffset")
+            return datetime.timedelta(0)
+
+    class SpyDecimal(decimal.Decimal):
+        def __repr__(self):
+            calls.append("decimal repr")
+            return "d"
+
+        def __reduce__(self):
+            calls.append("decimal reduce")
+            return (str, ("x",))
+
+        def as_tuple(self):
+            calls.append("decimal as_tuple")
+            return ()
+
+    class SpyArray(array.array):
+        def __iter__(self):
+            calls.append("array iter")
+            return iter(())
+
+        def __buffer__(self, flags):
+            calls.append("array buffer")
+            return memoryview(b"")
+
+        def __len__(self):
+            calls.append("array len")
+            return 0
+
     def make_garbage():
         # cyclic garbage with a finalizer: a collection during the dump
         # would run __del__
@@ -484,7 +532,12 @@ def test_no_python_code_runs_while_dumping(tmp_path):
         spies = SpyDict({Key(): Spy(), "k": SpyList([Spy(), SpyStr("s")])})
         kinds = [SpyDeque([Spy()]), collections.deque([1], maxlen=2),
                  Buffered(), Color.RED, Point(1), Chain({"a": 1}),
-                 re.compile("a+"), threading.Lock()]
+                 re.compile("a+"), threading.Lock(),
+                 SpyDateTime(2020, 1, 2, tzinfo=SpyTz()),
+                 SpyDecimal("1.25"), SpyArray("i", [1, 2]),
+                 datetime.datetime.now(datetime.timezone.utc),
+                 decimal.Decimal("-0.5")]
+        kinds[-4].note = Spy()
         make_garbage()
 
         class Body(metaclass=Prepared):
@@ -522,6 +575,14 @@ def test_no_python_code_runs_while_dumping(tmp_path):
     assert recs.trailer() is not None
     spy_layouts = [r for r in recs.of("LAYOUT") if r[2] == ["value"]]
     assert spy_layouts
+    # the native kinds were read exactly, subclasses included
+    natives = sorted(r[5] for r in recs.of("NATIVE"))
+    from heapdump import _heapdump as c
+    for nk in (c.NATIVE_DEQUE, c.NATIVE_DATETIME, c.NATIVE_TZINFO,
+               c.NATIVE_DECIMAL, c.NATIVE_ARRAY, c.NATIVE_TIMEZONE):
+        assert nk in natives, (nk, natives)
+    assert natives.count(c.NATIVE_DEQUE) >= 2
+    assert natives.count(c.NATIVE_DECIMAL) >= 2
     gc.collect()  # the garbage goes now, outside the dump
 
 

@@ -199,7 +199,7 @@ def test_the_specification_says_where_each_record_is_written():
         for n in names:
             said[n] = name
     others = {n for k, n in _format.KIND_NAMES.items()
-              if k >= _format.FIRST_OTHER} | {"UNREADABLE"}
+              if k >= _format.FIRST_OTHER} | {"UNREADABLE", "NATIVE"}
     assert set(said) == others
     for n, name in said.items():
         assert [f for f, kinds in writers.items() if n in kinds] == [name], n

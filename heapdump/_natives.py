@@ -1,0 +1,362 @@
+"""The objects of NATIVE records (docs/format.rst, "Native kinds"): C types
+of the standard library that the dumper read exactly, rebuilt here as the
+real objects from plain values.
+
+One function per native kind takes the state the record holds (ints, strs,
+bytes, and already loaded objects such as a datetime's tzinfo) and the
+class to make (the real type, or the loader's class for a Python subclass
+of it, which derives from the real type) and calls only the real type's
+own C constructor: ``datetime.datetime.__new__(cls, ...)``,
+``decimal.Decimal.__new__(cls, (sign, digits, exp))``, ``array.array.
+__new__(cls, typecode)`` + ``frombytes``; a deque is made empty and
+filled later (``collections.deque.__init__``), since it may hold itself.
+Nothing from the file runs: the dumped class's ``__new__``/``__init__``
+are never looked up.
+
+A state that does not make an object (a hostile or damaged file, a
+native kind this version does not know, a zone unknown where the dump is
+opened) gives a stand-in that says what was dumped and why it is not the
+real object, never a different value.
+"""
+
+from __future__ import annotations
+
+import array
+import collections
+import datetime
+import decimal
+import re
+import sys
+
+from heapdump import _heapdump as _c
+from heapdump import _surrogates as S
+
+__all__ = ["REAL_TYPES", "NativeStandIn", "fill", "make", "real_base",
+           "real_type"]
+
+DATETIME = _c.NATIVE_DATETIME
+DATE = _c.NATIVE_DATE
+TIME = _c.NATIVE_TIME
+TIMEDELTA = _c.NATIVE_TIMEDELTA
+TIMEZONE = _c.NATIVE_TIMEZONE
+ZONEINFO = _c.NATIVE_ZONEINFO
+DECIMAL = _c.NATIVE_DECIMAL
+DEQUE = _c.NATIVE_DEQUE
+ARRAY = _c.NATIVE_ARRAY
+TZINFO = _c.NATIVE_TZINFO
+PATTERN = _c.NATIVE_PATTERN
+
+
+def _zoneinfo_type():
+    try:
+        import zoneinfo
+    except ImportError:      # not before 3.9, or built without it
+        return None
+    return zoneinfo.ZoneInfo
+
+
+#: (module, qualname) of a dumped type -> (native kind, the real class).
+REAL_TYPES = {
+    ("datetime", "datetime"): (DATETIME, datetime.datetime),
+    ("datetime", "date"): (DATE, datetime.date),
+    ("datetime", "time"): (TIME, datetime.time),
+    ("datetime", "timedelta"): (TIMEDELTA, datetime.timedelta),
+    ("datetime", "timezone"): (TIMEZONE, datetime.timezone),
+    ("datetime", "tzinfo"): (TZINFO, datetime.tzinfo),
+    ("re", "Pattern"): (PATTERN, re.Pattern),
+    ("decimal", "Decimal"): (DECIMAL, decimal.Decimal),
+    ("collections", "deque"): (DEQUE, collections.deque),
+    ("array", "array"): (ARRAY, array.array),
+}
+if _zoneinfo_type() is not None:
+    REAL_TYPES[("zoneinfo", "ZoneInfo")] = (ZONEINFO, _zoneinfo_type())
+
+_CLASS_OF = {kind: cls for kind, cls in REAL_TYPES.values()}
+_REAL_BASES = tuple(_CLASS_OF.values())
+
+
+def real_type(module, qualname):
+    """The real class of a dumped native type by its names, or None."""
+    entry = REAL_TYPES.get((module, qualname))
+    return entry[1] if entry is not None else None
+
+
+def real_base(cls):
+    """The real native class a loaded class derives from, or None."""
+    if not isinstance(cls, type) or not issubclass(cls, _REAL_BASES):
+        return None
+    for klass in cls.__mro__:
+        if klass in _REAL_BASES:
+            return klass
+    return None
+
+
+class NativeStandIn:
+    """What a NATIVE record gives when its state makes no real object:
+    ``kind`` (the native kind's name), ``state`` (the values dumped) and
+    ``reason``."""
+
+    __slots__ = ("kind", "state", "reason")
+
+    def __init__(self, kind, state, reason):
+        self.kind = _KIND_NAMES.get(kind, "native kind %r" % (kind,))
+        self.state = tuple(state) if isinstance(state, list) else ()
+        self.reason = reason
+
+    def __repr__(self):
+        return "<%s from the dump: %s (%s)>" % (
+            self.kind, self.reason, ", ".join(repr(v) for v in self.state))
+
+
+class ZoneInfoStandIn(datetime.tzinfo):
+    """A ``zoneinfo.ZoneInfo`` whose key names no zone where the dump is
+    opened (its time zone database differs): ``key`` and ``reason``; it
+    cannot say offsets."""
+
+    def __init__(self, key, reason):
+        self.key = key
+        self.reason = reason
+
+    def __repr__(self):
+        return "zoneinfo.ZoneInfo(key=%r) (a stand-in: no such zone where " \
+               "the dump is opened)" % (self.key,)
+
+    __str__ = __repr__
+
+    def utcoffset(self, dt):
+        raise S.DumpedAttributeError(
+            "zone %r is not in this machine's time zone database (%s): "
+            "its offsets are not known here" % (self.key, self.reason))
+
+    dst = tzname = utcoffset
+
+
+_KIND_NAMES = {DATETIME: "datetime.datetime", DATE: "datetime.date",
+               TIME: "datetime.time", TIMEDELTA: "datetime.timedelta",
+               TIMEZONE: "datetime.timezone", ZONEINFO: "zoneinfo.ZoneInfo",
+               DECIMAL: "decimal.Decimal", DEQUE: "collections.deque",
+               ARRAY: "array.array", TZINFO: "datetime.tzinfo",
+               PATTERN: "re.Pattern"}
+
+
+def _int(v):
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise ValueError("a value that is not an int: %r" % (v,))
+    return v
+
+
+def _tz(v):
+    if v is None or isinstance(v, datetime.tzinfo):
+        return v
+    raise ValueError("a tzinfo that is not one: %r" % (v,))
+
+
+def _datetime(cls, s):
+    y, mo, d, h, mi, sec, us = (_int(v) for v in s[:7])
+    return datetime.datetime.__new__(cls, y, mo, d, h, mi, sec, us,
+                                     _tz(s[7]), fold=_int(s[8]))
+
+
+def _date(cls, s):
+    return datetime.date.__new__(cls, *(_int(v) for v in s[:3]))
+
+
+def _time(cls, s):
+    h, mi, sec, us = (_int(v) for v in s[:4])
+    return datetime.time.__new__(cls, h, mi, sec, us, _tz(s[4]),
+                                 fold=_int(s[5]))
+
+
+def _timedelta(cls, s):
+    days, secs, us = (_int(v) for v in s[:3])
+    return datetime.timedelta.__new__(cls, days, secs, us)
+
+
+def _timezone(cls, s):
+    offset, name = s[0], s[1]
+    if type(offset) is not datetime.timedelta:
+        raise ValueError("an offset that is not a timedelta")
+    if name is None:
+        if not offset:
+            return datetime.timezone.utc     # the singleton, as it was
+        return datetime.timezone(offset)
+    if not isinstance(name, str):
+        raise ValueError("a name that is not a str")
+    return datetime.timezone(offset, name)
+
+
+def _zoneinfo(cls, s):
+    key = s[0]
+    zi = _zoneinfo_type()
+    if not isinstance(key, str) or zi is None:
+        raise ValueError("a ZoneInfo without a key (made from a file)")
+    try:
+        # the zone database of this machine, as the program's ZoneInfo
+        # was from its own; the key is a str, never a path from the file
+        # (ZoneInfo refuses absolute and relative paths)
+        return zi(key)
+    except (ValueError, OSError, LookupError) as e:
+        return ZoneInfoStandIn(key, "%s: %s" % (type(e).__name__, e))
+
+
+def _decimal(cls, s):
+    sign, digits, exp = s[:3]
+    if sign not in (0, 1) or isinstance(sign, bool) or \
+            not isinstance(digits, str) or \
+            (digits and not digits.isdigit()) or not digits.isascii():
+        raise ValueError("a malformed number")
+    if isinstance(exp, str):
+        if exp not in ("n", "N", "F"):
+            raise ValueError("a malformed exponent")
+    else:
+        _int(exp)
+    coefficient = tuple(int(c) for c in digits)
+    # Decimal.__new__ reads a tuple with its C code only
+    return decimal.Decimal.__new__(cls, (sign, coefficient, exp))
+
+
+def _array(cls, s, cut=None):
+    typecode, itemsize, big, raw = s[:4]
+    if not isinstance(typecode, str) or len(typecode) != 1 or \
+            not isinstance(raw, bytes):
+        raise ValueError("a malformed array")
+    arr = array.array.__new__(cls, typecode)
+    if arr.itemsize != itemsize:
+        raise ValueError("items of %r bytes where an array %r has %d here"
+                         % (itemsize, typecode, arr.itemsize))
+    array.array.frombytes(arr, raw)
+    if bool(big) != (sys.byteorder == "big"):
+        array.array.byteswap(arr)
+    return arr
+
+
+def _tzinfo(cls, s):
+    # no state of its own: a Python subclass's is its instance dict
+    return datetime.tzinfo.__new__(cls)
+
+
+def _pattern(cls, s):
+    pattern, flags = s[0], _int(s[1])
+    if type(pattern) not in (str, bytes):
+        raise ValueError("a pattern that is not a str or bytes (hidden?)")
+    # compiling is no code from the file: the regular expression is data,
+    # matched only when asked at the prompt
+    try:
+        return re.compile(pattern, flags)
+    except re.error as e:
+        raise ValueError("it does not compile here: %s" % e) from None
+
+
+_MAKERS = {DATETIME: _datetime, DATE: _date, TIME: _time,
+           TIMEDELTA: _timedelta, TIMEZONE: _timezone, ZONEINFO: _zoneinfo,
+           DECIMAL: _decimal, ARRAY: _array, TZINFO: _tzinfo,
+           PATTERN: _pattern}
+
+
+def _cut_items_repr(prefix, items, obj, suffix=""):
+    more = S._more(obj, "items")
+    body = ", ".join([repr(x) for x in items] + [more])
+    return "%s[%s]%s)" % (prefix, body, suffix)
+
+
+class CutArray(array.array):
+    """The first items of a longer array: ``original_length``; len() is
+    the number of items in the dump."""
+
+    def __repr__(self):
+        return _cut_items_repr("array(%r, " % self.typecode,
+                               self.tolist(), self)
+
+
+class CutDeque(collections.deque):
+    """The first items of a longer deque: ``original_length``; len() is
+    the number of items in the dump."""
+
+    def __repr__(self):
+        maxlen = collections.deque.maxlen.__get__(self)
+        return _cut_items_repr(
+            "deque(", list(collections.deque.__iter__(self)), self,
+            "" if maxlen is None else ", maxlen=%d" % maxlen)
+
+
+class DequeShown:
+    """Mixed into the loader's classes of deque subclasses: a repr of the
+    stored items read with deque's own iterator (deque's C repr iterates
+    through the class's ``__iter__``, which a dumped override replaces
+    with an error: heapdump/_classes.py)."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        maxlen = collections.deque.maxlen.__get__(self)
+        return "%s(%r%s)" % (
+            type.__getattribute__(type(self), "__qualname__"),
+            list(collections.deque.__iter__(self)),
+            "" if maxlen is None else ", maxlen=%d" % maxlen)
+
+
+def native_class_bases(base):
+    """The bases of the loader's class of a Python subclass of base (a
+    native type, or the loader's class of a subclass of one)."""
+    if issubclass(base, collections.deque) and \
+            not issubclass(base, DequeShown):
+        return (DequeShown, base)
+    return (base,)
+
+
+def _class_to_make(kind, type_obj, cut):
+    """The class of the object: the dumped type when it is (or derives
+    from) the real one, a Cut class when its items were cut."""
+    real = _CLASS_OF.get(kind)
+    if real is None:
+        return None
+    if cut is not None and type_obj is real:
+        return CutArray if kind == ARRAY else CutDeque
+    if isinstance(type_obj, type) and issubclass(type_obj, real):
+        return type_obj
+    return real
+
+
+def make(oid, fields, cut=None):
+    """The object of NATIVE record oid from its fields [type, native,
+    state] (a LATE kind), or the empty shell of a container from [type,
+    native] (filled by ``fill``).  cut: the original number of items when
+    a CUT record came before."""
+    type_obj, kind = fields[0], fields[1]
+    cls = _class_to_make(kind, type_obj, cut)
+    if cls is None:
+        return NativeStandIn(kind, None, "a native kind this version of "
+                         "heapdump does not know")
+    if kind == DEQUE:
+        return collections.deque.__new__(cls)
+    state = fields[2] if len(fields) > 2 else None
+    maker = _MAKERS.get(kind)
+    if maker is None or not isinstance(state, list):
+        return NativeStandIn(kind, state, "a malformed record")
+    try:
+        obj = maker(cls, state)
+    except (ValueError, TypeError, OverflowError, IndexError,
+            decimal.InvalidOperation) as e:
+        return NativeStandIn(kind, state, "its state makes no object here: "
+                         "%s" % e)
+    if cut is not None and isinstance(obj, CutArray):
+        obj.original_length = cut
+    return obj
+
+
+def fill(obj, fields, cut=None):
+    """Fill the shell of a container kind (a deque) from its record's
+    fields [type, native, [maxlen, items...], ...]."""
+    state = fields[2] if len(fields) > 2 else None
+    if not isinstance(obj, collections.deque) or not isinstance(state, list) \
+            or not state:
+        return
+    maxlen = state[0]
+    if maxlen is not None and (not isinstance(maxlen, int) or
+                               isinstance(maxlen, bool) or maxlen < 0):
+        maxlen = None
+    # deque's own C __init__: clears and extends from a list, whatever
+    # the class (a subclass's __init__ and __iter__ are never called)
+    collections.deque.__init__(obj, state[1:], maxlen)
+    if cut is not None and isinstance(obj, CutDeque):
+        obj.original_length = cut

@@ -1,0 +1,95 @@
+/* stdlib.c: the private structs of standard-library C types (stdlib.h).
+ *
+ * The structs below mirror the leading fields of those in CPython's
+ * Modules/_collectionsmodule.c and Modules/_datetimemodule.c, unchanged
+ * from 3.9 to 3.15; a release that changes them is this file's work.
+ * What cannot be checked against the type is checked against the values'
+ * invariants, and a failed check leaves the object opaque.
+ */
+#include "stdlib.h"
+
+#include <string.h>
+
+/* dequeobject's head (Modules/_collectionsmodule.c): the fields before
+ * maxlen are the block pointers, the indices and the mutation count. */
+typedef struct {
+    PyObject_VAR_HEAD void *leftblock;
+    void *rightblock;
+    Py_ssize_t leftindex;
+    Py_ssize_t rightindex;
+    size_t state;
+    Py_ssize_t maxlen;
+} stdlib_deque_head;
+
+int
+hd_stdlib_deque_maxlen(PyObject *dq, Py_ssize_t *maxlen)
+{
+    PyTypeObject *tp = Py_TYPE(dq);
+    if (tp->tp_basicsize < (Py_ssize_t)sizeof(stdlib_deque_head)) {
+        return -1;
+    }
+    const stdlib_deque_head *h = (const stdlib_deque_head *)dq;
+    Py_ssize_t n = Py_SIZE(dq);
+    /* a deque never holds more than its maxlen; its indices are within a
+     * block (64 slots from 3.x on, 62 before: under 128) */
+    if (n < 0 || h->leftblock == NULL || h->rightblock == NULL ||
+        h->leftindex < 0 || h->leftindex >= 128 || h->rightindex < -1 ||
+        h->rightindex >= 128 || h->maxlen < -1 ||
+        (h->maxlen >= 0 && n > h->maxlen)) {
+        return -1;
+    }
+    *maxlen = h->maxlen;
+    return 0;
+}
+
+/* PyDateTime_TimeZone (Modules/_datetimemodule.c). */
+typedef struct {
+    PyObject_HEAD PyObject *offset;
+    PyObject *name;
+} stdlib_timezone;
+
+int
+hd_stdlib_timezone_fields(PyObject *tz, PyTypeObject *delta_type,
+                          PyObject **offset, PyObject **name)
+{
+    PyTypeObject *tp = Py_TYPE(tz);
+    if (tp->tp_basicsize != (Py_ssize_t)sizeof(stdlib_timezone) ||
+        strcmp(tp->tp_name, "datetime.timezone") != 0) {
+        return -1;
+    }
+    const stdlib_timezone *t = (const stdlib_timezone *)tz;
+    if (t->offset == NULL || !Py_IS_TYPE(t->offset, delta_type) ||
+        (t->name != NULL && !PyUnicode_CheckExact(t->name))) {
+        return -1;
+    }
+    *offset = t->offset;
+    *name = t->name;
+    return 0;
+}
+
+/* arrayobject's head and arraydescr's (Modules/arraymodule.c). */
+typedef struct {
+    char typecode;
+    int itemsize;
+} stdlib_arraydescr;
+
+typedef struct {
+    PyObject_VAR_HEAD char *ob_item;
+    Py_ssize_t allocated;
+    const stdlib_arraydescr *ob_descr;
+} stdlib_array_head;
+
+char
+hd_stdlib_array_typecode(PyObject *arr, Py_ssize_t itemsize)
+{
+    if (Py_TYPE(arr)->tp_basicsize < (Py_ssize_t)sizeof(stdlib_array_head)) {
+        return 0;
+    }
+    const stdlib_arraydescr *descr =
+        ((const stdlib_array_head *)arr)->ob_descr;
+    if (descr == NULL || descr->itemsize != itemsize || descr->typecode == 0 ||
+        strchr("bBuwhHiIlLqQfd", descr->typecode) == NULL) {
+        return 0;
+    }
+    return descr->typecode;
+}
