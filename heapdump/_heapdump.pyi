@@ -56,6 +56,7 @@ R_TRAILER: int
 R_ERROR: int
 R_ROOTS: int
 R_INLINE: int
+R_TASK: int
 #: kind -> its name ("INT", "META", ...)
 KIND_NAMES: dict[int, str]
 #: kind -> the field codes of its record

@@ -205,8 +205,10 @@ def _make_view(real_cls, slots, build):
         if (name.startswith("__") and name.endswith("__") and
                 name not in _KEEP and callable(getattr(real_cls, name))):
             ns[name] = _special(name)
-    if "__hash__" in ns:
-        ns["__hash__"] = lambda self: hash(value(self))
+    # hash() stays the stand-in's own (its identity): the loader puts
+    # stand-ins in the dump's sets and dict keys before their slots are
+    # filled, and a hash that changed then would lose them there
+    ns["__hash__"] = S.Instance.__hash__
     ns["__repr__"] = repr_
     view = type("%sView" % real_cls.__name__, (), ns)
     return view
