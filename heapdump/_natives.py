@@ -318,3 +318,137 @@ def fill(obj, fields, cut=None):
     collections.deque.__init__(obj, state[1:], maxlen)
     if cut is not None and isinstance(obj, CutDeque):
         obj.original_length = cut
+
+
+# ------------------------------------------------------------------ locks
+
+LOCK = _c.NATIVE_LOCK
+RLOCK = _c.NATIVE_RLOCK
+
+
+def _refuse_lock_call(obj, method):
+    raise S.DumpedCodeError(
+        "%s.%s(): a lock from the dump cannot be acquired, released or "
+        "waited for: it was a lock of the dumped process, and this is a "
+        "stand-in that only says its state (%r)"
+        % (obj._dumped_type_name(), method, obj))
+
+
+class _DumpedLock:
+    """The base of the lock stand-ins: never a live lock (nothing here
+    blocks), ``locked()`` says whether it was held when dumped; the
+    methods that would acquire, release or wait raise DumpedCodeError."""
+
+    __slots__ = ()
+    _type_name = "_thread.lock"
+
+    def _dumped_type_name(self):
+        cls = type(self)
+        if cls is _LOCK_CLASSES.get(self._kind):
+            return self._type_name
+        return cls.__name__              # a Python subclass: its tp_name
+
+    def __repr__(self):
+        return "<%s %s object%s (from the dump)>" % (
+            "locked" if self.locked() else "unlocked",
+            self._dumped_type_name(), self._repr_more())
+
+    def _repr_more(self):
+        return ""
+
+    def __enter__(self):
+        _refuse_lock_call(self, "__enter__")
+
+    def __exit__(self, *exc):
+        _refuse_lock_call(self, "__exit__")
+
+    def acquire(self, *args, **kwargs):
+        _refuse_lock_call(self, "acquire")
+
+    def release(self, *args):
+        _refuse_lock_call(self, "release")
+
+    def _at_fork_reinit(self):
+        _refuse_lock_call(self, "_at_fork_reinit")
+
+
+class DumpedLock(_DumpedLock):
+    """A ``_thread.lock`` (``threading.Lock()``) from the dump:
+    ``locked()`` (also as ``held``) is whether it was held."""
+
+    __slots__ = ("held",)
+    _kind = LOCK
+
+    def locked(self):
+        return self.held
+
+    locked_lock = locked
+
+    def acquire_lock(self, *args, **kwargs):
+        _refuse_lock_call(self, "acquire_lock")
+
+    def release_lock(self):
+        _refuse_lock_call(self, "release_lock")
+
+
+class DumpedRLock(_DumpedLock):
+    """A ``_thread.RLock`` (``threading.RLock()``) from the dump:
+    ``owner`` the ident of the thread that held it (as
+    ``threading.get_ident()`` gave it there; None when free), ``count``
+    how many times it held it (0 when free); ``locked()`` is whether it
+    was held.  Which thread is "current" means nothing here:
+    ``_is_owned()`` and ``_recursion_count()`` raise DumpedCodeError."""
+
+    __slots__ = ("owner", "count")
+    _kind = RLOCK
+    _type_name = "_thread.RLock"
+
+    def locked(self):
+        return self.count > 0
+
+    def _repr_more(self):
+        return " owner=%d count=%d" % (self.owner or 0, self.count)
+
+    def _is_owned(self):
+        _refuse_lock_call(self, "_is_owned")
+
+    def _recursion_count(self):
+        _refuse_lock_call(self, "_recursion_count")
+
+    def _release_save(self):
+        _refuse_lock_call(self, "_release_save")
+
+    def _acquire_restore(self, state):
+        _refuse_lock_call(self, "_acquire_restore")
+
+
+_LOCK_CLASSES = {LOCK: DumpedLock, RLOCK: DumpedRLock}
+
+
+def _lock(cls, s):
+    held = s[0]
+    if not isinstance(held, bool):
+        raise ValueError("a held flag that is not a bool: %r" % (held,))
+    obj = object.__new__(cls)
+    obj.held = held
+    return obj
+
+
+def _rlock(cls, s):
+    owner, count = s[0], _int(s[1])
+    if count < 0 or (owner is None) != (count == 0) or \
+            (owner is not None and (_int(owner) <= 0)):
+        raise ValueError("an owner and count that do not agree: %r, %r"
+                         % (owner, count))
+    obj = object.__new__(cls)
+    obj.owner = owner
+    obj.count = count
+    return obj
+
+
+REAL_TYPES[("_thread", "lock")] = (LOCK, DumpedLock)
+REAL_TYPES[("_thread", "RLock")] = (RLOCK, DumpedRLock)
+_CLASS_OF.update(_LOCK_CLASSES)
+_REAL_BASES = _REAL_BASES + (DumpedLock, DumpedRLock)
+_KIND_NAMES.update({LOCK: "_thread.lock", RLOCK: "_thread.RLock"})
+_MAKERS.update({LOCK: _lock, RLOCK: _rlock})

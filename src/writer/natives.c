@@ -122,6 +122,12 @@ hd_natives_refresh(void)
             natives_keep(HD_NK_ZONEINFO, natives_module_attr(m, "ZoneInfo"),
                          "zoneinfo.ZoneInfo");
         }
+        else if (PyUnicode_CompareWithASCIIString(k, "_thread") == 0) {
+            natives_keep(HD_NK_LOCK, natives_module_attr(m, "LockType"),
+                         "_thread.lock");
+            natives_keep(HD_NK_RLOCK, natives_module_attr(m, "RLock"),
+                         "_thread.RLock");
+        }
     }
 }
 
@@ -186,6 +192,10 @@ natives_state(hd_dumper *d, int nk, PyObject *obj, int write)
     case HD_NK_DEQUE:
     case HD_NK_ARRAY:
         return hd_natives_seq_state(
+            d, nk, natives_base(Py_TYPE(obj), nk), obj, write);
+    case HD_NK_LOCK:
+    case HD_NK_RLOCK:
+        return hd_natives_lock_state(
             d, nk, natives_base(Py_TYPE(obj), nk), obj, write);
     default: return -1;
     }

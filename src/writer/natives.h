@@ -9,6 +9,7 @@
  *                       zoneinfo.ZoneInfo
  *   natives_decimal.c   decimal.Decimal (C _decimal)
  *   natives_seq.c       collections.deque, array.array
+ *   natives_lock.c      _thread.lock, _thread.RLock
  *
  * Contract: the caller holds the GIL; nothing here runs Python code,
  * creates a Python object or releases the GIL.
@@ -54,6 +55,8 @@ int hd_natives_datetime_state(hd_dumper *d, int nk, PyObject *obj,
 int hd_natives_decimal_state(hd_dumper *d, PyObject *obj, int write);
 int hd_natives_seq_state(hd_dumper *d, int nk, PyTypeObject *base,
                          PyObject *obj, int write);
+int hd_natives_lock_state(hd_dumper *d, int nk, PyTypeObject *base,
+                          PyObject *obj, int write);
 /* datetime.timedelta, when the datetime module is loaded (natives.c) */
 PyTypeObject *hd_natives_type(int nk);
 
