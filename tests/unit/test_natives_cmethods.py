@@ -40,15 +40,23 @@ def test_c_methods_raise_the_clear_error(tmp_path):
     finally:
         held.release()
     assert isinstance(b, S.Opaque) and isinstance(st, S.Opaque)
-    for call, named in ((lambda: b.getvalue(), "_io.BytesIO.getvalue()"),
-                        (lambda: type(b).getvalue(b),
-                         "_io.BytesIO.getvalue()"),
-                        (lambda: b.seek(0), "_io.BytesIO.seek()"),
-                        (lambda: st.pack(1), "_struct.Struct.pack()")):
+    # a heap C type's dict is in the dump: its methods are named as
+    # "module.Type.method()"; a static type's (3.9-3.11 BytesIO) is not:
+    # the attribute is missing, and the error says why
+    for call, named in ((lambda: b.getvalue(), "getvalue"),
+                        (lambda: b.seek(0), "seek"),
+                        (lambda: st.pack(1), "pack")):
         with pytest.raises(S.DumpedCodeError) as e:
             call()
-        assert str(e.value).startswith(named), str(e.value)
-        assert S.CALL_REFUSED in str(e.value)
+        assert named in str(e.value) and S.CALL_REFUSED in str(e.value)
+        assert "method_descriptor" not in str(e.value)
+    if "getvalue" in type(b).__dict__:
+        with pytest.raises(S.DumpedCodeError) as e:
+            type(b).getvalue(b)
+        assert str(e.value).startswith("_io.BytesIO.getvalue()")
+    with pytest.raises(AttributeError):
+        b.nothing_of_the_kind          # hasattr() goes on
+    assert not hasattr(b, "__array_interface__")
     # the state is in the dump: answered
     assert lock.locked() is True
     # dunders stay the loader's own: repr and sizes go on
