@@ -292,7 +292,8 @@ def make(oid, fields, cut=None):
     if maker is None or not isinstance(state, list):
         return NativeStandIn(kind, state, "a malformed record")
     try:
-        obj = maker(cls, state)
+        obj = maker(cls, state, cut, type_obj) if kind in _WITH_TYPE \
+            else maker(cls, state)
     except (ValueError, TypeError, OverflowError, IndexError,
             decimal.InvalidOperation) as e:
         return NativeStandIn(kind, state, "its state makes no object here: "
@@ -452,3 +453,187 @@ _CLASS_OF.update(_LOCK_CLASSES)
 _REAL_BASES = _REAL_BASES + (DumpedLock, DumpedRLock)
 _KIND_NAMES.update({LOCK: "_thread.lock", RLOCK: "_thread.RLock"})
 _MAKERS.update({LOCK: _lock, RLOCK: _rlock})
+
+
+# ---------------------------------------------------- memoryview, buffers
+
+MEMORYVIEW = _c.NATIVE_MEMORYVIEW
+BUFFER = _c.NATIVE_BUFFER
+
+#: Buffer formats this loader reads items of: one struct code, with a
+#: byte order or not ("<i", "d", "?"); others stay bytes.
+_ITEM_CODES = "?bBhHiIlLqQnNefdc"
+
+
+def _item_format(fmt):
+    """The struct format of one item of a buffer format, or None."""
+    if not isinstance(fmt, str) or not fmt:
+        return None
+    order, code = (fmt[0], fmt[1:]) if fmt[0] in "@=<>!" else ("@", fmt)
+    if len(code) != 1 or code not in _ITEM_CODES or \
+            (code in "nN" and order != "@"):
+        return None
+    return order + code
+
+
+def _ints(v, what):
+    if not isinstance(v, list):
+        raise ValueError("%s that is not a list" % what)
+    return tuple(_int(x) for x in v)
+
+
+class DumpedBuffer:
+    """The buffer of a memoryview or of a C exporter (a ctypes array, an
+    mmap, a numpy array where numpy is not importable) from the dump:
+    ``format``, ``itemsize``, ``shape``, ``strides``, ``ndim``,
+    ``readonly``, ``nbytes`` as the view had them, ``data`` the items'
+    bytes in C order as far as dumped (``original_nbytes`` when cut), and
+    for a memoryview ``obj``, its exporter.  ``tobytes()``, ``tolist()``
+    (items of a one-code format), ``len()`` and indexing of the first
+    dimension read the data; ``exporter`` names the dumped type."""
+
+    __slots__ = ("exporter", "format", "itemsize", "shape", "strides",
+                 "readonly", "nbytes", "data", "obj", "original_nbytes",
+                 "__dict__")
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def cut(self):
+        return self.original_nbytes is not None
+
+    def tobytes(self):
+        return self.data
+
+    def _refuse(self, what):
+        raise S.DumpedAttributeError(
+            "%s of %s: %s" % (what, self._what(), "its items were cut "
+                              "(%d of %d bytes dumped)" % (
+                                  len(self.data), self.original_nbytes)
+                              if self.cut else "format %r is not read "
+                              "here (tobytes() gives the bytes)"
+                              % (self.format,)))
+
+    def tolist(self):
+        code = _item_format(self.format)
+        if code is None or self.cut:
+            self._refuse("tolist()")
+        import struct
+        flat = [x[0] for x in struct.iter_unpack(code, self.data)]
+        if not self.shape:
+            return flat[0] if flat else None
+        for n in reversed(self.shape[1:]):
+            flat = [flat[i:i + n] for i in range(0, len(flat), n)] \
+                if n else [[] for _ in range(len(flat) and 0)]
+        return flat
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("0-dim buffer has no len()")
+        return self.shape[0]
+
+    def __getitem__(self, i):
+        return self.tolist()[i]
+
+    def __iter__(self):
+        return iter(self.tolist())
+
+    def _what(self):
+        return "a %s from the dump" % self.exporter
+
+    def __repr__(self):
+        shown = ""
+        if _item_format(self.format) is not None and not self.cut and \
+                len(self.data) <= 256:
+            shown = " %r" % (self.tolist(),)
+        elif len(self.data) <= 64:
+            shown = " %r" % (self.data,)
+        if self.cut:
+            shown += " (%d of %d bytes dumped: cut)" % (
+                len(self.data), self.original_nbytes)
+        return "<%s buffer from the dump: format %r, shape %r, nbytes %d%s>" \
+            % (self.exporter, self.format, self.shape, self.nbytes, shown)
+
+
+def _buffer_fields(s):
+    """[format, itemsize, readonly, nbytes, data, obj, ndim, shape...,
+    strides...] checked: (format, itemsize, shape, strides, readonly,
+    nbytes, data)."""
+    fmt, itemsize, readonly, nbytes, data, _, ndim = s[:7]
+    if not isinstance(fmt, str) or not isinstance(data, bytes) or \
+            not isinstance(readonly, bool):
+        raise ValueError("a malformed buffer")
+    itemsize, nbytes, ndim = _int(itemsize), _int(nbytes), _int(ndim)
+    if not 0 <= ndim <= 64 or len(s) != 7 + 2 * ndim:
+        raise ValueError("a number of dimensions that does not agree")
+    shape, strides = _ints(s[7:7 + ndim], "a shape"), \
+        _ints(s[7 + ndim:], "strides")
+    n = 1
+    for x in shape:
+        n *= x
+    if itemsize < 1 or len(shape) != len(strides) or min(shape + (0,)) < 0 \
+            or n * itemsize != nbytes or len(data) > nbytes or \
+            len(data) % itemsize:
+        raise ValueError("a shape, item size and length that do not agree")
+    return fmt, itemsize, shape, strides, readonly, nbytes, data
+
+
+def _dumped_buffer(exporter, s, cut, obj=None):
+    b = DumpedBuffer()
+    (b.format, b.itemsize, b.shape, b.strides, b.readonly, b.nbytes,
+     b.data) = _buffer_fields(s)
+    b.exporter = exporter
+    b.obj = obj
+    b.original_nbytes = cut if len(b.data) < b.nbytes else None
+    return b
+
+
+def _memoryview(cls, s, cut=None, type_obj=None):
+    return _dumped_buffer("memoryview", s, cut, s[5])
+
+
+#: numpy's kind for a struct code: a dtype string is kind + item size.
+_NUMPY_KINDS = {"?": "b", "e": "f", "f": "f", "d": "f"}
+
+
+def _numpy_array(s, cut):
+    """A numpy array of the dumped one (numpy.ndarray, a one-code
+    numeric format, not cut), made where numpy is importable, or None."""
+    fmt, itemsize, shape, strides, readonly, nbytes, data = \
+        _buffer_fields(s)
+    code = _item_format(fmt)
+    if code is None or len(data) != nbytes or code[1] in "c":
+        return None
+    try:
+        import numpy
+    except ImportError:
+        return None
+    c = code[1]
+    kind = _NUMPY_KINDS.get(c, "i" if c.islower() else "u")
+    order = {"<": "<", ">": ">", "!": ">"}.get(code[0], "=")
+    # a dtype from a kind and a size: never an object dtype from a file
+    dtype = numpy.dtype("%s%s%d" % (order, kind, itemsize))
+    return numpy.frombuffer(bytearray(data), dtype=dtype).reshape(shape)
+
+
+def _buffer(cls, s, cut=None, type_obj=None):
+    module = qualname = None
+    if isinstance(type_obj, type):
+        module = type.__getattribute__(type_obj, "__module__")
+        qualname = type.__getattribute__(type_obj, "__qualname__")
+    if (module, qualname) == ("numpy", "ndarray"):
+        arr = _numpy_array(s, cut)
+        if arr is not None:
+            return arr
+    name = qualname if module in (None, "builtins") else \
+        "%s.%s" % (module, qualname)
+    return _dumped_buffer(name or "C exporter", s, cut)
+
+
+_KIND_NAMES.update({MEMORYVIEW: "memoryview", BUFFER: "C buffer"})
+_CLASS_OF.update({MEMORYVIEW: DumpedBuffer, BUFFER: DumpedBuffer})
+_MAKERS.update({MEMORYVIEW: _memoryview, BUFFER: _buffer})
+#: The kinds whose maker also takes the cut and the dumped type.
+_WITH_TYPE = (MEMORYVIEW, BUFFER)

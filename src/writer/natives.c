@@ -95,6 +95,8 @@ natives_from_datetime(PyObject *m)
 void
 hd_natives_refresh(void)
 {
+    natives_keep(HD_NK_MEMORYVIEW, (PyObject *)&PyMemoryView_Type,
+                 "memoryview");
     PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
     PyObject *k, *m;
     Py_ssize_t pos = 0;
@@ -158,7 +160,8 @@ hd_natives_kind_of_type(PyTypeObject *tp)
             return natives_subclassable(nk) ? nk : 0;
         }
     }
-    return 0;
+    /* the C buffer exporters, read through their own getbuffer */
+    return hd_natives_buffer_exporter(tp) != NULL ? HD_NK_BUFFER : 0;
 }
 
 /* The native base type of obj (the registered type it derives from). */
@@ -176,7 +179,8 @@ natives_base(PyTypeObject *tp, int nk)
 static int
 natives_state(hd_dumper *d, int nk, PyObject *obj, int write)
 {
-    if (write == 2 && nk != HD_NK_DEQUE && nk != HD_NK_ARRAY) {
+    if (write == 2 && nk != HD_NK_DEQUE && nk != HD_NK_ARRAY &&
+        nk != HD_NK_MEMORYVIEW && nk != HD_NK_BUFFER) {
         return 0;
     }
     switch (nk) {
@@ -197,6 +201,8 @@ natives_state(hd_dumper *d, int nk, PyObject *obj, int write)
     case HD_NK_RLOCK:
         return hd_natives_lock_state(
             d, nk, natives_base(Py_TYPE(obj), nk), obj, write);
+    case HD_NK_MEMORYVIEW:
+    case HD_NK_BUFFER: return hd_natives_buffer_state(d, nk, obj, write);
     default: return -1;
     }
 }

@@ -10,6 +10,7 @@
  *   natives_decimal.c   decimal.Decimal (C _decimal)
  *   natives_seq.c       collections.deque, array.array
  *   natives_lock.c      _thread.lock, _thread.RLock
+ *   natives_buffer.c    memoryview, the C buffer exporters
  *
  * Contract: the caller holds the GIL; nothing here runs Python code,
  * creates a Python object or releases the GIL.
@@ -57,6 +58,12 @@ int hd_natives_seq_state(hd_dumper *d, int nk, PyTypeObject *base,
                          PyObject *obj, int write);
 int hd_natives_lock_state(hd_dumper *d, int nk, PyTypeObject *base,
                           PyObject *obj, int write);
+int hd_natives_buffer_state(hd_dumper *d, int nk, PyObject *obj,
+                            int write);
+/* The C exporter whose own bf_getbuffer gives tp's instances' buffer
+ * (tp itself, or the C type under its chain of Python classes), or NULL
+ * when tp's buffer is not read (natives_buffer.c). */
+PyTypeObject *hd_natives_buffer_exporter(PyTypeObject *tp);
 /* datetime.timedelta, when the datetime module is loaded (natives.c) */
 PyTypeObject *hd_natives_type(int nk);
 
