@@ -501,6 +501,12 @@ class DumpedBuffer:
         return len(self.shape)
 
     @property
+    def dtype(self):
+        """numpy's dtype string of the items ("<i4", "|b1"), or the
+        buffer format when it is not one numeric code."""
+        return _dtype_str(self.format, self.itemsize) or self.format
+
+    @property
     def cut(self):
         return self.original_nbytes is not None
 
@@ -598,24 +604,36 @@ def _memoryview(cls, s, cut=None, type_obj=None):
 _NUMPY_KINDS = {"?": "b", "e": "f", "f": "f", "d": "f"}
 
 
+def _dtype_str(fmt, itemsize):
+    """numpy's dtype string for a one-code numeric buffer format, or
+    None."""
+    code = _item_format(fmt)
+    if code is None or code[1] == "c":
+        return None
+    c = code[1]
+    kind = _NUMPY_KINDS.get(c, "i" if c.islower() else "u")
+    order = "|" if itemsize == 1 else \
+        {"<": "<", ">": ">", "!": ">"}.get(code[0], "=")
+    if order == "=":
+        order = "<" if sys.byteorder == "little" else ">"
+    return "%s%s%d" % (order, kind, itemsize)
+
+
 def _numpy_array(s, cut):
     """A numpy array of the dumped one (numpy.ndarray, a one-code
     numeric format, not cut), made where numpy is importable, or None."""
     fmt, itemsize, shape, strides, readonly, nbytes, data = \
         _buffer_fields(s)
-    code = _item_format(fmt)
-    if code is None or len(data) != nbytes or code[1] in "c":
+    dtype = _dtype_str(fmt, itemsize)
+    if dtype is None or len(data) != nbytes:
         return None
     try:
         import numpy
     except ImportError:
         return None
-    c = code[1]
-    kind = _NUMPY_KINDS.get(c, "i" if c.islower() else "u")
-    order = {"<": "<", ">": ">", "!": ">"}.get(code[0], "=")
-    # a dtype from a kind and a size: never an object dtype from a file
-    dtype = numpy.dtype("%s%s%d" % (order, kind, itemsize))
-    return numpy.frombuffer(bytearray(data), dtype=dtype).reshape(shape)
+    # a dtype made from a kind and a size: never an object dtype
+    return numpy.frombuffer(bytearray(data),
+                            dtype=numpy.dtype(dtype)).reshape(shape)
 
 
 def _buffer(cls, s, cut=None, type_obj=None):
