@@ -66,8 +66,7 @@ typedef struct {
 /* Whether obj is an instance of base, the type named name whose
  * instances are size bytes. */
 static int
-locks_type_ok(PyObject *obj, PyTypeObject *base, const char *name,
-              size_t size)
+locks_type_ok(PyObject *obj, PyTypeObject *base, const char *name, size_t size)
 {
     return base != NULL && PyObject_TypeCheck(obj, base) &&
            strcmp(base->tp_name, name) == 0 &&
@@ -109,7 +108,8 @@ hd_locks_rlock_state(PyObject *obj, PyTypeObject *base,
         return -1;
     }
 #else
-    if (r->rlock_lock == NULL || (r->rlock_count == 0) != (r->rlock_owner == 0)) {
+    if (r->rlock_lock == NULL ||
+        (r->rlock_count == 0) != (r->rlock_owner == 0)) {
         return -1;
     }
     *owner = r->rlock_count ? r->rlock_owner : 0;

@@ -20,7 +20,6 @@ int hd_locks_lock_held(PyObject *obj, PyTypeObject *base, int *held);
  * held), *count how many times it holds it (0 when not held).  0, or
  * -1. */
 int hd_locks_rlock_state(PyObject *obj, PyTypeObject *base,
-                         unsigned long long *owner,
-                         unsigned long long *count);
+                         unsigned long long *owner, unsigned long long *count);
 
 #endif /* HEAPDUMP_PYVERSION_LOCKS_H */

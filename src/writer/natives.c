@@ -199,8 +199,8 @@ natives_state(hd_dumper *d, int nk, PyObject *obj, int write)
             d, nk, natives_base(Py_TYPE(obj), nk), obj, write);
     case HD_NK_LOCK:
     case HD_NK_RLOCK:
-        return hd_natives_lock_state(
-            d, nk, natives_base(Py_TYPE(obj), nk), obj, write);
+        return hd_natives_lock_state(d, nk, natives_base(Py_TYPE(obj), nk),
+                                     obj, write);
     case HD_NK_MEMORYVIEW:
     case HD_NK_BUFFER: return hd_natives_buffer_state(d, nk, obj, write);
     default: return -1;

@@ -58,8 +58,7 @@ int hd_natives_seq_state(hd_dumper *d, int nk, PyTypeObject *base,
                          PyObject *obj, int write);
 int hd_natives_lock_state(hd_dumper *d, int nk, PyTypeObject *base,
                           PyObject *obj, int write);
-int hd_natives_buffer_state(hd_dumper *d, int nk, PyObject *obj,
-                            int write);
+int hd_natives_buffer_state(hd_dumper *d, int nk, PyObject *obj, int write);
 /* The C exporter whose own bf_getbuffer gives tp's instances' buffer
  * (tp itself, or the C type under its chain of Python classes), or NULL
  * when tp's buffer is not read (natives_buffer.c). */

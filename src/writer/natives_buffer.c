@@ -12,8 +12,8 @@
  *
  * data is the bytes of the items in C order (a strided view is read
  * item by item; a view without strides is C-contiguous, and its strides
- * are written as such), cut at max_string bytes on an item boundary (a CUT with
- * the original nbytes before the record).  A view with suboffsets, more
+ * are written as such), cut at max_string bytes on an item boundary (a CUT
+ * with the original nbytes before the record).  A view with suboffsets, more
  * than 64 dimensions, or items of format 'O' (object pointers: numpy's
  * object arrays) is not written (the object stays opaque).
  *
@@ -38,9 +38,9 @@ static const char *const buffer_exporters[] = {
      * Structure, Union, _SimpleCData, _Pointer (static types before
      * 3.12, which stop the walk; heap types that read as Python classes
      * after, which it goes through) */
-    "_ctypes._CData", "_ctypes.Array", "_ctypes.Structure",
-    "_ctypes.Union", "_ctypes._SimpleCData", "mmap.mmap", "numpy.ndarray",
-    "pickle.PickleBuffer",
+    "_ctypes._CData", "_ctypes.Array",        "_ctypes.Structure",
+    "_ctypes.Union",  "_ctypes._SimpleCData", "mmap.mmap",
+    "numpy.ndarray",  "pickle.PickleBuffer",
 };
 
 PyTypeObject *

@@ -35,8 +35,8 @@ lock_uint(hd_dumper *d, unsigned long long v)
 }
 
 int
-hd_natives_lock_state(hd_dumper *d, int nk, PyTypeObject *base,
-                      PyObject *obj, int write)
+hd_natives_lock_state(hd_dumper *d, int nk, PyTypeObject *base, PyObject *obj,
+                      int write)
 {
     if (nk == HD_NK_LOCK) {
         int held;

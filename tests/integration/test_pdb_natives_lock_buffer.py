@@ -4,7 +4,6 @@ driven by stdin: a held Lock and an RLock's owner and count, acquire()
 refused with the clear error, a C method of an opaque object refused the
 same way, memoryviews and a ctypes array with their values."""
 
-import sys
 import textwrap
 
 import pytest

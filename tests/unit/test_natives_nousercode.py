@@ -10,10 +10,9 @@ import mmap
 import sys
 import threading
 
-from records import Records
-
 import heapdump
 from heapdump import _heapdump as c
+from records import Records
 
 try:
     import numpy
