@@ -513,7 +513,10 @@ class DumpedBuffer:
     def tobytes(self):
         return self.data
 
-    def _refuse(self, what):
+    def _refuse(self, what, why=None):
+        if why is not None:
+            raise S.DumpedAttributeError("%s of %s: %s" % (
+                what, self._what(), why))
         raise S.DumpedAttributeError(
             "%s of %s: %s" % (what, self._what(), "its items were cut "
                               "(%d of %d bytes dumped)" % (
@@ -530,10 +533,15 @@ class DumpedBuffer:
         flat = [x[0] for x in struct.iter_unpack(code, self.data)]
         if not self.shape:
             return flat[0] if flat else None
-        for n in reversed(self.shape[1:]):
-            flat = [flat[i:i + n] for i in range(0, len(flat), n)] \
-                if n else [[] for _ in range(len(flat) and 0)]
-        return flat
+        lists = 1
+        for n in self.shape[:-1]:
+            lists *= n
+            if lists > len(flat) + 65536:
+                # a zero-size buffer of a huge shape (a hostile file):
+                # not millions of empty lists
+                self._refuse("tolist()", "shape %r makes more lists "
+                             "than it has items" % (self.shape,))
+        return _nested(flat, self.shape)
 
     def __len__(self):
         if not self.shape:
@@ -553,7 +561,10 @@ class DumpedBuffer:
         shown = ""
         if _item_format(self.format) is not None and not self.cut and \
                 len(self.data) <= 256:
-            shown = " %r" % (self.tolist(),)
+            try:
+                shown = " %r" % (self.tolist(),)
+            except S.DumpedAttributeError:
+                pass
         elif len(self.data) <= 64:
             shown = " %r" % (self.data,)
         if self.cut:
@@ -561,6 +572,17 @@ class DumpedBuffer:
                 len(self.data), self.original_nbytes)
         return "<%s buffer from the dump: format %r, shape %r, nbytes %d%s>" \
             % (self.exporter, self.format, self.shape, self.nbytes, shown)
+
+
+def _nested(flat, shape):
+    """The items flat (C order) as nested lists of shape."""
+    if len(shape) == 1:
+        return flat
+    step = 1
+    for n in shape[1:]:
+        step *= n
+    return [_nested(flat[i * step:(i + 1) * step], shape[1:])
+            for i in range(shape[0])]
 
 
 def _buffer_fields(s):

@@ -86,6 +86,15 @@ def test_memoryview_cut_says_so(tmp_path):
         g.tolist()
 
 
+def test_pickle_buffer(tmp_path):
+    import pickle
+    pb = pickle.PickleBuffer(bytearray(b"pickled"))
+    _, (g,) = roundtrip(tmp_path, [pb])
+    same_view(g, pb)
+    assert g.exporter == "pickle.PickleBuffer" and g.readonly is False
+    assert g.tobytes() == b"pickled"
+
+
 def test_released_memoryview_stays_opaque(tmp_path):
     m = memoryview(b"x")
     m.release()
@@ -174,3 +183,14 @@ def test_bad_buffer_state_is_a_stand_in_never_a_value():
                 ["B", 1, 1, 3, b"abc", None, 1, 3, 1]):     # readonly
         got = _natives.make(1, [None, _natives.MEMORYVIEW, bad])
         assert isinstance(got, _natives.NativeStandIn), bad
+    # zero items in a huge shape: made, but tolist() makes no huge list
+    huge = _natives.make(1, [None, _natives.MEMORYVIEW,
+                             ["B", 1, True, 0, b"", None, 2, 10 ** 9, 0,
+                              0, 1]])
+    assert huge.shape == (10 ** 9, 0)
+    with pytest.raises(AttributeError, match="shape"):
+        huge.tolist()
+    assert "nbytes 0" in repr(huge)
+    empty = _natives.make(1, [None, _natives.MEMORYVIEW,
+                              ["B", 1, True, 0, b"", None, 2, 2, 0, 0, 1]])
+    assert empty.tolist() == [[], []]           # as numpy.zeros((2, 0))
