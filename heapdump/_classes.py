@@ -343,6 +343,22 @@ def _guard_overrides(cls, attrs):
             type.__setattr__(cls, name, _override_guard(name, cls, base))
         except (TypeError, AttributeError):
             pass
+    if _natives.real_base(cls) is not None and any(
+            _is_code(attrs.get(n)) for n in ("__new__", "__init__")):
+        # a subclass of a native type with a constructor of its own:
+        # calling the class would run the real type's instead (the
+        # loader makes instances with the real type's C code directly)
+        _refuse_construction(cls)
+
+
+def _refuse_construction(cls):
+    qualname = _names(cls)[1]
+
+    def __new__(klass, *args, **kwargs):
+        raise S.DumpedCodeError("%s() (of %s): %s" % (
+            qualname, _dotted(cls), S.CALL_REFUSED))
+
+    type.__setattr__(cls, "__new__", __new__)
 
 
 # ------------------------------------------------------------ lazy proxies

@@ -266,9 +266,9 @@ def _new_native_class(name, qualname, module, base):
     overrides."""
     ns = {"__module__": module, "__qualname__": _clean_name(qualname)}
     try:
-        return type(_clean_name(name), (base,), ns)
+        return type(_clean_name(name), _natives.native_class_bases(base), ns)
     except (TypeError, ValueError) as e:
-        raise HeapdumpError("cannot make a class %s: %s" % (name, e))
+        raise HeapdumpError("cannot make a class %s: %s" % (name, e)) from None
 
 
 # ------------------------------------------------------------------ builder

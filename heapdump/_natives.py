@@ -25,6 +25,7 @@ import array
 import collections
 import datetime
 import decimal
+import re
 import sys
 
 from heapdump import _heapdump as _c
@@ -43,6 +44,7 @@ DECIMAL = _c.NATIVE_DECIMAL
 DEQUE = _c.NATIVE_DEQUE
 ARRAY = _c.NATIVE_ARRAY
 TZINFO = _c.NATIVE_TZINFO
+PATTERN = _c.NATIVE_PATTERN
 
 
 def _zoneinfo_type():
@@ -61,6 +63,7 @@ REAL_TYPES = {
     ("datetime", "timedelta"): (TIMEDELTA, datetime.timedelta),
     ("datetime", "timezone"): (TIMEZONE, datetime.timezone),
     ("datetime", "tzinfo"): (TZINFO, datetime.tzinfo),
+    ("re", "Pattern"): (PATTERN, re.Pattern),
     ("decimal", "Decimal"): (DECIMAL, decimal.Decimal),
     ("collections", "deque"): (DEQUE, collections.deque),
     ("array", "array"): (ARRAY, array.array),
@@ -132,7 +135,8 @@ _KIND_NAMES = {DATETIME: "datetime.datetime", DATE: "datetime.date",
                TIME: "datetime.time", TIMEDELTA: "datetime.timedelta",
                TIMEZONE: "datetime.timezone", ZONEINFO: "zoneinfo.ZoneInfo",
                DECIMAL: "decimal.Decimal", DEQUE: "collections.deque",
-               ARRAY: "array.array", TZINFO: "datetime.tzinfo"}
+               ARRAY: "array.array", TZINFO: "datetime.tzinfo",
+               PATTERN: "re.Pattern"}
 
 
 def _int(v):
@@ -231,9 +235,22 @@ def _tzinfo(cls, s):
     return datetime.tzinfo.__new__(cls)
 
 
-_MAKERS = {TZINFO: _tzinfo, DATETIME: _datetime, DATE: _date, TIME: _time,
+def _pattern(cls, s):
+    pattern, flags = s[0], _int(s[1])
+    if type(pattern) not in (str, bytes):
+        raise ValueError("a pattern that is not a str or bytes (hidden?)")
+    # compiling is no code from the file: the regular expression is data,
+    # matched only when asked at the prompt
+    try:
+        return re.compile(pattern, flags)
+    except re.error as e:
+        raise ValueError("it does not compile here: %s" % e) from None
+
+
+_MAKERS = {DATETIME: _datetime, DATE: _date, TIME: _time,
            TIMEDELTA: _timedelta, TIMEZONE: _timezone, ZONEINFO: _zoneinfo,
-           DECIMAL: _decimal, ARRAY: _array}
+           DECIMAL: _decimal, ARRAY: _array, TZINFO: _tzinfo,
+           PATTERN: _pattern}
 
 
 def _cut_items_repr(prefix, items, obj, suffix=""):
@@ -260,6 +277,31 @@ class CutDeque(collections.deque):
         return _cut_items_repr(
             "deque(", list(collections.deque.__iter__(self)), self,
             "" if maxlen is None else ", maxlen=%d" % maxlen)
+
+
+class DequeShown:
+    """Mixed into the loader's classes of deque subclasses: a repr of the
+    stored items read with deque's own iterator (deque's C repr iterates
+    through the class's ``__iter__``, which a dumped override replaces
+    with an error: heapdump/_classes.py)."""
+
+    __slots__ = ()
+
+    def __repr__(self):
+        maxlen = collections.deque.maxlen.__get__(self)
+        return "%s(%r%s)" % (
+            type.__getattribute__(type(self), "__qualname__"),
+            list(collections.deque.__iter__(self)),
+            "" if maxlen is None else ", maxlen=%d" % maxlen)
+
+
+def native_class_bases(base):
+    """The bases of the loader's class of a Python subclass of base (a
+    native type, or the loader's class of a subclass of one)."""
+    if issubclass(base, collections.deque) and \
+            not issubclass(base, DequeShown):
+        return (DequeShown, base)
+    return (base,)
 
 
 def _class_to_make(kind, type_obj, cut):

@@ -596,6 +596,7 @@ build_object(build_ctx *c, int kind, hd_mp_cur *cur, uint32_t nfields)
     case HD_K_FRAME: return build_frame(c, cur, nfields, node);
     case HD_K_MODULE: return build_module(c, cur, nfields, node);
     case HD_K_OPAQUE:
+    case HD_K_NATIVE: /* 1.4: type, native, [state], layout, [values] */
     case HD_K_EXCEPTION:
     case HD_K_GENERATOR:
         return build_schema(c, cur, nfields, node, hd_format_fields(kind), -1,

@@ -87,8 +87,7 @@ hd_stdlib_array_typecode(PyObject *arr, Py_ssize_t itemsize)
     }
     const stdlib_arraydescr *descr =
         ((const stdlib_array_head *)arr)->ob_descr;
-    if (descr == NULL || descr->itemsize != itemsize ||
-        descr->typecode == 0 ||
+    if (descr == NULL || descr->itemsize != itemsize || descr->typecode == 0 ||
         strchr("bBuwhHiIlLqQfd", descr->typecode) == NULL) {
         return 0;
     }

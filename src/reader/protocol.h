@@ -31,7 +31,7 @@
     X(class_for, "type_id, type_obj, kind", "the class of an instance")       \
     X(make_type, "oid, fields", "the class made from a TYPE record")          \
     X(make_code, "oid, fields", "the code object of a CODE record")           \
-    X(make_function, "oid, fields", "the function of a FUNCTION record")     \
+    X(make_function, "oid, fields", "the function of a FUNCTION record")      \
     X(make_native, "oid, fields", "the object of a NATIVE record")
 
 /* HD_CB_<name>: the index of an entry in LoaderObject.support_attrs */

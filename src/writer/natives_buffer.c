@@ -17,8 +17,9 @@
  * than 64 dimensions, or items of format 'O' (object pointers: numpy's
  * object arrays) is not written (the object stays opaque).
  *
- * Which exporters: the C types named in buffer_exporters, found by
- * tp_name at the end of the chain of Python classes over them.  Their
+ * Which exporters: the C types named in natives_types.c's
+ * natives_exporters, found by tp_name at the end of the chain of Python
+ * classes over them.  Their
  * bf_getbuffer/bf_releasebuffer are C functions that run no Python code
  * and are called directly from that C type (never through the object's
  * own type, whose slots a Python class with __buffer__ or
@@ -31,36 +32,6 @@
 #include <string.h>
 
 #define PK(d) (&(d)->pk)
-
-/* The C exporters whose bf_getbuffer only fills a Py_buffer. */
-static const char *const buffer_exporters[] = {
-    /* ctypes' PyCData_NewGetBuffer: on _CData, inherited by Array,
-     * Structure, Union, _SimpleCData, _Pointer (static types before
-     * 3.12, which stop the walk; heap types that read as Python classes
-     * after, which it goes through) */
-    "_ctypes._CData", "_ctypes.Array",        "_ctypes.Structure",
-    "_ctypes.Union",  "_ctypes._SimpleCData", "mmap.mmap",
-    "numpy.ndarray",  "pickle.PickleBuffer",
-};
-
-PyTypeObject *
-hd_natives_buffer_exporter(PyTypeObject *tp)
-{
-    while (tp != NULL && hd_classes_python_class(tp)) {
-        tp = tp->tp_base;
-    }
-    if (tp == NULL || tp->tp_as_buffer == NULL ||
-        tp->tp_as_buffer->bf_getbuffer == NULL) {
-        return NULL;
-    }
-    for (size_t i = 0;
-         i < sizeof(buffer_exporters) / sizeof(buffer_exporters[0]); i++) {
-        if (strcmp(tp->tp_name, buffer_exporters[i]) == 0) {
-            return tp;
-        }
-    }
-    return NULL;
-}
 
 /* Whether the view can be written: its shape, strides and format read. */
 static int
@@ -131,15 +102,12 @@ buffer_ints(hd_dumper *d, int n, const Py_ssize_t *a)
 
 /* The record's values (natives.h's write steps 1 and 2): the state
  * array, obj (the memoryview's exporter, nil for BUFFER) in its place. */
-static void
+static Py_ssize_t
 buffer_write(hd_dumper *d, const Py_buffer *v, int write, PyObject *obj)
 {
     Py_ssize_t keep = buffer_keep(d, v);
     if (write == 2) {
-        if (keep < v->len) {
-            hd_pack_cut(d, v->len);
-        }
-        return;
+        return keep < v->len ? v->len : 0;
     }
     msgpack_pack_array(PK(d), 7 + 2 * (size_t)v->ndim);
     const char *fmt = v->format != NULL ? v->format : "B";
@@ -164,7 +132,7 @@ buffer_write(hd_dumper *d, const Py_buffer *v, int write, PyObject *obj)
     buffer_ints(d, v->ndim, v->shape);
     if (v->strides != NULL) {
         buffer_ints(d, v->ndim, v->strides);
-        return;
+        return 0;
     }
     /* none given (ctypes): C-contiguous, as the protocol says */
     Py_ssize_t stride = v->itemsize, strides[64];
@@ -173,9 +141,10 @@ buffer_write(hd_dumper *d, const Py_buffer *v, int write, PyObject *obj)
         stride *= v->shape[i];
     }
     buffer_ints(d, v->ndim, strides);
+    return 0;
 }
 
-static int
+static Py_ssize_t
 buffer_memoryview(hd_dumper *d, PyObject *obj, int write)
 {
     if (!PyMemoryView_Check(obj) ||
@@ -186,13 +155,12 @@ buffer_memoryview(hd_dumper *d, PyObject *obj, int write)
     if (!buffer_view_ok(v)) {
         return -1;
     }
-    if (write != 0) {
-        buffer_write(d, v, write, v->obj != NULL ? v->obj : Py_None);
-    }
-    return 0;
+    return write != 0
+               ? buffer_write(d, v, write, v->obj != NULL ? v->obj : Py_None)
+               : 0;
 }
 
-static int
+static Py_ssize_t
 buffer_exporter(hd_dumper *d, PyObject *obj, int write)
 {
     PyTypeObject *base = hd_natives_buffer_exporter(Py_TYPE(obj));
@@ -207,18 +175,19 @@ buffer_exporter(hd_dumper *d, PyObject *obj, int write)
         return -1;
     }
     int ok = buffer_view_ok(&view);
+    Py_ssize_t cut = 0;
     if (ok && write != 0) {
-        buffer_write(d, &view, write, NULL);
+        cut = buffer_write(d, &view, write, NULL);
     }
     if (bp->bf_releasebuffer != NULL) {
         bp->bf_releasebuffer(obj, &view);
     }
     /* the view's reference; obj lives on: the dumped program holds it */
     Py_CLEAR(view.obj);
-    return ok ? 0 : -1;
+    return ok ? cut : -1;
 }
 
-int
+Py_ssize_t
 hd_natives_buffer_state(hd_dumper *d, int nk, PyObject *obj, int write)
 {
     return nk == HD_NK_MEMORYVIEW ? buffer_memoryview(d, obj, write)

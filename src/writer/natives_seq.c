@@ -41,8 +41,7 @@ seq_collect(PyObject *o, void *arg)
 /* The deque's items into d->refs[*first, *first + Py_SIZE): 0, or -1
  * when its traverse does not give them. */
 static int
-seq_deque_items(hd_dumper *d, PyTypeObject *base, PyObject *dq,
-                size_t *first)
+seq_deque_items(hd_dumper *d, PyTypeObject *base, PyObject *dq, size_t *first)
 {
     Py_ssize_t n = Py_SIZE(dq);
     d->nrefs = 0;
@@ -51,8 +50,7 @@ seq_deque_items(hd_dumper *d, PyTypeObject *base, PyObject *dq,
         return -1;
     }
     /* 3.12+: a heap type's traverse visits the type first */
-    *first = d->nrefs == (size_t)n + 1 &&
-                     d->refs[0] == (PyObject *)Py_TYPE(dq)
+    *first = d->nrefs == (size_t)n + 1 && d->refs[0] == (PyObject *)Py_TYPE(dq)
                  ? 1
                  : 0;
     return d->nrefs - *first == (size_t)n ? 0 : -1;
@@ -88,10 +86,7 @@ seq_deque(hd_dumper *d, PyTypeObject *base, PyObject *dq, int write)
     }
     Py_ssize_t n = Py_SIZE(dq), keep = seq_limit(d, n, 0);
     if (write == 2) {
-        if (keep < n) {
-            hd_pack_cut(d, n);
-        }
-        return 0;
+        return keep < n ? (int)n : 0;
     }
     /* the items again when writing: the layout written in between may
      * have used d->refs (nothing else changed: the world stands still) */
@@ -165,8 +160,9 @@ seq_array(hd_dumper *d, PyTypeObject *base, PyObject *arr, int write)
     }
     Py_ssize_t n = view.len / view.itemsize;
     Py_ssize_t keep = seq_limit(d, n, view.itemsize);
+    int r = 0;
     if (write == 2 && keep < n) {
-        hd_pack_cut(d, n);
+        r = (int)n; /* the caller writes the CUT */
     }
     else if (write == 1) {
         msgpack_pack_array(PK(d), 4);
@@ -181,12 +177,12 @@ seq_array(hd_dumper *d, PyTypeObject *base, PyObject *arr, int write)
                                    (size_t)(keep * view.itemsize));
     }
     seq_array_release(base, arr, &view);
-    return 0;
+    return r;
 }
 
 int
-hd_natives_seq_state(hd_dumper *d, int nk, PyTypeObject *base,
-                     PyObject *obj, int write)
+hd_natives_seq_state(hd_dumper *d, int nk, PyTypeObject *base, PyObject *obj,
+                     int write)
 {
     if (base == NULL) {
         return -1;

@@ -1078,6 +1078,9 @@ hd_pack_run(hd_dumper *d)
     }
 }
 
+static const hd_pack_pieces pack_pieces = {
+    pack_layout_of, pack_obj_header_attrs, pack_attrs, pack_cut};
+
 static void
 pack_record_body(hd_dumper *d, void *entry)
 {
@@ -1160,8 +1163,8 @@ pack_record_body(hd_dumper *d, void *entry)
     case HD_K_TYPE: pack_type(d, obj); break;
     case HD_K_INSTANCE: pack_instance(d, obj); break;
     case HD_K_OPAQUE: pack_opaque(d, obj); break;
-    case HD_K_NATIVE: /* natives.c; what does not read as expected: */
-        if (hd_natives_pack(d, obj) < 0) {
+    case HD_K_NATIVE: /* natives.c, else (unexpected layout) OPAQUE */
+        if (hd_natives_pack(d, obj, &pack_pieces) < 0) {
             pack_opaque(d, obj);
         }
         break;
@@ -1194,32 +1197,4 @@ pack_record_body(hd_dumper *d, void *entry)
     }
     default: pack_opaque(d, obj); break;
     }
-}
-
-/* ------------------------------------------- the pieces natives.c uses */
-
-hd_layout *
-hd_pack_layout_of(hd_dumper *d, PyObject *obj, PyTypeObject *type,
-                  PyObject *const **values)
-{
-    return pack_layout_of(d, obj, type, values);
-}
-
-void
-hd_pack_obj_header_attrs(hd_dumper *d, int kind, size_t n, PyObject *obj)
-{
-    pack_obj_header_attrs(d, kind, n, obj);
-}
-
-void
-hd_pack_attrs(hd_dumper *d, PyObject *obj, const hd_layout *l,
-              PyObject *const *vals)
-{
-    pack_attrs(d, obj, l, vals);
-}
-
-void
-hd_pack_cut(hd_dumper *d, Py_ssize_t original)
-{
-    pack_cut(d, original);
 }

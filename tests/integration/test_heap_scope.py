@@ -42,7 +42,7 @@ def test_heap_scope_is_said_in_header_and_meta(heap):
     path, recs, _ = heap
     assert headers(path)["Heapdump-Scope"] == "heap"
     version = headers(path)["Heapdump-Version"]
-    assert version == heapdump.FORMAT_VERSION == "1.3"
+    assert version == heapdump.FORMAT_VERSION == "1.4"
     assert recs.meta()["scope"] == "heap"
 
 

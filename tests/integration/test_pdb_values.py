@@ -675,9 +675,11 @@ CTYPES = textwrap.dedent('''\
 ''')
 
 
-def test_c_heap_types_are_opaque_and_deques_read_as_sequences(tmp_path):
+def test_c_heap_types_are_not_python_classes_and_deques_are_real(tmp_path):
     # on 3.12+ deque (3.10+: re.Pattern, _thread.lock) is a heap type: it
-    # was written as an empty instance, as if it were a Python class
+    # was written as an empty instance, as if it were a Python class; from
+    # format 1.4 deques and patterns are NATIVE records, loaded as the
+    # real objects, and a lock stays opaque
     path, _, _ = make_dump(tmp_path, {"ctypes_.py": CTYPES},
                            main="ctypes_.py")
     r = heapdump_open(tmp_path, path, commands=(
@@ -686,18 +688,17 @@ def test_c_heap_types_are_opaque_and_deques_read_as_sequences(tmp_path):
         "p lock\n"))
     assert r.stderr == ""
     out = replies(r.stdout)
-    assert out[1] == "deque([1, 2, 3]) (maxlen not in the dump)\n"
+    assert out[1] == "deque([1, 2, 3])\n"
     assert out[2] == "([1, 2, 3], 3, 3, True)\n"
-    assert out[3] == "deque([2, 3, 4]) (maxlen not in the dump)\n"
-    assert out[4] == ATTR_ERR + (
-        "deque.maxlen is not in the dump: a deque's items are read through "
-        "its traverse, which does not give it\n")
-    assert out[5] == "MyDeque(['a', 'b']) (maxlen not in the dump)\n"
+    assert out[3] == "deque([2, 3, 4], maxlen=3)\n"
+    assert out[4] == "3\n"
+    assert out[5] == "MyDeque(['a', 'b'])\n"
     assert out[6] == "2\n"
-    assert out[7] == ERR + ("MyDeque.__iter__ (of __main__.MyDeque) is the "
-                            "class's own code: it cannot run on a dump\n")
-    assert out[8].startswith("<re.Pattern object at 0x")
-    assert out[8].endswith(" (opaque)>\n")
+    assert out[7] == ERR + ("MyDeque.__iter__ (of __main__.MyDeque) "
+                            "overrides deque.__iter__: its code cannot run "
+                            "on a dump; deque.__iter__ on the stored value "
+                            "gives ['a', 'b']\n")
+    assert out[8] == "re.compile('a+b')\n"
     assert out[9].startswith("<_thread.lock object at 0x")
     assert out[9].endswith(" (opaque)>\n")
 

@@ -329,4 +329,26 @@ def test_native_kinds_are_the_specifications():
     from heapdump import _heapdump
     ours = {getattr(_heapdump, n): n[len("NATIVE_"):]
             for n in dir(_heapdump) if n.startswith("NATIVE_")}
-    assert rows == ours and len(rows) == 10
+    assert rows == ours and len(rows) == 11
+
+
+# ---------------------------------------------------------------- patterns
+
+def test_patterns(tmp_path):
+    import re
+    values = [re.compile(r"(?P<word>\w+)-(\d{2,})", re.IGNORECASE),
+              re.compile(rb"^\x00+$", re.MULTILINE), re.compile("plain")]
+    _, got = roundtrip(tmp_path, values)
+    for want, g in zip(values, got):
+        assert type(g) is re.Pattern
+        assert (g.pattern, g.flags, g.groups) == \
+            (want.pattern, want.flags, want.groups)
+        assert g == want
+    assert got[0].match("Ab-123").group("word") == "Ab"
+
+
+def test_pattern_longer_than_max_string_stays_opaque(tmp_path):
+    import re
+    long = re.compile("a" * 300)
+    _, got = roundtrip(tmp_path, {"p": long}, max_string=100)
+    assert isinstance(got["p"], S.Opaque)
