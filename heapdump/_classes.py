@@ -171,6 +171,66 @@ class _DataComputed(_Computed):
         self.__set__(obj, None)
 
 
+#: The C functions in a C type's dict (its methods, class methods, slot
+#: wrappers, static functions): read on a loaded class or its instances,
+#: each is a _CMethod, whose call raises the clear error naming it.
+_C_METHODS = {("builtins", "method_descriptor"),
+              ("builtins", "classmethod_descriptor"),
+              ("builtins", "wrapper_descriptor"),
+              ("builtins", "builtin_function_or_method")}
+
+
+class _CMethod:
+    """A method of a dumped C type (``_io.BytesIO.getvalue``): C code of
+    the dumped program, which cannot run on the state loaded here.  Read
+    on an instance or on the class, it gives something that raises
+    DumpedCodeError naming the method and the type when called."""
+
+    __slots__ = ("name", "owner", "raw")
+
+    def __init__(self, name, owner, raw):
+        self.name = name
+        self.owner = owner
+        self.raw = raw
+
+    def __get__(self, obj, cls=None):
+        return _CMethodCall(self, obj)
+
+    def __repr__(self):
+        return "<method %s.%s of a dumped C type>" % (
+            _names(self.owner)[1], self.name)
+
+
+class _CMethodCall:
+    """A _CMethod read on obj (None: on the class)."""
+
+    __slots__ = ("method", "obj")
+
+    def __init__(self, method, obj):
+        self.method = method
+        self.obj = obj
+
+    def __call__(self, *args, **kwargs):
+        raise S.DumpedCodeError(
+            "%s.%s() is a C method of the dumped program: %s (%s is a "
+            "stand-in made from the dumped state)" % (
+                _dotted(self.method.owner), self.method.name,
+                S.CALL_REFUSED, _names(self.method.owner)[1]))
+
+    def __repr__(self):
+        what = repr(self.method)
+        return what if self.obj is None else \
+            "<bound %s>" % what[1:-1]
+
+
+def _c_method(name, value):
+    """Whether value, the class attribute name, is a C type's function
+    (a dunder is left as it is: the loader's own stand-in answers it)."""
+    return isinstance(value, S.Surrogate) and \
+        not (name.startswith("__") and name.endswith("__")) and \
+        _names(type(value)) in _C_METHODS
+
+
 def _replace_descriptors(cls, attrs):
     module, qual = _names(cls)
     for name, value in attrs.items():
@@ -179,6 +239,12 @@ def _replace_descriptors(cls, attrs):
         if type.__dict__["__dict__"].__get__(cls).get(name) is not value:
             # not put on the class as it was (a __slots__ member, a
             # namedtuple's field, a dunder): the loader's own reading
+            continue
+        if _c_method(name, value):
+            try:
+                type.__setattr__(cls, name, _CMethod(name, cls, value))
+            except (TypeError, AttributeError):
+                pass
             continue
         kind = _descriptor_kind(value)
         if kind is None:

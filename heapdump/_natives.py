@@ -334,7 +334,8 @@ def make(oid, fields, cut=None):
     if maker is None or not isinstance(state, list):
         return NativeStandIn(kind, state, "a malformed record")
     try:
-        obj = maker(cls, state)
+        obj = maker(cls, state, cut, type_obj) if kind in _WITH_TYPE \
+            else maker(cls, state)
     except (ValueError, TypeError, OverflowError, IndexError,
             decimal.InvalidOperation) as e:
         return NativeStandIn(kind, state, "its state makes no object here: "
@@ -360,3 +361,361 @@ def fill(obj, fields, cut=None):
     collections.deque.__init__(obj, state[1:], maxlen)
     if cut is not None and isinstance(obj, CutDeque):
         obj.original_length = cut
+
+
+# ------------------------------------------------------------------ locks
+
+LOCK = _c.NATIVE_LOCK
+RLOCK = _c.NATIVE_RLOCK
+
+
+def _refuse_lock_call(obj, method):
+    raise S.DumpedCodeError(
+        "%s.%s(): a lock from the dump cannot be acquired, released or "
+        "waited for: it was a lock of the dumped process, and this is a "
+        "stand-in that only says its state (%r)"
+        % (obj._dumped_type_name(), method, obj))
+
+
+class _DumpedLock:
+    """The base of the lock stand-ins: never a live lock (nothing here
+    blocks), ``locked()`` says whether it was held when dumped; the
+    methods that would acquire, release or wait raise DumpedCodeError."""
+
+    __slots__ = ()
+    _type_name = "_thread.lock"
+
+    def _dumped_type_name(self):
+        cls = type(self)
+        if cls is _LOCK_CLASSES.get(self._kind):
+            return self._type_name
+        return cls.__name__              # a Python subclass: its tp_name
+
+    def __repr__(self):
+        return "<%s %s object%s (from the dump)>" % (
+            "locked" if self.locked() else "unlocked",
+            self._dumped_type_name(), self._repr_more())
+
+    def _repr_more(self):
+        return ""
+
+    def __enter__(self):
+        _refuse_lock_call(self, "__enter__")
+
+    def __exit__(self, *exc):
+        _refuse_lock_call(self, "__exit__")
+
+    def acquire(self, *args, **kwargs):
+        _refuse_lock_call(self, "acquire")
+
+    def release(self, *args):
+        _refuse_lock_call(self, "release")
+
+    def _at_fork_reinit(self):
+        _refuse_lock_call(self, "_at_fork_reinit")
+
+
+class DumpedLock(_DumpedLock):
+    """A ``_thread.lock`` (``threading.Lock()``) from the dump:
+    ``locked()`` (also as ``held``) is whether it was held."""
+
+    __slots__ = ("held",)
+    _kind = LOCK
+
+    def locked(self):
+        return self.held
+
+    locked_lock = locked
+
+    def acquire_lock(self, *args, **kwargs):
+        _refuse_lock_call(self, "acquire_lock")
+
+    def release_lock(self):
+        _refuse_lock_call(self, "release_lock")
+
+
+class DumpedRLock(_DumpedLock):
+    """A ``_thread.RLock`` (``threading.RLock()``) from the dump:
+    ``owner`` the ident of the thread that held it (as
+    ``threading.get_ident()`` gave it there; None when free), ``count``
+    how many times it held it (0 when free); ``locked()`` is whether it
+    was held.  Which thread is "current" means nothing here:
+    ``_is_owned()`` and ``_recursion_count()`` raise DumpedCodeError."""
+
+    __slots__ = ("owner", "count")
+    _kind = RLOCK
+    _type_name = "_thread.RLock"
+
+    def locked(self):
+        return self.count > 0
+
+    def _repr_more(self):
+        return " owner=%d count=%d" % (self.owner or 0, self.count)
+
+    def _is_owned(self):
+        _refuse_lock_call(self, "_is_owned")
+
+    def _recursion_count(self):
+        _refuse_lock_call(self, "_recursion_count")
+
+    def _release_save(self):
+        _refuse_lock_call(self, "_release_save")
+
+    def _acquire_restore(self, state):
+        _refuse_lock_call(self, "_acquire_restore")
+
+
+_LOCK_CLASSES = {LOCK: DumpedLock, RLOCK: DumpedRLock}
+
+
+def _lock(cls, s):
+    held = s[0]
+    if not isinstance(held, bool):
+        raise ValueError("a held flag that is not a bool: %r" % (held,))
+    obj = object.__new__(cls)
+    obj.held = held
+    return obj
+
+
+def _rlock(cls, s):
+    owner, count = s[0], _int(s[1])
+    if count < 0 or (owner is None) != (count == 0) or \
+            (owner is not None and (_int(owner) <= 0)):
+        raise ValueError("an owner and count that do not agree: %r, %r"
+                         % (owner, count))
+    obj = object.__new__(cls)
+    obj.owner = owner
+    obj.count = count
+    return obj
+
+
+REAL_TYPES[("_thread", "lock")] = (LOCK, DumpedLock)
+REAL_TYPES[("_thread", "RLock")] = (RLOCK, DumpedRLock)
+_CLASS_OF.update(_LOCK_CLASSES)
+_REAL_BASES = _REAL_BASES + (DumpedLock, DumpedRLock)
+_KIND_NAMES.update({LOCK: "_thread.lock", RLOCK: "_thread.RLock"})
+_MAKERS.update({LOCK: _lock, RLOCK: _rlock})
+
+
+# ---------------------------------------------------- memoryview, buffers
+
+MEMORYVIEW = _c.NATIVE_MEMORYVIEW
+BUFFER = _c.NATIVE_BUFFER
+
+#: Buffer formats this loader reads items of: one struct code, with a
+#: byte order or not ("<i", "d", "?"); others stay bytes.
+_ITEM_CODES = "?bBhHiIlLqQnNefdc"
+
+
+def _item_format(fmt):
+    """The struct format of one item of a buffer format, or None."""
+    if not isinstance(fmt, str) or not fmt:
+        return None
+    order, code = (fmt[0], fmt[1:]) if fmt[0] in "@=<>!" else ("@", fmt)
+    if len(code) != 1 or code not in _ITEM_CODES or \
+            (code in "nN" and order != "@"):
+        return None
+    return order + code
+
+
+def _ints(v, what):
+    if not isinstance(v, list):
+        raise ValueError("%s that is not a list" % what)
+    return tuple(_int(x) for x in v)
+
+
+class DumpedBuffer:
+    """The buffer of a memoryview or of a C exporter (a ctypes array, an
+    mmap, a numpy array where numpy is not importable) from the dump:
+    ``format``, ``itemsize``, ``shape``, ``strides``, ``ndim``,
+    ``readonly``, ``nbytes`` as the view had them, ``data`` the items'
+    bytes in C order as far as dumped (``original_nbytes`` when cut), and
+    for a memoryview ``obj``, its exporter.  ``tobytes()``, ``tolist()``
+    (items of a one-code format), ``len()`` and indexing of the first
+    dimension read the data; ``exporter`` names the dumped type."""
+
+    __slots__ = ("exporter", "format", "itemsize", "shape", "strides",
+                 "readonly", "nbytes", "data", "obj", "original_nbytes",
+                 "__dict__")
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def dtype(self):
+        """numpy's dtype string of the items ("<i4", "|b1"), or the
+        buffer format when it is not one numeric code."""
+        return _dtype_str(self.format, self.itemsize) or self.format
+
+    @property
+    def cut(self):
+        return self.original_nbytes is not None
+
+    def tobytes(self):
+        return self.data
+
+    def _refuse(self, what, why=None):
+        if why is not None:
+            raise S.DumpedAttributeError("%s of %s: %s" % (
+                what, self._what(), why))
+        raise S.DumpedAttributeError(
+            "%s of %s: %s" % (what, self._what(), "its items were cut "
+                              "(%d of %d bytes dumped)" % (
+                                  len(self.data), self.original_nbytes)
+                              if self.cut else "format %r is not read "
+                              "here (tobytes() gives the bytes)"
+                              % (self.format,)))
+
+    def tolist(self):
+        code = _item_format(self.format)
+        if code is None or self.cut:
+            self._refuse("tolist()")
+        import struct
+        flat = [x[0] for x in struct.iter_unpack(code, self.data)]
+        if not self.shape:
+            return flat[0] if flat else None
+        lists = 1
+        for n in self.shape[:-1]:
+            lists *= n
+            if lists > len(flat) + 65536:
+                # a zero-size buffer of a huge shape (a hostile file):
+                # not millions of empty lists
+                self._refuse("tolist()", "shape %r makes more lists "
+                             "than it has items" % (self.shape,))
+        return _nested(flat, self.shape)
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("0-dim buffer has no len()")
+        return self.shape[0]
+
+    def __getitem__(self, i):
+        return self.tolist()[i]
+
+    def __iter__(self):
+        return iter(self.tolist())
+
+    def _what(self):
+        return "a %s from the dump" % self.exporter
+
+    def __repr__(self):
+        shown = ""
+        if _item_format(self.format) is not None and not self.cut and \
+                len(self.data) <= 256:
+            try:
+                shown = " %r" % (self.tolist(),)
+            except S.DumpedAttributeError:
+                pass
+        elif len(self.data) <= 64:
+            shown = " %r" % (self.data,)
+        if self.cut:
+            shown += " (%d of %d bytes dumped: cut)" % (
+                len(self.data), self.original_nbytes)
+        return "<%s buffer from the dump: format %r, shape %r, nbytes %d%s>" \
+            % (self.exporter, self.format, self.shape, self.nbytes, shown)
+
+
+def _nested(flat, shape):
+    """The items flat (C order) as nested lists of shape."""
+    if len(shape) == 1:
+        return flat
+    step = 1
+    for n in shape[1:]:
+        step *= n
+    return [_nested(flat[i * step:(i + 1) * step], shape[1:])
+            for i in range(shape[0])]
+
+
+def _buffer_fields(s):
+    """[format, itemsize, readonly, nbytes, data, obj, ndim, shape...,
+    strides...] checked: (format, itemsize, shape, strides, readonly,
+    nbytes, data)."""
+    fmt, itemsize, readonly, nbytes, data, _, ndim = s[:7]
+    if not isinstance(fmt, str) or not isinstance(data, bytes) or \
+            not isinstance(readonly, bool):
+        raise ValueError("a malformed buffer")
+    itemsize, nbytes, ndim = _int(itemsize), _int(nbytes), _int(ndim)
+    if not 0 <= ndim <= 64 or len(s) != 7 + 2 * ndim:
+        raise ValueError("a number of dimensions that does not agree")
+    shape, strides = _ints(s[7:7 + ndim], "a shape"), \
+        _ints(s[7 + ndim:], "strides")
+    n = 1
+    for x in shape:
+        n *= x
+    if itemsize < 1 or len(shape) != len(strides) or min(shape + (0,)) < 0 \
+            or n * itemsize != nbytes or len(data) > nbytes or \
+            len(data) % itemsize:
+        raise ValueError("a shape, item size and length that do not agree")
+    return fmt, itemsize, shape, strides, readonly, nbytes, data
+
+
+def _dumped_buffer(exporter, s, cut, obj=None):
+    b = DumpedBuffer()
+    (b.format, b.itemsize, b.shape, b.strides, b.readonly, b.nbytes,
+     b.data) = _buffer_fields(s)
+    b.exporter = exporter
+    b.obj = obj
+    b.original_nbytes = cut if len(b.data) < b.nbytes else None
+    return b
+
+
+def _memoryview(cls, s, cut=None, type_obj=None):
+    return _dumped_buffer("memoryview", s, cut, s[5])
+
+
+#: numpy's kind for a struct code: a dtype string is kind + item size.
+_NUMPY_KINDS = {"?": "b", "e": "f", "f": "f", "d": "f"}
+
+
+def _dtype_str(fmt, itemsize):
+    """numpy's dtype string for a one-code numeric buffer format, or
+    None."""
+    code = _item_format(fmt)
+    if code is None or code[1] == "c":
+        return None
+    c = code[1]
+    kind = _NUMPY_KINDS.get(c, "i" if c.islower() else "u")
+    order = "|" if itemsize == 1 else \
+        {"<": "<", ">": ">", "!": ">"}.get(code[0], "=")
+    if order == "=":
+        order = "<" if sys.byteorder == "little" else ">"
+    return "%s%s%d" % (order, kind, itemsize)
+
+
+def _numpy_array(s, cut):
+    """A numpy array of the dumped one (numpy.ndarray, a one-code
+    numeric format, not cut), made where numpy is importable, or None."""
+    fmt, itemsize, shape, strides, readonly, nbytes, data = \
+        _buffer_fields(s)
+    dtype = _dtype_str(fmt, itemsize)
+    if dtype is None or len(data) != nbytes:
+        return None
+    try:
+        import numpy
+    except ImportError:
+        return None
+    # a dtype made from a kind and a size: never an object dtype
+    return numpy.frombuffer(bytearray(data),
+                            dtype=numpy.dtype(dtype)).reshape(shape)
+
+
+def _buffer(cls, s, cut=None, type_obj=None):
+    module = qualname = None
+    if isinstance(type_obj, type):
+        module = type.__getattribute__(type_obj, "__module__")
+        qualname = type.__getattribute__(type_obj, "__qualname__")
+    if (module, qualname) == ("numpy", "ndarray"):
+        arr = _numpy_array(s, cut)
+        if arr is not None:
+            return arr
+    name = qualname if module in (None, "builtins") else \
+        "%s.%s" % (module, qualname)
+    return _dumped_buffer(name or "C exporter", s, cut)
+
+
+_KIND_NAMES.update({MEMORYVIEW: "memoryview", BUFFER: "C buffer"})
+_CLASS_OF.update({MEMORYVIEW: DumpedBuffer, BUFFER: DumpedBuffer})
+_MAKERS.update({MEMORYVIEW: _memoryview, BUFFER: _buffer})
+#: The kinds whose maker also takes the cut and the dumped type.
+_WITH_TYPE = (MEMORYVIEW, BUFFER)

@@ -207,6 +207,22 @@ class Opaque(Surrogate):
     __slots__ = ()
     __new__ = _refuse_new
 
+    def __getattr__(self, name):
+        # only when the attribute is neither the object's nor its class's
+        # in the dump: a C type's methods and computed attributes are C
+        # code, whose dumps (before 3.12, of static types) do not list them
+        cls = type(self)
+        if name[:2] == name[-2:] == "__":
+            raise AttributeError(name)      # protocol probes stay plain
+        raise DumpedAttributeError(
+            "%r object (opaque, of the C type %s) has no attribute %r in "
+            "the dump: what a C type's methods and computed attributes "
+            "give is the dumped program's C code, which cannot run here "
+            "(%s)" % (type.__getattribute__(cls, "__name__"),
+                      _dotted(type.__getattribute__(cls, "__module__"),
+                              type.__getattribute__(cls, "__qualname__")),
+                      name, CALL_REFUSED))
+
 
 class DequeView:
     """Mixed into the stand-in class of ``collections.deque`` in a dump of

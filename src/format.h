@@ -158,9 +158,13 @@ enum hd_scope { HD_SCOPES(HD_FORMAT_SCOPE_) };
     X(DEQUE, 8, 1)                                                            \
     X(ARRAY, 9, 0)                                                            \
     X(TZINFO, 10, 0)                                                          \
-    X(PATTERN, 11, 0)
+    X(PATTERN, 11, 0)                                                         \
+    X(LOCK, 12, 0)                                                            \
+    X(RLOCK, 13, 0)                                                           \
+    X(MEMORYVIEW, 14, 0)                                                      \
+    X(BUFFER, 15, 0)
 #define HD_FORMAT_NK_(name, n, filled) HD_NK_##name = n,
-enum hd_native_kind { HD_NATIVE_KINDS(HD_FORMAT_NK_) HD_NK_N = 12 };
+enum hd_native_kind { HD_NATIVE_KINDS(HD_FORMAT_NK_) HD_NK_N = 16 };
 #undef HD_FORMAT_NK_
 
 /* Shortest run of consecutive references written as one ext 5 RUN. */

@@ -15,10 +15,11 @@ natives_base(PyTypeObject *tp, int nk)
 
 /* The families' state steps (natives.h); write 2: what goes before the
  * record (a CUT), for the kinds that may be cut. */
-static int
+static Py_ssize_t
 natives_state(hd_dumper *d, int nk, PyObject *obj, int write)
 {
-    if (write == 2 && nk != HD_NK_DEQUE && nk != HD_NK_ARRAY) {
+    if (write == 2 && nk != HD_NK_DEQUE && nk != HD_NK_ARRAY &&
+        nk != HD_NK_MEMORYVIEW && nk != HD_NK_BUFFER) {
         return 0;
     }
     switch (nk) {
@@ -35,6 +36,12 @@ natives_state(hd_dumper *d, int nk, PyObject *obj, int write)
     case HD_NK_ARRAY:
         return hd_natives_seq_state(d, nk, natives_base(Py_TYPE(obj), nk), obj,
                                     write);
+    case HD_NK_LOCK:
+    case HD_NK_RLOCK:
+        return hd_natives_lock_state(d, nk, natives_base(Py_TYPE(obj), nk),
+                                     obj, write);
+    case HD_NK_MEMORYVIEW:
+    case HD_NK_BUFFER: return hd_natives_buffer_state(d, nk, obj, write);
     default: return -1;
     }
 }
@@ -51,7 +58,7 @@ hd_natives_pack(hd_dumper *d, PyObject *obj, const hd_pack_pieces *p)
     }
     PyObject *const *vals;
     hd_layout *l = p->layout_of(d, obj, tp, &vals);
-    int cut = natives_state(d, nk, obj, 2);
+    Py_ssize_t cut = natives_state(d, nk, obj, 2);
     if (cut > 0) {
         p->cut(d, cut);
     }

@@ -10,6 +10,8 @@
  *                       zoneinfo.ZoneInfo
  *   natives_decimal.c   decimal.Decimal (C _decimal), re.Pattern
  *   natives_seq.c       collections.deque, array.array
+ *   natives_lock.c      _thread.lock, _thread.RLock
+ *   natives_buffer.c    memoryview, the C buffer exporters
  *
  * Contract: the caller holds the GIL; nothing here runs Python code,
  * creates a Python object or releases the GIL.
@@ -60,6 +62,16 @@ int hd_natives_decimal_state(hd_dumper *d, PyObject *obj, int write);
 int hd_natives_pattern_state(hd_dumper *d, PyObject *obj, int write);
 int hd_natives_seq_state(hd_dumper *d, int nk, PyTypeObject *base,
                          PyObject *obj, int write);
+int hd_natives_lock_state(hd_dumper *d, int nk, PyTypeObject *base,
+                          PyObject *obj, int write);
+/* memoryview, BUFFER: write 2 gives the original nbytes when cut (a
+ * Py_ssize_t: a buffer may hold more than INT_MAX bytes) */
+Py_ssize_t hd_natives_buffer_state(hd_dumper *d, int nk, PyObject *obj,
+                                   int write);
+/* The C exporter whose own bf_getbuffer gives tp's instances' buffer
+ * (tp itself, or the C type under its chain of Python classes), or NULL
+ * when tp's buffer is not read (natives_types.c). */
+PyTypeObject *hd_natives_buffer_exporter(PyTypeObject *tp);
 /* The type of native kind nk, or NULL when its module is not loaded
  * (natives_types.c). */
 PyTypeObject *hd_natives_type(int nk);

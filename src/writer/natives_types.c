@@ -94,6 +94,8 @@ natives_from_datetime(PyObject *m)
 void
 hd_natives_refresh(void)
 {
+    natives_keep(HD_NK_MEMORYVIEW, (PyObject *)&PyMemoryView_Type,
+                 "memoryview");
     PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
     PyObject *k, *m;
     Py_ssize_t pos = 0;
@@ -126,7 +128,43 @@ hd_natives_refresh(void)
             natives_keep(HD_NK_ZONEINFO, natives_module_attr(m, "ZoneInfo"),
                          "zoneinfo.ZoneInfo");
         }
+        else if (PyUnicode_CompareWithASCIIString(k, "_thread") == 0) {
+            natives_keep(HD_NK_LOCK, natives_module_attr(m, "LockType"),
+                         "_thread.lock");
+            natives_keep(HD_NK_RLOCK, natives_module_attr(m, "RLock"),
+                         "_thread.RLock");
+        }
     }
+}
+
+/* The C exporters whose bf_getbuffer only fills a Py_buffer. */
+static const char *const natives_exporters[] = {
+    /* ctypes' PyCData_NewGetBuffer: on _CData, inherited by Array,
+     * Structure, Union, _SimpleCData, _Pointer (static types before
+     * 3.12, which stop the walk; heap types that read as Python classes
+     * after, which it goes through) */
+    "_ctypes._CData", "_ctypes.Array",        "_ctypes.Structure",
+    "_ctypes.Union",  "_ctypes._SimpleCData", "mmap.mmap",
+    "numpy.ndarray",  "pickle.PickleBuffer",
+};
+
+PyTypeObject *
+hd_natives_buffer_exporter(PyTypeObject *tp)
+{
+    while (tp != NULL && hd_classes_python_class(tp)) {
+        tp = tp->tp_base;
+    }
+    if (tp == NULL || tp->tp_as_buffer == NULL ||
+        tp->tp_as_buffer->bf_getbuffer == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0;
+         i < sizeof(natives_exporters) / sizeof(natives_exporters[0]); i++) {
+        if (strcmp(tp->tp_name, natives_exporters[i]) == 0) {
+            return tp;
+        }
+    }
+    return NULL;
 }
 
 /* The native kind of exactly tp, or 0: a comparison per kind. */
@@ -156,5 +194,6 @@ hd_natives_kind_of_type(PyTypeObject *tp)
             return natives_subclassable(nk) ? nk : 0;
         }
     }
-    return 0;
+    /* the C buffer exporters, read through their own getbuffer */
+    return hd_natives_buffer_exporter(tp) != NULL ? HD_NK_BUFFER : 0;
 }
