@@ -21,8 +21,8 @@ except ImportError:
     numpy = None
 
 NEEDS_NUMPY = pytest.mark.skipif(
-    numpy is None, reason="numpy does not import in this Python (not a "
-    "test requirement: these tests run where it is installed)")
+    numpy is None, reason="numpy is not installed (requirements-test.txt "
+    "has it: make venvs)")
 
 
 def frame_named(dump, name):
