@@ -544,32 +544,21 @@ def test_pack_helper_round_trips_through_msgpack():
 
 
 @pytest.mark.slow
-def test_load_speed(tmp_path):
+def test_the_benchmark_heap_loads_whole(tmp_path):
     """The benchmark heap (200,000 instances with 5 attributes and a
     100,000-key dict of strings, about 1.4 million objects counting the
-    inline values) loads at a million objects a second or more."""
-    import os
-    import time
-    if os.environ.get("LD_PRELOAD") or os.environ.get("PYTHONMALLOC"):
-        pytest.skip("timing means nothing under a sanitizer")
+    inline values) loads whole.  How fast is make bench's to say
+    (benchmarks/bench_shapes.py), not a timed assertion here."""
     from dumpwriter import benchmark_writer
     w, objects = benchmark_writer()
     path = tmp_path / "bench.dump"
     w.write(path)
-    best = None
-    for _ in range(3):
-        start = time.perf_counter()
-        d = _load.load(path)
-        elapsed = time.perf_counter() - start
-        best = elapsed if best is None else min(best, elapsed)
-        users = d.roots["users"]
-        assert len(users) == 200_000 and users[7].email == "u7@example.com"
-        assert d.roots["table"]["key000003"] == "value 3"
-        del d, users
-    rate = objects / best
-    print("loaded %d objects in %.3f s: %.2f M objects/s"
-          % (objects, best, rate / 1e6))
-    assert rate > 1_000_000
+    d = _load.load(path)
+    users = d.roots["users"]
+    assert len(users) == 200_000 and users[7].email == "u7@example.com"
+    assert users[199_999].email == "u199999@example.com"
+    assert d.roots["table"]["key000003"] == "value 3"
+    assert len(d.roots["table"]) == 100_000
 
 
 # ----------------------------------------------------------- format 1.2
