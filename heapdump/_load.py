@@ -621,6 +621,11 @@ class _Builder:
                                 "and values do not match" % oid)
         if oid not in self.made:
             return  # a real class: never touched
+        # what a view mixed into the class answers (S.TaskView) stays its
+        viewed = set()
+        for base in cls.__mro__:
+            viewed.update(type.__getattribute__(base, "__dict__").get(
+                "view_names", ()))
         attrs = {}
         for name, value in zip(names, values):
             if value is S.UNBOUND:
@@ -635,6 +640,8 @@ class _Builder:
                 continue
             if name in ("__annotations__", "__slots__") and \
                     not isinstance(value, (dict, tuple, list, str)):
+                continue
+            if name in viewed:
                 continue
             if _is_slot_descriptor(value):
                 # a __slots__ member: an unset slot must stay missing, not
@@ -1003,6 +1010,9 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
         dump.source_redactions = source_redactions
         if task_records:
             dump.tasks = _tasks(task_records)
+            for t in dump.tasks:
+                if isinstance(t.obj, S.TaskView):
+                    object.__setattr__(t.obj, "_heapdump_task", t)
         if loader.after_trailer:
             notes.append("%d bytes after the TRAILER record were ignored"
                          % loader.after_trailer)

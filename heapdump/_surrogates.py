@@ -267,8 +267,98 @@ class DequeView:
             "wrote a deque's items only, read through its traverse")
 
 
+def _coro_label(coro):
+    """A coroutine as asyncio's repr of a task names it:
+    ``<child() running at /app/x.py:3>``, from the dumped frame."""
+    try:
+        d = object.__getattribute__(coro, "__dict__")
+    except AttributeError:
+        return repr(coro)
+    qual = d.get("__qualname__", "?")
+    frame = d.get("cr_frame", d.get("gi_frame"))
+    if isinstance(frame, types.FrameType):
+        # realized for pdb (heapdump._frames)
+        where, lineno = frame.f_code.co_filename, frame.f_lineno
+    else:
+        where = getattr(getattr(frame, "code", None), "filename", None)
+        lineno = getattr(frame, "lineno", None)
+    if where is None or lineno is None:
+        return "<%s()>" % qual
+    return "<%s() running at %s:%s>" % (qual, where, lineno)
+
+
+class TaskView:
+    """Mixed into the stand-in class of ``asyncio.Task`` (the C
+    ``_asyncio.Task`` and its subclasses): what the dump's TASK record
+    says of it (format 1.4, heapdump._model.Task) answers ``get_name()``,
+    ``done()``, ``cancelled()``, ``get_coro()``, ``get_loop()`` and its
+    repr, as a live task's would (``<Task pending name='kid'
+    coro=<child() running at /app/x.py:3>>``).  Its result, exception and
+    callbacks are not in the record: those raise.  The loader sets the
+    record as the stand-in's ``_heapdump_task`` once the tasks are read."""
+
+    __slots__ = ()
+    #: what this view answers: the loader does not set the dumped class's
+    #: attributes of these names over it
+    view_names = frozenset({"get_name", "done", "cancelled", "get_coro",
+                            "get_loop", "result", "exception",
+                            "__repr__"})
+
+    def _task(self, what):
+        try:
+            return object.__getattribute__(self, "_heapdump_task")
+        except AttributeError:
+            raise DumpedCodeError(
+                "%s: this task is not among the dump's tasks (no TASK "
+                "record: an older format, or a task of no running loop)"
+                % what) from None
+
+    def get_name(self):
+        return self._task("Task.get_name()").name
+
+    def done(self):
+        state = self._task("Task.done()").state
+        if state is None:
+            raise DumpedCodeError("Task.done(): the dump did not read this "
+                                  "task's state")
+        return state != "pending"
+
+    def cancelled(self):
+        state = self._task("Task.cancelled()").state
+        if state is None:
+            raise DumpedCodeError("Task.cancelled(): the dump did not read "
+                                  "this task's state")
+        return state == "cancelled"
+
+    def get_coro(self):
+        return self._task("Task.get_coro()").coro
+
+    def get_loop(self):
+        return self._task("Task.get_loop()").loop
+
+    def result(self):
+        raise DumpedCodeError("Task.result(): a task's result is not in "
+                              "the dump's TASK record")
+
+    def exception(self):
+        raise DumpedCodeError("Task.exception(): a task's exception is not "
+                              "in the dump's TASK record")
+
+    def __repr__(self):
+        try:
+            task = object.__getattribute__(self, "_heapdump_task")
+        except AttributeError:
+            return Opaque.__repr__(self)
+        parts = [task.state or "state unread", "name=%r" % (task.name,)]
+        if task.coro is not None:
+            parts.append("coro=%s" % _coro_label(task.coro))
+        return "<%s %s>" % (type.__getattribute__(type(self), "__name__"),
+                            " ".join(parts))
+
+
 #: Opaque C types that read as what they hold, by (module, qualname).
-OPAQUE_VIEWS = {("collections", "deque"): DequeView}
+OPAQUE_VIEWS = {("collections", "deque"): DequeView,
+                ("_asyncio", "Task"): TaskView}
 
 
 class BuiltinFunction(Surrogate):

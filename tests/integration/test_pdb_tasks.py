@@ -234,3 +234,31 @@ def test_tasks_of_a_gather_are_awaited_by_the_gathering_task(tmp_path):
     assert len(kids) == 2, heads
     assert re.search(r"awaits a _GatheringFuture of task \d \(Task-\d\), "
                      r"task \d \(Task-\d\)\)$", parent[0]), parent[0]
+
+
+def test_a_task_object_answers_from_its_record(tmp_path, task_dump):
+    # live, at the dump: repr(s) is "<Task pending name='sleepy'
+    # coro=<sleeper() running at APP:LINE> wait_for=<Task pending ...>>";
+    # the dump gives the same but what it waits for (a repr of its own),
+    # and refuses what the record does not hold
+    path, app = task_dump
+    r = heapdump_open(tmp_path, path, commands=(
+        "p s\n"
+        "p s.get_name(), s.done(), s.cancelled()\n"
+        "p done.done(), done.cancelled()\n"
+        "p s.get_coro()\n"
+        "p s.result()\n"))
+    out = replies(r.stdout)
+    assert out[1] == ("<Task pending name='sleepy' coro=<sleeper() running "
+                      "at %s>>\n" % _at(app, "await leaf(1)")), r.stdout
+    assert out[2] == "('sleepy', False, False)\n"
+    if PY314:
+        # not in 3.14's lists once finished: no TASK record, and the
+        # stand-in says so
+        assert "DumpedCodeError: Task.done(): this task is not among the " \
+               "dump's tasks" in out[3], r.stdout
+    else:
+        assert out[3] == "(True, False)\n", r.stdout
+    assert out[4].startswith("<coroutine object sleeper at 0x"), r.stdout
+    assert "DumpedCodeError: Task.result(): a task's result is not in the " \
+           "dump's TASK record" in out[5], r.stdout
