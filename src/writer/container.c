@@ -7,6 +7,7 @@
  * whole dump.  Memory is fixed: one input and one output buffer.
  */
 #include "heapdump.h"
+#include "names.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -96,8 +97,8 @@ hd_container_open(hd_writer *w, const char *final_path, int level)
     }
     memcpy(w->final_path, final_path, n + 1);
     /* The temporary name is the final one plus a suffix that no reader
-     * takes for a dump; the pid keeps two processes apart. */
-    snprintf(w->tmp_path, n + 32, "%s.%ld.tmp", final_path, (long)getpid());
+     * takes for a dump; the pid keeps two processes apart (names.c). */
+    (void)hd_names_tmp(w->tmp_path, n + 32, final_path, (long)getpid());
     ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level);
     if (level >= 1 && level <= 5) {
         /* Lazy matching instead of these levels' double-fast search: on
