@@ -35,6 +35,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -190,26 +191,79 @@ signals_acquire(void *arg)
     return NULL;
 }
 
-/* A stacks-only dump, without the GIL, leaving out the thread state of
- * the thread exclude (the acquirer's, 0 if it has made none yet).  The
- * watcher thread calls it, signal_dumps.lock not held. */
+/* Where the threads are: for each thread state (but the excluded), its
+ * address and, for its innermost SIGNALS_WHERE_FRAMES frames, the frame
+ * handle, the code and the instruction offset.  Two readings that differ
+ * mean that some thread (the one holding the GIL) ran Python code in
+ * between.  Read without the GIL, as the stacks-only dump reads: the same
+ * reads, no more. */
+#define SIGNALS_WHERE_FRAMES 16
+#define SIGNALS_WHERE_CAP 1024
+typedef struct signals_where {
+    size_t n;
+    uintptr_t v[SIGNALS_WHERE_CAP];
+} signals_where;
+
 static void
-signals_stacks_dump(signals_entry *e, double waited, unsigned long exclude)
+signals_where_read(signals_where *w, unsigned long exclude)
 {
-    char path[4096], extra[512], reason[128];
+    w->n = 0;
+    int nthreads = 0;
+    for (PyThreadState *ts = hd_pyversion_thread_first(signal_dumps.interp);
+         ts != NULL && nthreads < 100000; ts = PyThreadState_Next(ts)) {
+        nthreads++;
+        if (exclude && ts->thread_id == exclude) {
+            continue;
+        }
+        if (w->n + 1 > SIGNALS_WHERE_CAP) {
+            return; /* the first threads only */
+        }
+        w->v[w->n++] = (uintptr_t)ts;
+        hd_frame *f = hd_pyversion_thread_frame(ts);
+        for (int i = 0; f != NULL && i < SIGNALS_WHERE_FRAMES; i++) {
+            hd_frame_info info;
+            if (w->n + 3 > SIGNALS_WHERE_CAP) {
+                return;
+            }
+            memset(&info, 0, sizeof(info));
+            int ok = hd_pyversion_frame_info(f, &info) == 0;
+            w->v[w->n++] = (uintptr_t)f;
+            w->v[w->n++] = ok ? (uintptr_t)info.code : 0;
+            w->v[w->n++] = ok ? (uintptr_t)(intptr_t)info.lasti : 0;
+            f = hd_pyversion_frame_back(f);
+        }
+    }
+}
+
+/* Whether the threads are somewhere else than in *before: read now, and a
+ * few more times over about a millisecond (a holder that runs Python code
+ * moves within microseconds; one stuck in C does not move at all). */
+static int
+signals_moved(const signals_where *before, unsigned long exclude)
+{
+    static signals_where now; /* the watcher's only: no lock needed */
+    for (int k = 0; k < 8; k++) {
+        if (k > 0) {
+            struct timespec pause = {0, 125000};
+            nanosleep(&pause, NULL);
+        }
+        signals_where_read(&now, exclude);
+        if (now.n != before->n ||
+            memcmp(now.v, before->v, now.n * sizeof(now.v[0])) != 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Write one stacks-only dump to path; 0 or -1 (said on stderr). */
+static int
+signals_stacks_write(signals_entry *e, const char *path, const char *extra,
+                     unsigned long exclude)
+{
+    char reason[128];
     hd_request req;
     hd_result res;
-    if (signals_path(path, sizeof(path), e->directory, "stacks") < 0) {
-        signals_say("heapdump: no name for a stacks-only dump in ");
-        signals_say(e->directory);
-        signals_say("\n");
-        return;
-    }
-    snprintf(extra, sizeof(extra),
-             "Heapdump-Stacks-Only: the GIL was not released within %.1f "
-             "s; code locations only, read without it\n"
-             "Heapdump-Signal: %s (%d)\n",
-             waited, signals_name(e->signum), e->signum);
     snprintf(reason, sizeof(reason), "signal %s (stacks only)",
              signals_name(e->signum));
     memset(&req, 0, sizeof(req));
@@ -234,6 +288,50 @@ signals_stacks_dump(signals_entry *e, double waited, unsigned long exclude)
         signals_say(" failed: ");
         signals_say(res.error ? res.error : "?");
         signals_say("\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* A stacks-only dump, without the GIL, leaving out the thread state of
+ * the thread exclude (the acquirer's, 0 if it has made none yet).  The
+ * watcher thread calls it, signal_dumps.lock not held.
+ *
+ * The thread holding the GIL may run while the stacks are read: its
+ * frames change, and memory the read follows may be freed (a frame
+ * object on 3.9 and 3.10, a code object whose last reference went).
+ * faulthandler's dump_traceback_later takes the same risk; here it is
+ * narrowed and said: where the threads are is read before the dump and
+ * after it (signals_moved).  When they moved, the file is written again
+ * (a holder stuck in C had only just left it), and that second file says
+ * "Heapdump-Stacks-Torn: maybe", whether or not they moved again: they
+ * are known to run.  docs/triggers.rst, "Stacks-only dumps". */
+static void
+signals_stacks_dump(signals_entry *e, double waited, unsigned long exclude)
+{
+    static signals_where before; /* the watcher's only: no lock needed */
+    char path[4096], extra[768];
+    if (signals_path(path, sizeof(path), e->directory, "stacks") < 0) {
+        signals_say("heapdump: no name for a stacks-only dump in ");
+        signals_say(e->directory);
+        signals_say("\n");
+        return;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        snprintf(extra, sizeof(extra),
+                 "Heapdump-Stacks-Only: the GIL was not released within "
+                 "%.1f s; code locations only, read without it\n"
+                 "Heapdump-Signal: %s (%d)\n%s",
+                 waited, signals_name(e->signum), e->signum,
+                 attempt == 0 ? ""
+                              : "Heapdump-Stacks-Torn: maybe: the thread "
+                                "holding the GIL ran Python code while "
+                                "the stacks were read\n");
+        signals_where_read(&before, exclude);
+        if (signals_stacks_write(e, path, extra, exclude) < 0 ||
+            !signals_moved(&before, exclude)) {
+            return;
+        }
     }
 }
 
