@@ -235,16 +235,18 @@ signals_where_read(signals_where *w, unsigned long exclude)
     }
 }
 
-/* Whether the threads are somewhere else than in *before: read now, and a
- * few more times over about a millisecond (a holder that runs Python code
- * moves within microseconds; one stuck in C does not move at all). */
+/* Whether the threads are somewhere else than in *before: read now, and
+ * 15 more times over about 60 ms.  A holder that runs Python code moves
+ * within microseconds when it runs, but on a loaded machine it may not be
+ * scheduled for a few milliseconds; one stuck in C does not move at all.
+ * The wait is the watcher's, and only after a stacks-only dump. */
 static int
 signals_moved(const signals_where *before, unsigned long exclude)
 {
     static signals_where now; /* the watcher's only: no lock needed */
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < 16; k++) {
         if (k > 0) {
-            struct timespec pause = {0, 125000};
+            struct timespec pause = {0, 4000000};
             nanosleep(&pause, NULL);
         }
         signals_where_read(&now, exclude);
