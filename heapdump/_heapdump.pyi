@@ -5,7 +5,6 @@
 # values are src/format.h's (heapdump/_format.py is their Python face).
 
 import os
-
 from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 # ---------------------------------------------------------- the format
