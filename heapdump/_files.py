@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 
-from heapdump import _writer
+from heapdump import _heapdump, _writer
 
 #: The defaults of the triggers' policy (None: no limit).
 DEFAULT_POLICY = {
@@ -45,11 +45,13 @@ DUMP_OPTIONS = ("max_objects", "max_bytes", "max_string", "max_items",
                 "scope")
 
 # heapdump-20261122T101500Z-4242[-ValueError][-2].dump: the names
-# default_filename() and _target() give, and the C writer's -stacks and
-# -SIGSEGV variants.  Group 1 is the time stamp, which sorts.
+# src/writer/names.c builds (_heapdump.dump_name, for default_filename(),
+# target() and new_path(), and for the C writer's -stacks and -SIGSEGV
+# dumps), parsed here.  Group 1 is the time stamp, which sorts.
 _DUMP_NAME = re.compile(
     r"^heapdump-(\d{8}T\d{6}Z)-(\d+)(?:-[A-Za-z0-9_]+)*\.dump$")
-# The C writer's temporary name: "<final>.<pid>.tmp".
+# The C writer's temporary name (names.c, _heapdump.tmp_name):
+# "<final>.<pid>.tmp".
 _TMP_NAME = re.compile(r"^(heapdump-\d{8}T\d{6}Z-[A-Za-z0-9_-]+\.dump)"
                        r"\.(\d+)\.tmp$")
 # A .tmp nobody has written to for this long is a leftover even when its
@@ -285,15 +287,11 @@ class DumpDirectory:
 
     def new_path(self, exc=None, tag=None):
         """A name not taken yet for a dump of exc (or, without exc, ending
-        in tag, e.g. "SIGUSR1"): default_filename()'s."""
+        in tag, e.g. "SIGUSR1"): default_filename()'s (src/writer/names.c
+        builds both)."""
         if exc is not None or not tag:
             return _writer.target(self.path, exc)
-        stem = "%s-%s" % (_writer.default_filename()[:-5], tag)
-        path, n = self.path / (stem + ".dump"), 1
-        while path.exists():
-            n += 1
-            path = self.path / ("%s-%d.dump" % (stem, n))
-        return path
+        return pathlib.Path(_heapdump.dump_name(self.path, tag))
 
     def dump(self, exc=None, reason=None, *, limit=True, tag=None,
              hidden=(), scope=None):

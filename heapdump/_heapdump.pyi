@@ -4,7 +4,8 @@
 # the functions' parameters and the types' methods.  The constants'
 # values are src/format.h's (heapdump/_format.py is their Python face).
 
-from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
+import os
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 # ---------------------------------------------------------- the format
 
@@ -191,6 +192,20 @@ def signal_dump_install(
     /,
 ) -> None: ...
 def signal_dump_uninstall(signum: int, /) -> None: ...
+
+# the names of dump files, final and temporary (src/writer/names.c)
+def dump_name(
+    directory: Optional[Union[str, bytes, os.PathLike[str]]],
+    tag: Optional[str] = None,
+    when: Optional[float] = None,
+    pid: Optional[int] = None,
+    /,
+) -> str: ...
+def tmp_name(
+    final: Union[str, bytes, os.PathLike[str]],
+    pid: Optional[int] = None,
+    /,
+) -> str: ...
 
 # ---------------------------------------------------------- the reader
 

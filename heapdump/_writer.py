@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import pathlib
 import sys
-import time
 
 from heapdump import _context, _format, _heapdump
 
@@ -47,7 +46,11 @@ def limits_for(scope):
 #: whole words without regard to case, on local variable names, str dict
 #: keys and attribute names at any depth ("db_password" and "userPassword"
 #: match "password"; "author" does not match "auth").  Sentry's default
-#: denylist is the floor.
+#: denylist is the floor.  The rule that matches them is written once, in
+#: C (src/secrets/redact.c); this is the one list of words.  The
+#: integrations' SETTING_SECRET_WORDS (heapdump/integrations/_shared.py),
+#: for the names of settings, is derived from it: these words less
+#: REQUEST_STATE_WORDS (tests/unit/test_secret_words.py pins that).
 DEFAULT_REDACT = (
     "password", "passwd", "secret", "api_key", "apikey", "auth",
     "credentials", "credential", "mysql_pwd", "privatekey", "private_key",
@@ -55,6 +58,19 @@ DEFAULT_REDACT = (
     "xsrf", "xsrf_token", "cookie", "set_cookie", "authorization",
     "x_api_key", "x_forwarded_for", "connect.sid", "phpsessid", "passphrase",
     "access_key", "secret_key", "bearer", "jwt",
+)
+
+#: The words of DEFAULT_REDACT that name a request's or a session's state
+#: rather than a secret itself.  A variable, a header or a dict key named
+#: so holds a credential at run time (a session id, a cookie, an
+#: Authorization header, a CSRF token), so a dump blanks it; a *setting*
+#: named so is configuration (SESSION_ENGINE, AUTH_USER_MODEL,
+#: CSRF_COOKIE_NAME, JWT_AUTH_HEADER_TYPES), which the integrations do not
+#: hide by value (SETTING_SECRET_WORDS).
+REQUEST_STATE_WORDS = (
+    "auth", "authorization", "bearer", "jwt", "session", "sessionid",
+    "csrftoken", "csrf_token", "csrf", "xsrf", "xsrf_token", "cookie",
+    "set_cookie", "connect.sid", "phpsessid", "x_forwarded_for",
 )
 
 
@@ -146,17 +162,18 @@ def facts_and_headers():
 def default_filename(exc=None, when=None):
     """The name dump() gives a file: sorts by time, says what happened.
 
-    ``heapdump-20261122T101500Z-4242-ValueError.dump``
+    ``heapdump-20261122T101500Z-4242-ValueError.dump``: the UTC time
+    (``when``, a ``time.time()``; None: now), the pid, and the exception's
+    type name, its ASCII letters, digits and "_" only.  The C extension
+    builds it (src/writer/names.c), as it builds the names of the signal
+    and fatal dumps and the temporary names: one builder for every name.
     """
-    when = time.time() if when is None else when
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(when))
-    name = "heapdump-%s-%d" % (stamp, os.getpid())
-    if exc is not None:
-        tname = type(exc).__name__
-        safe = "".join(c for c in tname if c.isalnum() or c in "_")[:60]
-        if safe:
-            name += "-" + safe
-    return name + ".dump"
+    return _heapdump.dump_name(None, _tag(exc), when)
+
+
+def _tag(exc):
+    """What a dump's name says of exc (None: nothing)."""
+    return None if exc is None else type(exc).__name__
 
 
 def target(file, exc):
@@ -170,13 +187,7 @@ def target(file, exc):
         directory = path
     else:
         directory = pathlib.Path(os.environ.get("HEAPDUMP_DIR") or os.curdir)
-    name = default_filename(exc)
-    path = directory / name
-    n = 1
-    while path.exists():
-        n += 1
-        path = directory / ("%s-%d.dump" % (name[:-5], n))
-    return path.absolute()
+    return pathlib.Path(_heapdump.dump_name(directory, _tag(exc))).absolute()
 
 
 def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,

@@ -649,6 +649,11 @@ void hd_sources_write(hd_dumper *d, Py_ssize_t max_bytes, PyObject *exc);
  * fatal signal handler. */
 int hd_frozen_path(hd_dumper *d, PyObject *exc, PyObject *filename, char *path,
                    size_t cap);
+/* frozen.c too: the value under an exact-str key of a dict (borrowed), found
+ * by scanning it, so that no stored key's __eq__ or __hash__ can run; NULL
+ * when dict is NULL, not a dict, or has no such key.  Caller holds the GIL;
+ * dump.c reads sys.modules and threading's globals with it. */
+PyObject *hd_frozen_dict_get(PyObject *dict, const char *name);
 
 /* classes.c: take subtype_dealloc (0, or -1 with an exception); whether a
  * type itself is a class defined in Python (a C heap type is not). */

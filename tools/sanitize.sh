@@ -57,9 +57,10 @@ if [ $paths = 0 ]; then
     # that inherit LD_PRELOAD (and so run instrumented).  Not the fatal
     # signals, which TSan's own handlers take first; not the main thread
     # blocked in read(2): TSan holds an asynchronous signal back until the
-    # thread leaves its read interceptor, so no handler runs meanwhile
-    # (the burst and the GIL held for good still start the watcher and
-    # the acquirer, and the stacks-only dump)
+    # thread leaves its read interceptor, so no handler runs meanwhile.
+    # The burst (its main thread in select(2) 50 ms at a time), the GIL
+    # held for good in C and the GIL kept by running Python code (spin)
+    # start the watcher, the acquirer and the stacks-only dumps
     tsan) args=("$top/tests/integration/test_triggers_signals.py"
                 -k "not fatal and not core_file and not blocked_in_c"
                 ${args[@]+"${args[@]}"}) ;;

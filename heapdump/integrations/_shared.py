@@ -408,13 +408,14 @@ def unique(objects):
 
 
 #: The words that make a setting's name secret (Django's settings, Flask's
-#: config): narrower than the dump's names, which also blank sessions,
-#: cookies and authentication, whose settings are configuration
-#: (SESSION_ENGINE, AUTH_USER_MODEL, CSRF_COOKIE_NAME).
-SETTING_SECRET_WORDS = ("secret", "secret_key", "password", "passwd",
-                        "passphrase", "token", "api_key", "apikey",
-                        "access_key", "private_key", "privatekey",
-                        "credentials", "credential")
+#: config), whose values the integrations hide by value: the dump's words
+#: (DEFAULT_REDACT, the one list) less those that name a request's or a
+#: session's state (REQUEST_STATE_WORDS), whose settings are configuration
+#: (SESSION_ENGINE, AUTH_USER_MODEL, CSRF_COOKIE_NAME).  Derived, not
+#: written again: a word added to DEFAULT_REDACT makes settings secret too
+#: unless it is listed as request state.
+SETTING_SECRET_WORDS = tuple(w for w in _writer.DEFAULT_REDACT
+                             if w not in _writer.REQUEST_STATE_WORDS)
 
 _DOTTED = None
 

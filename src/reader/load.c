@@ -293,6 +293,16 @@ Loader_fields(LoaderObject *L, PyObject *args, PyObject *kwds)
     return r;
 }
 
+/* Append item (a new reference, or NULL with an exception set) to list,
+ * the reference given away either way.  0, or -1 with an exception. */
+static int
+load_append(PyObject *list, PyObject *item)
+{
+    int rc = item == NULL ? -1 : PyList_Append(list, item);
+    Py_XDECREF(item);
+    return rc;
+}
+
 static PyObject *
 Loader_others(LoaderObject *L, PyObject *Py_UNUSED(ignored))
 {
@@ -304,13 +314,11 @@ Loader_others(LoaderObject *L, PyObject *Py_UNUSED(ignored))
         load_other *o = &L->others[i];
         PyObject *f = hd_records_decode_fields(
             L, o->kind, o->raw, o->end, o->nfields, LOAD_STRICT, UINT32_MAX);
-        PyObject *item = f ? Py_BuildValue("(iN)", o->kind, f) : NULL;
-        if (item == NULL || PyList_Append(list, item) < 0) {
-            Py_XDECREF(item);
+        if (load_append(list, f ? Py_BuildValue("(iN)", o->kind, f) : NULL) <
+            0) {
             Py_DECREF(list);
             return NULL;
         }
-        Py_DECREF(item);
     }
     return list;
 }
@@ -342,13 +350,11 @@ Loader_pyfill(LoaderObject *L, PyObject *Py_UNUSED(ignored))
         if (!(e->flags & LOAD_F_PYFILL) && e->kind != HD_K_FUNCTION) {
             continue;
         }
-        PyObject *item = Py_BuildValue("(ni)", (Py_ssize_t)i, e->kind);
-        if (item == NULL || PyList_Append(list, item) < 0) {
-            Py_XDECREF(item);
+        if (load_append(list, Py_BuildValue("(ni)", (Py_ssize_t)i, e->kind)) <
+            0) {
             Py_DECREF(list);
             return NULL;
         }
-        Py_DECREF(item);
     }
     return list;
 }

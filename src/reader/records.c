@@ -408,6 +408,26 @@ records_object_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n,
     return 0;
 }
 
+/* Make room for one more element (of sz bytes) in the array *arr of n
+ * (capacity *cap), and copy the rest of the record at c into the arena:
+ * [*raw, *end).  0, or -1 with an exception set. */
+static int
+records_keep(LoaderObject *L, const hd_mp_cur *c, void **arr, size_t n,
+             size_t *cap, size_t sz, const unsigned char **raw,
+             const unsigned char **end)
+{
+    if (hd_decode_grow(arr, n, cap, sz) < 0) {
+        return -1;
+    }
+    size_t len = (size_t)(c->end - c->p);
+    *raw = hd_decode_arena_copy(L, c->p, len);
+    if (*raw == NULL) {
+        return -1;
+    }
+    *end = *raw + len;
+    return 0;
+}
+
 /* An other record [kind, fields...].
  * size: one switch over the other record kinds, a case per kind. */
 static int
@@ -514,20 +534,16 @@ records_other_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n)
             hd_decode_fail(L, "a container of more than 2**31 elements");
             return -1;
         }
-        if (hd_decode_grow((void **)&L->more, L->nmore, &L->more_cap,
-                           sizeof(load_segment)) < 0) {
+        const unsigned char *raw, *end;
+        if (records_keep(L, c, (void **)&L->more, L->nmore, &L->more_cap,
+                         sizeof(load_segment), &raw, &end) < 0) {
             return -1;
         }
-        size_t len = (size_t)(c->end - c->p);
-        const unsigned char *raw = hd_decode_arena_copy(L, c->p, len);
-        if (raw == NULL) {
-            return -1;
-        }
-        load_segment *s = &L->more[L->nmore++];
-        s->raw = raw;
-        s->end = raw + len;
-        s->n = nf;
-        s->owner = (uint32_t)L->last_object;
+        L->more[L->nmore++] =
+            (load_segment){.raw = raw,
+                           .end = end,
+                           .n = nf,
+                           .owner = (uint32_t)L->last_object};
         if (e->more == 0) {
             e->more = (uint32_t)L->nmore;
         }
@@ -541,20 +557,13 @@ records_other_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n)
     case HD_R_ROOT:
     case HD_R_TRAILER:
     case HD_R_ERROR: {
-        if (hd_decode_grow((void **)&L->others, L->nothers, &L->others_cap,
-                           sizeof(load_other)) < 0) {
+        const unsigned char *raw, *end;
+        if (records_keep(L, c, (void **)&L->others, L->nothers, &L->others_cap,
+                         sizeof(load_other), &raw, &end) < 0) {
             return -1;
         }
-        size_t len = (size_t)(c->end - c->p);
-        const unsigned char *raw = hd_decode_arena_copy(L, c->p, len);
-        if (raw == NULL) {
-            return -1;
-        }
-        load_other *o = &L->others[L->nothers++];
-        o->raw = raw;
-        o->end = raw + len;
-        o->nfields = nf;
-        o->kind = (uint8_t)kind;
+        L->others[L->nothers++] = (load_other){
+            .raw = raw, .end = end, .nfields = nf, .kind = (uint8_t)kind};
         if (kind == HD_R_TRAILER) {
             L->trailer_seen = 1;
         }

@@ -27,12 +27,15 @@
  * signal-safety contract is written above it.
  */
 #include "heapdump.h"
+#include "writer/names.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -65,21 +68,13 @@ signals_name(int signum)
     }
 }
 
-/* directory/heapdump-<UTC stamp>-<pid>-<tag>.dump, a name not taken yet. */
-static void
+/* directory/heapdump-<UTC stamp>-<pid>-<tag>.dump, a name not taken yet
+ * (names.c builds every dump's name).  Async-signal-safe: time(2),
+ * getpid(2) and names.c's access(2) only.  Returns 0, or -1 (too long). */
+static int
 signals_path(char *out, size_t cap, const char *directory, const char *tag)
 {
-    time_t now = time(NULL);
-    struct tm tm;
-    char stamp[32];
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-    snprintf(out, cap, "%s/heapdump-%s-%ld-%s.dump", directory, stamp,
-             (long)getpid(), tag);
-    for (int n = 2; access(out, F_OK) == 0 && n < 1000; n++) {
-        snprintf(out, cap, "%s/heapdump-%s-%ld-%s-%d.dump", directory, stamp,
-                 (long)getpid(), tag, n);
-    }
+    return hd_names_dump(out, cap, directory, tag, time(NULL), (long)getpid());
 }
 
 /* One line on stderr, with write(2) only. */
@@ -196,21 +191,81 @@ signals_acquire(void *arg)
     return NULL;
 }
 
-/* A stacks-only dump, without the GIL, leaving out the thread state of
- * the thread exclude (the acquirer's, 0 if it has made none yet).  The
- * watcher thread calls it, signal_dumps.lock not held. */
+/* Where the threads are: for each thread state (but the excluded), its
+ * address and, for its innermost SIGNALS_WHERE_FRAMES frames, the frame
+ * handle, the code and the instruction offset.  Two readings that differ
+ * mean that some thread (the one holding the GIL) ran Python code in
+ * between.  Read without the GIL, as the stacks-only dump reads: the same
+ * reads, no more. */
+#define SIGNALS_WHERE_FRAMES 16
+#define SIGNALS_WHERE_CAP 1024
+typedef struct signals_where {
+    size_t n;
+    uintptr_t v[SIGNALS_WHERE_CAP];
+} signals_where;
+
 static void
-signals_stacks_dump(signals_entry *e, double waited, unsigned long exclude)
+signals_where_read(signals_where *w, unsigned long exclude)
 {
-    char path[4096], extra[512], reason[128];
+    w->n = 0;
+    int nthreads = 0;
+    for (PyThreadState *ts = hd_pyversion_thread_first(signal_dumps.interp);
+         ts != NULL && nthreads < 100000; ts = PyThreadState_Next(ts)) {
+        nthreads++;
+        if (exclude && ts->thread_id == exclude) {
+            continue;
+        }
+        if (w->n + 1 > SIGNALS_WHERE_CAP) {
+            return; /* the first threads only */
+        }
+        w->v[w->n++] = (uintptr_t)ts;
+        hd_frame *f = hd_pyversion_thread_frame(ts);
+        for (int i = 0; f != NULL && i < SIGNALS_WHERE_FRAMES; i++) {
+            hd_frame_info info;
+            if (w->n + 3 > SIGNALS_WHERE_CAP) {
+                return;
+            }
+            memset(&info, 0, sizeof(info));
+            int ok = hd_pyversion_frame_info(f, &info) == 0;
+            w->v[w->n++] = (uintptr_t)f;
+            w->v[w->n++] = ok ? (uintptr_t)info.code : 0;
+            w->v[w->n++] = ok ? (uintptr_t)(intptr_t)info.lasti : 0;
+            f = hd_pyversion_frame_back(f);
+        }
+    }
+}
+
+/* Whether the threads are somewhere else than in *before: read now, and
+ * 15 more times over about 60 ms.  A holder that runs Python code moves
+ * within microseconds when it runs, but on a loaded machine it may not be
+ * scheduled for a few milliseconds; one stuck in C does not move at all.
+ * The wait is the watcher's, and only after a stacks-only dump. */
+static int
+signals_moved(const signals_where *before, unsigned long exclude)
+{
+    static signals_where now; /* the watcher's only: no lock needed */
+    for (int k = 0; k < 16; k++) {
+        if (k > 0) {
+            struct timespec pause = {0, 4000000};
+            nanosleep(&pause, NULL);
+        }
+        signals_where_read(&now, exclude);
+        if (now.n != before->n ||
+            memcmp(now.v, before->v, now.n * sizeof(now.v[0])) != 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Write one stacks-only dump to path; 0 or -1 (said on stderr). */
+static int
+signals_stacks_write(signals_entry *e, const char *path, const char *extra,
+                     unsigned long exclude)
+{
+    char reason[128];
     hd_request req;
     hd_result res;
-    signals_path(path, sizeof(path), e->directory, "stacks");
-    snprintf(extra, sizeof(extra),
-             "Heapdump-Stacks-Only: the GIL was not released within %.1f "
-             "s; code locations only, read without it\n"
-             "Heapdump-Signal: %s (%d)\n",
-             waited, signals_name(e->signum), e->signum);
     snprintf(reason, sizeof(reason), "signal %s (stacks only)",
              signals_name(e->signum));
     memset(&req, 0, sizeof(req));
@@ -235,6 +290,50 @@ signals_stacks_dump(signals_entry *e, double waited, unsigned long exclude)
         signals_say(" failed: ");
         signals_say(res.error ? res.error : "?");
         signals_say("\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* A stacks-only dump, without the GIL, leaving out the thread state of
+ * the thread exclude (the acquirer's, 0 if it has made none yet).  The
+ * watcher thread calls it, signal_dumps.lock not held.
+ *
+ * The thread holding the GIL may run while the stacks are read: its
+ * frames change, and memory the read follows may be freed (a frame
+ * object on 3.9 and 3.10, a code object whose last reference went).
+ * faulthandler's dump_traceback_later takes the same risk; here it is
+ * narrowed and said: where the threads are is read before the dump and
+ * after it (signals_moved).  When they moved, the file is written again
+ * (a holder stuck in C had only just left it), and that second file says
+ * "Heapdump-Stacks-Torn: maybe", whether or not they moved again: they
+ * are known to run.  docs/triggers.rst, "Stacks-only dumps". */
+static void
+signals_stacks_dump(signals_entry *e, double waited, unsigned long exclude)
+{
+    static signals_where before; /* the watcher's only: no lock needed */
+    char path[4096], extra[768];
+    if (signals_path(path, sizeof(path), e->directory, "stacks") < 0) {
+        signals_say("heapdump: no name for a stacks-only dump in ");
+        signals_say(e->directory);
+        signals_say("\n");
+        return;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        snprintf(extra, sizeof(extra),
+                 "Heapdump-Stacks-Only: the GIL was not released within "
+                 "%.1f s; code locations only, read without it\n"
+                 "Heapdump-Signal: %s (%d)\n%s",
+                 waited, signals_name(e->signum), e->signum,
+                 attempt == 0 ? ""
+                              : "Heapdump-Stacks-Torn: maybe: the thread "
+                                "holding the GIL ran Python code while "
+                                "the stacks were read\n");
+        signals_where_read(&before, exclude);
+        if (signals_stacks_write(e, path, extra, exclude) < 0 ||
+            !signals_moved(&before, exclude)) {
+            return;
+        }
     }
 }
 
@@ -658,8 +757,9 @@ fatal_handler(int signum, siginfo_t *info, void *ucontext)
 
     PyThreadState *ts = PyGILState_GetThisThreadState();
     char path[4096], extra[512], reason[128];
-    signals_path(path, sizeof(path), fatal_dumps.directory,
-                 signals_name(signum));
+    int named = signals_path(path, sizeof(path), fatal_dumps.directory,
+                             signals_name(signum));
+
     snprintf(extra, sizeof(extra),
              "Heapdump-Signal: %s (%d)\n"
              "Heapdump-Signal-Code: %d\n"
@@ -687,7 +787,12 @@ fatal_handler(int signum, siginfo_t *info, void *ucontext)
     req.level = 1;
     req.redact = &fatal_dumps.redact;
     req.hide = hd_hide_of(fatal_dumps.hide);
-    if (hd_dump_run(&req, &res) == 0) {
+    if (named < 0) {
+        signals_say("heapdump: the crash dump failed: no name for it in ");
+        signals_say(fatal_dumps.directory);
+        signals_say("\n");
+    }
+    else if (hd_dump_run(&req, &res) == 0) {
         signals_say("heapdump: wrote ");
         signals_say(path);
         signals_say("\n");
@@ -846,7 +951,107 @@ fatal_uninstall(PyObject *module, PyObject *unused)
     Py_RETURN_TRUE;
 }
 
+/* ------------------------------------------------------------ the names */
+
+PyDoc_STRVAR(dump_name_doc,
+             "dump_name($module, directory, tag=None, when=None, pid=None, "
+             "/)\n--\n\n"
+             "The name of a dump file, as every dump is named (the signal and "
+             "fatal\ndumps too): "
+             "heapdump-<UTC stamp>-<pid>[-<tag>][-<n>].dump.\n"
+             "tag keeps its ASCII letters, digits and '_' (60 at most); when "
+             "is a\ntime.time() (None: now), pid a process id (None: this "
+             "one).  With a\ndirectory (not None), the path of a name not "
+             "taken yet there (-2, -3,\n... added); with None, the bare "
+             "name.");
+
+static PyObject *
+signals_dump_name(PyObject *module, PyObject *args)
+{
+    PyObject *dir_obj = Py_None, *tag_obj = Py_None, *when_obj = Py_None;
+    PyObject *pid_obj = Py_None, *dir_bytes = NULL, *tag_bytes = NULL;
+    PyObject *result = NULL;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "O|OOO:dump_name", &dir_obj, &tag_obj,
+                          &when_obj, &pid_obj)) {
+        return NULL;
+    }
+    if (dir_obj != Py_None && !PyUnicode_FSConverter(dir_obj, &dir_bytes)) {
+        return NULL;
+    }
+    if (tag_obj != Py_None &&
+        (tag_bytes = PyUnicode_AsUTF8String(tag_obj)) == NULL) {
+        goto done;
+    }
+    time_t when = time(NULL);
+    if (when_obj != Py_None) {
+        double w = PyFloat_AsDouble(when_obj);
+        if (w == -1.0 && PyErr_Occurred()) {
+            goto done;
+        }
+        if (!isfinite(w) || fabs(w) > 1e15) {
+            PyErr_SetString(PyExc_ValueError, "when out of range");
+            goto done;
+        }
+        when = (time_t)floor(w);
+    }
+    long pid = (long)getpid();
+    if (pid_obj != Py_None && (pid = PyLong_AsLong(pid_obj)) == -1 &&
+        PyErr_Occurred()) {
+        goto done;
+    }
+    char path[4096];
+    int r;
+    Py_BEGIN_ALLOW_THREADS /* access(2) on a slow file system */
+    r = hd_names_dump(
+        path, sizeof(path), dir_bytes ? PyBytes_AS_STRING(dir_bytes) : NULL,
+        tag_bytes ? PyBytes_AS_STRING(tag_bytes) : NULL, when, pid);
+    Py_END_ALLOW_THREADS
+    if (r < 0) {
+        PyErr_Format(PyExc_OSError, "no dump name free in %R", dir_obj);
+        goto done;
+    }
+    result = PyUnicode_DecodeFSDefault(path);
+done:
+    Py_XDECREF(dir_bytes);
+    Py_XDECREF(tag_bytes);
+    return result;
+}
+
+PyDoc_STRVAR(tmp_name_doc,
+             "tmp_name($module, final, pid=None, /)\n--\n\n"
+             "The temporary name the writer gives final while process pid "
+             "(None:\nthis one) writes it: '<final>.<pid>.tmp'.");
+
+static PyObject *
+signals_tmp_name(PyObject *module, PyObject *args)
+{
+    PyObject *final_bytes = NULL, *pid_obj = Py_None, *result = NULL;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "O&|O:tmp_name", PyUnicode_FSConverter,
+                          &final_bytes, &pid_obj)) {
+        return NULL;
+    }
+    long pid = (long)getpid();
+    if (pid_obj != Py_None && (pid = PyLong_AsLong(pid_obj)) == -1 &&
+        PyErr_Occurred()) {
+        goto done;
+    }
+    char path[4096];
+    if (hd_names_tmp(path, sizeof(path), PyBytes_AS_STRING(final_bytes), pid) <
+        0) {
+        PyErr_SetString(PyExc_ValueError, "final name too long");
+        goto done;
+    }
+    result = PyUnicode_DecodeFSDefault(path);
+done:
+    Py_DECREF(final_bytes);
+    return result;
+}
+
 static PyMethodDef signals_methods[] = {
+    {"dump_name", signals_dump_name, METH_VARARGS, dump_name_doc},
+    {"tmp_name", signals_tmp_name, METH_VARARGS, tmp_name_doc},
     {"signal_dump_install", signals_dump_install, METH_VARARGS,
      signal_dump_install_doc},
     {"signal_dump_uninstall", signals_dump_uninstall, METH_VARARGS,

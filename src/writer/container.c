@@ -9,6 +9,7 @@
  * which compresses and writes while the walk packs.
  */
 #include "heapdump.h"
+#include "names.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -111,8 +112,8 @@ hd_container_open(hd_writer *w, const char *final_path, int level)
     }
     memcpy(w->final_path, final_path, n + 1);
     /* The temporary name is the final one plus a suffix that no reader
-     * takes for a dump; the pid keeps two processes apart. */
-    snprintf(w->tmp_path, n + 32, "%s.%ld.tmp", final_path, (long)getpid());
+     * takes for a dump; the pid keeps two processes apart (names.c). */
+    (void)hd_names_tmp(w->tmp_path, n + 32, final_path, (long)getpid());
     /* The level's own parameters (at 3, double-fast matching).  A lazy
      * strategy set by hand made the file about a quarter smaller on
      * record-heavy dumps but cost about a quarter of a dump's

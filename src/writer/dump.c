@@ -55,25 +55,6 @@ dump_gc_restore(int was_on)
 
 /* ------------------------------------------------------------ reading */
 
-/* The value under an exact-str key of a dict, found by scanning (no
- * __eq__ of a stored key can run), or NULL. */
-static PyObject *
-dump_dict_get(PyObject *dict, const char *name)
-{
-    Py_ssize_t pos = 0;
-    PyObject *k, *v;
-    if (dict == NULL || !PyDict_Check(dict)) {
-        return NULL;
-    }
-    while (PyDict_Next(dict, &pos, &k, &v)) {
-        if (PyUnicode_CheckExact(k) &&
-            PyUnicode_CompareWithASCIIString(k, name) == 0) {
-            return v;
-        }
-    }
-    return NULL;
-}
-
 struct dump_attr {
     const char *name;
     PyObject *value;
@@ -382,7 +363,7 @@ dump_heap_roots(hd_dumper *d)
     PyObject *modules = PyImport_GetModuleDict(); /* borrowed, no call */
     dump_heap_root(d, "modules", modules);
     dump_heap_root(d, "builtins", PyEval_GetBuiltins());
-    dump_heap_root(d, "sys", dump_dict_get(modules, "sys"));
+    dump_heap_root(d, "sys", hd_frozen_dict_get(modules, "sys"));
 }
 
 /* The roots in the order of docs/format.rst ("Order"), and the THREAD
@@ -611,12 +592,12 @@ dump_body(hd_dumper *d, const hd_request *req, const char *iso, int64_t now_ns,
     PyObject *active = NULL, *main_thread = NULL;
     if (req->mode == HD_MODE_NORMAL) {
         PyObject *modules = PyImport_GetModuleDict();
-        PyObject *threading = dump_dict_get(modules, "threading");
+        PyObject *threading = hd_frozen_dict_get(modules, "threading");
         PyObject *tdict = threading && PyModule_Check(threading)
                               ? PyModule_GetDict(threading)
                               : NULL;
-        active = dump_dict_get(tdict, "_active");
-        main_thread = dump_dict_get(tdict, "_main_thread");
+        active = hd_frozen_dict_get(tdict, "_active");
+        main_thread = hd_frozen_dict_get(tdict, "_main_thread");
     }
     dump_meta(d, req, iso, now_ns, nthreads);
     if (dump_roots(d, req, active, main_thread) < 0) {

@@ -19,10 +19,10 @@
 
 #define FROZEN_PREFIX "<frozen "
 
-/* The value under an exact-str key of an exact dict, found by scanning
- * (as dump.c's reader does: no stored key's __eq__ can run), or NULL. */
-static PyObject *
-frozen_dict_get(PyObject *dict, const char *name)
+/* The value under an exact-str key of a dict, found by scanning (no
+ * stored key's __eq__ can run), or NULL (heapdump.h). */
+PyObject *
+hd_frozen_dict_get(PyObject *dict, const char *name)
 {
     Py_ssize_t pos = 0;
     PyObject *k, *v;
@@ -42,11 +42,11 @@ frozen_dict_get(PyObject *dict, const char *name)
 static PyObject *
 frozen_module_str(PyObject *modules, const char *module, const char *attr)
 {
-    PyObject *m = frozen_dict_get(modules, module);
+    PyObject *m = hd_frozen_dict_get(modules, module);
     if (m == NULL || !PyModule_Check(m)) {
         return NULL;
     }
-    PyObject *v = frozen_dict_get(PyModule_GetDict(m), attr);
+    PyObject *v = hd_frozen_dict_get(PyModule_GetDict(m), attr);
     return v != NULL && PyUnicode_CheckExact(v) ? v : NULL;
 }
 

@@ -74,8 +74,10 @@ def dump_files(directory):
     if not directory.exists():
         return []
     found = sorted(p for p in directory.iterdir() if NAME.match(p.name))
-    # every name, built in Python (the triggers) or in C (signals.c's
-    # signal and fatal dumps), is one that the retention's parser takes
+    # every name, whoever asked for it (the triggers through
+    # _heapdump.dump_name, signals.c's signal and fatal dumps in C), comes
+    # from the one builder (src/writer/names.c; tests/unit/test_names.py)
+    # and is one that the retention's parser takes
     for p in found:
         assert _files._DUMP_NAME.match(p.name), p.name
     return found
