@@ -159,7 +159,7 @@ valgrind: venvs  ## the unit tests but the slow ones under valgrind, definite le
 	@tools/deps.sh $(SAN_DEBS)
 	@tools/sanitize.sh valgrind .venv/py$(SAN_PYTHON)/bin/python $(PYTEST_ARGS)
 
-tsan: venvs  ## the signal-dump tests (watcher and acquirer threads) under ThreadSanitizer (newest host Python)
+tsan: venvs  ## the signal-dump tests (watcher and acquirer threads) and the writer thread's under ThreadSanitizer (newest host Python)
 	@tools/sanitize.sh tsan .venv/py$(SAN_PYTHON)/bin/python $(PYTEST_ARGS)
 
 FUZZ_SECONDS ?= 60

@@ -60,8 +60,12 @@ if [ $paths = 0 ]; then
     # thread leaves its read interceptor, so no handler runs meanwhile.
     # The burst (its main thread in select(2) 50 ms at a time), the GIL
     # held for good in C and the GIL kept by running Python code (spin)
-    # start the watcher, the acquirer and the stacks-only dumps
+    # start the watcher, the acquirer and the stacks-only dumps.  And the
+    # writer thread of normal dumps (wthread.c), in the test process: its
+    # ring against the walker, a dump under mutating threads
     tsan) args=("$top/tests/integration/test_triggers_signals.py"
+                "$top/tests/unit/test_wthread.py"
+                "$top/tests/unit/test_freeze.py"
                 -k "not fatal and not core_file and not blocked_in_c"
                 ${args[@]+"${args[@]}"}) ;;
     esac
