@@ -16,6 +16,7 @@ import sys
 import threading
 
 import pytest
+from scenes import DumpProfiler
 
 import heapdump
 from records import KINDS, Ext, Records, Ref, expand, headers
@@ -548,18 +549,8 @@ def test_no_python_code_runs_while_dumping(tmp_path):
 
         return spies, Body, kinds
 
-    profiled = []
-    inside = [False]
-
-    def profiler(frame, event, arg):
-        if event == "c_call" and getattr(arg, "__name__", "") == "dump" \
-                and getattr(arg, "__module__", "") == "heapdump._heapdump":
-            inside[0] = True
-        elif event == "c_return" and inside[0] and \
-                getattr(arg, "__name__", "") == "dump":
-            inside[0] = False
-        elif inside[0]:
-            profiled.append((event, frame.f_code.co_name))
+    profiler = DumpProfiler()
+    profiled = profiler.events
 
     gc.collect()
     sys.setprofile(profiler)

@@ -6,6 +6,8 @@ import asyncio
 import gc
 import sys
 
+from scenes import DumpProfiler
+
 import heapdump
 from records import KINDS, Records
 
@@ -144,18 +146,8 @@ def test_tasks_are_read_without_user_code(tmp_path):
         await asyncio.gather(t, p, return_exceptions=True)
         return seen
 
-    profiled = []
-    inside = [False]
-
-    def profiler(frame, event, arg):
-        if event == "c_call" and getattr(arg, "__name__", "") == "dump" \
-                and getattr(arg, "__module__", "") == "heapdump._heapdump":
-            inside[0] = True
-        elif event == "c_return" and inside[0] and \
-                getattr(arg, "__name__", "") == "dump":
-            inside[0] = False
-        elif inside[0]:
-            profiled.append((event, frame.f_code.co_name))
+    profiler = DumpProfiler()
+    profiled = profiler.events
 
     gc.collect()
     loop = SpyLoop()

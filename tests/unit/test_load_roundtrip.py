@@ -12,6 +12,7 @@ import types
 import weakref
 
 import pytest
+from scenes import frame_named
 
 import heapdump
 from heapdump import _load, _model
@@ -80,14 +81,6 @@ class MyDict(dict):
 
 class AppError(ValueError):
     pass
-
-
-def frame_named(dump, name):
-    for thread in dump.threads:
-        for f in thread.frames:
-            if f.code is not None and f.code.name == name:
-                return f
-    raise AssertionError("no frame %s" % name)
 
 
 def test_values_roundtrip(tmp_path):

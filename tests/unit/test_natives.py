@@ -10,8 +10,8 @@ import decimal
 import sys
 
 import pytest
+from scenes import roundtrip
 
-import heapdump
 from heapdump import _format, _natives
 from heapdump import _surrogates as S
 
@@ -23,25 +23,6 @@ except Exception:
     HAVE_TZDATA = False
 
 CALLS = []
-
-
-def frame_named(dump, name):
-    for thread in dump.threads:
-        for f in thread.frames:
-            if f.code is not None and f.code.name == name:
-                return f
-    raise AssertionError("no frame %s" % name)
-
-
-def roundtrip(tmp_path, values, **limits):
-    """Dump a frame holding values, load it, give the loaded values."""
-    def scene(values):
-        heapdump.dump(tmp_path / "n.dump", **limits)
-        return values
-
-    scene(values)
-    d = heapdump.load(tmp_path / "n.dump")
-    return d, frame_named(d, "scene").locals["values"]
 
 
 # ---------------------------------------------------------------- datetime

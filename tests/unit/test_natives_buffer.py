@@ -11,8 +11,8 @@ import mmap
 import struct
 
 import pytest
+from scenes import roundtrip
 
-import heapdump
 from heapdump import _natives
 
 try:
@@ -23,24 +23,6 @@ except ImportError:
 NEEDS_NUMPY = pytest.mark.skipif(
     numpy is None, reason="numpy is not installed (requirements-test.txt "
     "has it: make venvs)")
-
-
-def frame_named(dump, name):
-    for thread in dump.threads:
-        for f in thread.frames:
-            if f.code is not None and f.code.name == name:
-                return f
-    raise AssertionError("no frame %s" % name)
-
-
-def roundtrip(tmp_path, values, **limits):
-    def scene(values):
-        heapdump.dump(tmp_path / "b.dump", **limits)
-        return values
-
-    scene(values)
-    d = heapdump.load(tmp_path / "b.dump")
-    return d, frame_named(d, "scene").locals["values"]
 
 
 def same_view(got, live):

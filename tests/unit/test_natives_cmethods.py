@@ -8,27 +8,9 @@ import struct
 import threading
 
 import pytest
+from scenes import roundtrip
 
-import heapdump
 from heapdump import _surrogates as S
-
-
-def frame_named(dump, name):
-    for thread in dump.threads:
-        for f in thread.frames:
-            if f.code is not None and f.code.name == name:
-                return f
-    raise AssertionError("no frame %s" % name)
-
-
-def roundtrip(tmp_path, values):
-    def scene(values):
-        heapdump.dump(tmp_path / "c.dump")
-        return values
-
-    scene(values)
-    d = heapdump.load(tmp_path / "c.dump")
-    return d, frame_named(d, "scene").locals["values"]
 
 
 def test_c_methods_raise_the_clear_error(tmp_path):

@@ -6,28 +6,10 @@ acquired.  Each test dumps in this process and loads the dump."""
 import threading
 
 import pytest
+from scenes import roundtrip
 
-import heapdump
 from heapdump import _natives
 from heapdump import _surrogates as S
-
-
-def frame_named(dump, name):
-    for thread in dump.threads:
-        for f in thread.frames:
-            if f.code is not None and f.code.name == name:
-                return f
-    raise AssertionError("no frame %s" % name)
-
-
-def roundtrip(tmp_path, values):
-    def scene(values):
-        heapdump.dump(tmp_path / "l.dump")
-        return values
-
-    scene(values)
-    d = heapdump.load(tmp_path / "l.dump")
-    return d, frame_named(d, "scene").locals["values"]
 
 
 def test_lock_held_or_not(tmp_path):

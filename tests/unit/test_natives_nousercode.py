@@ -10,6 +10,8 @@ import mmap
 import sys
 import threading
 
+from scenes import DumpProfiler
+
 import heapdump
 from heapdump import _heapdump as c
 from records import Records
@@ -94,18 +96,8 @@ def test_lock_and_buffer_kinds_run_no_user_code(tmp_path):
         calls.clear()
         paths.append(heapdump.dump(tmp_path / "u.dump"))
 
-    profiled = []
-    inside = [False]
-
-    def profiler(frame, event, arg):
-        if event == "c_call" and getattr(arg, "__name__", "") == "dump" \
-                and getattr(arg, "__module__", "") == "heapdump._heapdump":
-            inside[0] = True
-        elif event == "c_return" and inside[0] and \
-                getattr(arg, "__name__", "") == "dump":
-            inside[0] = False
-        elif inside[0]:
-            profiled.append((event, frame.f_code.co_name))
+    profiler = DumpProfiler()
+    profiled = profiler.events
 
     gc.collect()
     sys.setprofile(profiler)
