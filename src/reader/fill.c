@@ -902,6 +902,33 @@ hd_fill_setattr(PyObject *obj, PyObject *name, PyObject *value)
     return r < 0 ? -1 : 1;
 }
 
+/* Set on object id the attributes of a record's layout item and values
+ * array (read from c): nothing when the layout is nil. */
+static int
+fill_layout_attrs(LoaderObject *L, size_t id, const hd_mp_item *layout,
+                  hd_mp_cur *c, const hd_mp_item *values)
+{
+    if (layout->type != HD_MP_UINT) {
+        return 0;
+    }
+    PyObject *dict =
+        fill_attr_dict(L, id, layout->u, c, (uint32_t)values->u, LOAD_STRICT);
+    if (dict == NULL) {
+        return -1;
+    }
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    PyObject *obj = L->entries[id].obj;
+    while (obj != NULL && PyDict_Next(dict, &pos, &k, &v)) {
+        if (hd_fill_setattr(obj, k, v) < 0) {
+            Py_DECREF(dict);
+            return -1;
+        }
+    }
+    Py_DECREF(dict);
+    return 0;
+}
+
 static int
 fill_class_attrs(LoaderObject *L, size_t id)
 {
@@ -914,25 +941,7 @@ fill_class_attrs(LoaderObject *L, size_t id)
         hd_decode_fail(L, "CLASS record is malformed");
         return -1;
     }
-    if (it.type != HD_MP_UINT) {
-        return 0;
-    }
-    PyObject *dict =
-        fill_attr_dict(L, id, it.u, &c, (uint32_t)arr.u, LOAD_STRICT);
-    if (dict == NULL) {
-        return -1;
-    }
-    PyObject *k, *v;
-    Py_ssize_t pos = 0;
-    PyObject *obj = L->entries[id].obj;
-    while (PyDict_Next(dict, &pos, &k, &v)) {
-        if (hd_fill_setattr(obj, k, v) < 0) {
-            Py_DECREF(dict);
-            return -1;
-        }
-    }
-    Py_DECREF(dict);
-    return 0;
+    return fill_layout_attrs(L, id, &it, &c, &arr);
 }
 
 /* NATIVE: [type, native, [state], layout, [attribute values]]: the
@@ -952,23 +961,5 @@ fill_native_attrs(LoaderObject *L, size_t id)
         hd_decode_fail(L, "NATIVE record is malformed");
         return -1;
     }
-    if (it.type != HD_MP_UINT) {
-        return 0;
-    }
-    PyObject *dict =
-        fill_attr_dict(L, id, it.u, &c, (uint32_t)arr.u, LOAD_STRICT);
-    if (dict == NULL) {
-        return -1;
-    }
-    PyObject *k, *v;
-    Py_ssize_t pos = 0;
-    PyObject *obj = L->entries[id].obj;
-    while (obj != NULL && PyDict_Next(dict, &pos, &k, &v)) {
-        if (hd_fill_setattr(obj, k, v) < 0) {
-            Py_DECREF(dict);
-            return -1;
-        }
-    }
-    Py_DECREF(dict);
-    return 0;
+    return fill_layout_attrs(L, id, &it, &c, &arr);
 }
