@@ -9,12 +9,17 @@
  *   writer/        a dump, a one-way stack (each calls only those below):
  *                  dump.c (the stages: the freeze, META, THREAD, ROOT,
  *                  TRAILER, the rename), unreached.c (the heap scope's
- *                  unreached objects), pack.c (one object, one record;
- *                  drains the queue), sources.c (SOURCE), walk.c
- *                  (identity, queue, budget, layouts; ERROR), encode.c
- *                  (scalars, markers), kinds.c (kinds, sizes),
- *                  container.c (MIME header, zstd, atomic file: tmp +
- *                  rename, 0600)
+ *                  unreached objects), tasks.c (TASK, tasks.h), pack.c
+ *                  (one object, one record; drains the queue) with
+ *                  natives.c (NATIVE, natives.h; the families
+ *                  natives_datetime/decimal/seq/lock/buffer.c),
+ *                  sources.c (SOURCE, kept across dumps), frozen.c,
+ *                  walk.c (identity, queue, budget, layouts; ERROR),
+ *                  encode.c (scalars, markers), kinds.c (kinds, sizes)
+ *                  with classes.c and natives_types.c, container.c
+ *                  (MIME header, zstd, atomic file: tmp + rename, 0600)
+ *                  with wthread.c (the writer thread) and names.c (the
+ *                  file names, names.h)
  *   secrets/       redact.c (names that look secret); the hider, values
  *                  hidden wherever they are met (hide.h: hide_build.c
  *                  from the program's values, hide_ac.c the automaton,
@@ -26,6 +31,8 @@
  *                  (thread states, frames, code objects, instance dicts,
  *                  generators); shims.c: the differences the public
  *                  API covers (the GC switch, exception groups);
+ *                  asyncio.c (the tasks), locks.c (lock structs),
+ *                  stdlib.c (deque, array, datetime pieces);
  *                  compat.h: small shims (Py_NewRef on 3.9 ...)
  *   reader/        mpread.c (the bounds-checked msgpack reader, mpread.h,
  *                  no Python, fuzzed alone), stream.c (zstd stream ->
