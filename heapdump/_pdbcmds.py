@@ -178,7 +178,10 @@ class DumpPdb(pdb.Pdb):
         self.print_stack_entry(self.stack[self.curindex])
 
 
-def _find_thread(rows, arg):
+def _find_row(rows, arg, idents=None):
+    """The row (number, thread or task) that arg names: by name, else by
+    number, else by one of idents(item) (a thread's ident and native
+    id)."""
     for row in rows:
         if row[1].name == arg:
             return row
@@ -189,24 +192,18 @@ def _find_thread(rows, arg):
     for row in rows:
         if row[0] == wanted:
             return row
-    for row in rows:
-        if wanted in (row[1].ident, row[1].native_id):
+    for row in rows if idents is not None else ():
+        if wanted in idents(row[1]):
             return row
     return None
+
+
+def _find_thread(rows, arg):
+    return _find_row(rows, arg, lambda t: (t.ident, t.native_id))
 
 
 def _find_task(rows, arg):
-    for row in rows:
-        if row[1].name == arg:
-            return row
-    try:
-        wanted = int(arg, 0)
-    except ValueError:
-        return None
-    for row in rows:
-        if row[0] == wanted:
-            return row
-    return None
+    return _find_row(rows, arg)
 
 
 def post_mortem(dump, target, thread=None):
