@@ -109,28 +109,12 @@ tasks_add(PyObject *obj, void *arg)
 
 /* ------------------------------------------------------------ reading */
 
-/* The value under an exact-str key of a dict (a scan: no __eq__ runs). */
-static PyObject *
-tasks_dict_get(PyObject *dict, const char *name)
-{
-    Py_ssize_t pos = 0;
-    PyObject *k, *v;
-    if (dict == NULL || !PyDict_Check(dict)) {
-        return NULL;
-    }
-    while (PyDict_Next(dict, &pos, &k, &v)) {
-        if (PyUnicode_CheckExact(k) &&
-            PyUnicode_CompareWithASCIIString(k, name) == 0) {
-            return v;
-        }
-    }
-    return NULL;
-}
-
+/* A module's dict, found in sys.modules by scanning (hd_frozen_dict_get:
+ * no __eq__ runs). */
 static PyObject *
 tasks_module_dict(PyObject *modules, const char *name)
 {
-    PyObject *m = tasks_dict_get(modules, name);
+    PyObject *m = hd_frozen_dict_get(modules, name);
     return m != NULL && PyModule_Check(m) ? PyModule_GetDict(m) : NULL;
 }
 
@@ -212,12 +196,12 @@ tasks_find(tasks_found *t, PyInterpreterState *interp)
         return 0; /* asyncio never imported: no task */
     }
     PyObject *cdict = tasks_module_dict(modules, "_asyncio");
-    PyObject *ct = tasks_dict_get(cdict, "Task");
-    PyObject *pt = tasks_dict_get(tdict, "_PyTask");
+    PyObject *ct = hd_frozen_dict_get(cdict, "Task");
+    PyObject *pt = hd_frozen_dict_get(tdict, "_PyTask");
     t->c_task = ct != NULL && PyType_Check(ct) ? (PyTypeObject *)ct : NULL;
     t->py_task = pt != NULL && PyType_Check(pt) ? (PyTypeObject *)pt : NULL;
     /* the running ones first */
-    PyObject *current = tasks_dict_get(tdict, "_current_tasks");
+    PyObject *current = hd_frozen_dict_get(tdict, "_current_tasks");
     Py_ssize_t pos = 0;
     PyObject *k, *v;
     while (current != NULL && PyDict_Check(current) &&
@@ -225,9 +209,9 @@ tasks_find(tasks_found *t, PyInterpreterState *interp)
         tasks_add(v, t);
     }
     int native = hd_pyversion_native_tasks(interp, t->c_task, tasks_add, t);
-    tasks_from_registry(t, tasks_dict_get(tdict, "_all_tasks"));
-    tasks_from_registry(t, tasks_dict_get(tdict, "_scheduled_tasks"));
-    tasks_from_registry(t, tasks_dict_get(tdict, "_eager_tasks"));
+    tasks_from_registry(t, hd_frozen_dict_get(tdict, "_all_tasks"));
+    tasks_from_registry(t, hd_frozen_dict_get(tdict, "_scheduled_tasks"));
+    tasks_from_registry(t, hd_frozen_dict_get(tdict, "_eager_tasks"));
     return native < 0 && t->c_task != NULL ? -1 : 0;
 }
 
@@ -258,7 +242,7 @@ tasks_fields(const tasks_found *t, PyObject *task, hd_task_fields *f)
          i++) {
         PyObject *base = PyTuple_GET_ITEM(mro, i);
         PyObject *st =
-            tasks_dict_get(((PyTypeObject *)base)->tp_dict, "_state");
+            hd_frozen_dict_get(((PyTypeObject *)base)->tp_dict, "_state");
         if (st != NULL && PyUnicode_CheckExact(st)) {
             f->state = st;
         }
