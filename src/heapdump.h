@@ -581,6 +581,9 @@ int hd_walk_init(hd_dumper *d);
 void hd_walk_free(hd_dumper *d);
 /* Remember the first failure: out of memory. */
 void hd_walk_oom(hd_dumper *d);
+/* A tp_traverse visit function that appends each referent to d->refs
+ * (the caller sets d->nrefs first). */
+int hd_walk_collect_ref(PyObject *o, void *arg);
 /* Write a value: inline, a reference (queuing the object when new), or
  * OMITTED past the budget.  The same in two steps: classify (which queues)
  * then write, for records that must know their values before writing. */

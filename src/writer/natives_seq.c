@@ -21,23 +21,6 @@
 
 #define PK(d) (&(d)->pk)
 
-static int
-seq_collect(PyObject *o, void *arg)
-{
-    hd_dumper *d = arg;
-    if (d->nrefs == d->refs_cap) {
-        size_t cap = d->refs_cap ? d->refs_cap * 2 : 64;
-        PyObject **r = realloc(d->refs, cap * sizeof(PyObject *));
-        if (r == NULL) {
-            return -1;
-        }
-        d->refs = r;
-        d->refs_cap = cap;
-    }
-    d->refs[d->nrefs++] = o;
-    return 0;
-}
-
 /* The deque's items into d->refs[*first, *first + Py_SIZE): 0, or -1
  * when its traverse does not give them. */
 static int
@@ -46,7 +29,7 @@ seq_deque_items(hd_dumper *d, PyTypeObject *base, PyObject *dq, size_t *first)
     Py_ssize_t n = Py_SIZE(dq);
     d->nrefs = 0;
     if (base->tp_traverse == NULL ||
-        base->tp_traverse(dq, seq_collect, d) != 0) {
+        base->tp_traverse(dq, hd_walk_collect_ref, d) != 0) {
         return -1;
     }
     /* 3.12+: a heap type's traverse visits the type first */

@@ -715,26 +715,6 @@ pack_instance(hd_dumper *d, PyObject *obj)
     pack_layout_values(d, obj, l, vals);
 }
 
-static int
-pack_collect_ref(PyObject *o, void *arg)
-{
-    hd_dumper *d = arg;
-    if (o == NULL) {
-        return 0;
-    }
-    if (d->nrefs == d->refs_cap) {
-        size_t cap = d->refs_cap ? d->refs_cap * 2 : 64;
-        PyObject **r = realloc(d->refs, cap * sizeof(PyObject *));
-        if (r == NULL) {
-            return -1;
-        }
-        d->refs = r;
-        d->refs_cap = cap;
-    }
-    d->refs[d->nrefs++] = o;
-    return 0;
-}
-
 /* OPAQUE: [17, addr, rc, size, type, layout, [values], [referents]] */
 static void
 pack_opaque(hd_dumper *d, PyObject *obj)
@@ -746,7 +726,7 @@ pack_opaque(hd_dumper *d, PyObject *obj)
      * instance dict (already written as attributes) */
     d->nrefs = 0;
     if (PyType_IS_GC(tp) && tp->tp_traverse != NULL) {
-        tp->tp_traverse(obj, pack_collect_ref, d);
+        tp->tp_traverse(obj, hd_walk_collect_ref, d);
     }
     size_t nrefs = d->nrefs;
     if (d->limits.max_items >= 0 && nrefs > (size_t)d->limits.max_items) {

@@ -805,3 +805,26 @@ hd_walk_note_error(hd_dumper *d, const char *fmt, ...)
     hd_encode_cstr(d, msg);
     d->n_records++;
 }
+
+/* A tp_traverse visit function: each referent (not NULL) appended to
+ * d->refs (grown as needed); -1 when it cannot grow, which ends the
+ * traverse (heapdump.h). */
+int
+hd_walk_collect_ref(PyObject *o, void *arg)
+{
+    hd_dumper *d = arg;
+    if (o == NULL) {
+        return 0;
+    }
+    if (d->nrefs == d->refs_cap) {
+        size_t cap = d->refs_cap ? d->refs_cap * 2 : 64;
+        PyObject **r = realloc(d->refs, cap * sizeof(PyObject *));
+        if (r == NULL) {
+            return -1;
+        }
+        d->refs = r;
+        d->refs_cap = cap;
+    }
+    d->refs[d->nrefs++] = o;
+    return 0;
+}
