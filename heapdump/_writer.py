@@ -10,6 +10,7 @@ heapdump._heapdump.dump (src/writer/).
 
 from __future__ import annotations
 
+import gc
 import os
 import pathlib
 import sys
@@ -224,32 +225,41 @@ def dump(file=None, *, exc=None, reason=None, redact=None, environ=False,
     OSError when the file cannot be written (nothing half-written is left),
     TypeError/ValueError for bad arguments.
     """
-    from heapdump import _secrets
+    # No collection from here to the return: one would run the __del__ of
+    # the program's garbage, user code, inside dump().  The C dump keeps
+    # it off through the freeze and gives it back as it found it.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        from heapdump import _secrets
 
-    if exc is None:
-        exc = sys.exc_info()[1]
-    elif not isinstance(exc, BaseException):
-        raise TypeError("exc must be an exception instance, not %s"
-                        % type(exc).__name__)
-    unknown = set(limits) - set(DEFAULT_LIMITS) - {"level"}
-    if unknown:
-        raise TypeError("dump() got unexpected keyword arguments: %s"
-                        % ", ".join(sorted(unknown)))
-    options = limits_for(scope)
-    options.update(limits)
-    patterns = redact_patterns(redact)
-    hider = _secrets.hider(patterns, hide=hide, hidden=_hidden,
-                           environ=environ)
-    if reason is not None:
-        reason = hider.mask(str(reason))
-    path = target(file, exc)
-    facts, headers = facts_and_headers()
-    if _extra_facts:
-        facts.update(_extra_facts)
-    headers += list(_extra_headers)
-    facts, headers = _secrets.mask_facts(hider, facts, headers)
-    _heapdump.dump(os.fspath(path), exc=exc, reason=reason, facts=facts,
-                   headers=headers, skip=1 + _skip, redact=patterns,
-                   hide=hider, roots=_context.current_roots(),
-                   scope=scope, **options)
-    return path
+        if exc is None:
+            exc = sys.exc_info()[1]
+        elif not isinstance(exc, BaseException):
+            raise TypeError("exc must be an exception instance, not %s"
+                            % type(exc).__name__)
+        unknown = set(limits) - set(DEFAULT_LIMITS) - {"level"}
+        if unknown:
+            raise TypeError("dump() got unexpected keyword arguments: %s"
+                            % ", ".join(sorted(unknown)))
+        options = limits_for(scope)
+        options.update(limits)
+        patterns = redact_patterns(redact)
+        hider = _secrets.hider(patterns, hide=hide, hidden=_hidden,
+                               environ=environ)
+        if reason is not None:
+            reason = hider.mask(str(reason))
+        path = target(file, exc)
+        facts, headers = facts_and_headers()
+        if _extra_facts:
+            facts.update(_extra_facts)
+        headers += list(_extra_headers)
+        facts, headers = _secrets.mask_facts(hider, facts, headers)
+        _heapdump.dump(os.fspath(path), exc=exc, reason=reason, facts=facts,
+                       headers=headers, skip=1 + _skip, redact=patterns,
+                       hide=hider, roots=_context.current_roots(),
+                       scope=scope, **options)
+        return path
+    finally:
+        if collecting:
+            gc.enable()
