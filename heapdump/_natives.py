@@ -188,8 +188,10 @@ def _timezone(cls, s):
 def _zoneinfo(cls, s):
     key = s[0]
     zi = _zoneinfo_type()
-    if not isinstance(key, str) or zi is None:
+    if key is None or zi is None:
         raise ValueError("a ZoneInfo without a key (made from a file)")
+    if not isinstance(key, str):
+        raise ValueError("a key that is not a str")
     try:
         # the zone database of this machine, as the program's ZoneInfo
         # was from its own; the key is a str, never a path from the file

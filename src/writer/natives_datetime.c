@@ -9,8 +9,8 @@
  *   DATE       [year, month, day]
  *   TIME       [hour, minute, second, microsecond, tzinfo, fold]
  *   TIMEDELTA  [days, seconds, microseconds]
- *   TIMEZONE   [offset, name]: a timedelta and a str or nil
- *   ZONEINFO   [key]: a str or nil
+ *   TIMEZONE   [offset, name]: a timedelta and a str value or nil
+ *   ZONEINFO   [key]: a str value or nil
  *   TZINFO     []: datetime.tzinfo itself has no state (a Python
  *              subclass's is its instance dict, the record's attributes)
  * tzinfo is a value (nil when none).
@@ -118,7 +118,7 @@ hd_natives_datetime_state(hd_dumper *d, int nk, PyObject *obj, int write)
             msgpack_pack_nil(pk);
         }
         else {
-            hd_encode_str(d, name, -1);
+            hd_walk_value(d, name); /* a value: the hider sees it */
         }
         break;
     case HD_NK_TZINFO: msgpack_pack_array(pk, 0); break;
@@ -128,7 +128,7 @@ hd_natives_datetime_state(hd_dumper *d, int nk, PyObject *obj, int write)
             msgpack_pack_nil(pk);
         }
         else {
-            hd_encode_str(d, key, -1);
+            hd_walk_value(d, key);
         }
         break;
     }

@@ -10,6 +10,7 @@ import decimal
 import sys
 
 import pytest
+from records import raw_records
 from scenes import roundtrip
 
 from heapdump import _format, _natives
@@ -106,6 +107,26 @@ def test_zoneinfo_by_key(tmp_path):
     assert got["dt"].tzinfo is got["z"]
     assert got["dt"] == dt and got["dt"].utcoffset() == dt.utcoffset()
     assert str(got["dt"]) == "2024-07-01 12:00:00+02:00"
+
+
+def test_zone_names_are_values_the_hider_sees(tmp_path):
+    # a timezone's name and a ZoneInfo's key are str values like any
+    # other: a value given to hide= is not in the file, and the zone
+    # comes back as a stand-in that says why, not as a wrong zone
+    named = datetime.timezone(datetime.timedelta(hours=1), "Secret-Zone-Name")
+    values = {"tz": named}
+    hide = ["Secret-Zone-Name"]
+    if HAVE_TZDATA:
+        values["z"] = zoneinfo.ZoneInfo("America/Argentina/Buenos_Aires")
+        hide.append("America/Argentina/Buenos_Aires")
+    d, got = roundtrip(tmp_path, values, hide=hide)
+    raw = repr(raw_records(tmp_path / "scene.dump"))
+    for secret in hide:
+        assert secret not in raw
+    for key in values:
+        assert isinstance(got[key], _natives.NativeStandIn), key
+        assert "not a str" in got[key].reason, got[key]
+        assert "<redacted: str" in repr(got[key]), repr(got[key])
 
 
 def test_zoneinfo_unknown_here_is_a_stand_in():
