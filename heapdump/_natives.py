@@ -26,6 +26,7 @@ import collections
 import datetime
 import decimal
 import re
+import struct
 import sys
 
 from heapdump import _heapdump as _c
@@ -217,19 +218,94 @@ def _decimal(cls, s):
     return decimal.Decimal.__new__(cls, (sign, coefficient, exp))
 
 
-def _array(cls, s, cut=None):
+def _array(cls, s):
     typecode, itemsize, big, raw = s[:4]
     if not isinstance(typecode, str) or len(typecode) != 1 or \
             not isinstance(raw, bytes):
         raise ValueError("a malformed array")
-    arr = array.array.__new__(cls, typecode)
-    if arr.itemsize != itemsize:
-        raise ValueError("items of %r bytes where an array %r has %d here"
-                         % (itemsize, typecode, arr.itemsize))
+    try:
+        arr = array.array.__new__(cls, typecode)
+    except ValueError:
+        arr = None  # a typecode this Python has not ('w' before 3.13)
+    if arr is None or arr.itemsize != itemsize:
+        why = ("no typecode %r here" % typecode if arr is None else
+               "items of %d bytes where an array %r has %d here"
+               % (itemsize, typecode, arr.itemsize))
+        if cls not in (array.array, CutArray):
+            raise ValueError(why)   # a subclass: its own state needs a class
+        return ArrayStandIn(typecode, itemsize, big, raw, why)
     array.array.frombytes(arr, raw)
     if bool(big) != (sys.byteorder == "big"):
         array.array.byteswap(arr)
     return arr
+
+
+# struct's standard-size formats of array's typecodes by item size; the
+# characters are decoded as UTF-16 or UTF-32
+_ARRAY_FORMATS = {"b": "bhiq", "B": "BHIQ", "h": "bhiq", "H": "BHIQ",
+                  "i": "bhiq", "I": "BHIQ", "l": "bhiq", "L": "BHIQ",
+                  "q": "bhiq", "Q": "BHIQ"}
+_ARRAY_SIZES = {1: 0, 2: 1, 4: 2, 8: 3}
+
+
+class ArrayStandIn:
+    """An ``array.array`` this Python cannot make (its typecode is unknown
+    here, as 'w' before 3.13, or its items have another size): typecode,
+    itemsize, ``tolist()``, ``tobytes()``, len(), indexing and iteration
+    answer from the dumped items; ``original_length`` when they were cut."""
+
+    __slots__ = ("typecode", "itemsize", "_big", "_raw", "reason",
+                 "original_length")
+
+    def __init__(self, typecode, itemsize, big, raw, reason):
+        self.typecode, self.itemsize = typecode, itemsize
+        self._big, self._raw, self.reason = bool(big), raw, reason
+        self.original_length = None
+
+    def tobytes(self):
+        return self._raw
+
+    def tolist(self):
+        tc, size, order = self.typecode, self.itemsize, \
+            ">" if self._big else "<"
+        if tc in ("u", "w") and size in (2, 4):
+            codec = "utf-%d-%s" % (size * 8, "be" if self._big else "le")
+            return list(self._raw.decode(codec, "surrogatepass"))
+        if tc in ("f", "d") and size in (4, 8):
+            fmt = "f" if size == 4 else "d"
+        elif tc in _ARRAY_FORMATS and size in _ARRAY_SIZES:
+            fmt = _ARRAY_FORMATS[tc][_ARRAY_SIZES[size]]
+        else:
+            raise S.DumpedAttributeError(
+                "array(%r) of %d-byte items: its items cannot be read here"
+                % (tc, size))
+        n = len(self._raw) // size
+        return list(struct.unpack("%s%d%s" % (order, n, fmt),
+                                  self._raw[:n * size]))
+
+    def __len__(self):
+        return len(self._raw) // self.itemsize if self.itemsize else 0
+
+    def __getitem__(self, i):
+        return self.tolist()[i]
+
+    def __iter__(self):
+        return iter(self.tolist())
+
+    def __repr__(self):
+        items = self.tolist()
+        if self.original_length is not None:
+            n = self.original_length
+            body = ", ".join([repr(x) for x in items] + [
+                "<%s more items not dumped, %s in all>"
+                % (format(n - len(items), ","), format(n, ","))])
+            shown = "[%s]" % body
+        elif self.typecode in ("u", "w"):
+            shown = repr("".join(items))
+        else:
+            shown = repr(items)
+        return "array(%r, %s) (a stand-in: %s)" % (self.typecode, shown,
+                                                    self.reason)
 
 
 def _tzinfo(cls, s):
@@ -342,7 +418,7 @@ def make(oid, fields, cut=None):
             decimal.InvalidOperation) as e:
         return NativeStandIn(kind, state, "its state makes no object here: "
                          "%s" % e)
-    if cut is not None and isinstance(obj, CutArray):
+    if cut is not None and isinstance(obj, (CutArray, ArrayStandIn)):
         obj.original_length = cut
     return obj
 

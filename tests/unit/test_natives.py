@@ -283,6 +283,34 @@ def test_array_cut_says_so(tmp_path):
     assert "900 more items not dumped, 1,000 in all" in repr(g)
 
 
+def test_an_array_this_python_cannot_make_still_reads(tmp_path):
+    # a 'w' array dumped by 3.13 and opened by an older Python, and an
+    # array of 4-byte 'l' items (another platform's) opened where 'l' has
+    # 8: stand-ins that say so and give the items, never a wrong array
+    text = "h\u00e9llo \U0001f600"
+    w = _natives.make(1, [array.array, _natives.ARRAY,
+                          ["w", 4, False, text.encode("utf-32-le")]])
+    if sys.version_info >= (3, 13):
+        assert type(w) is array.array and w.tounicode() == text
+    else:
+        assert isinstance(w, _natives.ArrayStandIn)
+        assert "no typecode 'w' here" in repr(w)
+        assert "".join(w.tolist()) == text and len(w) == len(text)
+        assert w[1] == "\u00e9" and list(w)[-1] == "\U0001f600"
+    raw = b"".join(v.to_bytes(4, "big", signed=True) for v in (1, -2, 70000))
+    small = _natives.make(1, [array.array, _natives.ARRAY,
+                              ["l", 4, True, raw]], cut=10)
+    assert isinstance(small, _natives.ArrayStandIn)
+    assert small.tolist() == [1, -2, 70000] and small.tobytes() == raw
+    assert small.typecode == "l" and small.itemsize == 4
+    assert small.original_length == 10
+    assert "7 more items not dumped, 10 in all" in repr(small)
+    assert "items of 4 bytes where an array 'l' has 8 here" in repr(small)
+    # a subclass's own state needs its class: it stays a NativeStandIn
+    sub = _natives.make(1, [MyArray, _natives.ARRAY, ["l", 4, True, raw]])
+    assert isinstance(sub, _natives.NativeStandIn)
+
+
 class MyArray(array.array):
     def __iter__(self):
         CALLS.append("__iter__")
