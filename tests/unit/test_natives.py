@@ -10,11 +10,11 @@ import decimal
 import sys
 
 import pytest
-from records import raw_records
 from scenes import roundtrip
 
 from heapdump import _format, _natives
 from heapdump import _surrogates as S
+from records import raw_records
 
 try:
     import zoneinfo
