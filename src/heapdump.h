@@ -90,6 +90,8 @@ typedef struct hd_writer {
     const char *err_what;  /* what failed (static string), or NULL */
     struct hd_wthread *wt; /* the writer thread (wthread.c), or NULL:
                               compressed inline */
+    int thread_wanted;     /* start wt when the first buffer fills */
+    int threaded;          /* wt was started for this dump */
 } hd_writer;
 
 /* Create the temporary file for final_path (mode 0600) and the zstd
@@ -109,9 +111,13 @@ void hd_container_raise(const hd_writer *w, PyObject *filename);
 /* Remove the temporary file and free everything; safe to call twice. */
 void hd_container_abort(hd_writer *w);
 /* In normal mode only (never in a signal mode), after the header: the
- * body compressed and written on a writer thread from now on (wthread.c);
- * -1 when no thread could be made: the dump compresses inline. */
-int hd_container_thread(hd_writer *w);
+ * body compressed and written on a writer thread (wthread.c), started
+ * when the first input buffer fills.  A body that fits in one buffer (a
+ * web request's dump) is compressed once, inline, at the close: a thread
+ * would cost more than it saves, and the pause would wait for the
+ * scheduler to run it.  When no thread can be made the dump compresses
+ * inline. */
+void hd_container_thread(hd_writer *w);
 
 /* wthread.c, called by container.c only.  compress: compress w->in
  * (w->in_len bytes; the frame's end after them when end) and write what
@@ -543,6 +549,7 @@ typedef struct hd_result {
     uint64_t objects, inline_, records, bytes, file_bytes, cuts, omitted,
         errors, redacted;
     Py_ssize_t threads;
+    int writer_thread; /* the body was compressed on a writer thread */
     int64_t walk_ns;
     const char *error; /* why it failed (static), or NULL */
     int err_no;

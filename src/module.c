@@ -146,7 +146,7 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
     if (hd_dump_run(&req, &res) < 0) {
         goto done;
     }
-    result = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:L}",
+    result = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:L,s:O}",
                            "objects", (unsigned long long)res.objects,
                            "inline", (unsigned long long)res.inline_,
                            "records", (unsigned long long)res.records, "bytes",
@@ -156,7 +156,9 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
                            (unsigned long long)res.omitted, "errors",
                            (unsigned long long)res.errors, "redacted",
                            (unsigned long long)res.redacted, "threads",
-                           res.threads, "walk_ns", (long long)res.walk_ns);
+                           res.threads, "walk_ns", (long long)res.walk_ns,
+                           "writer_thread",
+                           res.writer_thread ? Py_True : Py_False);
 
 done:
     hd_redact_free(&redactor);

@@ -84,10 +84,25 @@ container_compress_buf(hd_writer *w, int end)
     return container_compress(w, end ? ZSTD_e_end : ZSTD_e_continue);
 }
 
-int
+void
 hd_container_thread(hd_writer *w)
 {
-    return hd_wthread_start(w, container_compress_buf);
+    w->thread_wanted = 1;
+}
+
+/* A full input buffer to zstd: on the writer thread, started now when one
+ * is wanted and none runs yet (it could not be made: inline). */
+static int
+container_flush_full(hd_writer *w)
+{
+    if (w->thread_wanted && w->wt == NULL) {
+        w->thread_wanted = 0;
+        if (hd_wthread_start(w, container_compress_buf) == 0) {
+            w->threaded = 1;
+        }
+    }
+    return w->wt != NULL ? hd_wthread_submit(w, 0)
+                         : container_compress(w, ZSTD_e_continue);
 }
 
 int
@@ -158,8 +173,7 @@ hd_container_append(void *data, const char *buf, size_t len)
         if (w->in_len < w->in_cap) {
             continue;
         }
-        if (w->wt != NULL ? hd_wthread_submit(w, 0) < 0
-                          : container_compress(w, ZSTD_e_continue) < 0) {
+        if (container_flush_full(w) < 0) {
             return 0;
         }
     }

@@ -630,6 +630,7 @@ dump_counts(const hd_dumper *d, hd_result *res, Py_ssize_t nthreads)
     res->errors = d->n_errors;
     res->redacted = d->n_redacted;
     res->threads = nthreads;
+    res->writer_thread = d->w.threaded;
 }
 
 int
@@ -697,7 +698,7 @@ hd_dump_run(const hd_request *req, hd_result *res)
     opened = 1;
     hd_container_header(&d->w, hb.p, hb.len);
     if (normal) {
-        hd_container_thread(&d->w); /* -1: compressed inline */
+        hd_container_thread(&d->w);
     }
     msgpack_packer_init(&d->pk, &d->w, hd_container_append);
 
