@@ -25,6 +25,25 @@ dump_limit(PyObject *o, Py_ssize_t *out, const char *name)
     return 0;
 }
 
+/* The dict of totals dump() returns (the docstring's). */
+static PyObject *
+dump_totals(const hd_result *res)
+{
+    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:L,s:O}",
+                         "objects", (unsigned long long)res->objects, "inline",
+                         (unsigned long long)res->inline_, "records",
+                         (unsigned long long)res->records, "bytes",
+                         (unsigned long long)res->bytes, "file_bytes",
+                         (unsigned long long)res->file_bytes, "cuts",
+                         (unsigned long long)res->cuts, "omitted",
+                         (unsigned long long)res->omitted, "errors",
+                         (unsigned long long)res->errors, "redacted",
+                         (unsigned long long)res->redacted, "threads",
+                         res->threads, "walk_ns", (long long)res->walk_ns,
+                         "writer_thread",
+                         res->writer_thread ? Py_True : Py_False);
+}
+
 PyDoc_STRVAR(
     dump_doc,
     "dump($module, /, path, *, exc=None, reason=None, facts=None,\n"
@@ -146,19 +165,7 @@ dump_dump(PyObject *module, PyObject *args, PyObject *kwargs)
     if (hd_dump_run(&req, &res) < 0) {
         goto done;
     }
-    result = Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:L,s:O}",
-                           "objects", (unsigned long long)res.objects,
-                           "inline", (unsigned long long)res.inline_,
-                           "records", (unsigned long long)res.records, "bytes",
-                           (unsigned long long)res.bytes, "file_bytes",
-                           (unsigned long long)res.file_bytes, "cuts",
-                           (unsigned long long)res.cuts, "omitted",
-                           (unsigned long long)res.omitted, "errors",
-                           (unsigned long long)res.errors, "redacted",
-                           (unsigned long long)res.redacted, "threads",
-                           res.threads, "walk_ns", (long long)res.walk_ns,
-                           "writer_thread",
-                           res.writer_thread ? Py_True : Py_False);
+    result = dump_totals(&res);
 
 done:
     hd_redact_free(&redactor);
