@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import array
 import collections
+import collections.abc
 import datetime
 import decimal
+import operator
 import re
 import struct
 import sys
@@ -573,6 +575,127 @@ _CLASS_OF.update(_LOCK_CLASSES)
 _REAL_BASES = _REAL_BASES + (DumpedLock, DumpedRLock)
 _KIND_NAMES.update({LOCK: "_thread.lock", RLOCK: "_thread.RLock"})
 _MAKERS.update({LOCK: _lock, RLOCK: _rlock})
+
+
+# ---------------------------------------------------------------- re.Match
+
+MATCH = _c.NATIVE_MATCH
+
+
+class DumpedMatch:
+    """An ``re.Match`` from the dump: what the engine found, read from the
+    match itself (the string, the pattern, the slice searched and each
+    group's marks), so ``group()``, ``groups()``, ``groupdict()``,
+    ``start()``, ``end()``, ``span()``, indexing, ``lastindex``,
+    ``lastgroup``, ``regs`` and the repr answer as the live match did.
+    Nothing is matched again.  ``expand()`` raises DumpedCodeError."""
+
+    __slots__ = ("string", "re", "pos", "endpos", "_lastindex", "_marks")
+
+    def _index(self, g):
+        if isinstance(g, str):
+            names = getattr(self.re, "groupindex", None)
+            if not isinstance(names, collections.abc.Mapping) or \
+                    g not in names:
+                raise IndexError("no such group")
+            g = names[g]
+        try:
+            i = operator.index(g)
+        except TypeError:
+            raise IndexError("no such group") from None
+        if not 0 <= i < len(self._marks) // 2:
+            raise IndexError("no such group")
+        return i
+
+    def _group(self, i, default=None):
+        a, b = self._marks[2 * i], self._marks[2 * i + 1]
+        return default if a < 0 else self.string[a:b]
+
+    def group(self, *groups):
+        if len(groups) <= 1:
+            return self._group(self._index(groups[0] if groups else 0))
+        return tuple(self._group(self._index(g)) for g in groups)
+
+    def __getitem__(self, g):
+        return self._group(self._index(g))
+
+    def groups(self, default=None):
+        return tuple(self._group(i, default)
+                     for i in range(1, len(self._marks) // 2))
+
+    def groupdict(self, default=None):
+        names = getattr(self.re, "groupindex", {})
+        return {name: self._group(self._index(i), default)
+                for name, i in names.items()}
+
+    def span(self, group=0):
+        i = self._index(group)
+        return (self._marks[2 * i], self._marks[2 * i + 1])
+
+    def start(self, group=0):
+        return self.span(group)[0]
+
+    def end(self, group=0):
+        return self.span(group)[1]
+
+    @property
+    def lastindex(self):
+        return None if self._lastindex < 0 else self._lastindex
+
+    @property
+    def lastgroup(self):
+        names = getattr(self.re, "groupindex", {})
+        for name, i in names.items():
+            if i == self._lastindex:
+                return name
+        return None
+
+    @property
+    def regs(self):
+        return tuple(self.span(i) for i in range(len(self._marks) // 2))
+
+    def expand(self, template):
+        raise S.DumpedCodeError(
+            "re.Match.expand(): a match from the dump expands no template "
+            "(re's code would run on a stand-in); group() gives the pieces")
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __repr__(self):
+        # as _sre's: the whole match's repr, cut at 50 characters
+        return "<re.Match object; span=%r, match=%s>" % (
+            self.span(), repr(self._group(0))[:50])
+
+
+def _match(cls, s):
+    string, pattern, pos, endpos, last = s[:5]
+    marks = s[5:]
+    if type(string) not in (str, bytes):
+        raise ValueError("a string that is not a str or bytes (hidden?)")
+    if not marks or len(marks) % 2:
+        raise ValueError("malformed marks")
+    marks = tuple(_int(v) for v in marks)
+    pos, endpos, last = _int(pos), _int(endpos), _int(last)
+    for a, b in zip(marks[::2], marks[1::2]):
+        if not ((a == b == -1) or 0 <= a <= b <= len(string)):
+            raise ValueError("a group outside the string")
+    if not (0 <= pos <= endpos and -1 <= last < len(marks) // 2):
+        raise ValueError("a slice or last group that does not agree")
+    obj = object.__new__(DumpedMatch)
+    obj.string, obj.re, obj.pos, obj.endpos = string, pattern, pos, endpos
+    obj._lastindex, obj._marks = last, marks
+    return obj
+
+
+REAL_TYPES[("re", "Match")] = (MATCH, DumpedMatch)
+_CLASS_OF[MATCH] = DumpedMatch
+_REAL_BASES = _REAL_BASES + (DumpedMatch,)
+_KIND_NAMES[MATCH] = "re.Match"
+_MAKERS[MATCH] = _match
 
 
 # ---------------------------------------------------- memoryview, buffers

@@ -162,9 +162,10 @@ enum hd_scope { HD_SCOPES(HD_FORMAT_SCOPE_) };
     X(LOCK, 12, 0)                                                            \
     X(RLOCK, 13, 0)                                                           \
     X(MEMORYVIEW, 14, 0)                                                      \
-    X(BUFFER, 15, 0)
+    X(BUFFER, 15, 0)                                                          \
+    X(MATCH, 16, 0)
 #define HD_FORMAT_NK_(name, n, filled) HD_NK_##name = n,
-enum hd_native_kind { HD_NATIVE_KINDS(HD_FORMAT_NK_) HD_NK_N = 16 };
+enum hd_native_kind { HD_NATIVE_KINDS(HD_FORMAT_NK_) HD_NK_N = 17 };
 #undef HD_FORMAT_NK_
 
 /* Shortest run of consecutive references written as one ext 5 RUN. */

@@ -32,7 +32,7 @@
  *                  generators); shims.c: the differences the public
  *                  API covers (the GC switch, exception groups);
  *                  asyncio.c (the tasks), locks.c (lock structs),
- *                  stdlib.c (deque, array, datetime pieces);
+ *                  stdlib.c (deque, array, datetime pieces, re.Match);
  *                  compat.h: small shims (Py_NewRef on 3.9 ...)
  *   reader/        mpread.c (the bounds-checked msgpack reader, mpread.h,
  *                  no Python, fuzzed alone), stream.c (zstd stream ->

@@ -1,13 +1,15 @@
 /* stdlib.c: the private structs of standard-library C types (stdlib.h).
  *
  * The structs below mirror the leading fields of those in CPython's
- * Modules/_collectionsmodule.c and Modules/_datetimemodule.c, unchanged
- * from 3.9 to 3.15; a release that changes them is this file's work.
+ * Modules/_collectionsmodule.c, Modules/_datetimemodule.c and _sre's
+ * sre.h, unchanged from 3.9 to 3.15; a release that changes them is this
+ * file's work.
  * What cannot be checked against the type is checked against the values'
  * invariants, and a failed check leaves the object opaque.
  */
 #include "stdlib.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* dequeobject's head (Modules/_collectionsmodule.c): the fields before
@@ -92,4 +94,74 @@ hd_stdlib_array_typecode(PyObject *arr, Py_ssize_t itemsize)
         return 0;
     }
     return descr->typecode;
+}
+
+/* MatchObject (sre.h; Modules/_sre/sre.h from 3.11): a variable-size
+ * object whose items are the marks, two per group. */
+typedef struct {
+    PyObject_VAR_HEAD PyObject *string;
+    PyObject *regs;
+    PyObject *pattern;
+    Py_ssize_t pos, endpos;
+    Py_ssize_t lastindex;
+    Py_ssize_t groups;
+    Py_ssize_t mark[1];
+} stdlib_match;
+
+/* The offset of the member called name in tp (a T_OBJECT or T_PYSSIZET
+ * one), or -1. */
+static Py_ssize_t
+stdlib_member_offset(PyTypeObject *tp, const char *name, int type)
+{
+    for (PyMemberDef *m = tp->tp_members; m != NULL && m->name; m++) {
+        if (strcmp(m->name, name) == 0) {
+            return m->type == type ? m->offset : -1;
+        }
+    }
+    return -1;
+}
+
+int
+hd_stdlib_match_fields(PyObject *m, PyObject **string, PyObject **pattern,
+                       Py_ssize_t pos_endpos_last[3], Py_ssize_t *groups,
+                       const Py_ssize_t **marks)
+{
+    PyTypeObject *tp = Py_TYPE(m);
+    /* the layout, checked against what the type says of itself: its
+     * sizes and the offsets of the members it declares */
+    if (strcmp(tp->tp_name, "re.Match") != 0 ||
+        tp->tp_basicsize != (Py_ssize_t)sizeof(stdlib_match) ||
+        tp->tp_itemsize != (Py_ssize_t)sizeof(Py_ssize_t) ||
+        stdlib_member_offset(tp, "string", T_OBJECT) !=
+            (Py_ssize_t)offsetof(stdlib_match, string) ||
+        stdlib_member_offset(tp, "re", T_OBJECT) !=
+            (Py_ssize_t)offsetof(stdlib_match, pattern) ||
+        stdlib_member_offset(tp, "pos", T_PYSSIZET) !=
+            (Py_ssize_t)offsetof(stdlib_match, pos) ||
+        stdlib_member_offset(tp, "endpos", T_PYSSIZET) !=
+            (Py_ssize_t)offsetof(stdlib_match, endpos)) {
+        return -1;
+    }
+    const stdlib_match *o = (const stdlib_match *)m;
+    /* and the values' invariants: a mark pair per group, the whole match
+     * among them, every mark within the string's slice */
+    if (o->groups < 1 || Py_SIZE(m) != 2 * o->groups || o->string == NULL ||
+        o->pattern == NULL || o->pos < 0 || o->endpos < o->pos ||
+        o->lastindex < -1 || o->lastindex >= o->groups) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < o->groups; i++) {
+        Py_ssize_t a = o->mark[2 * i], b = o->mark[2 * i + 1];
+        if (!((a == -1 && b == -1) || (0 <= a && a <= b && b <= o->endpos))) {
+            return -1;
+        }
+    }
+    *string = o->string;
+    *pattern = o->pattern;
+    pos_endpos_last[0] = o->pos;
+    pos_endpos_last[1] = o->endpos;
+    pos_endpos_last[2] = o->lastindex;
+    *groups = o->groups;
+    *marks = o->mark;
+    return 0;
 }

@@ -38,4 +38,13 @@ int hd_stdlib_timezone_fields(PyObject *tz, PyTypeObject *delta_type,
  * 0 when the struct does not read as an array's. */
 char hd_stdlib_array_typecode(PyObject *arr, Py_ssize_t itemsize);
 
+/* An re.Match's fields (_sre's MatchObject): its string and pattern
+ * (borrowed), pos, endpos, lastindex (-1: none), and its number of
+ * groups, the whole match included, with their (start, end) marks (-1, -1
+ * for a group that did not take part) in *marks (borrowed, 2 * groups).
+ * 0, or -1 when the struct does not read as a match's. */
+int hd_stdlib_match_fields(PyObject *m, PyObject **string, PyObject **pattern,
+                           Py_ssize_t pos_endpos_last[3], Py_ssize_t *groups,
+                           const Py_ssize_t **marks);
+
 #endif /* HEAPDUMP_PYVERSION_STDLIB_H */

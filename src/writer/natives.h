@@ -8,7 +8,8 @@
  *   natives.c           the record (pack.c calls it, with its pieces)
  *   natives_datetime.c  datetime, date, time, timedelta, timezone,
  *                       zoneinfo.ZoneInfo
- *   natives_decimal.c   decimal.Decimal (C _decimal), re.Pattern
+ *   natives_decimal.c   decimal.Decimal (C _decimal)
+ *   natives_re.c        re.Pattern, re.Match
  *   natives_seq.c       collections.deque, array.array
  *   natives_lock.c      _thread.lock, _thread.RLock
  *   natives_buffer.c    memoryview, the C buffer exporters
@@ -60,6 +61,7 @@ int hd_natives_pack(hd_dumper *d, PyObject *obj, const hd_pack_pieces *p);
 int hd_natives_datetime_state(hd_dumper *d, int nk, PyObject *obj, int write);
 int hd_natives_decimal_state(hd_dumper *d, PyObject *obj, int write);
 int hd_natives_pattern_state(hd_dumper *d, PyObject *obj, int write);
+int hd_natives_match_state(hd_dumper *d, PyObject *obj, int write);
 int hd_natives_seq_state(hd_dumper *d, int nk, PyTypeObject *base,
                          PyObject *obj, int write);
 int hd_natives_lock_state(hd_dumper *d, int nk, PyTypeObject *base,

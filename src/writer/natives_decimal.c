@@ -1,6 +1,5 @@
 /* natives_decimal.c: decimal.Decimal (the C _decimal) as a NATIVE record
- * (natives.h), exact: read from the libmpdec number inside the object;
- * and re.Pattern, read from its C members (at the end of the file).
+ * (natives.h), exact: read from the libmpdec number inside the object.
  *
  * _decimal's PyDecObject is {PyObject_HEAD; Py_hash_t hash; mpd_t dec;
  * mpd_uint_t data[4]}, and libmpdec's documented mpd_t (mpdecimal.h) is
@@ -136,51 +135,5 @@ hd_natives_decimal_state(hd_dumper *d, PyObject *obj, int write)
     else {
         hd_encode_int64(d, (int64_t)m->exp);
     }
-    return 0;
-}
-
-/* ------------------------------------------------------------ re.Pattern */
-
-/* The C member name of type tp (T_OBJECT or T_INT, as asked), or NULL. */
-static const PyMemberDef *
-pattern_member(PyTypeObject *tp, const char *name, int type)
-{
-    for (const PyMemberDef *m = tp->tp_members; m && m->name; m++) {
-        if (strcmp(m->name, name) == 0 && m->type == type) {
-            return m;
-        }
-    }
-    return NULL;
-}
-
-/* PATTERN: [pattern, flags]: its source (a str or bytes value, whole:
- * one longer than max_string leaves the pattern opaque, a cut pattern
- * being another pattern) and its flags, read from the members _sre
- * declares ("pattern", "flags"). */
-int
-hd_natives_pattern_state(hd_dumper *d, PyObject *obj, int write)
-{
-    PyTypeObject *tp = Py_TYPE(obj);
-    const PyMemberDef *mp = pattern_member(tp, "pattern", T_OBJECT);
-    const PyMemberDef *mf = pattern_member(tp, "flags", T_INT);
-    if (mp == NULL || mf == NULL) {
-        return -1;
-    }
-    PyObject *src = *(PyObject **)((char *)obj + mp->offset);
-    int flags = *(const int *)((const char *)obj + mf->offset);
-    Py_ssize_t n = src == NULL                 ? -1
-                   : PyUnicode_CheckExact(src) ? PyUnicode_GET_LENGTH(src)
-                   : PyBytes_CheckExact(src)   ? PyBytes_GET_SIZE(src)
-                                               : -1;
-    Py_ssize_t max = d->limits.max_string;
-    if (n < 0 || (max >= 0 && n > max)) {
-        return -1;
-    }
-    if (!write) {
-        return 0;
-    }
-    msgpack_pack_array(PK(d), 2);
-    hd_walk_value(d, src); /* a value: what the hider hides stays hidden */
-    hd_encode_int64(d, flags);
     return 0;
 }

@@ -27,7 +27,8 @@ static PyTypeObject *natives_types[HD_NK_N];
 static int
 natives_subclassable(int nk)
 {
-    return nk != HD_NK_TIMEZONE && nk != HD_NK_ZONEINFO && nk != HD_NK_PATTERN;
+    return nk != HD_NK_TIMEZONE && nk != HD_NK_ZONEINFO &&
+           nk != HD_NK_PATTERN && nk != HD_NK_MATCH;
 }
 
 PyTypeObject *
@@ -123,6 +124,8 @@ hd_natives_refresh(void)
             /* _sre does not name its types; re does (re.Pattern) */
             natives_keep(HD_NK_PATTERN, natives_module_attr(m, "Pattern"),
                          "re.Pattern");
+            natives_keep(HD_NK_MATCH, natives_module_attr(m, "Match"),
+                         "re.Match");
         }
         else if (PyUnicode_CompareWithASCIIString(k, "_zoneinfo") == 0) {
             natives_keep(HD_NK_ZONEINFO, natives_module_attr(m, "ZoneInfo"),

@@ -41,6 +41,9 @@ NATIVES = textwrap.dedent('''\
         "samples", "samples.typecode", "sum(samples)", "samples[-1]",
         "local", "local.tzinfo", "str(local)", "type(price).__name__",
         "sub", "sub.extra", "rx", "rx.flags", "rx.match('ab-12').groups()",
+        "found", "found.group(2)", "found.span(1)", "found.groups()",
+        "found.re is rx", "named['num']", "named.groupdict('-')",
+        "named.lastgroup", "named.regs",
     ]
 
 
@@ -70,6 +73,9 @@ NATIVES = textwrap.dedent('''\
         sub = Stamp(2001, 9, 9, 1, 46, 40)
         sub.extra = {"k": 1}
         rx = re.compile(r"(\\w+)-(\\d+)", re.IGNORECASE)
+        found = rx.search("see AB-123 here")
+        named = re.match(r"(?P<word>[a-z]+)(?P<num>\\d+)?(?P<tail>!)?",
+                         "abc7")
         scope = dict(locals())
         live = {e: repr(eval(e, globals(), scope)) for e in EXPRESSIONS}
         del scope
@@ -103,6 +109,10 @@ def test_native_values_read_as_live(tmp_path):
     # what was checked, so that the test cannot pass on empty answers
     assert live["recent.maxlen"] == "3"
     assert live["rx.match('ab-12').groups()"] == "('ab', '12')"
+    assert live["found"] == "<re.Match object; span=(4, 10), match='AB-123'>"
+    assert live["found.re is rx"] == "True"
+    assert live["named.groupdict('-')"] == \
+        "{'word': 'abc', 'num': '7', 'tail': '-'}"
     assert live["list(recent)"] == "['b', 'c', 'd']"
     assert live["price * 3"] == "Decimal('59.970')"
     assert live["local.tzinfo"] == "zoneinfo.ZoneInfo(key='America/" \

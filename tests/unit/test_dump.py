@@ -542,6 +542,7 @@ def test_no_python_code_runs_while_dumping(tmp_path):
                  SpyDecimal("1.25"), SpyArray("i", [1, 2]),
                  datetime.datetime.now(datetime.timezone.utc),
                  decimal.Decimal("-0.5")]
+        kinds[:0] = [re.match("(s)", SpyStr("s")), re.match("a+", "aaa")]
         kinds[-4].note = Spy()
         make_garbage()
 
@@ -574,7 +575,8 @@ def test_no_python_code_runs_while_dumping(tmp_path):
     natives = sorted(r[5] for r in recs.of("NATIVE"))
     from heapdump import _heapdump as c
     for nk in (c.NATIVE_DEQUE, c.NATIVE_DATETIME, c.NATIVE_TZINFO,
-               c.NATIVE_DECIMAL, c.NATIVE_ARRAY, c.NATIVE_TIMEZONE):
+               c.NATIVE_DECIMAL, c.NATIVE_ARRAY, c.NATIVE_TIMEZONE,
+               c.NATIVE_MATCH):
         assert nk in natives, (nk, natives)
     assert natives.count(c.NATIVE_DEQUE) >= 2
     assert natives.count(c.NATIVE_DECIMAL) >= 2
