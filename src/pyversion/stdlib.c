@@ -108,17 +108,23 @@ typedef struct {
     Py_ssize_t mark[1];
 } stdlib_match;
 
-/* The offset of the member called name in tp (a T_OBJECT or T_PYSSIZET
- * one), or -1. */
+const PyMemberDef *
+hd_stdlib_member(PyTypeObject *tp, const char *name, int type)
+{
+    for (const PyMemberDef *m = tp->tp_members; m && m->name; m++) {
+        if (strcmp(m->name, name) == 0 && m->type == type) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+/* The offset of tp's member name of that type, or -1. */
 static Py_ssize_t
 stdlib_member_offset(PyTypeObject *tp, const char *name, int type)
 {
-    for (PyMemberDef *m = tp->tp_members; m != NULL && m->name; m++) {
-        if (strcmp(m->name, name) == 0) {
-            return m->type == type ? m->offset : -1;
-        }
-    }
-    return -1;
+    const PyMemberDef *m = hd_stdlib_member(tp, name, type);
+    return m != NULL ? m->offset : -1;
 }
 
 int

@@ -38,6 +38,11 @@ int hd_stdlib_timezone_fields(PyObject *tz, PyTypeObject *delta_type,
  * 0 when the struct does not read as an array's. */
 char hd_stdlib_array_typecode(PyObject *arr, Py_ssize_t itemsize);
 
+/* The C member name of type tp, of that member type (T_OBJECT, T_INT...),
+ * or NULL. */
+const PyMemberDef *hd_stdlib_member(PyTypeObject *tp, const char *name,
+                                    int type);
+
 /* An re.Match's fields (_sre's MatchObject): its string and pattern
  * (borrowed), pos, endpos, lastindex (-1: none), and its number of
  * groups, the whole match included, with their (start, end) marks (-1, -1

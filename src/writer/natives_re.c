@@ -11,21 +11,8 @@
 #include "natives.h"
 #include "pyversion/stdlib.h"
 
-#include <string.h>
 
 #define PK(d) (&(d)->pk)
-
-/* The C member name of type tp (T_OBJECT or T_INT, as asked), or NULL. */
-static const PyMemberDef *
-pattern_member(PyTypeObject *tp, const char *name, int type)
-{
-    for (const PyMemberDef *m = tp->tp_members; m && m->name; m++) {
-        if (strcmp(m->name, name) == 0 && m->type == type) {
-            return m;
-        }
-    }
-    return NULL;
-}
 
 /* PATTERN: [pattern, flags]: its source (a str or bytes value, whole:
  * one longer than max_string leaves the pattern opaque, a cut pattern
@@ -35,8 +22,8 @@ int
 hd_natives_pattern_state(hd_dumper *d, PyObject *obj, int write)
 {
     PyTypeObject *tp = Py_TYPE(obj);
-    const PyMemberDef *mp = pattern_member(tp, "pattern", T_OBJECT);
-    const PyMemberDef *mf = pattern_member(tp, "flags", T_INT);
+    const PyMemberDef *mp = hd_stdlib_member(tp, "pattern", T_OBJECT);
+    const PyMemberDef *mf = hd_stdlib_member(tp, "flags", T_INT);
     if (mp == NULL || mf == NULL) {
         return -1;
     }
