@@ -11,7 +11,6 @@
 #include "natives.h"
 #include "pyversion/stdlib.h"
 
-
 #define PK(d) (&(d)->pk)
 
 /* PATTERN: [pattern, flags]: its source (a str or bytes value, whole:
