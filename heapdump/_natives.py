@@ -242,11 +242,8 @@ def _array(cls, s):
     return arr
 
 
-# struct's standard-size formats of array's typecodes by item size; the
-# characters are decoded as UTF-16 or UTF-32
-_ARRAY_FORMATS = {"b": "bhiq", "B": "BHIQ", "h": "bhiq", "H": "BHIQ",
-                  "i": "bhiq", "I": "BHIQ", "l": "bhiq", "L": "BHIQ",
-                  "q": "bhiq", "Q": "BHIQ"}
+# struct's standard-size integer formats by item size (lower case signed,
+# as array's typecodes); the characters are decoded as UTF-16 or UTF-32
 _ARRAY_SIZES = {1: 0, 2: 1, 4: 2, 8: 3}
 
 
@@ -275,8 +272,8 @@ class ArrayStandIn:
             return list(self._raw.decode(codec, "surrogatepass"))
         if tc in ("f", "d") and size in (4, 8):
             fmt = "f" if size == 4 else "d"
-        elif tc in _ARRAY_FORMATS and size in _ARRAY_SIZES:
-            fmt = _ARRAY_FORMATS[tc][_ARRAY_SIZES[size]]
+        elif tc in "bBhHiIlLqQ" and size in _ARRAY_SIZES:
+            fmt = ("bhiq" if tc.islower() else "BHIQ")[_ARRAY_SIZES[size]]
         else:
             raise S.DumpedAttributeError(
                 "array(%r) of %d-byte items: its items cannot be read here"
@@ -295,7 +292,11 @@ class ArrayStandIn:
         return iter(self.tolist())
 
     def __repr__(self):
-        items = self.tolist()
+        try:
+            items = self.tolist()
+        except S.DumpedAttributeError:
+            return "array(%r, <%d bytes>) (a stand-in: %s)" % (
+                self.typecode, len(self._raw), self.reason)
         if self.original_length is not None:
             n = self.original_length
             body = ", ".join([repr(x) for x in items] + [

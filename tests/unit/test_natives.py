@@ -306,6 +306,12 @@ def test_an_array_this_python_cannot_make_still_reads(tmp_path):
     assert small.original_length == 10
     assert "7 more items not dumped, 10 in all" in repr(small)
     assert "items of 4 bytes where an array 'l' has 8 here" in repr(small)
+    # items of a size no format reads: the repr still says what it holds
+    odd = _natives.make(1, [array.array, _natives.ARRAY, ["i", 3, False,
+                                                          b"abcdef"]])
+    assert "<6 bytes>" in repr(odd) and len(odd) == 2
+    with pytest.raises(S.DumpedAttributeError):
+        odd.tolist()
     # a subclass's own state needs its class: it stays a NativeStandIn
     sub = _natives.make(1, [MyArray, _natives.ARRAY, ["l", 4, True, raw]])
     assert isinstance(sub, _natives.NativeStandIn)
