@@ -807,7 +807,10 @@ class _Builder:
         d["__qualname__"] = qualname
         d["state"] = state
         d[prefix + "_frame"] = frame
-        d[prefix + "_code"] = frame.code if frame is not None else None
+        # the code: the record's (format 1.4), else the frame's
+        code = f[6] if len(f) > 6 else None
+        d[prefix + "_code"] = code if code is not None else \
+            frame.code if frame is not None else None
         d[prefix + "_running"] = state == "running"
         d[prefix + "_suspended"] = state == "suspended"
         d["dumped_type"] = _type
@@ -869,9 +872,13 @@ def _tasks(records):
     """The Tasks of the TASK records, each ``awaited_by`` filled from the
     others' ``awaits``."""
     tasks = []
+    if records:
+        # now, while loading: a task's result() and exception() at the
+        # prompt raise asyncio's errors
+        S.import_asyncio()
     for f in records:
-        obj, name, state, coro, awaits, loop, awaited = (list(f) + [None] *
-                                                         7)[:7]
+        obj, name, state, coro, awaits, loop, awaited, result, exc = \
+            (list(f) + [None] * 9)[:9]
         if obj is None:
             continue
         awaited = [c for c in awaited if c is not None] \
@@ -879,7 +886,7 @@ def _tasks(records):
         tasks.append(_model.Task(
             obj, name if isinstance(name, str) else None,
             state if isinstance(state, str) else None, coro, awaited,
-            awaits, loop))
+            awaits, loop, result, exc, len(f) >= 9))
     by_obj = {id(t.obj): t for t in tasks}
     for t in tasks:
         for other in _awaited_tasks(t.awaits, by_obj):

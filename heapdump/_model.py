@@ -131,13 +131,17 @@ class Task:
     ``coro`` awaits, outermost first (cr_await, inward); ``awaits``: the
     future or task it waits on (None); ``loop``; ``awaited_by``: the Tasks
     waiting on this one, directly or through gather() (filled by the
-    loader).
+    loader); ``result`` and ``exception`` once finished, and
+    ``outcome_read``: whether the record held them (not before heapdump
+    0.1's format 1.4 was final).
     """
 
     __slots__ = ("obj", "name", "state", "coro", "awaited", "awaits",
-                 "loop", "awaited_by")
+                 "loop", "awaited_by", "result", "exception",
+                 "outcome_read")
 
-    def __init__(self, obj, name, state, coro, awaited, awaits, loop):
+    def __init__(self, obj, name, state, coro, awaited, awaits, loop,
+                 result=None, exception=None, outcome_read=False):
         self.obj = obj
         self.name = name
         self.state = state
@@ -146,6 +150,9 @@ class Task:
         self.awaits = awaits
         self.loop = loop
         self.awaited_by = []
+        self.result = result
+        self.exception = exception
+        self.outcome_read = outcome_read
 
     def coroutines(self):
         """The coroutine and those it awaits, outermost first."""

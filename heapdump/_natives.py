@@ -410,6 +410,8 @@ def make(oid, fields, cut=None):
                          "heapdump does not know")
     if kind == DEQUE:
         return collections.deque.__new__(cls)
+    if kind == FUTURE:
+        return object.__new__(cls)
     state = fields[2] if len(fields) > 2 else None
     maker = _MAKERS.get(kind)
     if maker is None or not isinstance(state, list):
@@ -427,9 +429,12 @@ def make(oid, fields, cut=None):
 
 
 def fill(obj, fields, cut=None):
-    """Fill the shell of a container kind (a deque) from its record's
-    fields [type, native, [maxlen, items...], ...]."""
+    """Fill the shell of a container kind (a deque, a future) from its
+    record's fields [type, native, [state...], ...]."""
     state = fields[2] if len(fields) > 2 else None
+    if isinstance(obj, DumpedFuture):
+        _fill_future(obj, state if isinstance(state, list) else [])
+        return
     if not isinstance(obj, collections.deque) or not isinstance(state, list) \
             or not state:
         return
@@ -921,3 +926,110 @@ _CLASS_OF.update({MEMORYVIEW: DumpedBuffer, BUFFER: DumpedBuffer})
 _MAKERS.update({MEMORYVIEW: _memoryview, BUFFER: _buffer})
 #: The kinds whose maker also takes the cut and the dumped type.
 _WITH_TYPE = (MEMORYVIEW, BUFFER)
+
+
+# ---------------------------------------------------------- asyncio.Future
+
+FUTURE = _c.NATIVE_FUTURE
+_FUTURE_STATES = ("pending", "cancelled", "finished")
+
+
+def _refuse_future_call(obj, method):
+    raise S.DumpedCodeError(
+        "%s.%s(): a future from the dump cannot be awaited, completed or "
+        "given callbacks: its loop ran in the dumped process, and this is "
+        "a stand-in that only says its state (%r)"
+        % (type(obj).__name__, method, obj))
+
+
+class DumpedFuture:
+    """An ``asyncio.Future`` (the C ``_asyncio.Future``) from the dump: its
+    state, result, exception, loop and cancel message as the future held
+    them, so ``done()``, ``cancelled()``, ``result()``, ``exception()``
+    (raising as the live future would: ``InvalidStateError`` while
+    pending, ``CancelledError`` when cancelled, the dumped exception when
+    it failed), ``get_loop()`` and the repr answer as live.  Its callbacks
+    are in the dump as what it references (``heapdump_refs``), unnamed:
+    the repr does not list them.  Awaiting it, completing it or adding a
+    callback raises DumpedCodeError."""
+
+    __slots__ = ("_heapdump_state", "_result", "_exception", "_loop",
+                 "_cancel_message", "heapdump_refs")
+
+    @property
+    def _state(self):
+        return self._heapdump_state.upper()
+
+    def done(self):
+        return self._heapdump_state != "pending"
+
+    def cancelled(self):
+        return self._heapdump_state == "cancelled"
+
+    def get_loop(self):
+        return self._loop
+
+    def _outcome(self, want):
+        return S.future_outcome(
+            "%s.%s()" % (type(self).__name__, want.lower()),
+            self._heapdump_state, self._result, self._exception,
+            self._cancel_message, want)
+
+    def result(self):
+        return self._outcome("Result")
+
+    def exception(self):
+        return self._outcome("Exception")
+
+    def __repr__(self):
+        info = [self._heapdump_state]
+        if self._heapdump_state == "finished":
+            info.append(S.outcome_repr(self._result, self._exception))
+        return "<%s %s>" % (type(self).__name__, " ".join(info))
+
+    def __await__(self):
+        _refuse_future_call(self, "__await__")
+
+    __iter__ = __await__
+
+    def add_done_callback(self, *args, **kwargs):
+        _refuse_future_call(self, "add_done_callback")
+
+    def remove_done_callback(self, *args):
+        _refuse_future_call(self, "remove_done_callback")
+
+    def set_result(self, *args):
+        _refuse_future_call(self, "set_result")
+
+    def set_exception(self, *args):
+        _refuse_future_call(self, "set_exception")
+
+    def cancel(self, *args, **kwargs):
+        _refuse_future_call(self, "cancel")
+
+
+DumpedFuture.__name__ = DumpedFuture.__qualname__ = "Future"
+
+
+def _fill_future(obj, state):
+    """Fill a future's shell from [state, result, exception, loop,
+    cancel_msg, refs...]; a state that does not agree leaves it reading
+    as a pending future with nothing (and says so in heapdump_refs)."""
+    S.import_asyncio()      # now, while loading (heapdump._surrogates)
+    if len(state) < 5 or state[0] not in _FUTURE_STATES or \
+            (state[0] == "pending" and (state[1] is not None or
+                                        state[2] is not None)):
+        obj._heapdump_state, obj._result, obj._exception = "pending", None, \
+            None
+        obj._loop = obj._cancel_message = None
+        obj.heapdump_refs = ("a malformed record: %r" % (state,),)
+        return
+    (obj._heapdump_state, obj._result, obj._exception, obj._loop,
+     obj._cancel_message) = state[:5]
+    obj.heapdump_refs = tuple(state[5:])
+
+
+REAL_TYPES[("_asyncio", "Future")] = (FUTURE, DumpedFuture)
+_CLASS_OF[FUTURE] = DumpedFuture
+_REAL_BASES = _REAL_BASES + (DumpedFuture,)
+_KIND_NAMES[FUTURE] = "asyncio.Future"

@@ -33,6 +33,7 @@ address and id; ``address(obj)`` and ``dump_id(obj)`` read them.
 from __future__ import annotations
 
 import gc
+import reprlib
 import types
 
 from heapdump import _format as F
@@ -269,22 +270,74 @@ class DequeView:
 
 def _coro_label(coro):
     """A coroutine as asyncio's repr of a task names it:
-    ``<child() running at /app/x.py:3>``, from the dumped frame."""
+    ``<child() running at /app/x.py:3>``, ``<child() done, defined at
+    /app/x.py:1>`` once finished, from the dumped frame or code."""
     try:
         d = object.__getattribute__(coro, "__dict__")
     except AttributeError:
         return repr(coro)
     qual = d.get("__qualname__", "?")
     frame = d.get("cr_frame", d.get("gi_frame"))
+    code = d.get("cr_code", d.get("gi_code"))
     if isinstance(frame, types.FrameType):
         # realized for pdb (heapdump._frames)
         where, lineno = frame.f_code.co_filename, frame.f_lineno
-    else:
+    elif frame is not None:
         where = getattr(getattr(frame, "code", None), "filename", None)
         lineno = getattr(frame, "lineno", None)
+    else:
+        # a real code object, or heapdump._model.Code
+        where = getattr(code, "co_filename", getattr(code, "filename", None))
+        lineno = getattr(code, "co_firstlineno",
+                         getattr(code, "firstlineno", None))
+        if where is not None and lineno is not None:
+            return "<%s() done, defined at %s:%s>" % (qual, where, lineno)
     if where is None or lineno is None:
         return "<%s()>" % qual
     return "<%s() running at %s:%s>" % (qual, where, lineno)
+
+
+#: asyncio, imported while a dump with futures or tasks loads: at the
+#: prompt the dumped program's modules may stand in for those it had not
+#: imported (heapdump._frames.install_modules)
+_ASYNCIO = []
+
+
+def import_asyncio():
+    """asyncio (imported once, at load time: see _ASYNCIO)."""
+    if not _ASYNCIO:
+        import asyncio
+        _ASYNCIO.append(asyncio)
+    return _ASYNCIO[0]
+
+
+def outcome_repr(result, exception):
+    """``result=...`` or ``exception=...``, as asyncio's repr of a
+    finished future or task shows its outcome."""
+    if exception is not None:
+        return "exception=%r" % (exception,)
+    return "result=%s" % reprlib.repr(result)
+
+
+def future_outcome(what, state, result, exception, cancel_msg, want):
+    """What a live future's (or task's) ``result()`` (want "Result") or
+    ``exception()`` (want "Exception") gives or raises, from its dumped
+    state ("pending", "cancelled", "finished"), result, exception and
+    cancel message."""
+    asyncio = import_asyncio()
+    if state == "pending":
+        raise asyncio.InvalidStateError("%s is not set." % want)
+    if state == "cancelled":
+        raise asyncio.CancelledError(
+            *(() if cancel_msg is None else (cancel_msg,)))
+    if want == "Exception":
+        return exception
+    if exception is None:
+        return result
+    if isinstance(exception, BaseException):
+        raise exception
+    raise DumpedCodeError("%s: it failed with %r, which is not an "
+                          "exception here" % (what, exception))
 
 
 class TaskView:
@@ -293,8 +346,10 @@ class TaskView:
     says of it (format 1.4, heapdump._model.Task) answers ``get_name()``,
     ``done()``, ``cancelled()``, ``get_coro()``, ``get_loop()`` and its
     repr, as a live task's would (``<Task pending name='kid'
-    coro=<child() running at /app/x.py:3>>``).  Its result, exception and
-    callbacks are not in the record: those raise.  The loader sets the
+    coro=<child() running at /app/x.py:3> wait_for=<Future pending>>``);
+    ``result()`` and ``exception()`` from the record's result and
+    exception, raising as the live task would.  Its callbacks are not
+    named in the record: the repr does not list them.  The loader sets the
     record as the stand-in's ``_heapdump_task`` once the tasks are read."""
 
     __slots__ = ()
@@ -310,7 +365,8 @@ class TaskView:
         except AttributeError:
             raise DumpedCodeError(
                 "%s: this task is not among the dump's tasks (no TASK "
-                "record: an older format, or a task of no running loop)"
+                "record: an older format, a task of no running loop, or on "
+                "3.14+ one that had finished: those are in no registry)"
                 % what) from None
 
     def get_name(self):
@@ -336,13 +392,22 @@ class TaskView:
     def get_loop(self):
         return self._task("Task.get_loop()").loop
 
+    def _outcome(self, want):
+        what = "Task.%s()" % want.lower()
+        task = self._task(what)
+        if task.state is None or (task.state == "finished" and
+                                  not task.outcome_read):
+            raise DumpedCodeError("%s: the dump did not read this task's "
+                                  "%s" % (what, "state" if task.state is None
+                                          else "outcome"))
+        return future_outcome(what, task.state, task.result, task.exception,
+                              None, want)
+
     def result(self):
-        raise DumpedCodeError("Task.result(): a task's result is not in "
-                              "the dump's TASK record")
+        return self._outcome("Result")
 
     def exception(self):
-        raise DumpedCodeError("Task.exception(): a task's exception is not "
-                              "in the dump's TASK record")
+        return self._outcome("Exception")
 
     def __repr__(self):
         try:
@@ -352,6 +417,10 @@ class TaskView:
         parts = [task.state or "state unread", "name=%r" % (task.name,)]
         if task.coro is not None:
             parts.append("coro=%s" % _coro_label(task.coro))
+        if task.awaits is not None:
+            parts.append("wait_for=%r" % (task.awaits,))
+        if task.state == "finished" and task.outcome_read:
+            parts.append(outcome_repr(task.result, task.exception))
         return "<%s %s>" % (type.__getattribute__(type(self), "__name__"),
                             " ".join(parts))
 

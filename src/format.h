@@ -52,7 +52,7 @@
     X(FRAME, 24, "vvvvdddV")                                                  \
     X(TRACEBACK, 25, "vddv|d") /* position: 1.1 */                            \
     X(EXCEPTION, 26, "vvvvvddV")                                              \
-    X(GENERATOR, 27, "vdddvd")                                                \
+    X(GENERATOR, 27, "vdddvd|v") /* code: 1.4 */                              \
     X(WEAKREF, 28, "vvv")                                                     \
     X(UNREADABLE, 29, "d")                                                    \
     X(NATIVE, 30, "vdVdV") /* 1.4: a C type read exactly */
@@ -70,9 +70,9 @@
     X(ROOT, 71, "dv")                                                         \
     X(TRAILER, 72, "d")                                                       \
     X(ERROR, 73, "d")                                                         \
-    X(ROOTS, 74, NULL)     /* 1.3: more roots, e.g. the unreached */          \
-    X(INLINE, 75, "dddd")  /* 1.3: sizes of the values written inline */      \
-    X(TASK, 76, "vddvvvV") /* 1.4: an asyncio task */
+    X(ROOTS, 74, NULL)        /* 1.3: more roots, e.g. the unreached */       \
+    X(INLINE, 75, "dddd")     /* 1.3: sizes of the values written inline */   \
+    X(TASK, 76, "vddvvvV|vv") /* 1.4: an asyncio task */
 
 #define HD_FORMAT_K_(name, n, fields) HD_K_##name = n,
 #define HD_FORMAT_R_(name, n, fields) HD_R_##name = n,
@@ -163,9 +163,10 @@ enum hd_scope { HD_SCOPES(HD_FORMAT_SCOPE_) };
     X(RLOCK, 13, 0)                                                           \
     X(MEMORYVIEW, 14, 0)                                                      \
     X(BUFFER, 15, 0)                                                          \
-    X(MATCH, 16, 0)
+    X(MATCH, 16, 0)                                                           \
+    X(FUTURE, 17, 1)
 #define HD_FORMAT_NK_(name, n, filled) HD_NK_##name = n,
-enum hd_native_kind { HD_NATIVE_KINDS(HD_FORMAT_NK_) HD_NK_N = 17 };
+enum hd_native_kind { HD_NATIVE_KINDS(HD_FORMAT_NK_) HD_NK_N = 18 };
 #undef HD_FORMAT_NK_
 
 /* Shortest run of consecutive references written as one ext 5 RUN. */

@@ -12,7 +12,7 @@
  *                  unreached objects), tasks.c (TASK, tasks.h), pack.c
  *                  (one object, one record; drains the queue) with
  *                  natives.c (NATIVE, natives.h; the families
- *                  natives_datetime/decimal/seq/lock/buffer.c),
+ *                  natives_datetime/decimal/re/seq/lock/buffer/future.c),
  *                  sources.c (SOURCE, kept across dumps), frozen.c,
  *                  walk.c (identity, queue, budget, layouts; ERROR),
  *                  encode.c (scalars, markers), kinds.c (kinds, sizes)
@@ -228,6 +228,8 @@ hd_frame *hd_pyversion_gen_frame(PyObject *gen, const char **state);
 /* Their __name__ and __qualname__ (borrowed, may be NULL). */
 void hd_pyversion_gen_names(PyObject *gen, PyObject **name,
                             PyObject **qualname);
+/* Their code (borrowed, NULL when unreadable), finished or not. */
+PyCodeObject *hd_pyversion_gen_code(PyObject *gen);
 
 /* Instance __dict__ read without materializing it (3.11+ inline values).
  * Calls visit(key, value, arg) for each attribute in iteration order.

@@ -8,7 +8,10 @@
  * a name still held as a number is formatted "Task-N", an exact int's
  * str), so no Python code runs, and the same code serves every version
  * whatever the struct's field order.  A type without one of these names
- * is not the Task this code knows: nothing is read.
+ * is not the Task this code knows: nothing is read.  A Future
+ * (natives_future.c) is read the same way: its own done() and cancelled(),
+ * which return a bool, and the getters of its result, exception, loop and
+ * cancel message, which return a field.
  *
  * 3.14 moved the native tasks from the WeakSet asyncio.tasks._scheduled_tasks
  * into linked lists: one per thread state (_PyThreadStateImpl's
@@ -117,6 +120,13 @@ hd_pyversion_task_fields(PyObject *task, PyTypeObject *task_type,
     if (out->name == NULL) {
         PyErr_Clear();
     }
+    hd_future_fields ff;
+    if (hd_pyversion_future_fields(task, fut, &ff) == 0) {
+        out->result = ff.result;
+        out->exception = ff.exception;
+        ff.result = ff.exception = NULL;
+        hd_pyversion_future_fields_clear(&ff);
+    }
     return 1;
 }
 
@@ -128,6 +138,70 @@ hd_pyversion_task_fields_clear(hd_task_fields *f)
     Py_CLEAR(f->coro);
     Py_CLEAR(f->fut_waiter);
     Py_CLEAR(f->loop);
+}
+
+/* The bool a METH_NOARGS C function gives for obj: 1, 0, or -1 (no
+ * function, or it raised: cleared). */
+static int
+asyncio_bool(PyCFunction f, PyObject *obj)
+{
+    PyObject *v = f != NULL ? f(obj, NULL) : NULL;
+    int r = v == Py_True ? 1 : v == Py_False ? 0 : -1;
+    if (v == NULL) {
+        PyErr_Clear();
+    }
+    Py_XDECREF(v);
+    return r;
+}
+
+int
+hd_pyversion_future_fields(PyObject *fut, PyTypeObject *future_type,
+                           hd_future_fields *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (future_type == NULL ||
+        strcmp(future_type->tp_name, "_asyncio.Future") != 0 ||
+        !PyObject_TypeCheck(fut, future_type)) {
+        return -1;
+    }
+    getter result = asyncio_getter(future_type, "_result");
+    getter exception = asyncio_getter(future_type, "_exception");
+    getter loop = asyncio_getter(future_type, "_loop");
+    getter msg = asyncio_getter(future_type, "_cancel_message");
+    int done = asyncio_bool(asyncio_method(future_type, "done"), fut);
+    int cancelled =
+        asyncio_bool(asyncio_method(future_type, "cancelled"), fut);
+    if (result == NULL || exception == NULL || loop == NULL || msg == NULL ||
+        done < 0 || cancelled < 0 || (cancelled && !done)) {
+        return -1;
+    }
+    out->state = cancelled ? "cancelled" : done ? "finished" : "pending";
+    out->result = asyncio_get(result, fut);
+    out->exception = asyncio_get(exception, fut);
+    out->loop = asyncio_get(loop, fut);
+    out->cancel_msg = asyncio_get(msg, fut);
+    /* the getters give None for an unset field */
+    PyObject **unset[] = {&out->result, &out->exception, &out->loop,
+                          &out->cancel_msg};
+    for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++) {
+        if (*unset[i] == Py_None) {
+            Py_CLEAR(*unset[i]);
+        }
+    }
+    if (!done && (out->result != NULL || out->exception != NULL)) {
+        hd_pyversion_future_fields_clear(out);
+        return -1;
+    }
+    return 0;
+}
+
+void
+hd_pyversion_future_fields_clear(hd_future_fields *f)
+{
+    Py_CLEAR(f->result);
+    Py_CLEAR(f->exception);
+    Py_CLEAR(f->loop);
+    Py_CLEAR(f->cancel_msg);
 }
 
 PyObject *

@@ -17,17 +17,40 @@ typedef struct hd_task_fields {
     PyObject *coro;       /* the coroutine */
     PyObject *fut_waiter; /* the future it waits on */
     PyObject *loop;
+    PyObject *result, *exception; /* once finished */
 } hd_task_fields;
 
 /* The fields of task, an instance of the C Task type task_type
  * (_asyncio.Task) or of a subclass, read by the type's own C getters
- * (_state, _coro, _fut_waiter, _loop, get_name), found in task_type's
- * tables by name: a subclass's overrides are never looked at.  Returns
- * 1, or 0 when task_type is not the C Task this code knows (nothing set,
- * nothing raised). */
+ * (_state, _coro, _fut_waiter, _loop, get_name; its result and
+ * exception as hd_pyversion_future_fields reads them), found in the tables by
+ * name: a subclass's overrides are never looked at.  Returns 1, or 0 when
+ * task_type is not the C Task this code knows (nothing set, nothing raised).
+ */
 int hd_pyversion_task_fields(PyObject *task, PyTypeObject *task_type,
                              hd_task_fields *out);
 void hd_pyversion_task_fields_clear(hd_task_fields *f);
+
+/* What a Future holds (hd_pyversion_future_fields): state one of
+ * "pending", "cancelled", "finished"; the others new references, or
+ * NULL when the future has none (result and exception NULL while
+ * pending; cancel_msg NULL unless cancelled with a message). */
+typedef struct hd_future_fields {
+    const char *state;
+    PyObject *result, *exception, *loop, *cancel_msg;
+} hd_future_fields;
+
+/* The fields of fut, an instance of the C Future type future_type
+ * (_asyncio.Future) or of a subclass, read by future_type's own C
+ * functions found in its tables by name (done() and cancelled(), which
+ * return a bool, and the getters _result, _exception, _loop and
+ * _cancel_message, which return a field): a subclass's overrides are
+ * never looked at.  Returns 0, or -1 when future_type is not the C
+ * Future this code knows or fut reads as no initialized future (nothing
+ * set, no error left). */
+int hd_pyversion_future_fields(PyObject *fut, PyTypeObject *future_type,
+                               hd_future_fields *out);
+void hd_pyversion_future_fields_clear(hd_future_fields *f);
 
 /* What a coroutine or generator awaits (cr_await, gi_yieldfrom: the C
  * getter of its exact base type), a new reference, or NULL. */

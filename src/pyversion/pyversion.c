@@ -484,6 +484,21 @@ hd_pyversion_gen_names(PyObject *gen, PyObject **name, PyObject **qualname)
     *qualname = g->gi_qualname;
 }
 
+PyCodeObject *
+hd_pyversion_gen_code(PyObject *gen)
+{
+    PyGenObject *g = (PyGenObject *)gen;
+#if PY_VERSION_HEX >= 0x030E0000
+    /* 3.12+: the code stays in the frame once finished (cleared but for
+     * the code), as the gi_code getter reads it */
+    return HD_FCODE(&g->gi_iframe);
+#elif PY_VERSION_HEX >= 0x030C0000
+    return HD_FCODE((_PyInterpreterFrame *)g->gi_iframe);
+#else
+    return (PyCodeObject *)g->gi_code;
+#endif
+}
+
 hd_frame *
 hd_pyversion_gen_frame(PyObject *gen, const char **state)
 {

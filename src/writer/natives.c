@@ -33,6 +33,9 @@ natives_state(hd_dumper *d, int nk, PyObject *obj, int write)
     case HD_NK_DECIMAL: return hd_natives_decimal_state(d, obj, write);
     case HD_NK_PATTERN: return hd_natives_pattern_state(d, obj, write);
     case HD_NK_MATCH: return hd_natives_match_state(d, obj, write);
+    case HD_NK_FUTURE:
+        return hd_natives_future_state(d, natives_base(Py_TYPE(obj), nk), obj,
+                                       write);
     case HD_NK_DEQUE:
     case HD_NK_ARRAY:
         return hd_natives_seq_state(d, nk, natives_base(Py_TYPE(obj), nk), obj,

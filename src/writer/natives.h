@@ -13,6 +13,7 @@
  *   natives_seq.c       collections.deque, array.array
  *   natives_lock.c      _thread.lock, _thread.RLock
  *   natives_buffer.c    memoryview, the C buffer exporters
+ *   natives_future.c    asyncio's C Future
  *
  * Contract: the caller holds the GIL; nothing here runs Python code,
  * creates a Python object or releases the GIL.
@@ -64,6 +65,8 @@ int hd_natives_pattern_state(hd_dumper *d, PyObject *obj, int write);
 int hd_natives_match_state(hd_dumper *d, PyObject *obj, int write);
 int hd_natives_seq_state(hd_dumper *d, int nk, PyTypeObject *base,
                          PyObject *obj, int write);
+int hd_natives_future_state(hd_dumper *d, PyTypeObject *base, PyObject *obj,
+                            int write);
 int hd_natives_lock_state(hd_dumper *d, int nk, PyTypeObject *base,
                           PyObject *obj, int write);
 /* memoryview, BUFFER: write 2 gives the original nbytes when cut (a

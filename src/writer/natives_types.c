@@ -8,7 +8,8 @@
  * _datetime module's dict with PyCapsule_IsValid / PyCapsule_GetPointer:
  * PyDateTime_IMPORT itself imports a module, which a dump must not do.
  * The others are attributes of their C modules (_collections.deque,
- * array.array, _decimal.Decimal, _zoneinfo.ZoneInfo), checked by name.
+ * array.array, _decimal.Decimal, _zoneinfo.ZoneInfo, _asyncio.Future),
+ * checked by name.
  */
 #include "natives.h"
 
@@ -130,6 +131,10 @@ hd_natives_refresh(void)
         else if (PyUnicode_CompareWithASCIIString(k, "_zoneinfo") == 0) {
             natives_keep(HD_NK_ZONEINFO, natives_module_attr(m, "ZoneInfo"),
                          "zoneinfo.ZoneInfo");
+        }
+        else if (PyUnicode_CompareWithASCIIString(k, "_asyncio") == 0) {
+            natives_keep(HD_NK_FUTURE, natives_module_attr(m, "Future"),
+                         "_asyncio.Future");
         }
         else if (PyUnicode_CompareWithASCIIString(k, "_thread") == 0) {
             natives_keep(HD_NK_LOCK, natives_module_attr(m, "LockType"),

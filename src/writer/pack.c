@@ -944,7 +944,7 @@ pack_module(hd_dumper *d, PyObject *obj)
 }
 
 /* GENERATOR: [27, addr, rc, size, type, flavor, name, qualname, frame,
- * state] */
+ * state, code] */
 static void
 pack_generator(hd_dumper *d, PyObject *obj)
 {
@@ -954,7 +954,8 @@ pack_generator(hd_dumper *d, PyObject *obj)
     const char *flavor = PyCoro_CheckExact(obj)       ? "coroutine"
                          : PyAsyncGen_CheckExact(obj) ? "async_generator"
                                                       : "generator";
-    pack_obj_header(d, HD_K_GENERATOR, 6, obj);
+    PyObject *code = (PyObject *)hd_pyversion_gen_code(obj);
+    pack_obj_header(d, HD_K_GENERATOR, 7, obj);
     hd_walk_value(d, (PyObject *)Py_TYPE(obj));
     hd_encode_cstr(d, flavor);
     hd_pyversion_gen_names(obj, &name, &qualname);
@@ -962,6 +963,7 @@ pack_generator(hd_dumper *d, PyObject *obj)
     hd_encode_name(d, qualname);
     hd_pack_frame_ref(d, f);
     hd_encode_cstr(d, state);
+    hd_walk_value(d, code != NULL && PyCode_Check(code) ? code : Py_None);
 }
 
 /* ------------------------------------------------------------ the record */

@@ -226,15 +226,18 @@ tasks_fields(const tasks_found *t, PyObject *task, hd_task_fields *f)
     if (t->c_task != NULL && PyObject_TypeCheck(task, t->c_task)) {
         return hd_pyversion_task_fields(task, t->c_task, f);
     }
-    static const char *const names[] = {"_name", "_state", "_coro",
-                                        "_fut_waiter", "_loop"};
-    PyObject *v[5];
-    tasks_attrs(task, names, v, 5);
+    static const char *const names[] = {"_name",       "_state", "_coro",
+                                        "_fut_waiter", "_loop",  "_result",
+                                        "_exception"};
+    PyObject *v[7];
+    tasks_attrs(task, names, v, 7);
     f->name = v[0];
     f->state = v[1];
     f->coro = v[2];
     f->fut_waiter = v[3];
     f->loop = v[4];
+    f->result = v[5];
+    f->exception = v[6];
     /* a pending Python Future keeps the class's _state = "PENDING" */
     PyObject *mro = Py_TYPE(task)->tp_mro;
     for (Py_ssize_t i = 0; f->state == NULL && mro != NULL &&
@@ -252,6 +255,8 @@ tasks_fields(const tasks_found *t, PyObject *task, hd_task_fields *f)
     Py_XINCREF(f->coro);
     Py_XINCREF(f->fut_waiter);
     Py_XINCREF(f->loop);
+    Py_XINCREF(f->result);
+    Py_XINCREF(f->exception);
     return 1;
 }
 
@@ -280,7 +285,8 @@ tasks_value(hd_dumper *d, PyObject *obj)
     }
 }
 
-/* TASK: [76, task, name, state, coro, awaits, loop, [awaited coros]] */
+/* TASK: [76, task, name, state, coro, awaits, loop, [awaited coros],
+ * result, exception] */
 static void
 tasks_record(hd_dumper *d, const tasks_found *t, PyObject *task)
 {
@@ -302,7 +308,7 @@ tasks_record(hd_dumper *d, const tasks_found *t, PyObject *task)
         }
         Py_XDECREF(c);
     }
-    msgpack_pack_array(&d->pk, 8);
+    msgpack_pack_array(&d->pk, 10);
     msgpack_pack_uint8(&d->pk, HD_R_TASK);
     hd_walk_value(d, task);
     hd_encode_name(d, f.name);
@@ -314,6 +320,8 @@ tasks_record(hd_dumper *d, const tasks_found *t, PyObject *task)
     for (int i = 0; i < n; i++) {
         hd_walk_value(d, chain[i]);
     }
+    tasks_value(d, f.result);
+    tasks_value(d, f.exception);
     d->n_records++;
     for (int i = 0; i < n; i++) {
         Py_DECREF(chain[i]);

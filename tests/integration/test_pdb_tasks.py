@@ -6,6 +6,7 @@ and dumps from inside a task; its source file is then deleted and
 ``python -m heapdump.open`` is driven through stdin.
 """
 
+import json
 import re
 import sys
 import textwrap
@@ -238,27 +239,124 @@ def test_tasks_of_a_gather_are_awaited_by_the_gathering_task(tmp_path):
 
 def test_a_task_object_answers_from_its_record(tmp_path, task_dump):
     # live, at the dump: repr(s) is "<Task pending name='sleepy'
-    # coro=<sleeper() running at APP:LINE> wait_for=<Task pending ...>>";
-    # the dump gives the same but what it waits for (a repr of its own),
-    # and refuses what the record does not hold
+    # coro=<sleeper() running at APP:LINE> wait_for=<Future pending
+    # cb=[Task.task_wakeup()]>>"; the dump gives the same but the waited
+    # future's callbacks, which it does not name
     path, app = task_dump
     r = heapdump_open(tmp_path, path, commands=(
         "p s\n"
         "p s.get_name(), s.done(), s.cancelled()\n"
         "p done.done(), done.cancelled()\n"
         "p s.get_coro()\n"
-        "p s.result()\n"))
+        "p s.result()\n"
+        "p done.result(), done.exception()\n"
+        "p done\n"))
     out = replies(r.stdout)
     assert out[1] == ("<Task pending name='sleepy' coro=<sleeper() running "
-                      "at %s>>\n" % _at(app, "await leaf(1)")), r.stdout
+                      "at %s> wait_for=<Future pending>>\n"
+                      % _at(app, "await leaf(1)")), r.stdout
     assert out[2] == "('sleepy', False, False)\n"
+    assert out[4].startswith("<coroutine object sleeper at 0x"), r.stdout
+    # pending: as the live task raises
+    assert out[5] == "*** asyncio.exceptions.InvalidStateError: Result is " \
+        "not set.\n", r.stdout
     if PY314:
         # not in 3.14's lists once finished: no TASK record, and the
         # stand-in says so
-        assert "DumpedCodeError: Task.done(): this task is not among the " \
-               "dump's tasks" in out[3], r.stdout
+        for reply in (out[3], out[6]):
+            assert "DumpedCodeError: Task." in reply and "this task is not " \
+                "among the dump's tasks" in reply, r.stdout
     else:
         assert out[3] == "(True, False)\n", r.stdout
-    assert out[4].startswith("<coroutine object sleeper at 0x"), r.stdout
-    assert "DumpedCodeError: Task.result(): a task's result is not in the " \
-           "dump's TASK record" in out[5], r.stdout
+        assert out[6] == "(42, None)\n", r.stdout
+        assert out[7] == ("<Task finished name='quick-one' coro=<quick() "
+                          "done, defined at %s> result=42>\n"
+                          % _at(app, "async def quick")), r.stdout
+
+
+FUTURES = textwrap.dedent('''\
+    import asyncio
+    import json
+    import sys
+    import traceback
+
+    import heapdump
+
+    EXPRESSIONS = [
+        "pending", "pending.done()", "pending.result()", "pending._state",
+        "ok", "ok.result()", "ok.exception()", "ok.get_loop() is loop",
+        "failed", "failed.result()", "failed.exception()",
+        "stopped", "stopped.cancelled()", "stopped.result()",
+        "stopped.exception()", "mine", "mine.tag", "mine.done()",
+    ]
+
+
+    class Mine(asyncio.Future):
+        pass
+
+
+    def answer(text, scope):
+        # what pdb's p prints: the repr, or its one-line error
+        try:
+            return repr(eval(text, globals(), scope))
+        except BaseException as e:
+            return "*** " + traceback.format_exception_only(
+                type(e), e)[-1].strip()
+
+
+    async def hold(f):
+        await f
+
+
+    async def main(out):
+        loop = asyncio.get_running_loop()
+        pending = loop.create_future()
+        ok = loop.create_future()
+        ok.set_result(["a", 1])
+        failed = loop.create_future()
+        failed.set_exception(LookupError("no row 7"))
+        stopped = loop.create_future()
+        stopped.cancel("shutting down")
+        mine = Mine()
+        mine.tag = "tagged"
+        holder = asyncio.create_task(hold(pending), name="holder")
+        await asyncio.sleep(0)
+        scope = dict(locals())
+        print(json.dumps({e: answer(e, scope) for e in EXPRESSIONS}))
+        del scope
+        heapdump.dump(out)
+        failed.exception()
+        holder.cancel()
+        await asyncio.gather(holder, return_exceptions=True)
+
+
+    asyncio.run(main(sys.argv[1]))
+''')
+
+
+def test_futures_at_the_prompt_answer_as_live(tmp_path):
+    path, stdout, _ = make_dump(tmp_path, {"app.py": FUTURES})
+    live = json.loads(stdout.strip().splitlines()[-1])
+    exprs = list(live)
+    r = heapdump_open(tmp_path, path,
+                      commands="".join("p %s\n" % e for e in exprs) +
+                      "p mine.set_result(1)\n")
+    assert r.stderr == ""
+    out = replies(r.stdout)[1:]
+    got = dict(zip(exprs, (o.rstrip("\n") for o in out)))
+    # the one known difference: a pending future's callbacks are not named
+    # in the dump ("cb=[Task.task_wakeup()]" live)
+    assert re.search(r" cb=\[[^\]]+\]", live["pending"]), live["pending"]
+    want = {e: re.sub(r" cb=\[[^\]]*\]", "", a) for e, a in live.items()}
+    assert got == want
+    # what was compared, so that empty answers cannot pass
+    assert live["ok.result()"] == "['a', 1]"
+    assert live["failed.result()"] == "*** LookupError: no row 7"
+    assert live["stopped.result()"] == \
+        "*** asyncio.exceptions.CancelledError: shutting down"
+    assert live["pending.result()"] == \
+        "*** asyncio.exceptions.InvalidStateError: Result is not set."
+    assert live["mine.tag"] == "'tagged'"
+    # completing a future of the dump is refused, not done
+    assert "DumpedCodeError" in out[len(exprs)] and \
+        "cannot be awaited, completed" in out[len(exprs)], out[len(exprs)]

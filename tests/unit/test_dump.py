@@ -2,6 +2,7 @@
 (tests/records.py): headers, records, roots, limits, the file's life."""
 
 import array
+import asyncio
 import collections
 import dataclasses
 import datetime
@@ -523,6 +524,24 @@ def test_no_python_code_runs_while_dumping(tmp_path):
             calls.append("array len")
             return 0
 
+    class SpyFuture(asyncio.Future):
+        def done(self):
+            calls.append("future done")
+            return True
+
+        def cancelled(self):
+            calls.append("future cancelled")
+            return True
+
+        def result(self):
+            calls.append("future result")
+
+        def __getattribute__(self, name):
+            calls.append("future getattribute " + name)
+            return object.__getattribute__(self, name)
+
+    loop = asyncio.new_event_loop()
+
     def make_garbage():
         # cyclic garbage with a finalizer: a collection during the dump
         # would run __del__
@@ -541,9 +560,9 @@ def test_no_python_code_runs_while_dumping(tmp_path):
                  SpyDateTime(2020, 1, 2, tzinfo=SpyTz()),
                  SpyDecimal("1.25"), SpyArray("i", [1, 2]),
                  datetime.datetime.now(datetime.timezone.utc),
-                 decimal.Decimal("-0.5")]
+                 decimal.Decimal("-0.5"), SpyFuture(loop=loop)]
         kinds[:0] = [re.match("(s)", SpyStr("s")), re.match("a+", "aaa")]
-        kinds[-4].note = Spy()
+        kinds[-5].note = Spy()
         make_garbage()
 
         class Body(metaclass=Prepared):
@@ -576,8 +595,9 @@ def test_no_python_code_runs_while_dumping(tmp_path):
     from heapdump import _heapdump as c
     for nk in (c.NATIVE_DEQUE, c.NATIVE_DATETIME, c.NATIVE_TZINFO,
                c.NATIVE_DECIMAL, c.NATIVE_ARRAY, c.NATIVE_TIMEZONE,
-               c.NATIVE_MATCH):
+               c.NATIVE_MATCH, c.NATIVE_FUTURE):
         assert nk in natives, (nk, natives)
+    loop.close()
     assert natives.count(c.NATIVE_DEQUE) >= 2
     assert natives.count(c.NATIVE_DECIMAL) >= 2
     gc.collect()  # the garbage goes now, outside the dump
