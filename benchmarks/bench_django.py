@@ -42,6 +42,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -86,6 +87,15 @@ def request(port, target, timeout=60):
     return status, time.perf_counter() - t0
 
 
+def _signal_group(pgid, sig):
+    """Send sig to process group pgid; whether the group still exists."""
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except ProcessLookupError:
+        return False
+
+
 class Server:
     def __init__(self, kind, python, dumps, heapdump_on):
         self.port = free_port()
@@ -101,8 +111,12 @@ class Server:
                             "--log-level", "warning",
                             "django_site:application"]
         self.log = open(os.path.join(dumps, "server.log"), "w")
+        # a session of its own: stop() signals the whole group, the server
+        # and whatever runs it (tools/py.sh's chroot for 3.14+), so none
+        # is left behind
         self.proc = subprocess.Popen(cmd, env=env, cwd=HERE,
-                                     stdout=self.log, stderr=self.log)
+                                     stdout=self.log, stderr=self.log,
+                                     start_new_session=True)
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -117,13 +131,19 @@ class Server:
             time.sleep(0.2)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        """SIGTERM to the server's process group, SIGKILL to what is left
+        of it 20 s later (or 5 s after the process started here ended)."""
+        _signal_group(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+        deadline = time.monotonic() + 5
+        while _signal_group(self.proc.pid, 0) and \
+                time.monotonic() < deadline:
+            time.sleep(0.1)
+        _signal_group(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
         self.log.close()
 
 
