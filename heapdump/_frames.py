@@ -33,6 +33,7 @@ import inspect
 import itertools
 import linecache
 import os
+import re
 import sys
 import tokenize
 import types
@@ -752,7 +753,7 @@ def set_class_firstlines(dump, modules):
     ``__dict__`` lacks ``__firstlineno__`` the line of their ``class``
     statement (its first decorator), found by qualname in the dumped
     source."""
-    trees = {}
+    trees, named = {}, {}
     for obj in _scan(dump).classes:
         if "__firstlineno__" in vars(obj):
             continue
@@ -762,6 +763,12 @@ def set_class_firstlines(dump, modules):
             continue
         file = modules.get(mod) if isinstance(mod, str) else None
         if file is None:
+            continue
+        # parse a file only for a class its text has a class statement
+        # for: C types, namedtuples and functional enums have none
+        if file not in named:
+            named[file] = set(_CLASS_NAME.findall(dump.sources[file]))
+        if type.__getattribute__(obj, "__name__") not in named[file]:
             continue
         if file not in trees:
             try:
@@ -774,6 +781,11 @@ def set_class_firstlines(dump, modules):
                 obj.__firstlineno__ = line
             except (TypeError, AttributeError):
                 pass
+
+
+#: the names a text's class statements may define (a superset: one in a
+#: string or a comment matches too; the parse then decides)
+_CLASS_NAME = re.compile(r"\bclass\s+(\w+)")
 
 
 def _class_lines(text):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import gc
 import sys
 import types
 
@@ -324,6 +325,10 @@ def debug(dump, thread=None, *, out=None):
     Returns the exit status (0, or 1 when there is nothing to debug).
     """
     out = out or sys.stdout
+    # the loaded dump lives as long as the session: out of the collector's
+    # sight, a collection at the prompt (or while the frames are rebuilt)
+    # does not walk its millions of objects again
+    gc.freeze()
     failed = _frames.realize(dump)
     added, modules = _frames.install_modules(dump)
     exc, tb, thread, what = _pick(dump, thread)
