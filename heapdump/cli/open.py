@@ -27,8 +27,8 @@ and exit instead of starting pdb; each takes ``--json``.  In pdb,
 from __future__ import annotations
 
 import argparse
-import json
 import gc
+import json
 import sys
 import types
 
