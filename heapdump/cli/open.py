@@ -185,8 +185,21 @@ def report(args, out=None):
 
 
 def _load(path):
+    """heapdump.load(path), its objects then frozen out of the cyclic
+    collector's sight (gc.freeze): the dump lives as long as the session,
+    and a collection at the prompt, or the first one after loading (all
+    the loaded objects are in the youngest generation), would walk its
+    millions of objects again and again."""
     import heapdump
-    return heapdump.load(path)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        dump = heapdump.load(path)
+        gc.freeze()
+    finally:
+        if enabled:
+            gc.enable()
+    return dump
 
 
 def main(argv=None):
@@ -325,10 +338,6 @@ def debug(dump, thread=None, *, out=None):
     Returns the exit status (0, or 1 when there is nothing to debug).
     """
     out = out or sys.stdout
-    # the loaded dump lives as long as the session: out of the collector's
-    # sight, a collection at the prompt (or while the frames are rebuilt)
-    # does not walk its millions of objects again
-    gc.freeze()
     failed = _frames.realize(dump)
     added, modules = _frames.install_modules(dump)
     exc, tb, thread, what = _pick(dump, thread)

@@ -281,7 +281,11 @@ hd_shells_make_shell(LoaderObject *L, size_t id)
         break;
     case HD_K_DICT:
         if (cls == NULL) {
-            obj = PyDict_New();
+            /* sized for its keys at once (nitems: counted in the file):
+             * a big dict is not grown step by step, each step inserting
+             * every key again (_PyDict_NewPresized: exported, 3.9+) */
+            obj = e->nitems > 8 ? _PyDict_NewPresized((Py_ssize_t)e->nitems)
+                                : PyDict_New();
         }
         else {
             PyTypeObject *base = hd_shells_static_base(cls);
