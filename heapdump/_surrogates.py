@@ -365,8 +365,7 @@ class TaskView:
         except AttributeError:
             raise DumpedCodeError(
                 "%s: this task is not among the dump's tasks (no TASK "
-                "record: an older format, a task of no running loop, or on "
-                "3.14+ one that had finished: those are in no registry)"
+                "record: an older format, or a task of no running loop)"
                 % what) from None
 
     def get_name(self):

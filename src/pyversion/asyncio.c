@@ -269,6 +269,12 @@ asyncio_list(struct llist_node *head, PyTypeObject *task_type,
 #endif
 
 int
+hd_pyversion_tasks_leave_lists(void)
+{
+    return PY_VERSION_HEX >= 0x030E0000;
+}
+
+int
 hd_pyversion_native_tasks(PyInterpreterState *interp, PyTypeObject *task_type,
                           hd_task_visit visit, void *arg)
 {

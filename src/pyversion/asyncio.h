@@ -56,6 +56,11 @@ void hd_pyversion_future_fields_clear(hd_future_fields *f);
  * getter of its exact base type), a new reference, or NULL. */
 PyObject *hd_pyversion_coro_await(PyObject *coro);
 
+/* Whether a task leaves the interpreter's lists of tasks once done (3.14+:
+ * hd_pyversion_native_tasks does not see it), where before it stayed in
+ * asyncio's registries while alive. */
+int hd_pyversion_tasks_leave_lists(void);
+
 /* 3.14+: calls visit(task, arg) for each native task (task_type or a
  * subclass) in the per-thread lists and the interpreter's list, then for
  * each thread's running task; returns the number visited, or -1 when

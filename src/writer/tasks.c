@@ -7,7 +7,9 @@
  *   objects); _eager_tasks (3.12+) a set of tasks; _current_tasks (3.9 to
  *   3.13) a dict loop -> running task;
  * - 3.14+: the native tasks' linked lists and each thread's running task
- *   (pyversion/asyncio.c).
+ *   (pyversion/asyncio.c); a task leaves them once done, so the C tasks
+ *   the walk meets (a finished task a frame still holds) are added after
+ *   the walk from the others, until no new one is met.
  *
  * A task is an instance of the C Task (_asyncio.Task, read through its
  * own C getters, pyversion/asyncio.c) or of the pure-Python Task
@@ -329,6 +331,20 @@ tasks_record(hd_dumper *d, const tasks_found *t, PyObject *task)
     hd_pyversion_task_fields_clear(&f);
 }
 
+/* The C tasks among queue entries [*from, nqueued) not found yet, added
+ * to t; *from moves past them.  Frame handles (tagged) are skipped. */
+static void
+tasks_met(hd_dumper *d, tasks_found *t, size_t *from)
+{
+    for (; *from < d->nqueued; (*from)++) {
+        void *entry = d->queue[*from];
+        if (((uintptr_t)entry & HD_TAG_FRAME) == 0 &&
+            PyObject_TypeCheck((PyObject *)entry, t->c_task)) {
+            tasks_add((PyObject *)entry, t);
+        }
+    }
+}
+
 void
 hd_tasks_write(hd_dumper *d, PyInterpreterState *interp)
 {
@@ -341,11 +357,22 @@ hd_tasks_write(hd_dumper *d, PyInterpreterState *interp)
                               "the one known; its native tasks are left "
                               "out");
     }
+    size_t written = 0, scanned = 0;
+    int more = hd_pyversion_tasks_leave_lists() && t.c_task != NULL;
+    do {
+        for (; written < t.n; written++) {
+            tasks_record(d, &t, t.list[written]);
+        }
+        if (!more || d->stopped) {
+            break;
+        }
+        /* the tasks that left the lists (finished) but are still held:
+         * met by the walk from the roots and the tasks so far */
+        hd_pack_run(d);
+        tasks_met(d, &t, &scanned);
+    } while (written < t.n);
     if (t.oom) {
         hd_walk_note_error(d, "asyncio tasks: out of memory after %zu", t.n);
-    }
-    for (size_t i = 0; i < t.n; i++) {
-        tasks_record(d, &t, t.list[i]);
     }
     free(t.list);
     free(t.table);
