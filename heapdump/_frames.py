@@ -193,7 +193,8 @@ def _stub(name, qualname, filename, first, lines):
     first), named as given, not yet carrying local names.  A dumped
     function runs it when called: its globals' ``_`` raises
     heapdump._surrogates.DumpedCodeError (heapdump._load gives every
-    rebuilt function such globals).
+    rebuilt function such globals).  Before 3.11, where a code object has
+    no qualname, the call passes it: ``_("Cls.method")``.
 
     It is compiled from a syntax tree whose statements carry those line
     numbers, so lines far apart cost nothing in between."""
@@ -206,7 +207,8 @@ def _stub(name, qualname, filename, first, lines):
                      end_col_offset=3)
         callee = ast.Name("_", ast.Load(), lineno=rel, col_offset=0,
                           end_lineno=rel, end_col_offset=1)
-        body.append(ast.Expr(ast.Call(callee, [], [], **where), **where))
+        args = [] if _PY311 else [ast.Constant(str(qualname), **where)]
+        body.append(ast.Expr(ast.Call(callee, args, [], **where), **where))
     tree = ast.Module(body=body, type_ignores=[])
     code = compile(tree, filename, "exec", dont_inherit=True)
     changes = {"co_firstlineno": first, "co_name": name}

@@ -512,6 +512,10 @@ class _Builder:
         qualname = qualname if isinstance(qualname, str) else name
         fn = None
         if isinstance(code, _model.Code):
+            if code.qualname in (None, code.name) and code._real is None:
+                # a code object written before 3.11 has no qualname: its
+                # function's is the one its stub is named by
+                code.qualname = qualname
             try:
                 stub = self.real_code(code)
                 if stub is not None:

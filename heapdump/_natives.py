@@ -298,10 +298,8 @@ class ArrayStandIn:
             return "array(%r, <%d bytes>) (a stand-in: %s)" % (
                 self.typecode, len(self._raw), self.reason)
         if self.original_length is not None:
-            n = self.original_length
             body = ", ".join([repr(x) for x in items] + [
-                "<%s more items not dumped, %s in all>"
-                % (format(n - len(items), ","), format(n, ","))])
+                S.more_marker(self.original_length, len(items), "items")])
             shown = "[%s]" % body
         elif self.typecode in ("u", "w"):
             shown = repr("".join(items))

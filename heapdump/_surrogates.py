@@ -104,9 +104,10 @@ def refuse_call(*args, **kwargs):
     code = sys._getframe(1).f_code
     name = getattr(code, "co_qualname", None)
     if name is None:
-        # before 3.11 the code has no qualname: the function has
-        name = next((f.__qualname__ for f in gc.get_referrers(code)
-                     if isinstance(f, types.FunctionType)), code.co_name)
+        # before 3.11 the code has no qualname: the stub passes it
+        # (heapdump._frames._stub)
+        name = args[0] if args and isinstance(args[0], str) else \
+            code.co_name
     raise DumpedCodeError("%s() (from %s): %s" % (name, code.co_filename,
                                                   CALL_REFUSED))
 
@@ -740,12 +741,17 @@ REDACTED_CLASSES = (RedactedStr, RedactedBytes, RedactedBytearray)
 def _more(obj, unit):
     """The marker a cut value's repr ends in: how many elements the dump
     left out, and how many there were."""
-    n = obj.__dict__.get("original_length")
-    shown = len(obj)
-    if not isinstance(n, int) or n < shown:
+    return more_marker(obj.__dict__.get("original_length"), len(obj), unit)
+
+
+def more_marker(original, shown, unit):
+    """``<N more UNIT not dumped, M in all>`` for a value cut from original
+    elements to shown (``<more UNIT not dumped>`` when original is not a
+    count)."""
+    if not isinstance(original, int) or original < shown:
         return "<more %s not dumped>" % unit
     return "<%s more %s not dumped, %s in all>" % (
-        format(n - shown, ","), unit, format(n, ","))
+        format(original - shown, ","), unit, format(original, ","))
 
 
 class CutStr(str):
