@@ -257,7 +257,8 @@ def _body(path):
     _, offset, _ = _load._read_headers(path)
     with open(path, "rb") as f:
         f.seek(offset)
-        reader = zstandard.ZstdDecompressor().stream_reader(f)
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            f, read_across_frames=True)
         return reader.read()
 
 

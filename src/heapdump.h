@@ -92,6 +92,10 @@ typedef struct hd_writer {
                               compressed inline */
     int thread_wanted;     /* start wt when the first buffer fills */
     int threaded;          /* wt was started for this dump */
+    int level;             /* the zstd level of the dump's frames */
+    int in_raw;            /* in holds compressed frames, not msgpack */
+    int zopen;             /* msgpack went to the current zstd frame
+                              (in or the stream) since it began */
 } hd_writer;
 
 /* Create the temporary file for final_path (mode 0600) and the zstd
@@ -103,6 +107,13 @@ int hd_container_header(hd_writer *w, const char *text, size_t len);
 /* Append body bytes; msgpack-c's packer callback.  Never raises: a failure
  * is remembered in w->err_no / w->err_what and later writes are dropped. */
 int hd_container_append(void *w, const char *buf, size_t len);
+/* Append body bytes already compressed: frame (len bytes) is one or more
+ * whole zstd frames, with content checksums, that decompress to raw_len
+ * bytes of records.  The frame the body's msgpack was going into ends
+ * before them, and the msgpack appended next starts a new one.  Never
+ * raises (as hd_container_append). */
+void hd_container_frame(hd_writer *w, const void *frame, size_t len,
+                        uint64_t raw_len);
 /* Flush and end the zstd stream, fsync, rename into place.  Returns 0, or
  * -1 with w->err_what set and the temporary file removed. */
 int hd_container_close(hd_writer *w);
@@ -119,17 +130,22 @@ void hd_container_abort(hd_writer *w);
  * inline. */
 void hd_container_thread(hd_writer *w);
 
-/* wthread.c, called by container.c only.  compress: compress w->in
- * (w->in_len bytes; the frame's end after them when end) and write what
- * comes out, touching no Python object.  hd_wthread_start starts the
- * thread (-1: none).  hd_wthread_submit hands w->in over and gives w an
- * empty buffer (none after the last, end); it waits while every buffer is
- * in flight.  hd_wthread_finish waits for the thread (abandon: what is
- * left is dropped), joins it and hands the counters and the first failure
- * back to w; 0 or -1. */
-typedef int (*hd_wthread_compress)(hd_writer *w, int end);
+/* What is done with an input buffer's bytes: given to zstd (the frame
+ * goes on), given to zstd and the frame ended, or written as they are
+ * (whole zstd frames compressed beforehand). */
+enum hd_zhow { HD_Z_CONTINUE, HD_Z_END, HD_Z_RAW };
+
+/* wthread.c, called by container.c only.  compress: do with w->in
+ * (w->in_len bytes) what how says (enum hd_zhow) and write what comes
+ * out, touching no Python object.  hd_wthread_start starts the thread
+ * (-1: none).  hd_wthread_submit hands w->in over and gives w an empty
+ * buffer (none after the last); it waits while every buffer is in flight.
+ * hd_wthread_finish waits for the thread (abandon: what is left is
+ * dropped), joins it and hands the counters and the first failure back to
+ * w; 0 or -1. */
+typedef int (*hd_wthread_compress)(hd_writer *w, int how);
 int hd_wthread_start(hd_writer *w, hd_wthread_compress compress);
-int hd_wthread_submit(hd_writer *w, int end);
+int hd_wthread_submit(hd_writer *w, int how, int last);
 int hd_wthread_finish(hd_writer *w, int abandon);
 /* Append to dst (size cap) value escaped as docs/format.rst says for header
  * values, cut at max characters.  Returns the new length. */
@@ -500,6 +516,7 @@ typedef struct hd_dumper {
     uint64_t n_errors;
     uint64_t n_redacted;
     uint64_t n_source_redacted; /* pieces masked in SOURCE texts */
+    uint64_t n_sources_kept;    /* SOURCE records copied as kept frames */
     uint64_t n_frames;
 
     /* the thread that dumps, shown as current (NULL: none) */
@@ -551,7 +568,9 @@ typedef struct hd_result {
     uint64_t objects, inline_, records, bytes, file_bytes, cuts, omitted,
         errors, redacted;
     Py_ssize_t threads;
-    int writer_thread; /* the body was compressed on a writer thread */
+    uint64_t sources_kept; /* SOURCE records written from the cache's
+                              frames (sources.c) */
+    int writer_thread;     /* the body was compressed on a writer thread */
     int64_t walk_ns;
     const char *error; /* why it failed (static), or NULL */
     int err_no;

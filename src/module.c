@@ -29,19 +29,20 @@ dump_limit(PyObject *o, Py_ssize_t *out, const char *name)
 static PyObject *
 dump_totals(const hd_result *res)
 {
-    return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:L,s:O}",
-                         "objects", (unsigned long long)res->objects, "inline",
-                         (unsigned long long)res->inline_, "records",
-                         (unsigned long long)res->records, "bytes",
-                         (unsigned long long)res->bytes, "file_bytes",
-                         (unsigned long long)res->file_bytes, "cuts",
-                         (unsigned long long)res->cuts, "omitted",
-                         (unsigned long long)res->omitted, "errors",
-                         (unsigned long long)res->errors, "redacted",
-                         (unsigned long long)res->redacted, "threads",
-                         res->threads, "walk_ns", (long long)res->walk_ns,
-                         "writer_thread",
-                         res->writer_thread ? Py_True : Py_False);
+    return Py_BuildValue(
+        "{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:n,s:L,s:O,s:K}", "objects",
+        (unsigned long long)res->objects, "inline",
+        (unsigned long long)res->inline_, "records",
+        (unsigned long long)res->records, "bytes",
+        (unsigned long long)res->bytes, "file_bytes",
+        (unsigned long long)res->file_bytes, "cuts",
+        (unsigned long long)res->cuts, "omitted",
+        (unsigned long long)res->omitted, "errors",
+        (unsigned long long)res->errors, "redacted",
+        (unsigned long long)res->redacted, "threads", res->threads, "walk_ns",
+        (long long)res->walk_ns, "writer_thread",
+        res->writer_thread ? Py_True : Py_False, "sources_kept",
+        (unsigned long long)res->sources_kept);
 }
 
 PyDoc_STRVAR(

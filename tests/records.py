@@ -93,7 +93,8 @@ def iter_records(path):
             line = f.readline()
             if not line or line in (b"\n", b"\r\n"):
                 break
-        reader = zstandard.ZstdDecompressor().stream_reader(f)
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            f, read_across_frames=True)
         unpacker = msgpack.Unpacker(
             io.BufferedReader(reader), raw=False, ext_hook=_ext,
             strict_map_key=False, unicode_errors="surrogatepass",

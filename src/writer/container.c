@@ -2,6 +2,10 @@
  * zstd stream, written with write(2) to a temporary file that is renamed
  * into place once complete (docs/format.rst, "Envelope" and "Body").
  *
+ * The stream may be several frames: hd_container_frame ends the current
+ * one and copies frames compressed beforehand (the kept sources,
+ * sources.c) between it and the next.
+ *
  * Nothing here releases the GIL or calls Python: the file is written with
  * plain system calls, so the rest of the process stays frozen for the
  * whole dump.  Memory is fixed: one input and one output buffer, and in
@@ -77,11 +81,19 @@ container_compress(hd_writer *w, ZSTD_EndDirective mode)
     return 0;
 }
 
-/* container_compress for the writer thread (wthread.c). */
+/* What how (enum hd_zhow) says done with w->in, here: compressed (the
+ * frame ended after it for HD_Z_END) or written as it is. */
 static int
-container_compress_buf(hd_writer *w, int end)
+container_do(hd_writer *w, int how)
 {
-    return container_compress(w, end ? ZSTD_e_end : ZSTD_e_continue);
+    if (how == HD_Z_RAW) {
+        int rc = container_write_all(w, w->in, w->in_len);
+        w->in_len = 0;
+        w->flushes++;
+        return rc;
+    }
+    return container_compress(w, how == HD_Z_END ? ZSTD_e_end
+                                                 : ZSTD_e_continue);
 }
 
 void
@@ -90,19 +102,42 @@ hd_container_thread(hd_writer *w)
     w->thread_wanted = 1;
 }
 
-/* A full input buffer to zstd: on the writer thread, started now when one
- * is wanted and none runs yet (it could not be made: inline). */
+/* w->in handed on: to the writer thread when it runs, else done inline. */
+static int
+container_flush(hd_writer *w, int how)
+{
+    return w->wt != NULL ? hd_wthread_submit(w, how, 0) : container_do(w, how);
+}
+
+/* A full input buffer handed on: on the writer thread, started now when
+ * one is wanted and none runs yet (it could not be made: inline). */
 static int
 container_flush_full(hd_writer *w)
 {
     if (w->thread_wanted && w->wt == NULL) {
         w->thread_wanted = 0;
-        if (hd_wthread_start(w, container_compress_buf) == 0) {
+        if (hd_wthread_start(w, container_do) == 0) {
             w->threaded = 1;
         }
     }
-    return w->wt != NULL ? hd_wthread_submit(w, 0)
-                         : container_compress(w, ZSTD_e_continue);
+    return container_flush(w, w->in_raw ? HD_Z_RAW : HD_Z_CONTINUE);
+}
+
+/* len bytes of buf into the input buffer, handed on each time it fills. */
+static void
+container_take(hd_writer *w, const char *buf, size_t len)
+{
+    while (len > 0) {
+        size_t room = w->in_cap - w->in_len;
+        size_t take = len < room ? len : room;
+        memcpy(w->in + w->in_len, buf, take);
+        w->in_len += take;
+        buf += take;
+        len -= take;
+        if (w->in_len == w->in_cap && container_flush_full(w) < 0) {
+            return;
+        }
+    }
 }
 
 int
@@ -126,6 +161,7 @@ hd_container_open(hd_writer *w, const char *final_path, int level)
         return -1;
     }
     memcpy(w->final_path, final_path, n + 1);
+    w->level = level;
     /* The temporary name is the final one plus a suffix that no reader
      * takes for a dump; the pid keeps two processes apart (names.c). */
     (void)hd_names_tmp(w->tmp_path, n + 32, final_path, (long)getpid());
@@ -159,25 +195,40 @@ int
 hd_container_append(void *data, const char *buf, size_t len)
 {
     hd_writer *w = data;
-    if (w->err_what != NULL) {
+    if (w->err_what != NULL || len == 0) {
         return 0;
     }
-    w->raw_bytes += len;
-    while (len > 0) {
-        size_t room = w->in_cap - w->in_len;
-        size_t take = len < room ? len : room;
-        memcpy(w->in + w->in_len, buf, take);
-        w->in_len += take;
-        buf += take;
-        len -= take;
-        if (w->in_len < w->in_cap) {
-            continue;
-        }
-        if (container_flush_full(w) < 0) {
+    if (w->in_raw) {
+        /* the kept frames before are written; msgpack starts a frame */
+        w->in_raw = 0;
+        if (w->in_len > 0 && container_flush(w, HD_Z_RAW) < 0) {
             return 0;
         }
     }
+    w->raw_bytes += len;
+    w->zopen = 1;
+    container_take(w, buf, len);
     return 0;
+}
+
+void
+hd_container_frame(hd_writer *w, const void *frame, size_t len,
+                   uint64_t raw_len)
+{
+    if (w->err_what != NULL) {
+        return;
+    }
+    if (!w->in_raw) {
+        /* the msgpack before ends its frame (what is in w->in, and what
+         * zstd still holds of the earlier buffers) */
+        if (w->zopen && container_flush(w, HD_Z_END) < 0) {
+            return;
+        }
+        w->zopen = 0;
+        w->in_raw = 1;
+    }
+    w->raw_bytes += raw_len;
+    container_take(w, frame, len);
 }
 
 void
@@ -199,14 +250,16 @@ hd_container_raise(const hd_writer *w, PyObject *name)
 int
 hd_container_close(hd_writer *w)
 {
+    /* the last frame ends (kept frames last: they are written) */
+    int how = w->in_raw ? HD_Z_RAW : HD_Z_END;
     if (w->wt != NULL) {
         if (w->err_what == NULL) {
-            hd_wthread_submit(w, 1);
+            hd_wthread_submit(w, how, 1);
         }
         hd_wthread_finish(w, w->err_what != NULL);
     }
     else if (w->err_what == NULL) {
-        container_compress(w, ZSTD_e_end);
+        container_do(w, how);
     }
     if (w->err_what == NULL && fsync(w->fd) < 0 && errno != EINVAL) {
         container_fail(w, "fsync", errno);

@@ -631,6 +631,7 @@ dump_counts(const hd_dumper *d, hd_result *res, Py_ssize_t nthreads)
     res->redacted = d->n_redacted;
     res->threads = nthreads;
     res->writer_thread = d->w.threaded;
+    res->sources_kept = d->n_sources_kept;
 }
 
 int

@@ -2,7 +2,9 @@
  *
  * A normal-mode dump hands each full input buffer (container.c's 128 KiB
  * of msgpack) to a writer thread, which runs zstd on it and write(2)s
- * what comes out while the walk packs the next one.  The buffers make a
+ * what comes out while the walk packs the next one.  A buffer may instead
+ * hold bytes already compressed (the sources' kept zstd frames,
+ * sources.c), which the thread writes as they are, in their turn.  The buffers make a
  * ring of WTHREAD_BUFS: the walk waits only when every one of them is
  * still being compressed, so memory stays fixed.  The writer thread
  * touches no Python object and never takes the GIL: it reads its buffers
@@ -34,7 +36,9 @@
 typedef struct wthread_job {
     char *buf;
     size_t len;
-    int end; /* the last: the zstd frame ends after it */
+    int how;  /* enum hd_zhow: compress, compress and end the frame, or
+                 write as is */
+    int last; /* the body's last: the thread ends after it */
 } wthread_job;
 
 typedef struct hd_wthread hd_wthread;
@@ -78,7 +82,7 @@ wthread_main(void *arg)
         if (!failed) {
             t->tw.in = job.buf;
             t->tw.in_len = job.len;
-            t->compress(&t->tw, job.end);
+            t->compress(&t->tw, job.how);
             t->tw.in = NULL;
         }
 
@@ -93,7 +97,7 @@ wthread_main(void *arg)
         t->free_bufs[t->nfree++] = job.buf;
         pthread_cond_signal(&t->buf_free);
         pthread_mutex_unlock(&t->mu);
-        if (job.end) {
+        if (job.last) {
             break;
         }
     }
@@ -165,7 +169,7 @@ hd_wthread_start(hd_writer *w, hd_wthread_compress compress)
 }
 
 int
-hd_wthread_submit(hd_writer *w, int end)
+hd_wthread_submit(hd_writer *w, int how, int last)
 {
     hd_wthread *t = w->wt;
     pthread_mutex_lock(&t->mu);
@@ -181,11 +185,12 @@ hd_wthread_submit(hd_writer *w, int end)
     size_t at = (t->job_head + t->njobs) % WTHREAD_BUFS;
     t->jobs[at].buf = w->in;
     t->jobs[at].len = w->in_len;
-    t->jobs[at].end = end;
+    t->jobs[at].how = how;
+    t->jobs[at].last = last;
     t->njobs++;
     w->flushes++;
     pthread_cond_signal(&t->job_ready);
-    if (end) {
+    if (last) {
         /* the last: no buffer is needed back */
         w->in = NULL;
         pthread_mutex_unlock(&t->mu);

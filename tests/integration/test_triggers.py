@@ -137,7 +137,7 @@ def bodies(path):
 
     _, body = split(path)
     return zstandard.ZstdDecompressor().stream_reader(
-        io.BytesIO(body)).read()
+        io.BytesIO(body), read_across_frames=True).read()
 
 
 # -------------------------------------------------------- the main thread

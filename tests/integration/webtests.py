@@ -71,7 +71,7 @@ def decompressed(path):
     data = pathlib.Path(path).read_bytes()
     end = data.index(b"\n\n") + 2
     body = zstandard.ZstdDecompressor().stream_reader(
-        io.BytesIO(data[end:])).read()
+        io.BytesIO(data[end:]), read_across_frames=True).read()
     return data[:end] + body
 
 

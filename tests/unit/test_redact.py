@@ -20,7 +20,7 @@ def fresh_secret():
 def body_bytes(path):
     _, body = split(path)
     return zstandard.ZstdDecompressor().stream_reader(
-        io.BytesIO(body)).read()
+        io.BytesIO(body), read_across_frames=True).read()
 
 
 def redactions(recs):
