@@ -92,8 +92,8 @@ container_do(hd_writer *w, int how)
         w->flushes++;
         return rc;
     }
-    return container_compress(w, how == HD_Z_END ? ZSTD_e_end
-                                                 : ZSTD_e_continue);
+    return container_compress(w,
+                              how == HD_Z_END ? ZSTD_e_end : ZSTD_e_continue);
 }
 
 void

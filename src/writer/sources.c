@@ -340,7 +340,10 @@ sources_frame_make(hd_dumper *d, PyObject *name, const sources_text *t,
     }
     /* no more memory kept than the frame needs */
     unsigned char *fit = realloc(z, n ? n : 1);
-    f->z = fit ? fit : z;
+    if (fit != NULL) {
+        z = fit;
+    }
+    f->z = z;
     f->z_len = n;
     f->raw_len = m.len;
     f->n_masks = t->text != NULL ? t->masks.n : 0;
@@ -611,8 +614,8 @@ sources_keep(const char *path, char *raw, size_t raw_len,
  * returns 1; 0 when it could not be made (t then holds what to pack, or
  * why not). */
 static int
-sources_remake(hd_dumper *d, PyObject *name, sources_entry *e,
-               sources_mem *nm, sources_text *t)
+sources_remake(hd_dumper *d, PyObject *name, sources_entry *e, sources_mem *nm,
+               sources_text *t)
 {
     sources_entry_clear_frame(e);
     if (sources_mask_copy(d, e->raw, e->raw_len, t) < 0) {
@@ -642,8 +645,8 @@ sources_remake(hd_dumper *d, PyObject *name, sources_entry *e,
  * made from the file read again.  1: written; 0: t holds what to pack (or
  * why there is no text). */
 static int
-sources_cached(hd_dumper *d, PyObject *name, const char *path,
-               Py_ssize_t max, sources_text *t)
+sources_cached(hd_dumper *d, PyObject *name, const char *path, Py_ssize_t max,
+               sources_text *t)
 {
     struct stat st;
     if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {

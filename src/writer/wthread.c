@@ -4,9 +4,9 @@
  * of msgpack) to a writer thread, which runs zstd on it and write(2)s
  * what comes out while the walk packs the next one.  A buffer may instead
  * hold bytes already compressed (the sources' kept zstd frames,
- * sources.c), which the thread writes as they are, in their turn.  The buffers make a
- * ring of WTHREAD_BUFS: the walk waits only when every one of them is
- * still being compressed, so memory stays fixed.  The writer thread
+ * sources.c), which the thread writes as they are, in their turn.  The
+ * buffers make a ring of WTHREAD_BUFS: the walk waits only when every one
+ * of them is still being compressed, so memory stays fixed.  The writer thread
  * touches no Python object and never takes the GIL: it reads its buffers
  * and the zstd context, and writes the file descriptor.  The dump's thread
  * keeps the GIL throughout (the world stands still, as without the

@@ -12,10 +12,10 @@ import warnings
 
 import pytest
 import zstandard
-from records import raw_records, split
 
 import heapdump
 from heapdump import _format
+from records import raw_records, split
 
 MODULE = (
     "import heapdump\n"
