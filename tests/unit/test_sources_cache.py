@@ -234,3 +234,44 @@ def test_a_file_cut_among_the_kept_records_opens_as_far_as_intact(kept_run):
         assert all(full.sources[k] == v for k, v in d.sources.items())
         seen.add(len(d.sources))
     assert len(seen) > 2
+
+
+# A dump past one input buffer: the writer thread compresses the walk's
+# buffers and writes the kept frames after them, in order.
+THREADED_CHILD = r"""
+import json, os, sys
+from heapdump import _heapdump, _secrets, _writer
+tmp = sys.argv[1]
+patterns = _writer.redact_patterns(None)
+
+def dump(name):
+    words = ["word-%d" % i for i in range(50_000)]
+    def hook(obj):
+        totals = _heapdump.dump(os.path.join(tmp, name), redact=patterns,
+                                hide=_secrets.hider(patterns))
+        print(name, totals["sources_kept"], totals["writer_thread"],
+              flush=True)
+    json.loads("{}", object_hook=hook)
+    return words
+
+dump("1.dump")
+dump("2.dump")
+"""
+
+
+def test_the_writer_thread_writes_the_kept_frames_in_their_turn(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-c", THREADED_CHILD, str(tmp_path)],
+        capture_output=True, text=True, check=True).stdout
+    (n1, thread1), (n2, thread2) = [line.split()[1:]
+                                    for line in out.splitlines()]
+    assert thread1 == thread2 == "True"
+    first = heapdump.load(tmp_path / "1.dump")
+    second = heapdump.load(tmp_path / "2.dump")
+    texts = [k for k, v in second.sources.items() if v is not None]
+    assert int(n1) == 0 and int(n2) == len(texts) >= 2
+    assert second.sources == first.sources
+    [words] = [f.locals["words"] for t in second.threads for f in t.frames
+               if "words" in f.locals]
+    assert words == ["word-%d" % i for i in range(50_000)]
+    assert not second.truncated and second.trailer is not None
