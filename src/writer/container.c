@@ -195,6 +195,15 @@ int
 hd_container_append(void *data, const char *buf, size_t len)
 {
     hd_writer *w = data;
+    /* most calls are a few bytes of msgpack that fit: straight in (the
+     * buffer never left full, a full one is handed on below) */
+    if (len < w->in_cap - w->in_len && !w->in_raw && w->err_what == NULL) {
+        memcpy(w->in + w->in_len, buf, len);
+        w->in_len += len;
+        w->raw_bytes += len;
+        w->zopen = 1;
+        return 0;
+    }
     if (w->err_what != NULL || len == 0) {
         return 0;
     }
