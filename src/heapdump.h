@@ -474,9 +474,16 @@ typedef struct hd_dumper {
     int64_t *hows;
     size_t elems_cap;
 
-    /* source files wanted: filename objects of dumped code, deduplicated */
+    /* source files wanted: filename objects of dumped code, deduplicated
+     * by content (walk.c: files_hash[i] is files[i]'s; files_set an open
+     * addressing set of index + 1, 0 empty, files_set_cap slots; recent
+     * a direct-mapped memo of filename objects already seen) */
     PyObject **files;
     size_t nfiles, files_cap;
+    uint64_t *files_hash;
+    size_t *files_set;
+    size_t files_set_cap;
+    PyObject *files_recent[64];
 
     /* the kind of the last class met by hd_kinds_of (classes are
      * never freed during a dump: the world stands still) */

@@ -68,6 +68,8 @@ hd_walk_free(hd_dumper *d)
     free(d->elems);
     free(d->hows);
     free(d->files);
+    free(d->files_hash);
+    free(d->files_set);
     free(d->folded.slots);
     free(d->marked.slots);
     free(d->left);
@@ -82,6 +84,8 @@ hd_walk_free(hd_dumper *d)
     d->elems = NULL;
     d->hows = NULL;
     d->files = NULL;
+    d->files_hash = NULL;
+    d->files_set = NULL;
 }
 
 /* ------------------------------------------------------- identity table */
@@ -761,22 +765,85 @@ hd_walk_layout(hd_dumper *d, PyObject *obj, PyTypeObject *type,
 
 /* --------------------------------------------------------------- sources */
 
+/* FNV-1a over a str's code units: its key in the set of wanted files. */
+static uint64_t
+walk_str_hash(PyObject *s)
+{
+    const unsigned char *p = PyUnicode_DATA(s);
+    size_t n = (size_t)PyUnicode_GET_LENGTH(s) * (size_t)PyUnicode_KIND(s);
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ p[i]) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static int
+walk_same_str(PyObject *a, PyObject *b)
+{
+    return a == b ||
+           (PyUnicode_GET_LENGTH(a) == PyUnicode_GET_LENGTH(b) &&
+            PyUnicode_KIND(a) == PyUnicode_KIND(b) &&
+            memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b),
+                   (size_t)PyUnicode_GET_LENGTH(a) * PyUnicode_KIND(a)) == 0);
+}
+
+/* d->files_set made again with cap slots (a power of two).  0, or -1 out
+ * of memory (the set as it was). */
+static int
+walk_files_rehash(hd_dumper *d, size_t cap)
+{
+    size_t *slots = calloc(cap, sizeof(size_t));
+    if (slots == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < d->nfiles; i++) {
+        size_t j = (size_t)d->files_hash[i] & (cap - 1);
+        while (slots[j] != 0) {
+            j = (j + 1) & (cap - 1);
+        }
+        slots[j] = i + 1;
+    }
+    free(d->files_set);
+    d->files_set = slots;
+    d->files_set_cap = cap;
+    return 0;
+}
+
+/* The slot of the memo of filename objects already seen. */
+static size_t
+walk_files_memo(PyObject *filename)
+{
+    return ((uintptr_t)filename >> 4) & 63;
+}
+
 void
 hd_walk_want_source(hd_dumper *d, PyObject *filename)
 {
     if (filename == NULL || !PyUnicode_Check(filename)) {
         return;
     }
-    for (size_t i = 0; i < d->nfiles; i++) {
-        PyObject *f = d->files[i];
-        if (f == filename ||
-            (PyUnicode_GET_LENGTH(f) == PyUnicode_GET_LENGTH(filename) &&
-             PyUnicode_KIND(f) == PyUnicode_KIND(filename) &&
-             memcmp(PyUnicode_DATA(f), PyUnicode_DATA(filename),
-                    (size_t)PyUnicode_GET_LENGTH(f) * PyUnicode_KIND(f)) ==
-                 0)) {
+    /* the code of one module shares one filename object: seen already
+     * (the world stands still, so the object is the one seen) */
+    size_t memo = walk_files_memo(filename);
+    if (d->files_recent[memo] == filename) {
+        return;
+    }
+    uint64_t h = walk_str_hash(filename);
+    size_t mask = d->files_set_cap - 1;
+    for (size_t j = (size_t)h & mask; d->files_set_cap > 0 && d->files_set[j];
+         j = (j + 1) & mask) {
+        size_t i = d->files_set[j] - 1;
+        if (d->files_hash[i] == h && walk_same_str(d->files[i], filename)) {
+            d->files_recent[memo] = filename;
             return;
         }
+    }
+    if ((d->nfiles + 1) * 2 > d->files_set_cap &&
+        walk_files_rehash(d, d->files_set_cap ? d->files_set_cap * 2 : 32) <
+            0) {
+        hd_walk_oom(d);
+        return;
     }
     if (d->nfiles == d->files_cap) {
         size_t cap = d->files_cap ? d->files_cap * 2 : 16;
@@ -786,9 +853,24 @@ hd_walk_want_source(hd_dumper *d, PyObject *filename)
             return;
         }
         d->files = f;
+        uint64_t *fh = realloc(d->files_hash, cap * sizeof(uint64_t));
+        if (fh == NULL) {
+            hd_walk_oom(d);
+            return;
+        }
+        d->files_hash = fh;
         d->files_cap = cap;
     }
-    d->files[d->nfiles++] = filename;
+    size_t i = d->nfiles++;
+    d->files[i] = filename;
+    d->files_hash[i] = h;
+    mask = d->files_set_cap - 1;
+    size_t j = (size_t)h & mask;
+    while (d->files_set[j] != 0) {
+        j = (j + 1) & mask;
+    }
+    d->files_set[j] = i + 1;
+    d->files_recent[memo] = filename;
 }
 
 void

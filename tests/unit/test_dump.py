@@ -15,6 +15,7 @@ import re
 import stat
 import sys
 import threading
+import types
 
 import pytest
 from scenes import DumpProfiler
@@ -728,6 +729,29 @@ def test_sources_of_dumped_code_are_included(tmp_path):
     mine = sources[__file__]
     with open(__file__, "rb") as f:
         assert mine[2] == f.read()
+
+
+def test_each_file_has_one_source_record_however_its_name_is_shared(tmp_path):
+    # 300 files, each named by the code of two functions, the second
+    # through an equal str of its own (kept apart by the Pythons that do
+    # not intern co_filename): one SOURCE record each
+    text = "def f():\n    return 1\n"
+    names = [str(tmp_path / ("mod%03d.py" % i)) for i in range(300)]
+    funcs = []
+    for name in names:
+        with open(name, "w") as f:
+            f.write(text)
+        ns = {}
+        exec(compile(text, name, "exec"), ns)
+        twin = "".join(list(name))
+        code = ns["f"].__code__.replace(co_filename=twin)
+        funcs += [ns["f"], types.FunctionType(code, {})]
+    path = heapdump.dump(tmp_path / "x.dump")
+    records = [r for r in Records(path).of("SOURCE")
+               if r[1].startswith(str(tmp_path))]
+    assert sorted(r[1] for r in records) == names
+    assert all(r[2] == text.encode() for r in records)
+    assert len(funcs) == 600
 
 
 def test_meta_facts(tmp_path):
