@@ -9,11 +9,17 @@ own loader, so it is also a check of docs/format.rst.
 """
 
 import argparse
+import os
 import pathlib
 import sys
 
 TOP = pathlib.Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(TOP), str(TOP / "tests")]
+# this tree's heapdump and tests/records.py, after what PYTHONPATH names
+# (a sanitizer build's copy of the package comes first) and before the
+# installed packages
+_FIRST = 1 + len([p for p in os.environ.get("PYTHONPATH", "").split(
+    os.pathsep) if p])
+sys.path[_FIRST:_FIRST] = [str(TOP), str(TOP / "tests")]
 
 import records  # noqa: E402 (after the path it is found on)
 

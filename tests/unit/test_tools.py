@@ -6,6 +6,7 @@ import sys
 
 import heapdump
 import records
+from conftest import child_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -15,7 +16,7 @@ def test_hdcat_prints_every_record_of_a_dump(tmp_path):
     path = heapdump.dump(tmp_path / "x.dump")
     out = subprocess.run([sys.executable, str(ROOT / "tools" / "hdcat.py"),
                           str(path)], capture_output=True, text=True,
-                         check=True).stdout.splitlines()
+                         env=child_env(), check=True).stdout.splitlines()
     recs = records.raw_records(path)
     assert len(out) == len(recs)
     assert out[0].startswith("   META ")
@@ -26,5 +27,6 @@ def test_hdcat_prints_every_record_of_a_dump(tmp_path):
     assert objects[0].startswith("#0 ")
     limited = subprocess.run([sys.executable, str(ROOT / "tools" / "hdcat.py"),
                               str(path), "--limit", "2"],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True, env=child_env(),
+                             check=True)
     assert len(limited.stdout.splitlines()) == 2
