@@ -28,6 +28,7 @@ import datetime
 import decimal
 import operator
 import re
+import reprlib
 import struct
 import sys
 
@@ -979,6 +980,7 @@ class DumpedFuture:
     def exception(self):
         return self._outcome("Exception")
 
+    @reprlib.recursive_repr()  # "..." for itself, as asyncio says it
     def __repr__(self):
         info = [self._heapdump_state]
         if self._heapdump_state == "finished":

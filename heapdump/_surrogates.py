@@ -409,6 +409,7 @@ class TaskView:
     def exception(self):
         return self._outcome("Exception")
 
+    @reprlib.recursive_repr()  # "..." for itself, as asyncio says it
     def __repr__(self):
         try:
             task = object.__getattribute__(self, "_heapdump_task")

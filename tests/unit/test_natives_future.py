@@ -194,3 +194,23 @@ def test_finished_tasks_say_their_outcome(tmp_path):
     assert _answer(err.result) == live["err.result"] == \
         "builtins.KeyError: 'k'"
     assert _answer(err.exception) == live["err.exception"] == "KeyError('k')"
+
+
+def test_a_future_whose_result_holds_it_has_a_repr(tmp_path):
+    async def scene():
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result([1])
+        fut.result().append(fut)
+        live = repr(fut)
+        return heapdump.dump(tmp_path / "r.dump"), live
+
+    path, live = asyncio.run(scene())
+    d = heapdump.load(path)
+    frame = next(f for t in d.threads for f in t.frames
+                 if f.code.name == "scene")
+    got = repr(frame.locals["fut"])
+    # asyncio's own "..." for the future inside its result (3.12+; 3.9 to
+    # 3.11 go one level deeper first)
+    assert got == "<Future finished result=[1, ...]>"
+    if sys.version_info >= (3, 12):
+        assert got == live
