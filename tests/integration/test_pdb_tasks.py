@@ -318,7 +318,10 @@ FUTURES = textwrap.dedent('''\
         await asyncio.gather(holder, return_exceptions=True)
 
 
-    asyncio.run(main(sys.argv[1]))
+    # not asyncio's debug mode (on under python -X dev): there a live repr
+    # adds "created at FILE:LINE" from the source traceback, which the
+    # dump does not name
+    asyncio.run(main(sys.argv[1]), debug=False)
 ''')
 
 
