@@ -206,6 +206,7 @@ load_clear(LoaderObject *L)
     PyMem_Free(L->sizes);
     L->addrs = NULL;
     L->refcnts = L->sizes = NULL;
+    L->ids_cap = 0;
     PyMem_Free(L->more);
     L->more = NULL;
     L->nmore = L->more_cap = 0;

@@ -134,8 +134,9 @@ typedef struct LoaderObject {
     /* the objects */
     load_entry *entries;
     size_t n, cap;
-    int64_t *addrs;
+    int64_t *addrs; /* addrs, refcnts, sizes: ids_cap entries each */
     uint64_t *refcnts, *sizes;
+    size_t ids_cap;
     load_segment *more;
     size_t nmore, more_cap;
     load_prefix *prefixes;

@@ -224,8 +224,10 @@ records_object_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n,
                        sizeof(load_entry)) < 0) {
         return -1;
     }
-    if (L->n + 1 > L->cap || 1) {
-        /* the per-id arrays follow the entries' capacity */
+    if (L->ids_cap < L->cap) {
+        /* the per-id arrays follow the entries' capacity, grown with it
+         * (geometrically: a realloc per record is quadratic where realloc
+         * always moves, as under ASan) */
         size_t cap = L->cap;
         int64_t *a = PyMem_Realloc(L->addrs, cap * sizeof(int64_t));
         if (a == NULL) {
@@ -245,6 +247,7 @@ records_object_record(LoaderObject *L, int kind, hd_mp_cur *c, uint32_t n,
             return -1;
         }
         L->sizes = s;
+        L->ids_cap = cap;
     }
     size_t id = L->n;
     load_entry *e = &L->entries[id];
