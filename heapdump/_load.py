@@ -872,17 +872,18 @@ def _thread(fields):
                          bool(is_main), frames)
 
 
-def _tasks(records):
+def _tasks(records, version):
     """The Tasks of the TASK records, each ``awaited_by`` filled from the
-    others' ``awaits``."""
+    others' ``awaits``; version: the dumped Python's (major, minor), or
+    None."""
     tasks = []
     if records:
         # now, while loading: a task's result() and exception() at the
         # prompt raise asyncio's errors
         S.import_asyncio()
     for f in records:
-        obj, name, state, coro, awaits, loop, awaited, result, exc = \
-            (list(f) + [None] * 9)[:9]
+        obj, name, state, coro, awaits, loop, awaited, result, exc, kept = \
+            (list(f) + [None] * 10)[:10]
         if obj is None:
             continue
         awaited = [c for c in awaited if c is not None] \
@@ -890,13 +891,23 @@ def _tasks(records):
         tasks.append(_model.Task(
             obj, name if isinstance(name, str) else None,
             state if isinstance(state, str) else None, coro, awaited,
-            awaits, loop, result, exc, len(f) >= 9))
+            awaits, loop, result, exc, len(f) >= 9,
+            S.task_cancelled_error(kept, version)))
     by_obj = {id(t.obj): t for t in tasks}
     for t in tasks:
         for other in _awaited_tasks(t.awaits, by_obj):
             if other is not t and t not in other.awaited_by:
                 other.awaited_by.append(t)
     return tasks
+
+
+def _version_of(meta):
+    """The dumped Python's (major, minor) from META, or None."""
+    v = meta.get("version_info") if isinstance(meta, dict) else None
+    if isinstance(v, list) and len(v) >= 2 and \
+            all(isinstance(x, int) for x in v[:2]):
+        return tuple(v[:2])
+    return None
 
 
 def _awaited_tasks(awaits, by_obj):
@@ -1020,7 +1031,7 @@ def load(path, *, max_record_bytes=DEFAULT_MAX_RECORD_BYTES,
         dump.source_errors = source_errors
         dump.source_redactions = source_redactions
         if task_records:
-            dump.tasks = _tasks(task_records)
+            dump.tasks = _tasks(task_records, _version_of(meta))
             for t in dump.tasks:
                 if isinstance(t.obj, S.TaskView):
                     object.__setattr__(t.obj, "_heapdump_task", t)

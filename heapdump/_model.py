@@ -133,15 +133,20 @@ class Task:
     waiting on this one, directly or through gather() (filled by the
     loader); ``result`` and ``exception`` once finished, and
     ``outcome_read``: whether the record held them (not before heapdump
-    0.1's format 1.4 was final).
+    0.1's format 1.4 was final); ``cancelled_error``: the CancelledError
+    its ``result()`` and ``exception()`` raise once cancelled, as the
+    dumped Python raised it (3.11+: the one the task kept, its coroutine's,
+    with its message; 3.9 and 3.10: a new one whose context is that), or
+    None (a plain ``CancelledError()``).
     """
 
     __slots__ = ("obj", "name", "state", "coro", "awaited", "awaits",
                  "loop", "awaited_by", "result", "exception",
-                 "outcome_read")
+                 "outcome_read", "cancelled_error")
 
     def __init__(self, obj, name, state, coro, awaited, awaits, loop,
-                 result=None, exception=None, outcome_read=False):
+                 result=None, exception=None, outcome_read=False,
+                 cancelled_error=None):
         self.obj = obj
         self.name = name
         self.state = state
@@ -153,6 +158,7 @@ class Task:
         self.result = result
         self.exception = exception
         self.outcome_read = outcome_read
+        self.cancelled_error = cancelled_error
 
     def coroutines(self):
         """The coroutine and those it awaits, outermost first."""

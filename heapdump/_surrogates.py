@@ -341,6 +341,20 @@ def future_outcome(what, state, result, exception, cancel_msg, want):
                           "exception here" % (what, exception))
 
 
+def task_cancelled_error(kept, version):
+    """What a cancelled task's ``result()`` raises, from the CancelledError
+    it kept (its TASK record's ``cancelled_exc``) and the dumped Python's
+    (major, minor): 3.11+ raise the one kept; 3.9 and 3.10 a new
+    ``CancelledError()`` whose context is it.  None: a plain one."""
+    if not isinstance(kept, BaseException):
+        return None
+    if version is None or version >= (3, 11):
+        return kept
+    err = import_asyncio().CancelledError()
+    err.__context__ = kept
+    return err
+
+
 class TaskView:
     """Mixed into the stand-in class of ``asyncio.Task`` (the C
     ``_asyncio.Task`` and its subclasses): what the dump's TASK record
@@ -400,6 +414,8 @@ class TaskView:
             raise DumpedCodeError("%s: the dump did not read this task's "
                                   "%s" % (what, "state" if task.state is None
                                           else "outcome"))
+        if task.state == "cancelled" and task.cancelled_error is not None:
+            raise task.cancelled_error
         return future_outcome(what, task.state, task.result, task.exception,
                               None, want)
 

@@ -70,9 +70,9 @@
     X(ROOT, 71, "dv")                                                         \
     X(TRAILER, 72, "d")                                                       \
     X(ERROR, 73, "d")                                                         \
-    X(ROOTS, 74, NULL)        /* 1.3: more roots, e.g. the unreached */       \
-    X(INLINE, 75, "dddd")     /* 1.3: sizes of the values written inline */   \
-    X(TASK, 76, "vddvvvV|vv") /* 1.4: an asyncio task */
+    X(ROOTS, 74, NULL)         /* 1.3: more roots, e.g. the unreached */      \
+    X(INLINE, 75, "dddd")      /* 1.3: sizes of the values written inline */  \
+    X(TASK, 76, "vddvvvV|vvv") /* 1.4: an asyncio task */
 
 #define HD_FORMAT_K_(name, n, fields) HD_K_##name = n,
 #define HD_FORMAT_R_(name, n, fields) HD_R_##name = n,

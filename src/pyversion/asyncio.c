@@ -138,6 +138,9 @@ hd_pyversion_task_fields_clear(hd_task_fields *f)
     Py_CLEAR(f->coro);
     Py_CLEAR(f->fut_waiter);
     Py_CLEAR(f->loop);
+    Py_CLEAR(f->result);
+    Py_CLEAR(f->exception);
+    Py_CLEAR(f->cancelled_exc);
 }
 
 /* The bool a METH_NOARGS C function gives for obj: 1, 0, or -1 (no

@@ -18,6 +18,7 @@ typedef struct hd_task_fields {
     PyObject *fut_waiter; /* the future it waits on */
     PyObject *loop;
     PyObject *result, *exception; /* once finished */
+    PyObject *cancelled_exc;      /* the CancelledError kept, once cancelled */
 } hd_task_fields;
 
 /* The fields of task, an instance of the C Task type task_type

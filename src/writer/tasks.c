@@ -40,6 +40,7 @@ typedef struct tasks_found {
     PyObject **table;
     size_t mask; /* table size - 1, or 0 before the first */
     PyTypeObject *c_task, *py_task;
+    PyTypeObject *cancelled_error; /* asyncio.CancelledError */
     int oom;
 } tasks_found;
 
@@ -202,6 +203,10 @@ tasks_find(tasks_found *t, PyInterpreterState *interp)
     PyObject *pt = hd_frozen_dict_get(tdict, "_PyTask");
     t->c_task = ct != NULL && PyType_Check(ct) ? (PyTypeObject *)ct : NULL;
     t->py_task = pt != NULL && PyType_Check(pt) ? (PyTypeObject *)pt : NULL;
+    PyObject *ce = hd_frozen_dict_get(
+        tasks_module_dict(modules, "asyncio.exceptions"), "CancelledError");
+    t->cancelled_error =
+        ce != NULL && PyType_Check(ce) ? (PyTypeObject *)ce : NULL;
     /* the running ones first */
     PyObject *current = hd_frozen_dict_get(tdict, "_current_tasks");
     Py_ssize_t pos = 0;
@@ -219,6 +224,37 @@ tasks_find(tasks_found *t, PyInterpreterState *interp)
 
 /* ------------------------------------------------------------ writing */
 
+static int
+tasks_exc_visit(PyObject *obj, void *arg)
+{
+    PyObject **found = arg;
+    PyTypeObject *want = (PyTypeObject *)found[0];
+    if (found[1] == NULL && obj != NULL && PyObject_TypeCheck(obj, want)) {
+        found[1] = obj;
+    }
+    return 0;
+}
+
+/* The CancelledError a cancelled C task keeps (its fut_cancelled_exc,
+ * which no getter reads: the one referent of that class its tp_traverse
+ * visits, the result and exception being unset once cancelled), as a new
+ * reference; NULL when state is not "CANCELLED" or there is none (3.11+
+ * raises it from result(); 3.9 and 3.10 chain it as the context). */
+static PyObject *
+tasks_cancelled_exc(const tasks_found *t, PyObject *task, PyObject *state)
+{
+    PyObject *found[2] = {(PyObject *)t->cancelled_error, NULL};
+    if (t->cancelled_error == NULL || state == NULL ||
+        !PyUnicode_Check(state) ||
+        PyUnicode_CompareWithASCIIString(state, "CANCELLED") != 0 ||
+        Py_TYPE(task)->tp_traverse == NULL) {
+        return NULL;
+    }
+    Py_TYPE(task)->tp_traverse(task, tasks_exc_visit, found);
+    Py_XINCREF(found[1]);
+    return found[1];
+}
+
 /* One task's fields: the C Task's getters, or the Python Task's
  * attributes (borrowed, then given a reference each so both are
  * released the same way).  0 when the task cannot be read. */
@@ -226,13 +262,17 @@ static int
 tasks_fields(const tasks_found *t, PyObject *task, hd_task_fields *f)
 {
     if (t->c_task != NULL && PyObject_TypeCheck(task, t->c_task)) {
-        return hd_pyversion_task_fields(task, t->c_task, f);
+        if (!hd_pyversion_task_fields(task, t->c_task, f)) {
+            return 0;
+        }
+        f->cancelled_exc = tasks_cancelled_exc(t, task, f->state);
+        return 1;
     }
-    static const char *const names[] = {"_name",       "_state", "_coro",
-                                        "_fut_waiter", "_loop",  "_result",
-                                        "_exception"};
-    PyObject *v[7];
-    tasks_attrs(task, names, v, 7);
+    static const char *const names[] = {
+        "_name", "_state",  "_coro",      "_fut_waiter",
+        "_loop", "_result", "_exception", "_cancelled_exc"};
+    PyObject *v[8];
+    tasks_attrs(task, names, v, 8);
     f->name = v[0];
     f->state = v[1];
     f->coro = v[2];
@@ -240,6 +280,7 @@ tasks_fields(const tasks_found *t, PyObject *task, hd_task_fields *f)
     f->loop = v[4];
     f->result = v[5];
     f->exception = v[6];
+    f->cancelled_exc = v[7];
     /* a pending Python Future keeps the class's _state = "PENDING" */
     PyObject *mro = Py_TYPE(task)->tp_mro;
     for (Py_ssize_t i = 0; f->state == NULL && mro != NULL &&
@@ -259,6 +300,7 @@ tasks_fields(const tasks_found *t, PyObject *task, hd_task_fields *f)
     Py_XINCREF(f->loop);
     Py_XINCREF(f->result);
     Py_XINCREF(f->exception);
+    Py_XINCREF(f->cancelled_exc);
     return 1;
 }
 
@@ -288,7 +330,7 @@ tasks_value(hd_dumper *d, PyObject *obj)
 }
 
 /* TASK: [76, task, name, state, coro, awaits, loop, [awaited coros],
- * result, exception] */
+ * result, exception, cancelled_exc] */
 static void
 tasks_record(hd_dumper *d, const tasks_found *t, PyObject *task)
 {
@@ -310,7 +352,7 @@ tasks_record(hd_dumper *d, const tasks_found *t, PyObject *task)
         }
         Py_XDECREF(c);
     }
-    msgpack_pack_array(&d->pk, 10);
+    msgpack_pack_array(&d->pk, 11);
     msgpack_pack_uint8(&d->pk, HD_R_TASK);
     hd_walk_value(d, task);
     hd_encode_name(d, f.name);
@@ -324,6 +366,7 @@ tasks_record(hd_dumper *d, const tasks_found *t, PyObject *task)
     }
     tasks_value(d, f.result);
     tasks_value(d, f.exception);
+    tasks_value(d, f.cancelled_exc);
     d->n_records++;
     for (int i = 0; i < n; i++) {
         Py_DECREF(chain[i]);

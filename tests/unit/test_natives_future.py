@@ -170,17 +170,35 @@ def test_finished_tasks_say_their_outcome(tmp_path):
     async def bad():
         raise KeyError("k")
 
+    async def forever():
+        await asyncio.sleep(3600)
+
     async def scene():
         ok = asyncio.create_task(fine(), name="fine")
         err = asyncio.create_task(bad(), name="bad")
+        loop = asyncio.get_running_loop()
+        # cancelled, with a message and without; the C Task and the
+        # Python one (asyncio.tasks._PyTask: the attributes path)
+        why = asyncio.create_task(forever(), name="why")
+        plain = asyncio.create_task(forever(), name="plain")
+        py_why = asyncio.tasks._PyTask(forever(), loop=loop, name="py_why")
         await asyncio.sleep(0)
-        await asyncio.sleep(0)
+        why.cancel("shutting down")
+        plain.cancel()
+        py_why.cancel("py says stop")
+        for _ in range(3):
+            await asyncio.sleep(0)
         live = {"ok": repr(ok), "err": repr(err),
                 "ok.result": _answer(ok.result),
                 "err.result": _answer(err.result),
                 "err.exception": _answer(err.exception)}
         path = heapdump.dump(tmp_path / "t.dump")
         err.exception()
+        # asked after the dump: a cancelled task's first result() hands
+        # out the CancelledError it kept (3.11+), later calls a new one
+        for name, t in (("why", why), ("plain", plain), ("py_why", py_why)):
+            assert t.cancelled(), name
+            live[name] = _answer(t.result)
         return path, live
 
     path, live = asyncio.run(scene(), debug=False)  # as above
@@ -198,6 +216,32 @@ def test_finished_tasks_say_their_outcome(tmp_path):
     assert _answer(err.result) == live["err.result"] == \
         "builtins.KeyError: 'k'"
     assert _answer(err.exception) == live["err.exception"] == "KeyError('k')"
+    # a cancelled task raises CancelledError with the message it was
+    # cancelled with, as live
+    # (the dump holds the moment before: result() and exception() both
+    # raise what the first live call did, each time asked)
+    # (the Python Task's methods are its dumped code, refused: only its
+    # record is looked at below)
+    for name in ("why", "plain"):
+        got = frame.locals[name]
+        assert got.cancelled(), name
+        assert _answer(got.result) == live[name], name
+        assert _answer(got.exception) == live[name], name
+        assert _answer(got.result) == live[name], name
+    msg = ": shutting down" if sys.version_info >= (3, 11) else ": "
+    assert live["why"] == "asyncio.exceptions.CancelledError" + msg
+    assert live["plain"] == "asyncio.exceptions.CancelledError: "
+    # what the TASK record kept: the coroutine's CancelledError, with its
+    # message on every version (3.9 and 3.10 raise a new one over it)
+    tasks = {t.name: t for t in d.tasks}
+    for name, text in (("why", "shutting down"), ("py_why", "py says stop")):
+        err = tasks[name].cancelled_error
+        if sys.version_info < (3, 11):
+            assert err.args == () and err.__context__ is not None
+            err = err.__context__
+        assert isinstance(err, BaseException) and err.args == (text,), name
+        assert type(err).__name__ == "CancelledError"
+    assert tasks["plain"].cancelled_error is not None  # its coroutine's
 
 
 def test_a_future_whose_result_holds_it_has_a_repr(tmp_path):
@@ -218,3 +262,40 @@ def test_a_future_whose_result_holds_it_has_a_repr(tmp_path):
     assert got == "<Future finished result=[1, ...]>"
     if sys.version_info >= (3, 12):
         assert got == live
+
+
+def test_a_dump_keeps_no_reference_to_a_tasks_outcome(tmp_path):
+    # the TASK record's fields are read as new references and released:
+    # the result, the exception and the kept CancelledError of a finished
+    # task have the same reference count after a dump as before
+    class Result:
+        pass
+
+    async def fine():
+        return Result()
+
+    async def bad():
+        raise KeyError("k")
+
+    async def forever():
+        await asyncio.sleep(3600)
+
+    async def scene():
+        ok = asyncio.create_task(fine())
+        err = asyncio.create_task(bad())
+        stop = asyncio.create_task(forever())
+        await asyncio.sleep(0)
+        stop.cancel("m")
+        for _ in range(3):
+            await asyncio.sleep(0)
+        held = [ok.result(), err.exception()]
+        gc.collect()
+        before = [sys.getrefcount(x) for x in held]
+        for i in range(3):
+            heapdump.dump(tmp_path / ("%d.dump" % i))
+        after = [sys.getrefcount(x) for x in held]
+        assert stop.cancelled()
+        return before, after
+
+    before, after = asyncio.run(scene(), debug=False)
+    assert after == before
