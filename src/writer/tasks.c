@@ -236,10 +236,12 @@ tasks_exc_visit(PyObject *obj, void *arg)
 }
 
 /* The CancelledError a cancelled C task keeps (its fut_cancelled_exc,
- * which no getter reads: the one referent of that class its tp_traverse
- * visits, the result and exception being unset once cancelled), as a new
- * reference; NULL when state is not "CANCELLED" or there is none (3.11+
- * raises it from result(); 3.9 and 3.10 chain it as the context). */
+ * which no getter reads: the one referent of that class the C Task's own
+ * tp_traverse visits, the result and exception being unset once
+ * cancelled; a subclass's traverse is not used, it would visit the
+ * instance's attributes first), as a new reference; NULL when state is
+ * not "CANCELLED" or there is none (3.11+ raises it from result(); 3.9
+ * and 3.10 chain it as the context). */
 static PyObject *
 tasks_cancelled_exc(const tasks_found *t, PyObject *task, PyObject *state)
 {
@@ -247,10 +249,10 @@ tasks_cancelled_exc(const tasks_found *t, PyObject *task, PyObject *state)
     if (t->cancelled_error == NULL || state == NULL ||
         !PyUnicode_Check(state) ||
         PyUnicode_CompareWithASCIIString(state, "CANCELLED") != 0 ||
-        Py_TYPE(task)->tp_traverse == NULL) {
+        t->c_task->tp_traverse == NULL) {
         return NULL;
     }
-    Py_TYPE(task)->tp_traverse(task, tasks_exc_visit, found);
+    t->c_task->tp_traverse(task, tasks_exc_visit, found);
     Py_XINCREF(found[1]);
     return found[1];
 }

@@ -173,6 +173,9 @@ def test_finished_tasks_say_their_outcome(tmp_path):
     async def forever():
         await asyncio.sleep(3600)
 
+    class MyTask(asyncio.Task):
+        pass
+
     async def scene():
         ok = asyncio.create_task(fine(), name="fine")
         err = asyncio.create_task(bad(), name="bad")
@@ -182,7 +185,11 @@ def test_finished_tasks_say_their_outcome(tmp_path):
         why = asyncio.create_task(forever(), name="why")
         plain = asyncio.create_task(forever(), name="plain")
         py_why = asyncio.tasks._PyTask(forever(), loop=loop, name="py_why")
+        # a subclass of the C Task whose attribute holds another one
+        sub = MyTask(forever(), loop=loop, name="sub")
+        sub.decoy = asyncio.CancelledError("decoy")
         await asyncio.sleep(0)
+        sub.cancel("sub stops")
         why.cancel("shutting down")
         plain.cancel()
         py_why.cancel("py says stop")
@@ -234,7 +241,8 @@ def test_finished_tasks_say_their_outcome(tmp_path):
     # what the TASK record kept: the coroutine's CancelledError, with its
     # message on every version (3.9 and 3.10 raise a new one over it)
     tasks = {t.name: t for t in d.tasks}
-    for name, text in (("why", "shutting down"), ("py_why", "py says stop")):
+    for name, text in (("why", "shutting down"), ("py_why", "py says stop"),
+                       ("sub", "sub stops")):
         err = tasks[name].cancelled_error
         if sys.version_info < (3, 11):
             assert err.args == () and err.__context__ is not None
